@@ -1,0 +1,1 @@
+"""Adapters between chat libraries and the core's Incoming/Reply types."""

@@ -1,0 +1,28 @@
+"""The console channel: stdin/stdout, the same dialogue as every chat channel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.channels.markup import reply_as_plain
+from bot.core.dialogue import Dialogue
+from bot.core.models import Incoming
+
+PROMPT = "> "
+
+
+def run_console(dialogue: Dialogue, stdin: TextIO, stdout: TextIO, before_each: Callable[[], object] | None = None) -> None:
+    stdout.write("Bürgerbot Musterstadt – Fragen Sie mich etwas / ask me anything (Ctrl-D: Ende/quit)\n")
+    while True:
+        stdout.write(PROMPT)
+        stdout.flush()
+        line = stdin.readline()
+        if not line:
+            stdout.write("\n")
+            return
+        if before_each is not None:
+            before_each()
+        for reply in dialogue.handle(Incoming(channel="console", chat_id="console", text=line.rstrip("\n"))):
+            stdout.write(reply_as_plain(reply) + "\n\n")
+        stdout.flush()

@@ -1,0 +1,66 @@
+"""Typed settings from one TOML file, overridden by BUERGERBOT_* environment variables.
+
+Loading returns errors instead of exiting, so the CLI decides how to report them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG = Path("buergerbot.toml")
+
+
+class MatchingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    ambiguity_gap: float = Field(0.08, ge=0.0, le=1.0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BUERGERBOT_", env_nested_delimiter="__", extra="forbid")
+
+    knowledge_dirs: list[Path] = [Path("faq"), Path("intents")]
+    languages: list[str] = ["de", "en"]
+    default_language: str = "de"
+    data_dir: Path = Path("data")
+    timezone: str = "Europe/Berlin"
+    holiday_region: str | None = "NW"  # German state for public holidays (offices closed)
+    reload_seconds: float = Field(2.0, gt=0)
+    phone_office: str = "buergertelefon"
+    popular: list[str] = [
+        "termin-buergerbuero", "personalausweis", "wohnsitz-anmelden", "kfz-zulassung", "sperrmuell", "oeffnungszeiten",
+    ]
+    matching: MatchingSettings = MatchingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first: operators override the file without editing it.
+        return env_settings, init_settings, file_secret_settings
+
+
+def load_settings(path: Path | None = None) -> tuple[Settings | None, list[str]]:
+    """Settings from ``path`` (or buergerbot.toml / $BUERGERBOT_CONFIG if present) and the environment."""
+    path = path or Path(os.environ.get("BUERGERBOT_CONFIG", DEFAULT_CONFIG))
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            return None, [f"{path}: {exc}"]
+    try:
+        return Settings(**data), []
+    except ValidationError as exc:
+        return None, [f"{path}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]

@@ -1,0 +1,247 @@
+"""One conversation turn: an :class:`Incoming` message and the chat's state become replies.
+
+The same dialogue serves every channel and profile; adapters only render what it returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from bot.core.hours import HolidayCheck, no_holidays, open_state
+from bot.core.live import Snapshot
+from bot.core.matching.matcher import Match
+from bot.core.matching.normalise import fold
+from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
+from bot.core.ports import UnansweredLog, UserStateStore
+from bot.core.texts import text, weekday_name
+
+CHOICE_ENTRY = "entry:"
+CHOICE_LANGUAGE = "lang:"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+@dataclass(frozen=True)
+class DialogueSettings:
+    threshold: float = 0.5
+    # "Meinten Sie …?" when the runner-up is within this distance of the best and above threshold.
+    ambiguity_gap: float = 0.08
+    # Below the threshold but above this share of it, the fallback suggests the nearest topics.
+    suggest_ratio: float = 0.6
+    default_language: str = "de"
+    popular: tuple[str, ...] = (
+        "termin-buergerbuero", "personalausweis", "wohnsitz-anmelden", "kfz-zulassung", "sperrmuell", "oeffnungszeiten",
+    )
+    phone_office: str = "buergertelefon"
+    preferred_tags: frozenset[str] = frozenset()  # profile preference, e.g. {"welcome"}
+    preference_bonus: float = 0.05
+
+
+class Dialogue:
+    def __init__(
+        self,
+        knowledge: Callable[[], Snapshot],
+        states: UserStateStore,
+        unanswered: UnansweredLog,
+        settings: DialogueSettings | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        is_holiday: HolidayCheck = no_holidays,
+    ) -> None:
+        self._knowledge = knowledge
+        self._states = states
+        self._unanswered = unanswered
+        self.settings = settings or DialogueSettings()
+        self._clock = clock or dt.datetime.now
+        self._is_holiday = is_holiday
+
+    def handle(self, msg: Incoming) -> list[Reply]:
+        state = self._states.load(msg.channel, msg.chat_id)
+        snap = self._knowledge()
+        turn = _Turn(self, snap, msg, state)
+        replies = turn.run()
+        if turn.deleted:
+            self._states.delete(msg.channel, msg.chat_id)
+        else:
+            self._states.save(msg.channel, msg.chat_id, turn.state)
+        return replies
+
+
+class _Turn:
+    """The working state of one handled message."""
+
+    def __init__(self, dialogue: Dialogue, snap: Snapshot, msg: Incoming, state: UserState) -> None:
+        self.d = dialogue
+        self.s = dialogue.settings
+        self.kb = snap.knowledge
+        self.matcher = snap.matcher
+        self.msg = msg
+        self.state = replace(state)
+        self.deleted = False
+        self.text = _clean(msg.text)
+        detected = self.matcher.detect(self.text, msg.language_hint or self.s.default_language) if fold(self.text) else None
+        self.text_lang = detected or msg.language_hint or self.s.default_language
+        lang = state.language or self.text_lang
+        self.lang = lang if lang in self.kb.languages else self.s.default_language
+
+    def run(self) -> list[Reply]:
+        if self.msg.choice:
+            return self._choice(self.msg.choice)
+        stripped = self.text.strip()
+        if stripped.isdigit() and self.state.pending_choices:
+            n = int(stripped)
+            if 1 <= n <= len(self.state.pending_choices):
+                return self._choice(self.state.pending_choices[n - 1])
+        if not fold(self.text):
+            return [self._help_reply(text("not_understood", self.lang))]
+        result = self.matcher.match(self.text, self.text_lang, k=8)
+        matches = self._usable(result.matches)
+        emergency = next((m for m in matches if self._entry(m).emergency and m.score >= self.s.threshold * self.s.suggest_ratio), None)
+        if emergency is not None:
+            self.state.pending_choices = ()
+            return [self._answer(self._entry(emergency))]
+        if not matches or matches[0].score < self.s.threshold:
+            return self._fallback(matches)
+        best = matches[0]
+        runner = matches[1] if len(matches) > 1 else None
+        if runner and runner.score >= self.s.threshold and best.score - runner.score < self.s.ambiguity_gap:
+            return [self._offer([best.entry_id, runner.entry_id], text("did_you_mean", self.lang))]
+        self.state.pending_choices = ()
+        return self._respond(self._entry(best))
+
+    def _entry(self, m: Match) -> Entry:
+        return self.kb.entries[m.entry_id]
+
+    def _usable(self, matches: tuple[Match, ...]) -> list[Match]:
+        today = self.d._clock().date()
+        out = []
+        for m in matches:
+            entry = self.kb.entries.get(m.entry_id)
+            if entry is None or not entry.is_valid_on(today):
+                continue
+            if self.s.preferred_tags and entry.tags & self.s.preferred_tags:
+                m = Match(m.entry_id, min(1.0, m.score + self.s.preference_bonus))
+            out.append(m)
+        return sorted(out, key=lambda m: -m.score)
+
+    def _choice(self, payload: str) -> list[Reply]:
+        if payload.startswith(CHOICE_LANGUAGE):
+            return self._set_language(payload[len(CHOICE_LANGUAGE):])
+        if payload.startswith(CHOICE_ENTRY):
+            entry = self.kb.entries.get(payload[len(CHOICE_ENTRY):])
+            if entry is not None:
+                self.state.pending_choices = ()
+                return self._respond(entry)
+        # A forged or outdated button: answer like an unreadable message, never fail.
+        return [self._help_reply(text("not_understood", self.lang))]
+
+    def _respond(self, entry: Entry) -> list[Reply]:
+        if entry.kind is not Kind.INTENT:
+            return [self._answer(entry)]
+        action = entry.action
+        if action in ("greeting", "help"):
+            return [self._help_reply(entry.text(self.lang).answer, entry.id)]
+        if action == "language":
+            return self._set_language(self._wanted_language())
+        if action == "delete_data":
+            self.deleted = True
+            return [Reply(text("data_deleted", self.lang), language=self.lang, entry_id=entry.id)]
+        if action == "human":
+            return [Reply(entry.text(self.lang).answer + "\n\n" + self._phone_line(), language=self.lang, entry_id=entry.id)]
+        return [Reply(entry.text(self.lang).answer, language=self.lang, entry_id=entry.id)]
+
+    def _answer(self, entry: Entry) -> Reply:
+        local = entry.text(self.lang)
+        parts = [f"**{local.title}**", local.answer]
+        if local.documents:
+            parts.append(f"**{text('documents', self.lang)}:**\n" + "\n".join(f"- {d}" for d in local.documents))
+        if local.fees:
+            parts.append(f"**{text('fees', self.lang)}:** {local.fees}")
+        office = self._office_for(entry)
+        if office is not None:
+            parts.append(self._office_line(office))
+        buttons = tuple(Button(link.label(self.lang), url=link.url) for link in sorted(entry.links, key=lambda li: li.kind.value != "form"))
+        return Reply("\n\n".join(parts), buttons=buttons, language=self.lang, entry_id=entry.id)
+
+    def _office_for(self, entry: Entry) -> Office | None:
+        """The office the user named ("Ist das Standesamt offen?"), else the entry's own."""
+        words = f" {fold(self.text)} "
+        for office in self.kb.offices.values():
+            names = {fold(n) for n in office.names.values()} | {fold(office.id.replace("-", " "))}
+            if any(n and f" {n} " in words for n in names) or any(
+                n and len(n.split()[0]) > 4 and f" {n.split()[0]} " in words for n in names
+            ):
+                return office
+        return self.kb.offices.get(entry.office) if entry.office else None
+
+    def _office_line(self, office: Office) -> str:
+        name = office.name(self.lang)
+        contact = text("office_contact", self.lang, office=name, address=office.address, phone=office.phone)
+        return contact + "\n" + self._open_line(office)
+
+    def _open_line(self, office: Office) -> str:
+        now = self.d._clock()
+        state = open_state(office, now, self.d._is_holiday)
+        name = office.name(self.lang)
+        if state.open_now and state.closes_at:
+            return text("open_now", self.lang, office=name, time=state.closes_at.strftime("%H:%M"))
+        if state.opens_at is None:
+            return text("closed_long", self.lang, office=name)
+        delta = (state.opens_at.date() - now.date()).days
+        day = text("today", self.lang) if delta == 0 else text("tomorrow", self.lang) if delta == 1 else weekday_name(state.opens_at.weekday(), self.lang)
+        return text("closed_now", self.lang, office=name, day=day, time=state.opens_at.strftime("%H:%M"))
+
+    def _phone_line(self) -> str:
+        office = self.kb.offices.get(self.s.phone_office)
+        if office is None:
+            return ""
+        return text("fallback_phone", self.lang, office=office.name(self.lang), phone=office.phone) + "\n" + self._open_line(office)
+
+    def _fallback(self, matches: list[Match]) -> list[Reply]:
+        self.d._unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d._clock())
+        body = text("fallback", self.lang)
+        phone = self._phone_line()
+        if phone:
+            body += "\n\n" + phone
+        near = [m.entry_id for m in matches[:3] if m.score >= self.s.threshold * self.s.suggest_ratio and self._entry(m).kind is not Kind.INTENT]
+        if near:
+            return [Reply(body, language=self.lang), self._offer(near, text("fallback_suggest", self.lang))]
+        self.state.pending_choices = ()
+        return [Reply(body, language=self.lang)]
+
+    def _offer(self, entry_ids: list[str], intro: str) -> Reply:
+        self.state.pending_choices = tuple(CHOICE_ENTRY + e for e in entry_ids)
+        choices = tuple(Button(self.kb.entries[e].text(self.lang).title, payload=CHOICE_ENTRY + e) for e in entry_ids)
+        return Reply(intro, choices=choices, language=self.lang)
+
+    def _help_reply(self, intro: str, entry_id: str | None = None) -> Reply:
+        popular = [e for e in self.s.popular if e in self.kb.entries]
+        if not popular:
+            return Reply(intro, language=self.lang, entry_id=entry_id)
+        reply = self._offer(popular, intro + "\n\n" + text("popular", self.lang))
+        return replace(reply, entry_id=entry_id)
+
+    def _wanted_language(self) -> str:
+        words = set(fold(self.text).split())
+        named = {"english": "en", "englisch": "en", "en": "en", "deutsch": "de", "german": "de", "de": "de"}
+        for word, lang in named.items():
+            if word in words and lang in self.kb.languages:
+                return lang
+        others = [lang for lang in self.kb.languages if lang != self.lang]
+        return others[0] if others else self.lang
+
+    def _set_language(self, lang: str) -> list[Reply]:
+        if lang not in self.kb.languages:
+            return [self._help_reply(text("not_understood", self.lang))]
+        self.state.language = lang
+        self.lang = lang
+        self.state.pending_choices = ()
+        return [Reply(text("language_set", lang), language=lang)]
+
+
+def _clean(raw: str) -> str:
+    """Drop control, zero-width and direction-override characters and cap the length."""
+    cleaned = _CONTROL.sub("", raw[:20_000])
+    return unicodedata.normalize("NFC", cleaned)

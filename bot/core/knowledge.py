@@ -1,0 +1,324 @@
+"""Loading and validating the knowledge files into a :class:`KnowledgeBase`.
+
+Every problem carries the file and line it comes from, because the people who fix them are city
+staff with a text editor, not developers with a debugger.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from bot.core.models import WEEKDAYS, Entry, Link, LocalText, Office, Problem, TimeSpan
+from bot.core.schema import LANGUAGE_KEY, EntryModel, LocalModel, OfficeModel, parse_span
+
+_MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
+
+
+@dataclass(frozen=True)
+class QuestionRef:
+    entry_id: str
+    language: str
+    text: str
+    path: str
+    line: int
+
+
+@dataclass
+class KnowledgeBase:
+    entries: dict[str, Entry]
+    offices: dict[str, Office]
+    synonyms: dict[str, str]  # variant → canonical, all languages
+    languages: tuple[str, ...]
+    questions: list[QuestionRef] = field(default_factory=list)
+
+    def examples(self) -> Iterator[QuestionRef]:
+        """What the matcher learns from: every example question, and each title as one more."""
+        for entry in self.entries.values():
+            for lang, text in entry.texts.items():
+                path, line = entry.source.rsplit(":", 1)
+                yield QuestionRef(entry.id, lang, text.title, path, int(line))
+        yield from self.questions
+
+
+@dataclass
+class LoadResult:
+    knowledge: KnowledgeBase
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def knowledge_files(dirs: Iterable[Path]) -> list[Path]:
+    return sorted(p for d in dirs if d.is_dir() for p in d.rglob("*.yaml") if p.is_file())
+
+
+def fingerprint(dirs: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+    """Changes whenever a knowledge file is added, removed or written."""
+    out = []
+    for p in knowledge_files(dirs):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        out.append((str(p), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def load_knowledge(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en")) -> LoadResult:
+    loader = _Loader(tuple(languages))
+    for path in knowledge_files(dirs):
+        loader.load_file(path)
+    if not any(d.is_dir() for d in dirs):
+        loader.problem(str(dirs[0]) if dirs else ".", 0, "knowledge folder not found")
+    return loader.finish()
+
+
+class _Loader:
+    def __init__(self, languages: tuple[str, ...]) -> None:
+        self.languages = languages
+        self.problems: list[Problem] = []
+        self.entries: dict[str, Entry] = {}
+        self.offices: dict[str, Office] = {}
+        self.office_refs: list[tuple[str, str, int]] = []
+        self.synonyms: dict[str, str] = {}
+        self.questions: list[QuestionRef] = []
+
+    def problem(self, path: str, line: int, message: str, severity: str = "error") -> None:
+        self.problems.append(Problem(path, line, message, severity))
+
+    def load_file(self, path: Path) -> None:
+        name = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(text)
+        except UnicodeDecodeError as exc:
+            self.problem(name, 1, f"not UTF-8 text ({exc.reason})")
+            return
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else 1
+            self.problem(name, line, f"YAML syntax: {exc.problem or exc.context}")
+            return
+        except (OSError, yaml.YAMLError) as exc:
+            self.problem(name, 1, f"cannot read: {exc}")
+            return
+        if node is None:
+            self.problem(name, 1, "file is empty", "warning")
+            return
+        self._check_duplicate_keys(name, node)
+        if not isinstance(data, dict) or len(data) != 1:
+            self.problem(name, 1, "expected exactly one top-level key: entries, offices or synonyms")
+            return
+        key, body = next(iter(data.items()))
+        body_node = _child(node, key)
+        if key == "entries":
+            self._entries(name, body, body_node)
+        elif key == "offices":
+            self._offices(name, body, body_node)
+        elif key == "synonyms":
+            self._synonyms(name, body, body_node)
+        else:
+            self.problem(name, 1, f"unknown top-level key {key!r}: use entries, offices or synonyms")
+
+    def _check_duplicate_keys(self, name: str, node: yaml.Node) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    if k.value in seen:
+                        self.problem(name, k.start_mark.line + 1, f"duplicate key {k.value!r}")
+                    seen.add(k.value)
+                self._check_duplicate_keys(name, v)
+        elif isinstance(node, yaml.SequenceNode):
+            for v in node.value:
+                self._check_duplicate_keys(name, v)
+
+    def _entries(self, name: str, body: Any, node: yaml.Node | None) -> None:
+        if not isinstance(body, list):
+            self.problem(name, _line(node), "'entries' must be a list of entries ('- id: …')")
+            return
+        for i, raw in enumerate(body):
+            item_node = _child(node, i)
+            line = _line(item_node)
+            if not isinstance(raw, dict):
+                self.problem(name, line, "an entry must be a mapping with id, kind and languages")
+                continue
+            entry = self._entry(name, raw, item_node)
+            if entry is None:
+                continue
+            if entry.id in self.entries:
+                first = self.entries[entry.id].source
+                self.problem(name, line, f"duplicate id {entry.id!r} (first defined at {first})")
+                continue
+            self.entries[entry.id] = entry
+
+    def _entry(self, name: str, raw: dict[str, Any], node: yaml.Node | None) -> Entry | None:
+        line = _line(node)
+        lang_keys = [k for k in raw if _is_language_key(k)]
+        common = {k: v for k, v in raw.items() if k not in lang_keys}
+        model = self._validate(EntryModel, common, name, node)
+        texts: dict[str, LocalText] = {}
+        for lang in lang_keys:
+            local_node = _child(node, lang)
+            local = self._validate(LocalModel, raw[lang], name, local_node, (lang,))
+            if local is None:
+                continue
+            texts[lang] = LocalText(
+                title=local.title.strip(),
+                questions=tuple(q.strip() for q in local.questions),
+                answer=local.answer.strip(),
+                fees=local.fees,
+                documents=tuple(local.documents),
+            )
+            self._check_answer_links(name, local.answer, local_node, lang)
+            q_node = _child(local_node, "questions")
+            entry_id = str(raw.get("id", "?"))
+            for qi, q in enumerate(local.questions):
+                self.questions.append(QuestionRef(entry_id, lang, q.strip(), name, _line(_child(q_node, qi))))
+        for lang in self.languages:
+            if lang not in raw:
+                self.problem(name, line, f"entry {raw.get('id', '?')!r}: missing language {lang!r}")
+        if model is None or any(lang not in texts for lang in self.languages):
+            return None
+        if model.office:
+            self.office_refs.append((model.office, name, _line(_child(node, "office"))))
+        for li, link in enumerate(model.links):
+            for lang in self.languages:
+                if lang not in link.label:
+                    self.problem(name, _line(_child(_child(node, "links"), li)), f"link label missing language {lang!r}")
+        return Entry(
+            id=model.id,
+            kind=model.kind,
+            texts=texts,
+            source=f"{name}:{line}",
+            links=tuple(Link(link.kind, str(link.url), dict(link.label)) for link in model.links),
+            office=model.office,
+            leika=model.leika,
+            tags=frozenset(model.tags),
+            owner=model.owner,
+            last_reviewed=model.last_reviewed,
+            valid_from=model.valid_from,
+            valid_until=model.valid_until,
+            emergency=model.emergency,
+            action=model.action,
+        )
+
+    def _check_answer_links(self, name: str, answer: str, node: yaml.Node | None, lang: str) -> None:
+        for m in _MARKDOWN_LINK.finditer(answer):
+            url = m.group(2)
+            if not re.match(r"^(https?://[^\s/]+\.[^\s]+|mailto:\S+@\S+|tel:\+?[\d ]+)$", url):
+                self.problem(name, _line(_child(node, "answer")), f"{lang}: answer links to a bad URL {url!r}")
+
+    def _offices(self, name: str, body: Any, node: yaml.Node | None) -> None:
+        if not isinstance(body, list):
+            self.problem(name, _line(node), "'offices' must be a list ('- id: …')")
+            return
+        for i, raw in enumerate(body):
+            item_node = _child(node, i)
+            model = self._validate(OfficeModel, raw, name, item_node)
+            if model is None:
+                continue
+            if model.id in self.offices:
+                self.problem(name, _line(item_node), f"duplicate office id {model.id!r}")
+                continue
+            hours: dict[int, tuple[TimeSpan, ...]] = {}
+            for day, spans in model.hours.items():
+                hours[WEEKDAYS.index(day)] = tuple(TimeSpan(*parse_span(s)) for s in spans)
+            self.offices[model.id] = Office(
+                id=model.id, names=dict(model.name), address=model.address, phone=model.phone,
+                hours=hours, email=model.email, url=str(model.url) if model.url else None,
+                closed=frozenset(model.closed),
+            )
+
+    def _synonyms(self, name: str, body: Any, node: yaml.Node | None) -> None:
+        if not isinstance(body, dict):
+            self.problem(name, _line(node), "'synonyms' must map a language to 'word: [variants]'")
+            return
+        for lang, mapping in body.items():
+            lang_node = _child(node, lang)
+            if not isinstance(mapping, dict):
+                self.problem(name, _line(lang_node), f"synonyms for {lang!r} must map a word to a list of variants")
+                continue
+            for canonical, variants in mapping.items():
+                entry_node = _child(lang_node, canonical)
+                if isinstance(variants, str):
+                    variants = [variants]
+                if not isinstance(variants, list) or not all(isinstance(v, str | int) for v in variants):
+                    self.problem(name, _line(entry_node), f"synonyms of {canonical!r} must be a list of words")
+                    continue
+                for v in variants:
+                    key = str(v).strip().lower()
+                    if key in self.synonyms and self.synonyms[key] != str(canonical):
+                        self.problem(name, _line(entry_node), f"{v!r} is already a synonym of {self.synonyms[key]!r}", "warning")
+                    self.synonyms[key] = str(canonical)
+
+    def _validate(self, model: type[BaseModel], raw: Any, name: str, node: yaml.Node | None, prefix: tuple[Any, ...] = ()) -> Any:
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = tuple(err["loc"])
+                target = node
+                for part in loc:
+                    nxt = _child(target, part)
+                    if nxt is None:
+                        break
+                    target = nxt
+                where = ".".join(str(p) for p in prefix + loc) or "entry"
+                message = err["msg"]
+                if err["type"] == "extra_forbidden":
+                    message = "unknown field (check the spelling)"
+                elif err["type"] == "missing":
+                    message = "required field is missing"
+                ident = raw.get("id") if isinstance(raw, dict) else None
+                label = f"{ident!r}: " if ident and not prefix else ""
+                self.problem(name, _line(target), f"{label}{where}: {message}")
+            return None
+
+    def finish(self) -> LoadResult:
+        for office, name, line in self.office_refs:
+            if office not in self.offices:
+                self.problem(name, line, f"unknown office {office!r} (not in offices.yaml)")
+        known = set(self.entries)
+        kb = KnowledgeBase(
+            entries=self.entries,
+            offices=self.offices,
+            synonyms=self.synonyms,
+            languages=self.languages,
+            questions=[q for q in self.questions if q.entry_id in known],
+        )
+        return LoadResult(kb, self.problems)
+
+
+def _is_language_key(key: object) -> bool:
+    """Two-letter keys that are not entry fields ("id") are language blocks: de, en, fr, …"""
+    return isinstance(key, str) and bool(LANGUAGE_KEY.match(key)) and key not in EntryModel.model_fields
+
+
+def _child(node: yaml.Node | None, key: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == str(key):
+                return v  # type: ignore[no-any-return]
+    elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+        return node.value[key]  # type: ignore[no-any-return]
+    return None
+
+
+def _line(node: yaml.Node | None) -> int:
+    return node.start_mark.line + 1 if node is not None else 1
+

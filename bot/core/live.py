@@ -1,0 +1,72 @@
+"""The knowledge the bot answers from right now, replaced only by knowledge that validated."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core.knowledge import KnowledgeBase, fingerprint
+from bot.core.matching.matcher import Matcher
+from bot.core.models import Problem
+from bot.core.validation import check
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    knowledge: KnowledgeBase
+    matcher: Matcher
+
+
+class InvalidKnowledge(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = list(problems)
+
+
+class LiveKnowledge:
+    """Holds the current snapshot; :meth:`refresh` swaps in changed files if they are valid.
+
+    A snapshot is immutable and swapped by one assignment, so a message being answered during a
+    reload sees either the old or the new knowledge, never a mix.
+    """
+
+    def __init__(self, dirs: Sequence[Path], languages: Sequence[str] = ("de", "en")) -> None:
+        self.dirs = list(dirs)
+        self.languages = tuple(languages)
+        self._lock = threading.Lock()
+        self._stamp = fingerprint(self.dirs)
+        checked = check(self.dirs, self.languages)
+        if not checked.ok or checked.matcher is None:
+            raise InvalidKnowledge([p for p in checked.problems if p.severity == "error"])
+        self.snapshot = Snapshot(checked.knowledge, checked.matcher)
+        self.last_problems: list[Problem] = checked.problems
+        self.reloads = 0
+        self.failed_reloads = 0
+
+    def refresh(self) -> bool:
+        """Reload if any file changed. True when new knowledge went live."""
+        stamp = fingerprint(self.dirs)
+        if stamp == self._stamp:
+            return False
+        with self._lock:
+            if stamp == self._stamp:
+                return False
+            self._stamp = stamp
+            checked = check(self.dirs, self.languages)
+            self.last_problems = checked.problems
+            if not checked.ok or checked.matcher is None:
+                self.failed_reloads += 1
+                for p in checked.problems:
+                    if p.severity == "error":
+                        log.error("knowledge not reloaded: %s", p)
+                log.error("knowledge files have errors; the last good knowledge stays live")
+                return False
+            self.snapshot = Snapshot(checked.knowledge, checked.matcher)
+            self.reloads += 1
+            log.info("knowledge reloaded: %d entries", len(checked.knowledge.entries))
+            return True

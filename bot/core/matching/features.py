@@ -1,0 +1,170 @@
+"""Turning a text into weighted sparse features: stems, stem bigrams and character n-grams.
+
+Stems make "beantragen"/"beantragt" and "parking"/"parked" equal; bigrams keep "anmelden Gewerbe"
+apart from "abmelden Gewerbe"; character n-grams inside words carry typos and German compounds
+("Anwohnerparkausweis" shares most of its n-grams with "Parkausweis für Anwohner").
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+
+import numpy as np
+import Stemmer
+from rapidfuzz import fuzz, process
+
+from bot.core.matching.normalise import tokens
+
+_STEMMER_NAMES = {
+    "de": "german", "en": "english", "fr": "french", "es": "spanish", "it": "italian",
+    "nl": "dutch", "pt": "portuguese", "tr": "turkish", "ru": "russian", "pl": "polish",
+}
+_MAX_SYNONYM_WORDS = 4
+_MIN_COMPOUND_PART = 3
+_CHAR_NGRAMS = (3, 4, 5)
+
+
+def _stemmer(lang: str) -> Stemmer.Stemmer | None:
+    name = _STEMMER_NAMES.get(lang)
+    if name is None or name not in Stemmer.algorithms():
+        return None
+    return Stemmer.Stemmer(name)
+
+
+class Analyser:
+    """Folds, applies synonyms, repairs typos, splits compounds and stems one text.
+
+    ``known_words`` (the folded words of the knowledge base) switch on typo repair and compound
+    splitting; without them the analyser only folds, maps synonyms and stems.
+    """
+
+    def __init__(self, synonyms: Mapping[str, str], known_words: Iterable[str] = ()) -> None:
+        self._synonyms = {tuple(k.split()): tuple(v.split()) for k, v in synonyms.items() if k}
+        self._known = frozenset(known_words)
+        self._known_list = sorted(self._known)
+        self._stemmers: dict[str, Stemmer.Stemmer | None] = {}
+        self._repair = lru_cache(maxsize=50_000)(self._repair_uncached)
+        self._split = lru_cache(maxsize=50_000)(self._split_uncached)
+
+    def words(self, text: str) -> list[str]:
+        """Folded words with synonyms replaced by the word the knowledge base uses."""
+        toks = tokens(text)
+        if not self._synonyms:
+            return toks
+        out: list[str] = []
+        i = 0
+        while i < len(toks):
+            for n in range(min(_MAX_SYNONYM_WORDS, len(toks) - i), 0, -1):
+                canonical = self._synonyms.get(tuple(toks[i : i + n]))
+                if canonical is not None:
+                    out.extend(canonical)
+                    i += n
+                    break
+            else:
+                out.append(toks[i])
+                i += 1
+        return out
+
+    def features(self, text: str, lang: str, repair: bool = False) -> Counter[str]:
+        words = self.words(text)
+        if repair and self._known:
+            words = [self._repair(w) for w in words]
+        parts = [p for w in words for p in self._split(w)] if self._known else []
+        stem = self._stem_fn(lang)
+        stems = [stem(w) for w in words]
+        feats: Counter[str] = Counter()
+        for s in stems:
+            feats["w|" + s] += 1
+        for s in (stem(p) for p in parts):
+            feats["w|" + s] += 1
+        for a, b in pairwise(stems):
+            feats[f"b|{a} {b}"] += 1
+        for w in words:
+            padded = f"<{w}>"
+            for n in _CHAR_NGRAMS:
+                for i in range(len(padded) - n + 1):
+                    feats["c|" + padded[i : i + n]] += 1
+        return feats
+
+    def _stem_fn(self, lang: str):  # type: ignore[no-untyped-def]
+        if lang not in self._stemmers:
+            self._stemmers[lang] = _stemmer(lang)
+        stemmer = self._stemmers[lang]
+        return stemmer.stemWord if stemmer is not None else (lambda w: w)
+
+    def _repair_uncached(self, word: str) -> str:
+        """The closest known word for an unknown one that looks like a typo of it."""
+        if word in self._known or len(word) < 4 or word.isdigit():
+            return word
+        cutoff = 80 if len(word) >= 6 else 75
+        best = process.extractOne(word, self._known_list, scorer=fuzz.ratio, score_cutoff=cutoff)
+        return best[0] if best else word
+
+    def _split_uncached(self, word: str) -> tuple[str, ...]:
+        """Known words a German compound is made of ("anwohnerparkausweis" → anwohner, park, ausweis)."""
+        if len(word) < 2 * _MIN_COMPOUND_PART + 1:
+            return ()
+        for i in range(len(word) - _MIN_COMPOUND_PART, _MIN_COMPOUND_PART - 1, -1):
+            left, right = word[:i], word[i:]
+            head = self._known_head(left)
+            if head is None:
+                continue
+            if right in self._known:
+                return (head, right)
+            rest = self._split(right)
+            if rest:
+                return (head, *rest)
+        return ()
+
+    def _known_head(self, left: str) -> str | None:
+        if left in self._known:
+            return left
+        for linker in ("s", "es", "n", "en"):  # Fugenelemente: Wohnungs-suche, Kinder-garten
+            if left.endswith(linker) and left[: -len(linker)] in self._known:
+                return left[: -len(linker)]
+        return None
+
+
+class Vectoriser:
+    """TF-IDF over the analyser's features, word and character groups weighted equally."""
+
+    def __init__(self, analyser: Analyser, documents: Sequence[tuple[str, str]]) -> None:
+        self.analyser = analyser
+        bags = [analyser.features(text, lang) for text, lang in documents]
+        df: Counter[str] = Counter()
+        for bag in bags:
+            df.update(bag.keys())
+        self.index = {f: i for i, f in enumerate(sorted(df))}
+        n = len(bags)
+        self.idf = np.array(
+            [math.log((1 + n) / (1 + df[f])) + 1.0 for f in sorted(df)], dtype=np.float32
+        )
+        self.document_bags = bags
+
+    @property
+    def size(self) -> int:
+        return len(self.index)
+
+    def weigh(self, bag: Counter[str]) -> tuple[list[int], list[float]]:
+        """Sparse (indices, values): sublinear tf × idf, each group L2-normalised."""
+        groups: dict[bool, list[tuple[int, float]]] = {True: [], False: []}
+        for feat, count in bag.items():
+            i = self.index.get(feat)
+            if i is not None:
+                groups[feat.startswith("c|")].append((i, (1.0 + math.log(count)) * self.idf[i]))
+        idx: list[int] = []
+        val: list[float] = []
+        for group in groups.values():
+            norm = math.sqrt(sum(v * v for _, v in group))
+            if norm:
+                for i, v in group:
+                    idx.append(i)
+                    val.append(v / norm / math.sqrt(2.0))
+        return idx, val
+
+    def query(self, text: str, lang: str) -> tuple[list[int], list[float]]:
+        return self.weigh(self.analyser.features(text, lang, repair=True))

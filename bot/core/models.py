@@ -1,0 +1,152 @@
+"""Frozen value types shared by the knowledge base, the matcher, the dialogue and the adapters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    FAQ = "faq"
+    SERVICE = "service"
+    INTENT = "intent"
+
+
+class LinkKind(StrEnum):
+    FORM = "form"
+    INFO = "info"
+    APPOINTMENT = "appointment"
+    EXTERNAL = "external"
+
+
+@dataclass(frozen=True)
+class Link:
+    kind: LinkKind
+    url: str
+    labels: dict[str, str]
+
+    def label(self, lang: str) -> str:
+        return self.labels.get(lang) or next(iter(self.labels.values()))
+
+
+@dataclass(frozen=True)
+class LocalText:
+    """Everything an entry says in one language."""
+
+    title: str
+    questions: tuple[str, ...]
+    answer: str
+    fees: str | None = None
+    documents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    kind: Kind
+    texts: dict[str, LocalText]
+    source: str  # "path:line" of the entry, for messages to staff
+    links: tuple[Link, ...] = ()
+    office: str | None = None
+    leika: str | None = None
+    tags: frozenset[str] = frozenset()
+    owner: str | None = None
+    last_reviewed: dt.date | None = None
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    emergency: bool = False
+    action: str | None = None
+
+    def text(self, lang: str) -> LocalText:
+        return self.texts.get(lang) or next(iter(self.texts.values()))
+
+    def is_valid_on(self, day: dt.date) -> bool:
+        if self.valid_from and day < self.valid_from:
+            return False
+        return not (self.valid_until and day > self.valid_until)
+
+    @property
+    def form_link(self) -> Link | None:
+        return next((link for link in self.links if link.kind is LinkKind.FORM), None)
+
+
+@dataclass(frozen=True)
+class TimeSpan:
+    start: dt.time
+    end: dt.time
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Office:
+    id: str
+    names: dict[str, str]
+    address: str
+    phone: str
+    hours: dict[int, tuple[TimeSpan, ...]]  # weekday (0 = Monday) -> spans
+    email: str | None = None
+    url: str | None = None
+    closed: frozenset[dt.date] = frozenset()
+
+    def name(self, lang: str) -> str:
+        return self.names.get(lang) or next(iter(self.names.values()))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem in a knowledge file, reported to staff as ``path:line: message``."""
+
+    path: str
+    line: int
+    message: str
+    severity: str = "error"  # "error" stops a (re)load; "warning" does not
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}: {prefix}{self.message}"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message from any channel, stripped of everything channel-specific."""
+
+    channel: str
+    chat_id: str
+    text: str
+    language_hint: str | None = None
+    profile: str = "default"
+    choice: str | None = None  # set when the user pressed a button rather than typing
+
+
+@dataclass(frozen=True)
+class Button:
+    """A link button (url) or a choice button (payload sent back as Incoming.choice)."""
+
+    label: str
+    url: str | None = None
+    payload: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to send. ``text`` uses the small Markdown subset of the knowledge files;
+    adapters render it (HTML for Telegram and Matrix, plain text for the console) and must
+    escape everything else."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    choices: tuple[Button, ...] = ()
+    language: str = "de"
+    entry_id: str | None = None
+
+
+@dataclass
+class UserState:
+    """What the dialogue remembers about one chat between messages."""
+
+    language: str | None = None
+    pending_choices: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)

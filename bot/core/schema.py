@@ -1,0 +1,103 @@
+"""The shape of the knowledge files, as pydantic models (unknown fields are errors)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+from bot.core.models import WEEKDAYS, Kind, LinkKind
+
+SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+LANGUAGE_KEY = re.compile(r"^[a-z]{2}$")
+ACTIONS = frozenset(
+    {"greeting", "help", "thanks", "goodbye", "language", "human", "reminders", "my_data", "delete_data"}
+)
+_SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LinkModel(_Strict):
+    kind: LinkKind
+    url: HttpUrl
+    label: dict[str, str] = Field(min_length=1)
+
+
+class LocalModel(_Strict):
+    title: str = Field(min_length=1)
+    questions: list[str] = Field(min_length=3)
+    answer: str = Field(min_length=1)
+    fees: str | None = None
+    documents: list[str] = []
+
+    @field_validator("questions")
+    @classmethod
+    def _questions_not_blank(cls, value: list[str]) -> list[str]:
+        if any(not str(q).strip() for q in value):
+            raise ValueError("an example question is empty")
+        return value
+
+
+class EntryModel(_Strict):
+    id: str = Field(pattern=SLUG)
+    kind: Kind
+    office: str | None = None
+    leika: str | None = Field(default=None, pattern=r"^\d{14}$")
+    tags: list[str] = []
+    owner: str | None = None
+    last_reviewed: dt.date | None = None
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    emergency: bool = False
+    action: str | None = None
+    links: list[LinkModel] = []
+
+    @field_validator("leika", mode="before")
+    @classmethod
+    def _leika_text(cls, value: object) -> object:
+        # YAML reads an unquoted key as a number; accept it as staff wrote it.
+        return str(value) if isinstance(value, int) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EntryModel:
+        if self.valid_from and self.valid_until and self.valid_from > self.valid_until:
+            raise ValueError("valid_from is after valid_until")
+        if self.kind is Kind.INTENT and self.action not in ACTIONS:
+            raise ValueError(f"an intent needs an action, one of: {', '.join(sorted(ACTIONS))}")
+        if self.kind is not Kind.INTENT and self.action is not None:
+            raise ValueError("only intents have an action")
+        return self
+
+
+class OfficeModel(_Strict):
+    id: str = Field(pattern=SLUG)
+    name: dict[str, str] = Field(min_length=1)
+    address: str
+    phone: str
+    email: str | None = None
+    url: HttpUrl | None = None
+    hours: dict[str, list[str]] = {}
+    closed: list[dt.date] = []
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, spans in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"unknown day {day!r}; use {', '.join(WEEKDAYS)}")
+            for span in spans:
+                m = _SPAN.match(str(span))
+                if not m or (m.group(1), m.group(2)) >= (m.group(3), m.group(4)):
+                    raise ValueError(f"{day}: {span!r} is not a time span like 08:00-12:30")
+        return value
+
+
+def parse_span(span: str) -> tuple[dt.time, dt.time]:
+    m = _SPAN.match(span)
+    assert m is not None  # validated by OfficeModel
+    end = dt.time(23, 59, 59) if m.group(3) == "24" else dt.time(int(m.group(3)), int(m.group(4)))
+    return dt.time(int(m.group(1)), int(m.group(2))), end

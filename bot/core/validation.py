@@ -1,0 +1,61 @@
+"""Everything `buergerbot faq validate` checks, and what start-up and reload run before going live."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core.knowledge import KnowledgeBase, LoadResult, load_knowledge
+from bot.core.matching.evaluation import held_out_misses
+from bot.core.matching.matcher import Example, Matcher
+from bot.core.models import Problem
+
+
+@dataclass
+class Checked:
+    knowledge: KnowledgeBase
+    matcher: Matcher | None
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return self.matcher is not None and not any(p.severity == "error" for p in self.problems)
+
+
+def examples_of(kb: KnowledgeBase) -> list[Example]:
+    return [Example(q.entry_id, q.language, q.text) for q in kb.examples()]
+
+
+def build_matcher(kb: KnowledgeBase, default_language: str | None = None) -> Matcher:
+    return Matcher.build(examples_of(kb), kb.synonyms, default_language=default_language or kb.languages[0])
+
+
+def check(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), held_out: bool = False) -> Checked:
+    """Load, validate and build the matcher.
+
+    An example question that the full matcher answers with another entry is an error: citizens
+    asking exactly that would get the wrong answer. With ``held_out``, questions that only route
+    right because they are in the index are reported as warnings (slow: ten extra builds).
+    """
+    loaded: LoadResult = load_knowledge(dirs, languages)
+    kb, problems = loaded.knowledge, list(loaded.problems)
+    if not loaded.ok or not kb.entries:
+        if not kb.entries and loaded.ok:
+            problems.append(Problem(str(dirs[0]) if dirs else ".", 0, "no entries found"))
+        return Checked(kb, None, problems)
+    matcher = build_matcher(kb)
+    for q in kb.questions:
+        best = matcher.match(q.text, q.language).best
+        if best is None or best.entry_id != q.entry_id:
+            where = best.entry_id if best else "nothing"
+            problems.append(Problem(q.path, q.line, f"{q.entry_id} ({q.language}): example question {q.text!r} is answered by {where!r}"))
+    if held_out:
+        lines = {(q.entry_id, q.language, q.text): (q.path, q.line) for q in kb.questions}
+        misses, _ = held_out_misses(examples_of(kb), kb.synonyms)
+        for ex, got in misses:
+            if (ex.entry_id, ex.language, ex.text) not in lines:
+                continue  # a title, not a question staff wrote
+            path, line = lines[(ex.entry_id, ex.language, ex.text)]
+            problems.append(Problem(path, line, f"{ex.entry_id} ({ex.language}): when left out, {ex.text!r} goes to {got!r}; add similar questions", "warning"))
+    return Checked(kb, matcher, problems)
