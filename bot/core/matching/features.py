@@ -8,10 +8,10 @@ apart from "abmelden Gewerbe"; character n-grams inside words carry typos and Ge
 from __future__ import annotations
 
 import math
-from itertools import pairwise
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 import Stemmer
