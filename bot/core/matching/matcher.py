@@ -8,6 +8,7 @@ which separates close entries (anmelden/ummelden/abmelden) far better than centr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -109,10 +110,14 @@ class Matcher:
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        matches = tuple(
-            Match(self.entry_ids[i], float(min(1.0, max(0.0, scores[i])))) for i in top
-        )
+        matches = tuple(Match(self.entry_ids[i], _calibrated(float(scores[i]))) for i in top)
         return MatchResult(lang, matches)
+
+
+def _calibrated(raw: float) -> float:
+    """Raw margins (about 1 for a confident training-like match) mapped onto 0..1 without
+    saturating, so two strong candidates stay comparable for "Meinten Sie …?"."""
+    return 1.0 - math.exp(-raw) if raw > 0 else 0.0
 
 
 def _folded(synonyms: Mapping[str, str]) -> dict[str, str]:

@@ -1,0 +1,177 @@
+"""Shared fixtures: a tiny knowledge base in tmp_path, and a collecting channel for dialogue tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.channels.markup import reply_as_plain
+from bot.core.dialogue import Dialogue, DialogueSettings
+from bot.core.live import LiveKnowledge
+from bot.core.models import Incoming, Reply
+from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY_OFFICES = """\
+offices:
+  - id: buergerbuero
+    name: {de: "Bürgerbüro", en: "Citizens' Office"}
+    address: "Marktplatz 1, 12345 Musterstadt"
+    phone: "+49 1234 567-100"
+    hours:
+      mon: ["08:00-16:00"]
+      tue: ["08:00-16:00"]
+      wed: ["08:00-12:00"]
+      thu: ["08:00-18:00"]
+      fri: ["08:00-12:00"]
+  - id: buergertelefon
+    name: {de: "Bürgertelefon", en: "citizens' phone line"}
+    address: "Marktplatz 1, 12345 Musterstadt"
+    phone: "+49 1234 115"
+    hours:
+      mon: ["07:00-18:00"]
+      tue: ["07:00-18:00"]
+      wed: ["07:00-18:00"]
+      thu: ["07:00-18:00"]
+      fri: ["07:00-18:00"]
+"""
+
+TINY_SYNONYMS = """\
+synonyms:
+  de:
+    personalausweis: [perso]
+    sperrmuell: [sperrgut]
+  en:
+    identity card: [id card]
+"""
+
+
+def entry_yaml(entry_id: str, de_q: list[str], en_q: list[str], extra: str = "", kind: str = "faq") -> str:
+    de = "\n".join(f"        - {q}" for q in de_q)
+    en = "\n".join(f"        - {q}" for q in en_q)
+    return textwrap.dedent(
+        f"""\
+  - id: {entry_id}
+    kind: {kind}
+{extra}    de:
+      title: Titel {entry_id}
+      questions:
+{de}
+      answer: Antwort zu {entry_id}.
+    en:
+      title: Title {entry_id}
+      questions:
+{en}
+      answer: Answer about {entry_id}.
+"""
+    )
+
+
+TINY_ENTRIES = "entries:\n" + "".join(
+    [
+        entry_yaml(
+            "personalausweis",
+            ["Personalausweis beantragen", "neuen Personalausweis bekommen", "Personalausweis abgelaufen"],
+            ["apply for an identity card", "new identity card", "identity card expired"],
+            "    office: buergerbuero\n    links:\n      - kind: form\n        url: https://musterstadt.example/online/personalausweis\n"
+            "        label: {de: Termin buchen, en: Book an appointment}\n",
+        ),
+        entry_yaml(
+            "anwohnerparkausweis",
+            ["Anwohnerparkausweis beantragen", "Bewohnerparkausweis verlängern", "Anwohnerparken Ausweis"],
+            ["residents parking permit", "apply for a resident parking permit", "parking permit for residents"],
+        ),
+        entry_yaml(
+            "sperrmuell",
+            ["Sperrmüll anmelden", "Sofa entsorgen", "Sperrmüllabholung bestellen"],
+            ["bulky waste collection", "dispose of a sofa", "book bulky waste pick-up"],
+        ),
+        entry_yaml(
+            "wohnsitz-anmelden",
+            ["Wohnsitz anmelden", "nach Umzug in die Stadt anmelden", "Anmeldung neue Wohnung"],
+            ["register my address", "register after moving to the city", "Anmeldung new flat"],
+        ),
+        entry_yaml(
+            "wohnsitz-abmelden",
+            ["Wohnsitz abmelden", "ins Ausland ziehen abmelden", "Abmeldung Wohnung"],
+            ["deregister my address", "moving abroad deregister", "deregistration of my flat"],
+        ),
+        entry_yaml(
+            "notruf",
+            ["Notfall", "es brennt", "Unfall mit Verletzten"],
+            ["emergency", "there is a fire", "accident with injured people"],
+            "    emergency: true\n",
+        ),
+        entry_yaml(
+            "begruessung",
+            ["Hallo", "Guten Tag", "Moin"],
+            ["Hello", "Good morning", "Hi there"],
+            "    action: greeting\n",
+            kind="intent",
+        ),
+        entry_yaml(
+            "sprache",
+            ["Sprache wechseln", "bitte auf Deutsch", "auf Englisch antworten"],
+            ["change language", "English please", "switch language"],
+            "    action: language\n",
+            kind="intent",
+        ),
+    ]
+)
+
+
+@pytest.fixture
+def tiny_kb(tmp_path: Path) -> Path:
+    """A knowledge folder with a few entries, two offices and synonyms."""
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "offices.yaml").write_text(TINY_OFFICES, encoding="utf-8")
+    (root / "synonyms.yaml").write_text(TINY_SYNONYMS, encoding="utf-8")
+    (root / "entries.yaml").write_text(TINY_ENTRIES, encoding="utf-8")
+    return root
+
+
+class CollectingChannel:
+    """The standard test double for dialogue tests: sends texts in, collects replies."""
+
+    def __init__(self, dialogue: Dialogue, channel: str = "test", chat_id: str = "chat-1") -> None:
+        self.dialogue = dialogue
+        self.channel = channel
+        self.chat_id = chat_id
+        self.replies: list[Reply] = []
+
+    def say(self, text: str = "", choice: str | None = None, language_hint: str | None = None) -> list[Reply]:
+        out = self.dialogue.handle(Incoming(self.channel, self.chat_id, text, language_hint=language_hint, choice=choice))
+        self.replies.extend(out)
+        return out
+
+    def plain(self, text: str) -> str:
+        return "\n\n".join(reply_as_plain(r) for r in self.say(text))
+
+
+MONDAY_10 = dt.datetime(2026, 11, 23, 10, 0)
+
+
+@pytest.fixture
+def make_chat(tiny_kb: Path) -> Callable[..., CollectingChannel]:
+    def make(clock: dt.datetime = MONDAY_10, kb: Path | None = None, **settings: object) -> CollectingChannel:
+        live = LiveKnowledge([kb or tiny_kb])
+        unanswered = MemoryUnansweredLog()
+        dialogue = Dialogue(
+            knowledge=lambda: live.snapshot,
+            states=MemoryUserStates(),
+            unanswered=unanswered,
+            settings=DialogueSettings(popular=("personalausweis", "sperrmuell"), **settings),  # type: ignore[arg-type]
+            clock=lambda: clock,
+        )
+        chat = CollectingChannel(dialogue)
+        chat.unanswered = unanswered  # type: ignore[attr-defined]
+        chat.live = live  # type: ignore[attr-defined]
+        return chat
+
+    return make
