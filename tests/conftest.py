@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,7 +53,7 @@ synonyms:
 def entry_yaml(entry_id: str, de_q: list[str], en_q: list[str], extra: str = "", kind: str = "faq") -> str:
     de = "\n".join(f"        - {q}" for q in de_q)
     en = "\n".join(f"        - {q}" for q in en_q)
-    return textwrap.dedent(
+    return (
         f"""\
   - id: {entry_id}
     kind: {kind}

@@ -200,16 +200,15 @@ class _Turn:
         return text("fallback_phone", self.lang, office=office.name(self.lang), phone=office.phone) + "\n" + self._open_line(office)
 
     def _fallback(self, matches: list[Match]) -> list[Reply]:
-        self.d._unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d._clock())
-        body = text("fallback", self.lang)
-        phone = self._phone_line()
-        if phone:
-            body += "\n\n" + phone
         near = [m.entry_id for m in matches[:3] if m.score >= self.s.threshold * self.s.suggest_ratio and self._entry(m).kind is not Kind.INTENT]
         if near:
-            return [Reply(body, language=self.lang), self._offer(near, text("fallback_suggest", self.lang))]
+            # Unsure, but not lost: asking back costs the citizen one tap, a wrong answer more.
+            return [self._offer(near, text("did_you_mean", self.lang))]
+        self.d._unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d._clock())
         self.state.pending_choices = ()
-        return [Reply(body, language=self.lang)]
+        body = text("fallback", self.lang)
+        phone = self._phone_line()
+        return [Reply(body + ("\n\n" + phone if phone else ""), language=self.lang)]
 
     def _offer(self, entry_ids: list[str], intro: str) -> Reply:
         self.state.pending_choices = tuple(CHOICE_ENTRY + e for e in entry_ids)

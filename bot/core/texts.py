@@ -11,10 +11,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Dazu habe ich leider keine sichere Antwort. Ich habe Ihre Frage (ohne Ihren Namen) für unser Team notiert, damit wir die Auskunft ergänzen.",
         "en": "I am afraid I do not have a reliable answer to that. I have noted your question (without your name) for our team so we can add the information.",
     },
-    "fallback_suggest": {
-        "de": "Vielleicht hilft eines dieser Themen:",
-        "en": "Perhaps one of these topics helps:",
-    },
     "fallback_phone": {
         "de": "Persönlich hilft Ihnen das {office}: **{phone}**.",
         "en": "For personal help, call the {office}: **{phone}**.",

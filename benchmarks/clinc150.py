@@ -1,0 +1,194 @@
+"""CLINC150 (full split): the project matcher against two baselines, in one run.
+
+What is measured: intent accuracy with out-of-scope rejection on the public CLINC150 benchmark
+(150 intents, "oos" as out of scope), following its protocol. The matcher is built from ``train``
+(each intent one entry, its utterances the examples, language "en"), the answer threshold is
+chosen on ``val`` + ``oos_val`` with ``bot.core.matching.evaluation.choose_threshold``, and the
+figures are reported on ``test`` + ``oos_test``: in-scope accuracy, OOS recall, false-rejection
+rate, milliseconds per single (unbatched) query, build seconds and the threshold.
+
+Baselines, each with its threshold chosen on val the same way and scored by the same
+``evaluation.score``:
+
+* ``rapidfuzz_wratio_nearest``: the nearest training utterance by
+  ``rapidfuzz.process.extractOne(q, utterances, scorer=fuzz.WRatio)``, score/100 as its score.
+  It is slow, so it is evaluated on a fixed-seed sample of test + oos_test (``--baseline-sample``).
+* ``tfidf_linearsvc``: TF-IDF word 1-2 grams + char_wb 2-5 grams and a LinearSVC (scikit-learn),
+  the maximum of the decision function as its score; its ms/query is measured batched.
+
+Usage: ``python benchmarks/clinc150.py [--data PATH] [--json]``. JSON goes to stdout, progress to
+stderr; exit code 2 (with a JSON error object) when the data file is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.core.matching.evaluation import Labelled, Prediction, Report, choose_threshold, predict, score
+from bot.core.matching.matcher import Example, Matcher
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/datasets/clinc150/data_full.json"
+TARGETS = {"in_scope_accuracy": 0.90, "oos_recall": 0.85, "false_rejection_rate": 0.08, "ms_per_query": 1.0}
+OOS = "oos"
+SEED = 0
+
+
+def log(msg: str) -> None:
+    print(f"[clinc150] {msg}", file=sys.stderr, flush=True)
+
+
+def labelled(rows: Sequence[Sequence[str]]) -> list[Labelled]:
+    return [Labelled(text, None if intent == OOS else intent, "en") for text, intent in rows]
+
+
+def report(predictions: Sequence[Prediction], threshold: float, ms: float, build_s: float, **extra: Any) -> dict[str, Any]:
+    r: Report = score(predictions, threshold, ms)
+    out = r.as_dict()
+    out["build_s"] = round(build_s, 3)
+    out.update(extra)
+    return out
+
+
+def run_project(train: Sequence[Sequence[str]], val: list[Labelled], test: list[Labelled]) -> dict[str, Any]:
+    log(f"project: building from {len(train)} training utterances")
+    start = time.perf_counter()
+    matcher = Matcher.build([Example(intent, "en", text) for text, intent in train], default_language="en")
+    build_s = time.perf_counter() - start
+    log(f"project: built in {build_s:.1f} s, {matcher.feature_count} features; predicting val")
+    predict(matcher, val[:200])  # warm-up (caches, first-call costs), not counted
+    val_pred, _ = predict(matcher, val)
+    threshold = choose_threshold(val_pred)
+    log(f"project: threshold {threshold}; predicting test")
+    test_pred, ms = predict(matcher, test)
+    return report(test_pred, threshold, ms, build_s, features=matcher.feature_count, ms_per_query_mode="single query, unbatched")
+
+
+def run_rapidfuzz(train: Sequence[Sequence[str]], val: list[Labelled], test: list[Labelled], sample: int) -> dict[str, Any]:
+    from rapidfuzz import fuzz, process
+
+    start = time.perf_counter()
+    choices = [text for text, _ in train]
+    intents = [intent for _, intent in train]
+    build_s = time.perf_counter() - start
+
+    def run(items: Sequence[Labelled], what: str) -> tuple[list[Prediction], float]:
+        out: list[Prediction] = []
+        t0 = time.perf_counter()
+        for i, item in enumerate(items):
+            hit = process.extractOne(item.text, choices, scorer=fuzz.WRatio)
+            out.append(Prediction(item, intents[hit[2]] if hit else None, hit[1] / 100.0 if hit else 0.0))
+            if (i + 1) % 500 == 0:
+                log(f"rapidfuzz: {what} {i + 1}/{len(items)}")
+        return out, 1000.0 * (time.perf_counter() - t0) / max(1, len(items))
+
+    log(f"rapidfuzz: predicting val ({len(val)} queries)")
+    val_pred, _ = run(val, "val")
+    threshold = choose_threshold(val_pred)
+    sampled = sample > 0 and sample < len(test)
+    items = random.Random(SEED).sample(test, sample) if sampled else list(test)
+    log(f"rapidfuzz: threshold {threshold}; predicting {len(items)} of {len(test)} test queries")
+    test_pred, ms = run(items, "test")
+    return report(
+        test_pred,
+        threshold,
+        ms,
+        build_s,
+        sampled=sampled,
+        sample_size=len(items),
+        sample_seed=SEED if sampled else None,
+        test_size=len(test),
+        val_size=len(val),
+        ms_per_query_mode="single query, unbatched",
+    )
+
+
+def run_linearsvc(train: Sequence[Sequence[str]], val: list[Labelled], test: list[Labelled]) -> dict[str, Any]:
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    log("tfidf_linearsvc: fitting")
+    start = time.perf_counter()
+    texts = [text for text, _ in train]
+    words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+    x = hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
+    svc = LinearSVC(C=1.0, random_state=SEED)
+    svc.fit(x, [intent for _, intent in train])
+    build_s = time.perf_counter() - start
+    classes = svc.classes_
+
+    def run(items: Sequence[Labelled]) -> tuple[list[Prediction], float]:
+        t0 = time.perf_counter()
+        q = [item.text for item in items]
+        decision = svc.decision_function(hstack([words.transform(q), chars.transform(q)]).tocsr())
+        best = np.argmax(decision, axis=1)
+        top = decision[np.arange(len(items)), best]
+        ms = 1000.0 * (time.perf_counter() - t0) / max(1, len(items))
+        return [Prediction(item, str(classes[b]), float(s)) for item, b, s in zip(items, best, top, strict=True)], ms
+
+    log(f"tfidf_linearsvc: fitted in {build_s:.1f} s; predicting val and test")
+    val_pred, _ = run(val)
+    threshold = choose_threshold(val_pred)
+    test_pred, ms = run(test)
+    return report(test_pred, threshold, ms, build_s, ms_per_query_mode="batched: whole test set in one call, per-query mean")
+
+
+def meets(project: dict[str, Any]) -> dict[str, bool]:
+    return {
+        "in_scope_accuracy": project["in_scope_accuracy"] >= TARGETS["in_scope_accuracy"],
+        "oos_recall": (project["oos_recall"] or 0.0) >= TARGETS["oos_recall"],
+        "false_rejection_rate": project["false_rejection_rate"] <= TARGETS["false_rejection_rate"],
+        "ms_per_query": project["ms_per_query"] <= TARGETS["ms_per_query"],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CLINC150 data_full.json")
+    parser.add_argument("--json", action="store_true", help="print JSON (the only output format; kept for symmetry)")
+    parser.add_argument("--baseline-sample", type=int, default=1000, help="test+oos_test queries for the rapidfuzz baseline (0: all)")
+    parser.add_argument("--skip-baselines", action="store_true", help="measure the project matcher only")
+    args = parser.parse_args(argv)
+
+    if not args.data.is_file():
+        print(json.dumps({"dataset": "clinc150", "error": f"data file not found: {args.data}"}))
+        return 2
+    data = json.loads(args.data.read_text(encoding="utf-8"))
+    train = data["train"]
+    val = labelled(data["val"] + data["oos_val"])
+    test = labelled(data["test"] + data["oos_test"])
+
+    wall = time.perf_counter()
+    project = run_project(train, val, test)
+    baselines: dict[str, Any] = {}
+    if not args.skip_baselines:
+        baselines["rapidfuzz_wratio_nearest"] = run_rapidfuzz(train, val, test, args.baseline_sample)
+        baselines["tfidf_linearsvc"] = run_linearsvc(train, val, test)
+    checks = meets(project)
+    out = {
+        "dataset": "clinc150",
+        "data": str(args.data),
+        "protocol": "build on train, threshold on val+oos_val (evaluation.choose_threshold), report on test+oos_test",
+        "project": project,
+        "baselines": baselines,
+        "targets": TARGETS,
+        "target_checks": checks,
+        "meets_targets": all(checks.values()),
+        "wall_s": round(time.perf_counter() - wall, 1),
+    }
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.core.matching.matcher import Example, Matcher
+from bot.core.validation import check
+
+
+def build(tiny_kb: Path) -> Matcher:
+    checked = check([tiny_kb])
+    assert checked.ok, checked.problems
+    assert checked.matcher is not None
+    return checked.matcher
+
+
+def best(matcher: Matcher, text: str, lang: str | None = None) -> str | None:
+    result = matcher.match(text, lang)
+    return result.best.entry_id if result.best and result.best.score >= 0.5 else None
+
+
+def test_synonyms_umlauts_typos_and_compounds(tiny_kb: Path) -> None:
+    m = build(tiny_kb)
+    assert best(m, "Perso beantragen") == "personalausweis"  # synonym
+    assert best(m, "Sperrgut abholen lassen") == "sperrmuell"  # synonym
+    assert best(m, "Sperrmuell anmelden") == "sperrmuell"  # umlaut written out
+    assert best(m, "Personalauswies beantragen") == "personalausweis"  # typo
+    assert best(m, "Parkausweis für Anwohner") == "anwohnerparkausweis"  # compound split the other way
+    assert best(m, "I need a new ID card") == "personalausweis"
+    assert best(m, "Wohnsitz abmelden") == "wohnsitz-abmelden"
+    assert best(m, "Wohnsitz anmelden") == "wohnsitz-anmelden"
+
+
+def test_out_of_scope_scores_low(tiny_kb: Path) -> None:
+    m = build(tiny_kb)
+    for text in ["Wie wird das Wetter morgen?", "Who won the football match yesterday?", "qwertz asdf"]:
+        assert best(m, text) is None, text
+
+
+def test_ranked_alternatives_are_sorted_and_bounded(tiny_kb: Path) -> None:
+    result = build(tiny_kb).match("Wohnsitz", "de", k=3)
+    scores = [x.score for x in result.matches]
+    assert len(scores) == 3
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert {x.entry_id for x in result.matches[:2]} == {"wohnsitz-anmelden", "wohnsitz-abmelden"}
+
+
+def test_language_is_detected(tiny_kb: Path) -> None:
+    m = build(tiny_kb)
+    assert m.match("How do I register my address?").language == "en"
+    assert m.match("Wie melde ich meinen Wohnsitz an?").language == "de"
+
+
+def test_build_needs_examples() -> None:
+    try:
+        Matcher.build([])
+    except ValueError:
+        return
+    raise AssertionError("an empty matcher must be refused")
+
+
+def test_single_entry_matcher_works() -> None:
+    m = Matcher.build([Example("a", "de", "Hundesteuer anmelden"), Example("a", "de", "Hund anmelden")])
+    assert m.match("Hundesteuer").best is not None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=3000))
+def test_any_text_gives_bounded_scores(text: str) -> None:
+    result = _SHARED.match(text)
+    assert result.language in ("de", "en")
+    for x in result.matches:
+        assert 0.0 <= x.score <= 1.0 and not math.isnan(x.score)
+
+
+_SHARED = Matcher.build(
+    [
+        Example("kita", "de", "Kitaplatz beantragen"),
+        Example("kita", "de", "Kindergarten anmelden"),
+        Example("kita", "en", "apply for a nursery place"),
+        Example("muell", "de", "Wann kommt die Müllabfuhr"),
+        Example("muell", "en", "waste collection dates"),
+    ]
+)

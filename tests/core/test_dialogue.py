@@ -1,0 +1,119 @@
+"""The dialogue through the collecting channel: what a citizen sees for each kind of message."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.core.dialogue import CHOICE_ENTRY
+from tests.conftest import CollectingChannel
+
+MakeChat = Callable[..., CollectingChannel]
+
+
+def test_answer_with_form_button_and_office(make_chat: MakeChat) -> None:
+    chat = make_chat()
+    [reply] = chat.say("Perso beantragen")
+    assert reply.entry_id == "personalausweis"
+    assert reply.language == "de"
+    assert "Antwort zu personalausweis." in reply.text
+    assert reply.buttons[0].url == "https://musterstadt.example/online/personalausweis"
+    assert "Bürgerbüro hat jetzt geöffnet, heute bis 16:00 Uhr." in reply.text
+
+
+def test_answer_in_english(make_chat: MakeChat) -> None:
+    [reply] = make_chat().say("How do I apply for an identity card?")
+    assert reply.language == "en"
+    assert "Answer about personalausweis." in reply.text
+    assert reply.buttons[0].label == "Book an appointment"
+
+
+def test_closed_office_says_when_it_opens(make_chat: MakeChat) -> None:
+    chat = make_chat(clock=dt.datetime(2026, 11, 27, 15, 0))  # Friday afternoon
+    [reply] = chat.say("Personalausweis beantragen")
+    assert "Bürgerbüro ist gerade geschlossen. Nächste Öffnung: Montag, 08:00 Uhr." in reply.text
+
+
+def test_fallback_is_honest_and_records_without_user(make_chat: MakeChat) -> None:
+    chat = make_chat()
+    replies = chat.say("Wie wird das Wetter morgen in Paris?")
+    assert "keine sichere Antwort" in replies[0].text
+    assert "+49 1234 115" in replies[0].text
+    records = chat.unanswered.records  # type: ignore[attr-defined]
+    assert len(records) == 1
+    text, lang, channel, _ = records[0]
+    assert (text, lang, channel) == ("Wie wird das Wetter morgen in Paris?", "de", "test")
+    assert "chat-1" not in repr(records)
+
+
+def test_emergency_answers_first(make_chat: MakeChat) -> None:
+    [reply] = make_chat().say("Hilfe, es brennt!")
+    assert reply.entry_id == "notruf"
+
+
+def test_close_candidates_offer_a_choice_and_number_picks(make_chat: MakeChat) -> None:
+    chat = make_chat(ambiguity_gap=0.5)
+    [reply] = chat.say("Wohnsitz")
+    assert reply.text == "Meinten Sie …?"
+    assert {c.payload for c in reply.choices} == {CHOICE_ENTRY + "wohnsitz-anmelden", CHOICE_ENTRY + "wohnsitz-abmelden"}
+    first = reply.choices[0].payload
+    [answer] = chat.say("1")
+    assert CHOICE_ENTRY + str(answer.entry_id) == first
+
+
+def test_button_choice_and_forged_payload(make_chat: MakeChat) -> None:
+    chat = make_chat()
+    [reply] = chat.say(choice=CHOICE_ENTRY + "sperrmuell")
+    assert reply.entry_id == "sperrmuell"
+    [forged] = chat.say(choice="entry:../../etc/passwd")
+    assert "nicht verstanden" in forged.text
+
+
+def test_greeting_shows_popular_topics(make_chat: MakeChat) -> None:
+    [reply] = make_chat().say("Hallo")
+    assert reply.entry_id == "begruessung"
+    assert [c.payload for c in reply.choices] == [CHOICE_ENTRY + "personalausweis", CHOICE_ENTRY + "sperrmuell"]
+
+
+def test_language_choice_is_remembered(make_chat: MakeChat) -> None:
+    chat = make_chat()
+    [switched] = chat.say("English please")
+    assert switched.language == "en"
+    [reply] = chat.say("Sperrmüll anmelden")  # German question, remembered English answer
+    assert reply.language == "en" and "Answer about sperrmuell." in reply.text
+
+
+def test_seasonal_entry_outside_its_window_is_not_answered(make_chat: MakeChat, tiny_kb: Path) -> None:
+    path = tiny_kb / "entries.yaml"
+    text = path.read_text(encoding="utf-8").replace("  - id: sperrmuell\n    kind: faq\n", "  - id: sperrmuell\n    kind: faq\n    valid_until: 2026-01-31\n")
+    path.write_text(text, encoding="utf-8")
+    [reply, *_] = make_chat().say("Sperrmüll anmelden")
+    assert reply.entry_id != "sperrmuell"
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "",
+        "   \n\t ",
+        "🙂🙂🙂🎉",
+        "\x00\x01\x02\xff binär",
+        "A" * 100_000,
+        "<script>alert('x')</script>",
+        "**fett** [klick](javascript:alert(1)) `code`",
+        "\u202eevil\u200b\u200d",
+        "Perso " * 20_000,
+        "Sperrmüll please und auch Wohnsitz",
+    ],
+)
+def test_hostile_input_gets_a_safe_reply(make_chat: MakeChat, hostile: str) -> None:
+    chat = make_chat()
+    replies = chat.say(hostile)
+    assert replies
+    for r in replies:
+        assert r.text
+        assert "<script>" not in r.text and "javascript:" not in r.text
+        assert len(r.text) < 5000

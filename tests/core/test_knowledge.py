@@ -1,0 +1,109 @@
+"""Every problem a staff member can put into a file is reported with its file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.core.knowledge import load_knowledge
+from bot.core.validation import check
+from tests.conftest import TINY_ENTRIES, entry_yaml
+
+
+def problems_for(tiny_kb: Path, text: str, name: str = "extra.yaml") -> list[str]:
+    (tiny_kb / name).write_text(text, encoding="utf-8")
+    return [str(p) for p in check([tiny_kb]).problems if p.severity == "error"]
+
+
+def test_tiny_knowledge_loads_clean(tiny_kb: Path) -> None:
+    result = load_knowledge([tiny_kb])
+    assert result.problems == []
+    kb = result.knowledge
+    assert "personalausweis" in kb.entries
+    entry = kb.entries["personalausweis"]
+    assert entry.form_link is not None and entry.form_link.url.startswith("https://musterstadt.example/")
+    assert entry.source.endswith("entries.yaml:2")
+    assert kb.synonyms["perso"] == "personalausweis"
+    assert kb.offices["buergerbuero"].hours[0][0].start.hour == 8
+
+
+def test_yaml_syntax_error_names_line(tiny_kb: Path) -> None:
+    msgs = problems_for(tiny_kb, "entries:\n  - id: x\n    kind: [faq\n")
+    assert any(m.startswith(f"{tiny_kb / 'extra.yaml'}:") and "YAML syntax" in m for m in msgs), msgs
+
+
+def test_unknown_field_names_its_line(tiny_kb: Path) -> None:
+    text = "entries:\n" + entry_yaml("fundsachen", ["a b c", "d e f", "g h i"], ["j k", "l m", "n o"], "    qestions: 1\n")
+    msgs = problems_for(tiny_kb, text)
+    assert f"{tiny_kb / 'extra.yaml'}:4: 'fundsachen': qestions: unknown field (check the spelling)" in msgs
+
+
+def test_duplicate_id_points_to_both(tiny_kb: Path) -> None:
+    text = "entries:\n" + entry_yaml("sperrmuell", ["Sofa weg", "alter Schrank", "Möbel entsorgen"], ["old sofa", "old wardrobe", "furniture"])
+    msgs = problems_for(tiny_kb, text)
+    assert any(":2: duplicate id 'sperrmuell' (first defined at" in m and "entries.yaml" in m for m in msgs), msgs
+
+
+def test_missing_language(tiny_kb: Path) -> None:
+    text = "entries:\n  - id: nur-deutsch\n    kind: faq\n    de:\n      title: T\n      questions: [a, b, c]\n      answer: A\n"
+    msgs = problems_for(tiny_kb, text)
+    assert f"{tiny_kb / 'extra.yaml'}:2: entry 'nur-deutsch': missing language 'en'" in msgs
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ("    leika: '12345'\n", "leika"),
+        ("    office: rathaus-nord\n", "unknown office 'rathaus-nord'"),
+        ("    links:\n      - kind: form\n        url: not-a-url\n        label: {de: a, en: b}\n", "links.0.url"),
+        ("    links:\n      - kind: telefax\n        url: https://musterstadt.example/x\n        label: {de: a, en: b}\n", "links.0.kind"),
+        ("    valid_from: 2027-03-01\n    valid_until: 2027-01-01\n", "valid_from is after valid_until"),
+    ],
+)
+def test_field_errors(tiny_kb: Path, extra: str, needle: str) -> None:
+    text = "entries:\n" + entry_yaml("hundesteuer", ["Hund anmelden Steuer", "Hundesteuer zahlen", "Steuer für meinen Hund"], ["dog tax", "register my dog", "tax for a dog"], extra)
+    msgs = problems_for(tiny_kb, text)
+    assert any(needle in m and "extra.yaml:" in m for m in msgs), msgs
+
+
+def test_too_few_questions(tiny_kb: Path) -> None:
+    text = "entries:\n" + entry_yaml("x-y", ["nur eine", "zweite"], ["one", "two", "three"])
+    msgs = problems_for(tiny_kb, text)
+    assert any("de.questions" in m for m in msgs), msgs
+
+
+def test_duplicate_yaml_key(tiny_kb: Path) -> None:
+    text = "entries:\n" + entry_yaml("doppelt", ["a b c", "d e f", "g h i"], ["j k", "l m", "n o"], "    owner: A\n    owner: B\n")
+    msgs = problems_for(tiny_kb, text)
+    assert f"{tiny_kb / 'extra.yaml'}:5: duplicate key 'owner'" in msgs
+
+
+def test_bad_answer_link(tiny_kb: Path) -> None:
+    text = TINY_ENTRIES.replace("answer: Antwort zu sperrmuell.", "answer: Siehe [hier](javascript:alert(1)).")
+    msgs = problems_for(tiny_kb, text, "entries.yaml")
+    assert any("answer links to a bad URL" in m for m in msgs), msgs
+
+
+def test_example_routed_to_other_entry_is_an_error(tiny_kb: Path) -> None:
+    # The same question in two entries: citizens asking it would get the wrong answer.
+    text = "entries:\n" + entry_yaml("sperrmuell-gewerbe", ["Sperrmüll anmelden", "Sperrmüll anmelden", "Sperrmüll anmelden"], ["bulky waste collection", "bulky waste collection", "bulky waste collection"])
+    problems = check([tiny_kb]).problems if (tiny_kb / "extra.yaml").write_text(text, encoding="utf-8") else []
+    routed = [str(p) for p in problems if "is answered by" in p.message]
+    assert routed and all(":" in r.split(" ")[0] for r in routed)
+
+
+def test_not_utf8_and_wrong_top_level(tiny_kb: Path) -> None:
+    assert any("not UTF-8" in m for m in problems_for(tiny_kb, "", "a.yaml") + [p for p in _bytes(tiny_kb)])
+    assert any("expected exactly one top-level key" in m for m in problems_for(tiny_kb, "- 1\n- 2\n", "b.yaml"))
+
+
+def _bytes(tiny_kb: Path) -> list[str]:
+    (tiny_kb / "c.yaml").write_bytes(b"entries: \xff\xfe\n")
+    return [str(p) for p in check([tiny_kb]).problems]
+
+
+def test_missing_folder_is_reported(tmp_path: Path) -> None:
+    result = check([tmp_path / "nope"])
+    assert not result.ok
+    assert any("not found" in p.message for p in result.problems)
