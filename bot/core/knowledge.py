@@ -18,6 +18,8 @@ from pydantic import BaseModel, ValidationError
 from bot.core.models import WEEKDAYS, Entry, Link, LocalText, Office, Problem, TimeSpan
 from bot.core.schema import LANGUAGE_KEY, EntryModel, LocalModel, OfficeModel, parse_span
 
+# libyaml when present: the default knowledge parses ten times faster than in pure Python.
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
 
 
@@ -103,8 +105,12 @@ class _Loader:
         name = str(path)
         try:
             text = path.read_text(encoding="utf-8")
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
+            loader = _YamlLoader(text)
+            try:
+                node = loader.get_single_node()
+                data = loader.construct_document(node) if node is not None else None
+            finally:
+                loader.dispose()
         except UnicodeDecodeError as exc:
             self.problem(name, 1, f"not UTF-8 text ({exc.reason})")
             return

@@ -105,13 +105,26 @@ class Matcher:
         idx, val = self._vectoriser.query(text, lang)
         if not idx:
             return MatchResult(lang, ())
-        rows = self._weights[idx]
-        scores = np.asarray(rows.T @ np.asarray(val, dtype=np.float32)).ravel()
+        scores = self._scores(idx, val)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         matches = tuple(Match(self.entry_ids[i], _calibrated(float(scores[i]))) for i in top)
         return MatchResult(lang, matches)
+
+
+    def _scores(self, idx: list[int], val: list[float]) -> np.ndarray:
+        """Query · W by gathering only the query's feature rows (no full matrix product)."""
+        w = self._weights
+        rows = np.asarray(idx, dtype=np.int64)
+        starts, ends = w.indptr[rows], w.indptr[rows + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(len(self.entry_ids))
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        weights = w.data[offsets] * np.repeat(np.asarray(val, dtype=np.float32), lengths)
+        return np.bincount(w.indices[offsets], weights=weights, minlength=len(self.entry_ids))
 
 
 def _calibrated(raw: float) -> float:

@@ -19,8 +19,10 @@ def fold(text: str) -> str:
     "Führerschein", "Fuehrerschein" and "FÜHRERSCHEIN!" all fold to "fuehrerschein", so staff
     and citizens may write umlauts either way.
     """
-    text = unicodedata.normalize("NFKC", text[:MAX_MATCH_CHARS]).casefold()
-    text = text.translate(_UMLAUTS)
+    text = text[:MAX_MATCH_CHARS]
+    if text.isascii():
+        return _NON_WORD.sub(" ", text.lower()).strip()
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_UMLAUTS)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return _NON_WORD.sub(" ", text).strip()
