@@ -1,0 +1,101 @@
+"""The CLI contracts other tools rely on (ask --json, eval --json, faq validate exit codes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.conftest import REPO
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ask_json(tiny_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "ask", "--faq-dir", str(tiny_kb), "--json", "Perso beantragen")
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["id"] == "personalausweis"
+    assert obj["language"] == "de"
+    assert 0.5 <= obj["score"] <= 1.0
+    assert "Antwort zu personalausweis." in obj["answer"]
+    assert "https://musterstadt.example/online/personalausweis" in obj["answer"]
+
+
+def test_ask_json_out_of_scope(tiny_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "ask", "--faq-dir", str(tiny_kb), "--lang", "en", "--json", "Who won the match yesterday?")
+    obj = json.loads(out)
+    assert code == 0 and obj["id"] is None and obj["language"] == "en"
+    assert "reliable answer" in obj["answer"]
+
+
+def test_eval_json_and_table(tiny_kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "eval.jsonl"
+    rows = [
+        {"text": "Perso beantragen", "expect": "personalausweis"},
+        {"text": "Sperrgut abholen", "expect": "sperrmuell"},
+        {"text": "Wer hat gestern gewonnen?", "expect": None},
+        {"text": "Wohnsitz abmelden", "expect": "sperrmuell"},  # a deliberate miss
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    code, out, _ = run(capsys, "eval", str(data), "--faq-dir", str(tiny_kb), "--json")
+    obj = json.loads(out)
+    assert code == 0
+    assert obj["n"] == 4
+    assert obj["in_scope_accuracy"] == pytest.approx(2 / 3, abs=1e-3)
+    assert obj["oos_recall"] == 1.0
+    assert obj["false_rejection_rate"] == 0.0
+    assert obj["ms_per_query"] > 0
+    code, out, _ = run(capsys, "eval", str(data), "--faq-dir", str(tiny_kb))
+    assert "1 misses" in out and "Wohnsitz abmelden" in out
+
+
+def test_eval_reports_bad_line(tiny_kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "eval.jsonl"
+    data.write_text('{"text": "a", "expect": null}\nnot json\n', encoding="utf-8")
+    code, _, err = run(capsys, "eval", str(data), "--faq-dir", str(tiny_kb))
+    assert code == 2 and f"{data}:2:" in err
+
+
+def test_validate_exit_codes(tiny_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "faq", "validate", "--quick", str(tiny_kb))
+    assert code == 0 and out == ""
+    (tiny_kb / "broken.yaml").write_text("entries:\n  - id: ok-id\n    kind: faq\n    colour: red\n", encoding="utf-8")
+    code, out, _ = run(capsys, "faq", "validate", "--quick", str(tiny_kb))
+    assert code == 1
+    assert f"{tiny_kb / 'broken.yaml'}:4: 'ok-id': colour: unknown field (check the spelling)" in out.splitlines()
+
+
+def test_broken_knowledge_refuses_to_start(tiny_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tiny_kb / "broken.yaml").write_text("entries: [\n", encoding="utf-8")
+    code, _, err = run(capsys, "ask", "--faq-dir", str(tiny_kb), "x")
+    assert code == 1 and "broken.yaml:" in err
+
+
+def test_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("colour = 'red'\n[matching]\nthreshold = 'high'\n", encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(cfg), "ask", "x")
+    assert code == 2 and "colour" in err and "matching.threshold" in err
+
+
+def test_console_chat_via_module(tiny_kb: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--faq-dir", str(tiny_kb)],
+        input="Hallo\n1\nEnglish please\nbook a bulky waste collection\n",
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Häufig gefragt:" in out and "1. Titel personalausweis" in out
+    assert "Antwort zu personalausweis." in out
+    assert "I will answer in English" in out
+    assert "Answer about sperrmuell." in out
