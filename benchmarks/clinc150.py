@@ -105,6 +105,8 @@ def run_rapidfuzz(train: Sequence[Sequence[str]], val: list[Labelled], test: lis
         sampled=sampled,
         sample_size=len(items),
         sample_seed=SEED if sampled else None,
+        sample_in_scope=sum(item.expect is not None for item in items),
+        sample_oos=sum(item.expect is None for item in items),
         test_size=len(test),
         val_size=len(val),
         ms_per_query_mode="single query, unbatched",

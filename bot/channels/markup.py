@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from bot.core.models import Reply
@@ -24,3 +25,15 @@ def reply_as_plain(reply: Reply) -> str:
     if reply.choices:
         parts.append("\n".join(f"{i}. {c.label}" for i, c in enumerate(reply.choices, 1)))
     return "\n\n".join(p for p in parts if p)
+
+
+def to_html(text: str) -> str:
+    """Markdown subset → the HTML Telegram and Matrix accept, everything else escaped.
+
+    Escaping comes first and markup is rebuilt from the escaped text, so no string from a file
+    or a user can inject a tag; only http(s), mailto and tel links become anchors.
+    """
+    escaped = html.escape(text, quote=False)
+    escaped = _LINK.sub(lambda m: f'<a href="{m.group(2).replace(chr(34), "&quot;")}">{m.group(1)}</a>', escaped)
+    escaped = _BOLD.sub(r"<b>\1</b>", escaped)
+    return "\n".join("• " + line[2:] if line.startswith("- ") else line for line in escaped.split("\n"))

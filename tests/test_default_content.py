@@ -1,0 +1,89 @@
+"""The Musterstadt knowledge that ships as the default: complete, valid, and answering well."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from bot.config import Settings
+from bot.core.matching.evaluation import Labelled, held_out_misses, predict, score
+from bot.core.models import Kind, LinkKind
+from bot.core.validation import Checked, check, examples_of
+from tests.conftest import REPO
+
+REQUIRED_FAQ = """personalausweis reisepass ausweis-verlust wohnsitz-anmelden wohnsitz-ummelden wohnsitz-abmelden
+meldebescheinigung fuehrungszeugnis geburtsurkunde eheschliessung sterbefall briefwahl fundbuero termin-buergerbuero
+oeffnungszeiten kontakt-telefonservice anwohnerparkausweis kfz-zulassung fuehrerschein-umschreibung bussgeld-parken
+kita-platz wohngeld kindergeld elterngeld schwerbehindertenausweis sperrmuell muellabfuhr maengelmelder
+gewerbeanmeldung baugenehmigung hundesteuer grundsteuer rundfunkbeitrag aufenthaltstitel blaue-karte
+anerkennung-abschluss familiennachzug integrationskurs steuer-id krankenversicherung wohnungssuche welcome-center
+einbuergerung bibliotheksausweis notruf""".split()
+
+
+@cache
+def default() -> Checked:
+    return check([REPO / "faq", REPO / "intents"])
+
+
+def test_default_knowledge_is_valid() -> None:
+    checked = default()
+    errors = [str(p) for p in checked.problems if p.severity == "error"]
+    assert errors == []
+    assert checked.ok
+
+
+def test_required_entries_exist_in_both_languages() -> None:
+    entries = default().knowledge.entries
+    missing = [e for e in REQUIRED_FAQ if e not in entries]
+    assert missing == []
+    for entry_id in REQUIRED_FAQ:
+        entry = entries[entry_id]
+        assert entry.kind is Kind.FAQ
+        for lang in ("de", "en"):
+            assert len(entry.texts[lang].questions) >= 3
+
+
+def test_service_catalogue_has_160_services_with_forms() -> None:
+    services = [e for e in default().knowledge.entries.values() if e.kind is Kind.SERVICE]
+    assert len(services) >= 160
+    for s in services:
+        assert s.form_link is not None, s.id
+        assert s.form_link.url.startswith("https://musterstadt.example/"), s.id
+
+
+def test_matters_of_other_authorities_link_there() -> None:
+    entries = default().knowledge.entries
+    for entry_id in ("kindergeld", "steuer-id", "rundfunkbeitrag"):
+        external = [link for link in entries[entry_id].links if link.kind is LinkKind.EXTERNAL]
+        assert external, entry_id
+        assert not any("musterstadt.example" in link.url for link in external)
+
+
+def test_emergency_entry_names_110_and_112() -> None:
+    entry = default().knowledge.entries["notruf"]
+    assert entry.emergency
+    for lang in ("de", "en"):
+        head = entry.texts[lang].answer[:200]
+        assert "110" in head and "112" in head
+
+
+def test_leave_one_out_routing_at_least_95_percent() -> None:
+    kb = default().knowledge
+    examples = examples_of(kb)
+    misses, checked = held_out_misses(examples, kb.synonyms)
+    assert checked == len(examples)
+    share = 1 - len(misses) / checked
+    assert share >= 0.95, f"{share:.3f}: " + "; ".join(f"{ex.text!r}->{got}" for ex, got in misses[:20])
+
+
+def test_held_out_citizen_questions() -> None:
+    """Questions written apart from the knowledge files, as citizens would ask them."""
+    rows = [json.loads(line) for line in (REPO / "tests/data/musterstadt_eval.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = [Labelled(r["text"], r["expect"]) for r in rows]
+    matcher = default().matcher
+    assert matcher is not None
+    predictions, _ = predict(matcher, items)
+    report = score(predictions, Settings().matching.threshold)
+    detail = "; ".join(f"{m.item.text!r}->{m.entry_id}@{m.score:.2f}" for m in report.misses)
+    assert report.in_scope_accuracy >= 0.85, detail
+    assert report.oos_recall is not None and report.oos_recall >= 0.85, detail
