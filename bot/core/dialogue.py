@@ -21,6 +21,7 @@ from bot.core.texts import text, weekday_name
 
 CHOICE_ENTRY = "entry:"
 CHOICE_LANGUAGE = "lang:"
+LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -38,6 +39,7 @@ class DialogueSettings:
     phone_office: str = "buergertelefon"
     preferred_tags: frozenset[str] = frozenset()  # profile preference, e.g. {"welcome"}
     preference_bonus: float = 0.05
+    greeting: dict[str, str] | None = None  # a profile's own greeting, by language
 
 
 class Dialogue:
@@ -87,6 +89,8 @@ class _Turn:
         self.lang = lang if lang in self.kb.languages else self.s.default_language
 
     def run(self) -> list[Reply]:
+        if self.msg.command is not None:
+            return self._command(self.msg.command)
         if self.msg.choice:
             return self._choice(self.msg.choice)
         stripped = self.text.strip()
@@ -110,6 +114,23 @@ class _Turn:
             return [self._offer([best.entry_id, runner.entry_id], text("did_you_mean", self.lang))]
         self.state.pending_choices = ()
         return self._respond(self._entry(best))
+
+    def _command(self, command: str) -> list[Reply]:
+        if command == "start":
+            greeting = self.s.greeting.get(self.lang) if self.s.greeting else None
+            intro = greeting or self._intent_answer("greeting") or text("not_understood", self.lang)
+            return [self._help_reply(intro)]
+        if command in ("help", "menu", "hilfe"):
+            return [self._help_reply(self._intent_answer("help") or text("popular", self.lang))]
+        if command in ("language", "sprache"):
+            choices = tuple(Button(LANGUAGE_NAMES.get(lang, lang), payload=CHOICE_LANGUAGE + lang) for lang in self.kb.languages)
+            self.state.pending_choices = tuple(CHOICE_LANGUAGE + lang for lang in self.kb.languages)
+            return [Reply(text("choose_language", self.lang), choices=choices, language=self.lang)]
+        return [self._help_reply(text("unknown_command", self.lang))]
+
+    def _intent_answer(self, action: str) -> str | None:
+        entry = next((e for e in self.kb.entries.values() if e.action == action), None)
+        return entry.text(self.lang).answer if entry else None
 
     def _entry(self, m: Match) -> Entry:
         return self.kb.entries[m.entry_id]
@@ -142,7 +163,8 @@ class _Turn:
             return [self._answer(entry)]
         action = entry.action
         if action in ("greeting", "help"):
-            return [self._help_reply(entry.text(self.lang).answer, entry.id)]
+            greeting = self.s.greeting.get(self.lang) if self.s.greeting and action == "greeting" else None
+            return [self._help_reply(greeting or entry.text(self.lang).answer, entry.id)]
         if action == "language":
             return self._set_language(self._wanted_language())
         if action == "delete_data":

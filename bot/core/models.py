@@ -119,6 +119,8 @@ class Incoming:
     language_hint: str | None = None
     profile: str = "default"
     choice: str | None = None  # set when the user pressed a button rather than typing
+    command: str | None = None  # "start", "help", "menu", "language", … without the channel's prefix
+    argument: str = ""  # what followed the command, e.g. a /start deep-link payload
 
 
 @dataclass(frozen=True)

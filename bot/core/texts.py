@@ -53,6 +53,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Erledigt: Ich habe alles gelöscht, was ich über diesen Chat gespeichert hatte.",
         "en": "Done: I have deleted everything I had stored about this chat.",
     },
+    "choose_language": {
+        "de": "In welcher Sprache soll ich antworten? / Which language should I answer in?",
+        "en": "Which language should I answer in? / In welcher Sprache soll ich antworten?",
+    },
+    "unknown_command": {
+        "de": "Diesen Befehl kenne ich nicht. Schreiben Sie Ihre Frage einfach als Text.",
+        "en": "I do not know that command. Just type your question as text.",
+    },
+    "text_only": {
+        "de": "Ich kann leider nur Textnachrichten lesen. Schreiben Sie mir Ihre Frage bitte als Text.",
+        "en": "Sorry, I can only read text messages. Please type your question.",
+    },
     "today": {"de": "heute", "en": "today"},
     "tomorrow": {"de": "morgen", "en": "tomorrow"},
 }

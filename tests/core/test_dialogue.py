@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.dialogue import CHOICE_ENTRY
+from bot.core.models import Incoming
 from tests.conftest import CollectingChannel
 
 MakeChat = Callable[..., CollectingChannel]
@@ -117,3 +118,20 @@ def test_hostile_input_gets_a_safe_reply(make_chat: MakeChat, hostile: str) -> N
         assert r.text
         assert "<script>" not in r.text and "javascript:" not in r.text
         assert len(r.text) < 5000
+
+
+def test_commands(make_chat: MakeChat) -> None:
+    chat = make_chat()
+    [start] = chat.dialogue.handle(Incoming("test", "c", "", command="start", argument="abc"))
+    assert start.text.startswith("Antwort zu begruessung.") and start.choices
+    [lang] = chat.dialogue.handle(Incoming("test", "c", "", command="language"))
+    assert [c.payload for c in lang.choices] == ["lang:de", "lang:en"]
+    [unknown] = chat.dialogue.handle(Incoming("test", "c", "", command="frobnicate"))
+    assert "Befehl kenne ich nicht" in unknown.text
+
+
+def test_profile_greeting_and_english_default(make_chat: MakeChat) -> None:
+    chat = make_chat(default_language="en", greeting={"en": "Welcome to the Welcome Center!", "de": "Willkommen!"})
+    [reply] = chat.dialogue.handle(Incoming("test", "c", "", command="start"))
+    assert reply.text.startswith("Welcome to the Welcome Center!")
+    assert reply.language == "en"
