@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
@@ -18,6 +19,7 @@ from bot.core.matching.evaluation import Labelled, predict, score
 from bot.core.models import Incoming
 from bot.core.ports import MemoryUnansweredLog
 from bot.core.validation import check
+from bot.runtime import MissingSecret, build_channels, run_channels
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -113,8 +115,18 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    # Chat channels come with their adapters; with none configured the console serves.
-    return _cmd_chat(args, settings)
+    if not any(p.telegram or p.matrix for p in settings.profiles):
+        return _cmd_chat(args, settings)  # no chat channel configured: the console serves
+    live = _live(args, settings)
+    if live is None:
+        return EXIT_PROBLEMS
+    try:
+        channels = build_channels(settings, live)
+    except MissingSecret as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    asyncio.run(run_channels(settings, live, channels))
+    return EXIT_OK
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:

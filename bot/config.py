@@ -22,6 +22,42 @@ class MatchingSettings(BaseModel):
     ambiguity_gap: float = Field(0.08, ge=0.0, le=1.0)
 
 
+class TelegramConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token_env: str = "BUERGERBOT_TELEGRAM_TOKEN"  # name of the environment variable holding the token
+    webhook_url: str | None = None  # public https URL; unset = long polling
+    webhook_secret_env: str = "BUERGERBOT_TELEGRAM_WEBHOOK_SECRET"
+    listen: str = "127.0.0.1"
+    port: int = Field(8443, ge=1, le=65535)
+    url_path: str = "telegram"
+    base_url: str | None = None  # another Bot API server (tests, a local Bot API server)
+
+
+class MatrixConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    homeserver: str
+    user_id: str
+    password_env: str | None = "BUERGERBOT_MATRIX_PASSWORD"
+    access_token_env: str | None = "BUERGERBOT_MATRIX_ACCESS_TOKEN"
+    device_name: str = "Bürgerbot"
+    allowed_servers: list[str] = []  # accept invites only from these homeservers (empty: all)
+    command_prefix: str = "!bot"
+    encryption: bool = True
+
+
+class ProfileConfig(BaseModel):
+    """One face of the bot: e.g. the citizens' bot, or the Welcome Center (English first)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9-]+$")
+    default_language: str = "de"
+    popular: list[str] | None = None
+    preferred_tags: list[str] = []
+    greeting: dict[str, str] | None = None
+    telegram: TelegramConfig | None = None
+    matrix: MatrixConfig | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BUERGERBOT_", env_nested_delimiter="__", extra="forbid")
 
@@ -37,6 +73,7 @@ class Settings(BaseSettings):
         "termin-buergerbuero", "personalausweis", "wohnsitz-anmelden", "kfz-zulassung", "sperrmuell", "oeffnungszeiten",
     ]
     matching: MatchingSettings = MatchingSettings()
+    profiles: list[ProfileConfig] = []
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,92 @@
+"""Running the bot: every configured profile's channels in one process, over one live knowledge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import replace
+from typing import Protocol
+
+from bot.app import build_dialogue
+from bot.config import ProfileConfig, Settings
+from bot.core.dialogue import Dialogue
+from bot.core.live import LiveKnowledge
+
+log = logging.getLogger(__name__)
+
+
+class Channel(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class MissingSecret(Exception):
+    pass
+
+
+def profile_dialogue(settings: Settings, live: LiveKnowledge, profile: ProfileConfig) -> Dialogue:
+    dialogue = build_dialogue(settings, live)
+    dialogue.settings = replace(
+        dialogue.settings,
+        default_language=profile.default_language,
+        popular=tuple(profile.popular) if profile.popular is not None else dialogue.settings.popular,
+        preferred_tags=frozenset(profile.preferred_tags),
+        greeting=profile.greeting,
+    )
+    return dialogue
+
+
+def secret(name: str | None) -> str | None:
+    return os.environ.get(name) if name else None
+
+
+def build_channels(settings: Settings, live: LiveKnowledge) -> list[Channel]:
+    channels: list[Channel] = []
+    for profile in settings.profiles:
+        dialogue = profile_dialogue(settings, live, profile)
+        if profile.telegram is not None:
+            from bot.channels.telegram import TelegramChannel, TelegramSettings
+
+            t = profile.telegram
+            token = secret(t.token_env)
+            if not token:
+                raise MissingSecret(f"profile {profile.name}: telegram token missing (set {t.token_env})")
+            webhook_secret = secret(t.webhook_secret_env) if t.webhook_url else None
+            if t.webhook_url and not webhook_secret:
+                raise MissingSecret(f"profile {profile.name}: webhook secret missing (set {t.webhook_secret_env})")
+            channels.append(TelegramChannel(
+                TelegramSettings(token=token, profile=profile.name, base_url=t.base_url, webhook_url=t.webhook_url,
+                                 webhook_secret=webhook_secret, listen=t.listen, port=t.port, url_path=t.url_path),
+                dialogue.handle,
+            ))
+    return channels
+
+
+async def run_channels(settings: Settings, live: LiveKnowledge, channels: list[Channel]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    started: list[Channel] = []
+    try:
+        for channel in channels:
+            await channel.start()
+            started.append(channel)
+        reload_task = asyncio.create_task(_reload_loop(live, settings.reload_seconds, stop))
+        await stop.wait()
+        reload_task.cancel()
+        log.info("stopping: finishing replies in flight")
+    finally:
+        for channel in reversed(started):
+            await channel.stop()
+
+
+async def _reload_loop(live: LiveKnowledge, every: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(live.refresh)
+        except Exception:  # a reload must never take the bot down; the old knowledge stays live
+            log.exception("knowledge reload failed")
