@@ -50,6 +50,10 @@ class TrainingParams:
     margin: float = 1.0
     batch_size: int = 1000
     seed: int = 0
+    # Examples × entries one epoch may cost. A city's knowledge (thousands of examples, hundreds of
+    # entries) trains fully in seconds; a synthetic 100k-phrasing base would take many minutes per
+    # epoch, so there the epochs shrink (to none: centroids alone), keeping reloads quick.
+    work_budget: float = 2e7
 
 
 class Matcher:
@@ -159,7 +163,8 @@ def _train(x: sp.csr_matrix, y: np.ndarray, classes: int, p: TrainingParams) -> 
     updates = sp.csr_matrix(w.shape, dtype=np.float32)
     step = 1.0
     rng = np.random.default_rng(p.seed)
-    for _ in range(p.epochs):
+    epochs = p.epochs if n * classes <= p.work_budget else int(p.epochs * p.work_budget / (n * classes))
+    for _ in range(epochs):
         order = rng.permutation(n)
         for start in range(0, n, p.batch_size):
             rows = order[start : start + p.batch_size]
