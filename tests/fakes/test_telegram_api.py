@@ -14,6 +14,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import Application, CommandHandler, ContextTypes
 
+from tests.fakes.aio import reap_tasks
 from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeBotApi, HtmlParseError, parse_html
 
 TOKEN = DEFAULT_TOKEN
@@ -32,19 +33,6 @@ def run(body: Callable[[FakeBotApi, Bot], Awaitable[None]], **fake_options: obje
                 await reap_tasks()
 
     asyncio.run(main())
-
-
-async def reap_tasks() -> None:
-    """Cancel and await the tasks a failed test left behind.
-
-    An exception "never retrieved" is logged with a traceback when its task is garbage collected;
-    if that happens inside an ``ast.parse`` (pytest's assertion rewriting), CPython 3.11.7 fails
-    with "SystemError: AST constructor recursion depth mismatch" and pytest aborts.
-    """
-    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in others:
-        task.cancel()
-    await asyncio.gather(*others, return_exceptions=True)
 
 
 def keyboard() -> InlineKeyboardMarkup:
