@@ -61,6 +61,19 @@ def build_channels(settings: Settings, live: LiveKnowledge) -> list[Channel]:
                                  webhook_secret=webhook_secret, listen=t.listen, port=t.port, url_path=t.url_path),
                 dialogue.handle,
             ))
+        if profile.matrix is not None:
+            from bot.channels.matrix import MatrixChannel, MatrixSettings
+
+            m = profile.matrix
+            password, token = secret(m.password_env), secret(m.access_token_env)
+            if not password and not token:
+                raise MissingSecret(f"profile {profile.name}: matrix password or access token missing (set {m.password_env} or {m.access_token_env})")
+            channels.append(MatrixChannel(
+                MatrixSettings(homeserver=m.homeserver, user_id=m.user_id, store_dir=settings.data_dir / "matrix" / profile.name,
+                               password=password, access_token=token, device_name=m.device_name, profile=profile.name,
+                               allowed_servers=tuple(m.allowed_servers), command_prefix=m.command_prefix, encryption=m.encryption),
+                dialogue.handle,
+            ))
     return channels
 
 

@@ -1,0 +1,347 @@
+"""Matrix adapter (matrix-nio ≥ 0.26, E2EE with vodozemac): events → core.Incoming, core.Reply →
+``m.notice`` with HTML and a plain-text fallback.
+
+It runs its own sync loop instead of ``sync_forever`` because two things must hold that nio does
+not do by itself: no message is skipped when a timeline comes back ``limited`` (the gap is filled
+with ``/messages``), and the sync token is stored only after a batch was handled, so a restart
+neither replays old messages nor loses new ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    InviteMemberEvent,
+    JoinError,
+    LoginResponse,
+    MatrixRoom,
+    MegolmEvent,
+    RoomMessagesError,
+    RoomMessageText,
+    RoomSendError,
+    SyncError,
+    SyncResponse,
+)
+from nio.api import MessageDirection
+
+from bot.channels.markup import to_html, to_plain
+from bot.core.models import Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+Handle = Callable[[Incoming], Sequence[Reply]]
+CHANNEL = "matrix"
+_COMMANDS = {"start", "help", "menu", "language", "sprache", "hilfe", "link"}
+
+
+@dataclass(frozen=True)
+class MatrixSettings:
+    homeserver: str
+    user_id: str
+    store_dir: Path
+    password: str | None = None
+    access_token: str | None = None
+    device_name: str = "Bürgerbot"
+    profile: str = "default"
+    allowed_servers: tuple[str, ...] = ()
+    command_prefix: str = "!bot"
+    encryption: bool = True
+    timeline_limit: int = 100
+    sync_timeout_ms: int = 30_000
+    concurrency: int = 8
+    max_rate_limit_wait_s: float = 30.0
+    send_attempts: int = 5
+    ignore_users: tuple[str, ...] = field(default_factory=tuple)
+
+
+class MatrixChannel:
+    def __init__(self, settings: MatrixSettings, handle: Handle) -> None:
+        if not settings.password and not settings.access_token:
+            raise ValueError("matrix needs a password or an access token")
+        self.settings = settings
+        self._handle = handle
+        settings.store_dir.mkdir(parents=True, exist_ok=True)
+        self._state_path = settings.store_dir / "state.json"
+        self._state: dict[str, Any] = self._load_state()
+        config = AsyncClientConfig(
+            encryption_enabled=settings.encryption, store_sync_tokens=False, max_limit_exceeded=0, max_timeouts=3,
+        )
+        self.client = AsyncClient(settings.homeserver, settings.user_id, store_path=str(settings.store_dir), config=config)
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._room_locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.ready = asyncio.Event()
+
+    # -- state on disk ----------------------------------------------------------------------------
+    def _load_state(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self._state_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return {}
+
+    def _save_state(self) -> None:
+        tmp = self._state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._state), encoding="utf-8")
+        os.replace(tmp, self._state_path)  # atomic: a crash leaves the old or the new token
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._login()
+        self._runner = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop syncing, let replies in flight finish, close the connection."""
+        self._stopping.set()
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.close()
+
+    async def _login(self) -> None:
+        s = self.settings
+        saved = self._state.get("login")
+        if saved and saved.get("user_id") == s.user_id:
+            self.client.restore_login(s.user_id, saved["device_id"], saved["access_token"])
+        elif s.access_token:
+            self.client.access_token = s.access_token
+            whoami = await self.client.whoami()
+            device_id = getattr(whoami, "device_id", None)
+            if not device_id:
+                raise RuntimeError("matrix: the access token has no device id")
+            self.client.restore_login(s.user_id, device_id, s.access_token)
+            self._state["login"] = {"user_id": s.user_id, "device_id": device_id, "access_token": s.access_token}
+            self._save_state()
+        else:
+            resp = await self.client.login(password=s.password or "", device_name=s.device_name)
+            if not isinstance(resp, LoginResponse):
+                raise RuntimeError(f"matrix login failed: {getattr(resp, 'status_code', resp)}")
+            self._state["login"] = {"user_id": s.user_id, "device_id": resp.device_id, "access_token": resp.access_token}
+            self._save_state()
+        if s.encryption and self.client.should_upload_keys:
+            await self.client.keys_upload()
+
+    # -- the sync loop -----------------------------------------------------------------------------
+    def _filter(self) -> dict[str, Any]:
+        return {
+            "room": {
+                "timeline": {"limit": self.settings.timeline_limit},
+                "state": {"lazy_load_members": False},
+                "ephemeral": {"not_types": ["*"]},
+                "account_data": {"not_types": ["*"]},
+            },
+            "presence": {"not_types": ["*"]},
+            "account_data": {"not_types": ["*"]},
+        }
+
+    async def _run(self) -> None:
+        since = self._state.get("next_batch")
+        first = True
+        backoff = 1.0
+        while not self._stopping.is_set():
+            resp = await self.client.sync(
+                timeout=0 if first else self.settings.sync_timeout_ms, sync_filter=self._filter(), since=since,
+                full_state=first,
+            )
+            if isinstance(resp, SyncError):
+                wait = (getattr(resp, "retry_after_ms", None) or 0) / 1000 or backoff
+                log.warning("matrix sync failed (%s); retrying in %.1fs", resp.status_code, wait)
+                await asyncio.sleep(min(wait, 60))
+                backoff = min(backoff * 2, 60)
+                continue
+            backoff = 1.0
+            await self._crypto_housekeeping()
+            if since is None:
+                # The very first start: everything before now is history, never answered.
+                self._mark_joined_now(resp)
+            else:
+                await self._handle_batch(resp, since)
+            since = resp.next_batch
+            self._state["next_batch"] = since
+            self._save_state()
+            first = False
+            self.ready.set()
+
+    async def _crypto_housekeeping(self) -> None:
+        if not self.settings.encryption:
+            return
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+
+    def _mark_joined_now(self, resp: SyncResponse) -> None:
+        now = int(time.time() * 1000)
+        joined = self._state.setdefault("joined_at", {})
+        for room_id in resp.rooms.join:
+            joined.setdefault(room_id, now)
+        for room_id, info in resp.rooms.invite.items():
+            self._spawn(self._accept_invite(room_id, info.invite_state))
+
+    async def _handle_batch(self, resp: SyncResponse, since: str) -> None:
+        for room_id, info in resp.rooms.invite.items():
+            await self._accept_invite(room_id, info.invite_state)
+        for room_id, info in resp.rooms.join.items():
+            events = list(info.timeline.events)
+            if info.timeline.limited and info.timeline.prev_batch:
+                events = await self._fill_gap(room_id, info.timeline.prev_batch, since) + events
+            room = self.client.rooms.get(room_id)
+            if room is None:
+                continue
+            for event in events:
+                if isinstance(event, MegolmEvent):
+                    decrypted = self._decrypt(event)
+                    if decrypted is None:
+                        continue
+                    event = decrypted
+                if isinstance(event, RoomMessageText):
+                    self._spawn(self._on_message(room, event))
+
+    async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[Any]:
+        """Events between our last sync and the start of a limited timeline, oldest first."""
+        missing: list[Any] = []
+        start: str | None = prev_batch
+        for _ in range(50):  # at most 5,000 events: beyond that the gap is logged, not walked
+            resp = await self.client.room_messages(room_id, start=start, end=since, direction=MessageDirection.back, limit=100)
+            if isinstance(resp, RoomMessagesError) or not resp.chunk:
+                break
+            missing.extend(resp.chunk)
+            if not resp.end or resp.end == start:
+                break
+            start = resp.end
+        else:
+            log.error("matrix: gap in a room longer than 5,000 events; older messages were not answered")
+        missing.reverse()
+        return missing
+
+    def _decrypt(self, event: MegolmEvent) -> Any:
+        try:
+            return self.client.decrypt_event(event)
+        except Exception as exc:  # nio raises several kinds; the message cannot be read either way
+            log.warning("matrix: cannot decrypt an event (%s)", type(exc).__name__)
+            return None
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- invites -----------------------------------------------------------------------------------
+    async def _accept_invite(self, room_id: str, invite_state: Sequence[Any]) -> None:
+        inviter = next((e.sender for e in invite_state if isinstance(e, InviteMemberEvent) and e.state_key == self.settings.user_id), None)
+        server = inviter.split(":", 1)[1] if inviter and ":" in inviter else ""
+        if self.settings.allowed_servers and server not in self.settings.allowed_servers:
+            log.info("matrix: invite from a server not on the list ignored")
+            return
+        resp = await self.client.join(room_id)
+        if isinstance(resp, JoinError):
+            log.warning("matrix: could not join a room (%s)", resp.status_code)
+            return
+        self._state.setdefault("joined_at", {})[room_id] = int(time.time() * 1000)
+
+    # -- incoming messages -------------------------------------------------------------------------
+    async def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
+        if event.sender == self.settings.user_id or event.sender in self.settings.ignore_users:
+            return
+        content = event.source.get("content", {})
+        if content.get("msgtype") == "m.notice":
+            return  # notices are what bots send: never answer another bot
+        joined_at = self._state.get("joined_at", {}).get(room.room_id)
+        if joined_at and event.server_timestamp < joined_at:
+            return
+        if "m.relates_to" in content and content["m.relates_to"].get("rel_type") == "m.replace":
+            return  # an edit of a message answered already
+        text = event.body or ""
+        direct = self._is_direct(room)
+        if not direct:
+            addressed = self._strip_address(text, content)
+            if addressed is None:
+                return
+            text = addressed
+        incoming = self._incoming(room.room_id, text)
+        lock = self._room_locks.setdefault(room.room_id, asyncio.Lock())
+        async with self._slots, lock:  # bounded overall, in order within a room
+            replies = self._handle(incoming)
+            for reply in replies:
+                await self._send(room.room_id, reply)
+
+    def _is_direct(self, room: MatrixRoom) -> bool:
+        members = room.member_count or (room.joined_count + room.invited_count)
+        return members <= 2
+
+    def _strip_address(self, text: str, content: dict[str, Any]) -> str | None:
+        """The message without the bot's mention or prefix; None when the bot was not addressed."""
+        s = self.settings
+        mentions = content.get("m.mentions", {}).get("user_ids", [])
+        localpart = s.user_id.split(":", 1)[0].lstrip("@")
+        lowered = text.lower()
+        if text.startswith(s.command_prefix):
+            return text[len(s.command_prefix):].strip()
+        if s.user_id in mentions or s.user_id.lower() in lowered or lowered.startswith(localpart.lower()):
+            for token in (s.user_id, localpart + ":", localpart):
+                idx = lowered.find(token.lower())
+                if idx >= 0:
+                    text = text[:idx] + text[idx + len(token):]
+                    break
+            return text.strip(" :,")
+        return None
+
+    def _incoming(self, room_id: str, text: str) -> Incoming:
+        stripped = text.strip()
+        if stripped[:1] in ("!", "/") and stripped[1:].split(" ", 1)[0].lower() in _COMMANDS:
+            head, _, arg = stripped[1:].partition(" ")
+            return Incoming(CHANNEL, room_id, "", profile=self.settings.profile, command=head.lower(), argument=arg.strip()[:64])
+        return Incoming(CHANNEL, room_id, text, profile=self.settings.profile)
+
+    # -- outgoing ----------------------------------------------------------------------------------
+    @staticmethod
+    def render(reply: Reply) -> dict[str, Any]:
+        """m.notice with HTML (links as anchors, everything escaped) and a plain body."""
+        html_parts = [to_html(reply.text).replace("\n", "<br>")]
+        plain_parts = [to_plain(reply.text)]
+        if reply.buttons:
+            html_parts.append("<br>".join(f'→ <a href="{html.escape(b.url or "", quote=True)}">{to_html(b.label)}</a>' for b in reply.buttons if b.url))
+            plain_parts.append("\n".join(f"→ {b.label}: {b.url}" for b in reply.buttons if b.url))
+        if reply.choices:
+            html_parts.append("<ol>" + "".join(f"<li>{to_html(c.label)}</li>" for c in reply.choices) + "</ol>")
+            plain_parts.append("\n".join(f"{i}. {c.label}" for i, c in enumerate(reply.choices, 1)))
+        return {
+            "msgtype": "m.notice",
+            "body": "\n\n".join(plain_parts),
+            "format": "org.matrix.custom.html",
+            "formatted_body": "<br><br>".join(html_parts),
+        }
+
+    async def _send(self, room_id: str, reply: Reply) -> None:
+        content = self.render(reply)
+        for attempt in range(self.settings.send_attempts):
+            resp = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+            if not isinstance(resp, RoomSendError):
+                return
+            if resp.status_code == "M_LIMIT_EXCEEDED":
+                wait = min((resp.retry_after_ms or 1000) / 1000, self.settings.max_rate_limit_wait_s)
+                log.info("matrix: rate limited, waiting %.1fs", wait)
+                await asyncio.sleep(wait)
+                continue
+            log.warning("matrix: send failed (%s), attempt %d", resp.status_code, attempt + 1)
+            await asyncio.sleep(min(2 ** attempt, 10))
+        log.error("matrix: a reply could not be delivered after %d attempts", self.settings.send_attempts)
