@@ -174,3 +174,34 @@ def make_chat(tiny_kb: Path) -> Callable[..., CollectingChannel]:
         return chat
 
     return make
+
+
+# --- A real Synapse homeserver (tests/matrix_server.py), one per session and rate-limit setting ---
+
+from collections.abc import Iterator  # noqa: E402
+
+from tests.matrix_server import SynapseServer, synapse_available  # noqa: E402
+
+
+def _session_synapse(tmp_path_factory: pytest.TempPathFactory, name: str, rate_limited: bool) -> Iterator[SynapseServer]:
+    if not synapse_available():
+        pytest.skip("matrix-synapse is not installed in this interpreter (pip install -e '.[dev]')")
+    server = SynapseServer(tmp_path_factory.mktemp(name), rate_limited=rate_limited)
+    server.start()  # raises SynapseServerError with the tail of Synapse's log if it does not come up
+    try:
+        yield server
+        server.check_alive()  # a Synapse that died during the session fails teardown with its log tail
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
+    """A running Synapse with all rc_* rate limits relaxed; use unique localparts per test."""
+    yield from _session_synapse(tmp_path_factory, "synapse", rate_limited=False)
+
+
+@pytest.fixture(scope="session")
+def synapse_rate_limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
+    """A running Synapse with Synapse's default rate limits (429 M_LIMIT_EXCEEDED after ~10 quick messages)."""
+    yield from _session_synapse(tmp_path_factory, "synapse-rate-limited", rate_limited=True)

@@ -21,6 +21,8 @@ from bot.core.texts import text, weekday_name
 
 CHOICE_ENTRY = "entry:"
 CHOICE_LANGUAGE = "lang:"
+CHOICE_CONFIRM_DELETE = "delete:yes"
+CHOICE_KEEP = "delete:no"
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
@@ -148,6 +150,12 @@ class _Turn:
         return sorted(out, key=lambda m: -m.score)
 
     def _choice(self, payload: str) -> list[Reply]:
+        if payload == CHOICE_CONFIRM_DELETE:
+            self.deleted = True
+            return [Reply(text("data_deleted", self.lang), language=self.lang)]
+        if payload == CHOICE_KEEP:
+            self.state.pending_choices = ()
+            return [Reply(text("data_kept", self.lang), language=self.lang)]
         if payload.startswith(CHOICE_LANGUAGE):
             return self._set_language(payload[len(CHOICE_LANGUAGE):])
         if payload.startswith(CHOICE_ENTRY):
@@ -168,8 +176,10 @@ class _Turn:
         if action == "language":
             return self._set_language(self._wanted_language())
         if action == "delete_data":
-            self.deleted = True
-            return [Reply(text("data_deleted", self.lang), language=self.lang, entry_id=entry.id)]
+            # Never delete on a guess of the matcher: the citizen confirms with a button or "1".
+            choices = (Button(text("confirm_delete", self.lang), payload=CHOICE_CONFIRM_DELETE), Button(text("keep_data", self.lang), payload=CHOICE_KEEP))
+            self.state.pending_choices = (CHOICE_CONFIRM_DELETE, CHOICE_KEEP)
+            return [Reply(entry.text(self.lang).answer, choices=choices, language=self.lang, entry_id=entry.id)]
         if action == "human":
             return [Reply(entry.text(self.lang).answer + "\n\n" + self._phone_line(), language=self.lang, entry_id=entry.id)]
         return [Reply(entry.text(self.lang).answer, language=self.lang, entry_id=entry.id)]

@@ -65,6 +65,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Ich kann leider nur Textnachrichten lesen. Schreiben Sie mir Ihre Frage bitte als Text.",
         "en": "Sorry, I can only read text messages. Please type your question.",
     },
+    "confirm_delete": {"de": "Ja, alles löschen", "en": "Yes, delete everything"},
+    "keep_data": {"de": "Nein, behalten", "en": "No, keep it"},
+    "data_kept": {"de": "In Ordnung, ich habe nichts gelöscht.", "en": "All right, I have not deleted anything."},
     "today": {"de": "heute", "en": "today"},
     "tomorrow": {"de": "morgen", "en": "tomorrow"},
 }

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.dialogue import CHOICE_ENTRY
+from bot.core.dialogue import CHOICE_ENTRY, Dialogue
+from bot.core.live import LiveKnowledge
 from bot.core.models import Incoming
-from tests.conftest import CollectingChannel
+from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from tests.conftest import MONDAY_10, CollectingChannel, entry_yaml
 
 MakeChat = Callable[..., CollectingChannel]
 
@@ -135,3 +137,22 @@ def test_profile_greeting_and_english_default(make_chat: MakeChat) -> None:
     [reply] = chat.dialogue.handle(Incoming("test", "c", "", command="start"))
     assert reply.text.startswith("Welcome to the Welcome Center!")
     assert reply.language == "en"
+
+
+def test_delete_my_data_needs_confirmation(tiny_kb: Path) -> None:
+    (tiny_kb / "intents.yaml").write_text(
+        "entries:\n" + entry_yaml("daten-loeschen", ["Meine Daten löschen", "Lösche alles über mich", "Daten löschen"],
+                                  ["delete my data", "erase my data", "delete everything about me"], "    action: delete_data\n", kind="intent"),
+        encoding="utf-8",
+    )
+    live = LiveKnowledge([tiny_kb])
+    states = MemoryUserStates()
+    chat = CollectingChannel(Dialogue(lambda: live.snapshot, states, MemoryUnansweredLog(), clock=lambda: MONDAY_10))
+    chat.say("English please")
+    assert states.load("test", "chat-1").language == "en"
+    [ask] = chat.say("delete my data")
+    assert [c.payload for c in ask.choices] == ["delete:yes", "delete:no"]
+    assert states.load("test", "chat-1").language == "en"  # nothing deleted yet
+    [done] = chat.say("1")
+    assert "deleted everything" in done.text
+    assert states.load("test", "chat-1").language is None
