@@ -180,6 +180,8 @@ class SynapseServer:
                 taken = "Address already in use" in self._read_logs()
                 self.stop()
                 if taken and attempt + 1 < _PORT_RETRIES:
+                    for path in (self.log_path, self.output_path):  # keep the next attempt's tail clean
+                        path.unlink(missing_ok=True)
                     continue
                 raise
             self.startup_seconds = time.monotonic() - began

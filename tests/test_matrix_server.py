@@ -140,8 +140,8 @@ def test_default_rate_limits_answer_429(synapse_rate_limited: SynapseServer) -> 
 
 def test_relaxed_server_takes_a_burst(synapse: SynapseServer) -> None:
     async def scenario() -> None:
-        responses = await burst(synapse, 30)
-        assert len(responses) == 30
+        responses = await burst(synapse, 15)  # the defaults would refuse the 11th
+        assert len(responses) == 15
         assert all(isinstance(r, RoomSendResponse) for r in responses), [r for r in responses if isinstance(r, RoomSendError)][:1]
 
     run(synapse, scenario)
@@ -155,7 +155,7 @@ def test_register_and_login_helpers(synapse: SynapseServer) -> None:
     assert synapse.login(user_id, PASSWORD)[0] == user_id
     with pytest.raises(SynapseServerError, match="M_USER_IN_USE"):
         synapse.register(localpart, PASSWORD)
-    with pytest.raises(SynapseServerError, match="403.*M_FORBIDDEN"):
+    with pytest.raises(SynapseServerError, match=r"HTTP 403.*M_FORBIDDEN"):
         synapse.login(localpart, "wrong")
 
 
