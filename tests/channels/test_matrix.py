@@ -1,0 +1,259 @@
+"""The Matrix adapter with the real matrix-nio against a real Synapse on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from nio import AsyncClient, AsyncClientConfig, LoginResponse, RoomCreateResponse, RoomMessageNotice, RoomSendError, SyncResponse
+
+from bot.channels.matrix import MatrixChannel, MatrixSettings
+from bot.core.dialogue import Dialogue, DialogueSettings
+from bot.core.live import LiveKnowledge
+from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from tests.conftest import MONDAY_10
+from tests.fakes.aio import reap_tasks
+from tests.matrix_server import SynapseServer
+
+PASSWORD = "correct horse battery staple"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+class Citizen:
+    """A person's Matrix client: sends texts, collects the bot's notices."""
+
+    def __init__(self, server: SynapseServer, store: Path, encryption: bool = False) -> None:
+        self.server = server
+        self.localpart = unique("citizen")
+        server.register(self.localpart, PASSWORD)
+        self.user_id = server.user_id(self.localpart)
+        store.mkdir(parents=True, exist_ok=True)
+        self.client = AsyncClient(server.base_url, self.user_id, store_path=str(store),
+                                  config=AsyncClientConfig(encryption_enabled=encryption, store_sync_tokens=False))
+        self.notices: list[tuple[str, RoomMessageNotice]] = []
+        self.client.add_event_callback(self._on_notice, RoomMessageNotice)  # type: ignore[arg-type]
+
+    async def _on_notice(self, room: Any, event: RoomMessageNotice) -> None:
+        self.notices.append((room.room_id, event))
+
+    async def login(self) -> None:
+        resp = await self.client.login(PASSWORD)
+        assert isinstance(resp, LoginResponse)
+        await self.sync()
+
+    async def sync(self) -> None:
+        resp = await self.client.sync(timeout=0, full_state=self.client.next_batch is None)
+        assert isinstance(resp, SyncResponse), resp
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+
+    async def room_with(self, invite: list[str], direct: bool = True, encrypted: bool = False) -> str:
+        initial = [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}] if encrypted else []
+        resp = await self.client.room_create(invite=invite, is_direct=direct, initial_state=initial)
+        assert isinstance(resp, RoomCreateResponse), resp
+        return resp.room_id
+
+    async def say(self, room_id: str, text: str, msgtype: str = "m.text") -> None:
+        for _ in range(20):
+            await self.sync()
+            resp = await self.client.room_send(room_id, "m.room.message", {"msgtype": msgtype, "body": text}, ignore_unverified_devices=True)
+            if not isinstance(resp, RoomSendError):
+                return
+            await asyncio.sleep((resp.retry_after_ms or 500) / 1000)
+        raise AssertionError(f"could not send: {resp}")
+
+    async def wait_notices(self, n: int, timeout: float = 30) -> list[RoomMessageNotice]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.notices) < n:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{len(self.notices)} notices, wanted {n}: {[e.body[:60] for _, e in self.notices]}")
+            await self.sync()
+            await asyncio.sleep(0.2)
+        return [e for _, e in self.notices]
+
+
+def bot_for(server: SynapseServer, kb: Path, store: Path, localpart: str, **settings: Any) -> MatrixChannel:
+    live = LiveKnowledge([kb])
+    dialogue = Dialogue(lambda: live.snapshot, MemoryUserStates(), MemoryUnansweredLog(),
+                        DialogueSettings(popular=("personalausweis", "sperrmuell")), clock=lambda: MONDAY_10)
+    return MatrixChannel(MatrixSettings(homeserver=server.base_url, user_id=server.user_id(localpart), store_dir=store,
+                                        password=PASSWORD, sync_timeout_ms=500, **settings), dialogue.handle)
+
+
+def run(server: SynapseServer, scenario: Callable[[], Awaitable[None]], timeout: float = 120.0) -> None:
+    async def main() -> None:
+        try:
+            await asyncio.wait_for(scenario(), timeout)
+        finally:
+            await reap_tasks()
+
+    try:
+        asyncio.run(main())
+    except BaseException as exc:
+        exc.add_note(server.log_tail())
+        raise
+
+
+async def started(bot: MatrixChannel) -> MatrixChannel:
+    await bot.start()
+    await asyncio.wait_for(bot.ready.wait(), 30)
+    return bot
+
+
+def test_direct_chat_answers_with_html_notice_and_numbered_choices(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    bot_name = unique("bot")
+    synapse.register(bot_name, PASSWORD)
+
+    async def scenario() -> None:
+        bot = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
+        citizen = Citizen(synapse, tmp_path / "citizen")
+        await citizen.login()
+        room = await citizen.room_with([bot.settings.user_id])
+        await asyncio.sleep(1.5)  # the bot accepts the invite
+        await citizen.say(room, "Perso beantragen")
+        [answer] = await citizen.wait_notices(1)
+        content = answer.source["content"]
+        assert content["msgtype"] == "m.notice"
+        assert "<b>Titel personalausweis</b>" in content["formatted_body"]
+        assert '<a href="https://musterstadt.example/online/personalausweis">Termin buchen</a>' in content["formatted_body"]
+        assert "Termin buchen: https://musterstadt.example/online/personalausweis" in content["body"]
+        await citizen.say(room, "Hallo <script>alert(1)</script>")
+        [_, greeting] = await citizen.wait_notices(2)
+        assert "1. Titel personalausweis" in greeting.body and "<ol><li>" in greeting.source["content"]["formatted_body"]
+        await citizen.say(room, "2")
+        [*_, chosen] = await citizen.wait_notices(3)
+        assert "Antwort zu sperrmuell." in chosen.body
+        await citizen.say(room, "I am a bot notice", msgtype="m.notice")
+        await asyncio.sleep(2)
+        assert len(citizen.notices) == 3  # notices (other bots) are never answered
+        await bot.stop()
+        await citizen.client.close()
+
+    run(synapse, scenario)
+
+
+def test_group_room_only_when_addressed(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    bot_name = unique("bot")
+    synapse.register(bot_name, PASSWORD)
+
+    async def scenario() -> None:
+        bot = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
+        alice = Citizen(synapse, tmp_path / "alice")
+        bob = Citizen(synapse, tmp_path / "bob")
+        await alice.login()
+        await bob.login()
+        room = await alice.room_with([bot.settings.user_id, bob.user_id], direct=False)
+        await bob.client.join(room)
+        await asyncio.sleep(1.5)
+        await alice.say(room, "Perso beantragen")  # people talking among themselves
+        await alice.say(room, "!bot Sperrmüll anmelden")
+        await alice.say(room, f"{bot_name}: Perso beantragen")
+        notices = await alice.wait_notices(2)
+        await asyncio.sleep(1.5)
+        await alice.sync()
+        assert len(alice.notices) == 2
+        assert "sperrmuell" in notices[0].body and "personalausweis" in notices[1].body
+        await bot.stop()
+        for c in (alice, bob):
+            await c.client.close()
+
+    run(synapse, scenario)
+
+
+def test_restart_neither_replays_nor_loses(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    bot_name = unique("bot")
+    synapse.register(bot_name, PASSWORD)
+
+    async def scenario() -> None:
+        citizen = Citizen(synapse, tmp_path / "citizen")
+        await citizen.login()
+        bot = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
+        room = await citizen.room_with([bot.settings.user_id])
+        await asyncio.sleep(1.5)
+        await citizen.say(room, "Perso beantragen")
+        await citizen.wait_notices(1)
+        await bot.stop()
+        await citizen.say(room, "Sperrmüll anmelden")  # while the bot is down
+        again = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
+        notices = await citizen.wait_notices(2)
+        await asyncio.sleep(2)
+        await citizen.sync()
+        assert len(citizen.notices) == 2, [n.body[:40] for n in notices]
+        assert "sperrmuell" in citizen.notices[1][1].body
+        await again.stop()
+        await citizen.client.close()
+
+    run(synapse, scenario)
+
+
+def test_busy_room_gap_is_filled(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    """More messages than one sync timeline holds: none may be skipped."""
+    bot_name = unique("bot")
+    synapse.register(bot_name, PASSWORD)
+
+    async def scenario() -> None:
+        citizen = Citizen(synapse, tmp_path / "citizen")
+        await citizen.login()
+        bot = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False, timeline_limit=3))
+        room = await citizen.room_with([bot.settings.user_id])
+        await asyncio.sleep(1.5)
+        await bot.stop()
+        for _ in range(8):
+            await citizen.say(room, "Sperrmüll anmelden")
+        again = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False, timeline_limit=3))
+        await citizen.wait_notices(8, timeout=60)
+        await again.stop()
+        await citizen.client.close()
+
+    run(synapse, scenario)
+
+
+def test_encrypted_room(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    bot_name = unique("bot")
+    synapse.register(bot_name, PASSWORD)
+
+    async def scenario() -> None:
+        bot = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=True))
+        citizen = Citizen(synapse, tmp_path / "citizen", encryption=True)
+        await citizen.login()
+        room = await citizen.room_with([bot.settings.user_id], encrypted=True)
+        await asyncio.sleep(2)
+        await citizen.say(room, "Perso beantragen")
+        [answer] = await citizen.wait_notices(1, timeout=60)
+        assert "personalausweis" in answer.body
+        assert answer.decrypted
+        await bot.stop()
+        await citizen.client.close()
+
+    run(synapse, scenario)
+
+
+def test_rate_limits_are_waited_out(synapse_rate_limited: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    server = synapse_rate_limited
+    bot_name = unique("bot")
+    server.register(bot_name, PASSWORD)
+
+    async def scenario() -> None:
+        bot = await started(bot_for(server, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
+        citizen = Citizen(server, tmp_path / "citizen")
+        await citizen.login()
+        room = await citizen.room_with([bot.settings.user_id])
+        await asyncio.sleep(1.5)
+        for _ in range(14):
+            await citizen.say(room, "Sperrmüll anmelden")
+        notices = await citizen.wait_notices(14, timeout=90)
+        assert all("sperrmuell" in n.body for n in notices)
+        await bot.stop()
+        await citizen.client.close()
+
+    run(server, scenario, timeout=150)
