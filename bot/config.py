@@ -54,6 +54,7 @@ class ProfileConfig(BaseModel):
     popular: list[str] | None = None
     preferred_tags: list[str] = []
     greeting: dict[str, str] | None = None
+    use_client_language: bool = True  # the chat app's language counts until the user chooses one
     telegram: TelegramConfig | None = None
     matrix: MatrixConfig | None = None
 

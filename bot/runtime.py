@@ -34,6 +34,7 @@ def profile_dialogue(settings: Settings, live: LiveKnowledge, profile: ProfileCo
         popular=tuple(profile.popular) if profile.popular is not None else dialogue.settings.popular,
         preferred_tags=frozenset(profile.preferred_tags),
         greeting=profile.greeting,
+        use_language_hint=profile.use_client_language,
     )
     return dialogue
 

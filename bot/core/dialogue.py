@@ -42,6 +42,9 @@ class DialogueSettings:
     preferred_tags: frozenset[str] = frozenset()  # profile preference, e.g. {"welcome"}
     preference_bonus: float = 0.05
     greeting: dict[str, str] | None = None  # a profile's own greeting, by language
+    # Whether the chat app's language (e.g. Telegram's language_code) counts when the user has not
+    # chosen one; an English-first profile turns this off so a German phone still gets English.
+    use_language_hint: bool = True
 
 
 class Dialogue:
@@ -85,8 +88,9 @@ class _Turn:
         self.state = replace(state)
         self.deleted = False
         self.text = _clean(msg.text)
-        detected = self.matcher.detect(self.text, msg.language_hint or self.s.default_language) if fold(self.text) else None
-        self.text_lang = detected or msg.language_hint or self.s.default_language
+        hint = msg.language_hint if self.s.use_language_hint else None
+        detected = self.matcher.detect(self.text, hint or self.s.default_language) if fold(self.text) else None
+        self.text_lang = detected or hint or self.s.default_language
         lang = state.language or self.text_lang
         self.lang = lang if lang in self.kb.languages else self.s.default_language
 
