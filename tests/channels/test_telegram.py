@@ -199,3 +199,27 @@ def test_webhook_requires_the_secret(tiny_kb: Path) -> None:
 def test_webhook_without_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="secret"):
         TelegramChannel(TelegramSettings(token=TOKEN, webhook_url="https://x.example/t"), lambda m: [])
+
+
+HOSTILE = [
+    "A" * 4096,
+    "\x01\x02\ufffd binär \ud7ff",
+    "<b>fett</b> <a href='javascript:alert(1)'>x</a> & <script>",
+    "*fett* _kursiv_ `code` [link](http://evil.example) **doppelt**",
+    "\u202eevil\u200b\u200d\u2066",
+    "🙂🎉🔥",
+    "Sperrmüll please und auch Wohnsitz",
+]
+
+
+def test_hostile_texts_get_a_reply_telegram_accepts(tiny_kb: Path) -> None:
+    async def scenario(fake: FakeBotApi) -> None:
+        for i, text in enumerate(HOSTILE):
+            fake.push_message(600 + i, text)
+        await fake.wait_for(len(HOSTILE), timeout=20)
+        for i in range(len(HOSTILE)):
+            [msg] = fake.messages_to(600 + i)
+            assert "<script>" not in msg["text"] and "javascript:" not in msg["text"]
+        assert not any(status >= 400 for _, _, status in fake.calls)  # the fake's HTML parser accepted every reply
+
+    run(scenario, dialogue_for(tiny_kb).handle)
