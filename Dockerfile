@@ -17,7 +17,8 @@ COPY faq ./faq
 COPY intents ./intents
 ENV PATH="/venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
-    BUERGERBOT_DATA_DIR=/data
+    BUERGERBOT_DATA_DIR=/data \
+    BUERGERBOT_DATABASE_URL=sqlite:////data/buergerbot.db
 VOLUME ["/data"]
 USER buergerbot
 # The knowledge must load and validate: the same check start-up runs.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -12,8 +13,10 @@ from bot.config import Settings
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.live import LiveKnowledge
-from bot.core.ports import MemoryUserStates, UnansweredLog, UserStateStore
-from bot.storage.unanswered_file import JsonlUnansweredLog
+from bot.core.ports import UnansweredLog, UserStateStore
+from bot.storage.chat_states import SqlUserStates
+from bot.storage.database import make_engine, migrate
+from bot.storage.unanswered import SqlUnansweredLog
 
 
 def city_clock(settings: Settings) -> Callable[[], dt.datetime]:
@@ -38,16 +41,24 @@ def dialogue_settings(settings: Settings) -> DialogueSettings:
     )
 
 
-def build_dialogue(
-    settings: Settings,
-    live: LiveKnowledge,
-    states: UserStateStore | None = None,
-    unanswered: UnansweredLog | None = None,
-) -> Dialogue:
+@dataclass(frozen=True)
+class Storage:
+    states: UserStateStore
+    unanswered: UnansweredLog
+
+
+def open_storage(settings: Settings) -> Storage:
+    """The database, migrated to the newest schema, behind the core's ports."""
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return Storage(SqlUserStates(engine), SqlUnansweredLog(engine))
+
+
+def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage) -> Dialogue:
     return Dialogue(
         knowledge=lambda: live.snapshot,
-        states=states or MemoryUserStates(),
-        unanswered=unanswered or JsonlUnansweredLog(settings.data_dir / "unanswered.jsonl"),
+        states=storage.states,
+        unanswered=storage.unanswered,
         settings=dialogue_settings(settings),
         clock=city_clock(settings),
         is_holiday=holiday_check(settings),

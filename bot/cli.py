@@ -10,14 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.app import build_dialogue
+from bot.app import Storage, build_dialogue, open_storage
 from bot.channels.console import run_console
 from bot.channels.markup import reply_as_plain
 from bot.config import Settings, load_settings
 from bot.core.live import InvalidKnowledge, LiveKnowledge
 from bot.core.matching.evaluation import Labelled, predict, score
 from bot.core.models import Incoming
-from bot.core.ports import MemoryUnansweredLog
+from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.validation import check
 from bot.runtime import MissingSecret, build_channels, run_channels
 
@@ -110,7 +110,7 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS
-    run_console(build_dialogue(settings, live), sys.stdin, sys.stdout, before_each=live.refresh)
+    run_console(build_dialogue(settings, live, open_storage(settings)), sys.stdin, sys.stdout, before_each=live.refresh)
     return EXIT_OK
 
 
@@ -121,7 +121,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if live is None:
         return EXIT_PROBLEMS
     try:
-        channels = build_channels(settings, live)
+        channels = build_channels(settings, live, open_storage(settings))
     except MissingSecret as exc:
         print(f"config: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -133,7 +133,8 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS
-    dialogue = build_dialogue(settings, live, unanswered=MemoryUnansweredLog())
+    # A one-off question: nothing about it is stored.
+    dialogue = build_dialogue(settings, live, Storage(MemoryUserStates(), MemoryUnansweredLog()))
     snap = live.snapshot
     lang = args.lang or snap.matcher.detect(args.question, settings.default_language)
     result = snap.matcher.match(args.question, lang)

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     languages: list[str] = ["de", "en"]
     default_language: str = "de"
     data_dir: Path = Path("data")
+    database_url: str = "sqlite:///data/buergerbot.db"  # PostgreSQL in production: postgresql://user@host/db
     timezone: str = "Europe/Berlin"
     holiday_region: str | None = "NW"  # German state for public holidays (offices closed)
     reload_seconds: float = Field(2.0, gt=0)

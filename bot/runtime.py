@@ -9,7 +9,7 @@ import signal
 from dataclasses import replace
 from typing import Protocol
 
-from bot.app import build_dialogue
+from bot.app import Storage, build_dialogue
 from bot.config import ProfileConfig, Settings
 from bot.core.dialogue import Dialogue
 from bot.core.live import LiveKnowledge
@@ -26,8 +26,8 @@ class MissingSecret(Exception):
     pass
 
 
-def profile_dialogue(settings: Settings, live: LiveKnowledge, profile: ProfileConfig) -> Dialogue:
-    dialogue = build_dialogue(settings, live)
+def profile_dialogue(settings: Settings, live: LiveKnowledge, profile: ProfileConfig, storage: Storage) -> Dialogue:
+    dialogue = build_dialogue(settings, live, storage)
     dialogue.settings = replace(
         dialogue.settings,
         default_language=profile.default_language,
@@ -43,10 +43,10 @@ def secret(name: str | None) -> str | None:
     return os.environ.get(name) if name else None
 
 
-def build_channels(settings: Settings, live: LiveKnowledge) -> list[Channel]:
+def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage) -> list[Channel]:
     channels: list[Channel] = []
     for profile in settings.profiles:
-        dialogue = profile_dialogue(settings, live, profile)
+        dialogue = profile_dialogue(settings, live, profile, storage)
         if profile.telegram is not None:
             from bot.channels.telegram import TelegramChannel, TelegramSettings
 

@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import Storage
 from bot.config import Settings, load_settings
 from bot.core.live import LiveKnowledge
+from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.runtime import MissingSecret, build_channels, profile_dialogue
 from tests.conftest import REPO
 from tests.fakes.aio import reap_tasks
 from tests.fakes.telegram_api import FakeBotApi
 
 CITIZENS, WELCOME = "111:CITIZENS", "222:WELCOME"
+MEMORY = Storage(MemoryUserStates(), MemoryUnansweredLog())
 
 
 def test_example_config_is_valid() -> None:
@@ -30,7 +33,7 @@ def test_welcome_profile_settings_reach_the_dialogue(tiny_kb: Path) -> None:
     data = tomllib.loads((REPO / "buergerbot.example.toml").read_text(encoding="utf-8"))
     settings = Settings(**{**data, "knowledge_dirs": [tiny_kb]})
     live = LiveKnowledge([tiny_kb])
-    d = profile_dialogue(settings, live, settings.profiles[1]).settings
+    d = profile_dialogue(settings, live, settings.profiles[1], MEMORY).settings
     assert d.default_language == "en"
     assert d.preferred_tags == frozenset({"welcome"})
     assert d.greeting is not None and d.greeting["en"].startswith("Welcome to Musterstadt!")
@@ -42,7 +45,7 @@ def test_missing_token_is_reported(tiny_kb: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("BUERGERBOT_TELEGRAM_TOKEN", raising=False)
     settings = Settings(profiles=[{"name": "buerger", "telegram": {}}])  # type: ignore[list-item]
     with pytest.raises(MissingSecret, match="BUERGERBOT_TELEGRAM_TOKEN"):
-        build_channels(settings, LiveKnowledge([tiny_kb]))
+        build_channels(settings, LiveKnowledge([tiny_kb]), MEMORY)
 
 
 def test_two_profiles_in_one_process(tiny_kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,7 +60,7 @@ def test_two_profiles_in_one_process(tiny_kb: Path, monkeypatch: pytest.MonkeyPa
                 {"name": "welcome", "default_language": "en", "use_client_language": False, "greeting": {"en": "Welcome, newcomer!", "de": "Willkommen!"},
                  "telegram": {"token_env": "TOKEN_B", "base_url": welcome.base_url}},
             ])
-            channels = build_channels(settings, LiveKnowledge([tiny_kb]))
+            channels = build_channels(settings, LiveKnowledge([tiny_kb]), MEMORY)
             for c in channels:
                 await c.start()
             try:

@@ -280,7 +280,7 @@ class MatrixChannel:
         incoming = self._incoming(room.room_id, text)
         lock = self._room_locks.setdefault(room.room_id, asyncio.Lock())
         async with self._slots, lock:  # bounded overall, in order within a room
-            replies = self._handle(incoming)
+            replies = await asyncio.to_thread(self._handle, incoming)  # the dialogue touches the database
             for reply in replies:
                 await self._send(room.room_id, reply)
 

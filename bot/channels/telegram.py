@@ -182,7 +182,8 @@ class TelegramChannel:
         chat = update.effective_chat
         if chat is None:
             return
-        replies = self._handle(incoming)
+        # The dialogue reads and writes the chat's state in the database: keep that off the loop.
+        replies = await asyncio.to_thread(self._handle, incoming)
         await self._send(chat.id, replies)
 
     def _supported_chat(self, update: Update) -> bool:

@@ -1,0 +1,88 @@
+"""The SQL implementations of the core's ports, on SQLite (and PostgreSQL where reachable)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.orm import Session
+
+from bot.core.models import UserState
+from bot.storage.chat_states import SqlUserStates
+from bot.storage.database import make_engine, migrate
+from bot.storage.tables import UnansweredRow
+from bot.storage.unanswered import SqlUnansweredLog
+
+PG_URL = os.environ.get("BUERGERBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def postgres_engine() -> Engine | None:
+    try:
+        engine = make_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        return engine
+    except Exception:
+        return None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+        migrate(eng)
+        yield eng
+        eng.dispose()
+        return
+    pg = postgres_engine()
+    if pg is None:
+        pytest.skip(f"no PostgreSQL reachable at {PG_URL}")
+    schema = f"t_{os.getpid()}_{abs(hash(tmp_path)) % 10**8}"
+    with pg.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = make_engine(PG_URL + f"?options=-csearch_path%3D{schema}")
+    migrate(eng)
+    yield eng
+    eng.dispose()
+    with pg.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    pg.dispose()
+
+
+def test_migrations_create_the_tables(engine: Engine) -> None:
+    names = set(inspect(engine).get_table_names())
+    assert {"chat_states", "unanswered_questions", "alembic_version"} <= names
+    migrate(engine)  # running again is a no-op
+
+
+def test_chat_state_round_trip_and_delete(engine: Engine) -> None:
+    store = SqlUserStates(engine)
+    assert store.load("telegram", "1") == UserState()
+    store.save("telegram", "1", UserState(language="en", pending_choices=("entry:a", "entry:b")))
+    assert store.load("telegram", "1") == UserState(language="en", pending_choices=("entry:a", "entry:b"))
+    store.save("telegram", "1", UserState(language="de"))
+    assert store.load("telegram", "1").language == "de"
+    store.delete("telegram", "1")
+    assert store.load("telegram", "1") == UserState()
+
+
+def test_empty_state_leaves_no_row(engine: Engine) -> None:
+    store = SqlUserStates(engine)
+    store.save("matrix", "!room", UserState())
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from chat_states")).scalar() == 0
+
+
+def test_unanswered_has_no_user_column(engine: Engine) -> None:
+    log = SqlUnansweredLog(engine)
+    at = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
+    log.record("Wann ist Vollmond?" * 100, "de", "telegram", at)
+    with Session(engine) as s:
+        [row] = s.scalars(select(UnansweredRow)).all()
+    assert len(row.text) == 1000 and row.channel == "telegram"
+    columns = {c["name"] for c in inspect(engine).get_columns("unanswered_questions")}
+    assert columns == {"id", "asked_at", "language", "channel", "text"}
