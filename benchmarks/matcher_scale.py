@@ -17,6 +17,11 @@ shared. Queries are re-phrasings of an entry's question (possibly with a templat
 example for) with a typo, a dropped word and/or reordered words, plus ~15 % random out-of-scope
 sentences (timed, not scored). Everything comes from a fixed seed.
 
+The matcher is built with its default ``TrainingParams``; their ``work_budget`` shortens (down to
+no perceptron epochs, centroids only) the training of large bases, so each row says whether that
+size was trained fully (``full_training``); ``--work-budget``/``--epochs`` override them. Latencies
+are wall-clock on a possibly shared machine: each row carries the 1-minute load average.
+
 Each size is measured in a fresh subprocess (hidden ``--one-size N``), so that the peak RSS read
 from ``getrusage(RUSAGE_SELF).ru_maxrss`` belongs to that size alone.
 
@@ -28,8 +33,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -247,10 +254,26 @@ def accuracy(answers: Sequence[str | None], queries: Sequence[tuple[str, str | N
     return (sum(got == want for got, want in scored) / len(scored) if scored else 0.0), len(scored)
 
 
-def one_size(phrasings_wanted: int, n_queries: int, naive_large: int) -> dict[str, Any]:
+class BuildTimeout(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise BuildTimeout
+
+
+def one_size(phrasings_wanted: int, n_queries: int, naive_large: int, epochs: int | None, work_budget: float | None, max_build_s: int) -> dict[str, Any]:
     from rapidfuzz import fuzz, process
 
-    from bot.core.matching.matcher import Example, Matcher
+    from bot.core.matching.matcher import Example, Matcher, TrainingParams
+
+    overrides: dict[str, Any] = {}
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    if work_budget is not None:
+        overrides["work_budget"] = work_budget
+    params = TrainingParams(**overrides)
+    load_start = os.getloadavg()[0]
 
     rng = random.Random(SEED)
     n_entries = max(1, phrasings_wanted // PHRASINGS_PER_ENTRY)
@@ -261,10 +284,33 @@ def one_size(phrasings_wanted: int, n_queries: int, naive_large: int) -> dict[st
     warmup = make_queries(entries, WARMUP_QUERIES, random.Random(SEED + 1))
     queries = make_queries(entries, n_queries, random.Random(SEED + 2))
     rss_data = rss_mb()
+    training = {
+        "training_epochs": params.epochs,
+        "work_budget": params.work_budget,
+        "train_work": len(examples) * len(entries),  # examples × entries, what work_budget limits
+        "full_training": len(examples) * len(entries) <= params.work_budget,
+    }
     log(f"{len(examples)} phrasings, {len(entries)} entries, {len(queries)} queries; building")
 
     start = time.perf_counter()
-    matcher = Matcher.build(examples, default_language="de")
+    if max_build_s > 0:
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(max_build_s)
+    try:
+        matcher = Matcher.build(examples, params=params, default_language="de")
+    except BuildTimeout:
+        log(f"build not finished after {max_build_s} s: giving up on this size")
+        return {
+            "phrasings": len(examples),
+            "entries": len(entries),
+            "error": f"Matcher.build did not finish within --max-build-s {max_build_s}",
+            "build_s_at_least": round(time.perf_counter() - start, 1),
+            **training,
+            "peak_rss_mb": round(rss_mb(), 1),
+            "rss_before_build_mb": round(rss_data, 1),
+        }
+    finally:
+        signal.alarm(0)
     build_s = time.perf_counter() - start
     rss_built = rss_mb()
     log(f"built in {build_s:.1f} s ({matcher.feature_count} features); timing the project matcher")
@@ -311,6 +357,7 @@ def one_size(phrasings_wanted: int, n_queries: int, naive_large: int) -> dict[st
         "speedup_p50": round(n50 / p50, 1) if p50 else None,
         "speedup_p99": round(n99 / p99, 1) if p99 else None,
         "build_s": round(build_s, 2),
+        **training,
         "peak_rss_mb": round(rss_mb(), 1),
         "rss_before_build_mb": round(rss_data, 1),
         "rss_after_build_mb": round(rss_built, 1),
@@ -322,6 +369,8 @@ def one_size(phrasings_wanted: int, n_queries: int, naive_large: int) -> dict[st
         "naive_queries": naive_n,
         "naive_in_scope_queries": nscored,
         "naive_sampled": naive_n < len(queries),
+        "load_avg_1m_start": round(load_start, 2),
+        "load_avg_1m_end": round(os.getloadavg()[0], 2),
     }
 
 
@@ -333,32 +382,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON (the only output format; kept for symmetry)")
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated numbers of example phrasings")
     parser.add_argument("--queries", type=int, default=1000, help="timed queries per size (~15 %% out of scope)")
-    parser.add_argument(
-        "--naive-queries-large", type=int, default=200, help=f"queries for the naive scan above {NAIVE_FULL_UP_TO} phrasings"
-    )
+    parser.add_argument("--naive-queries-large", type=int, default=200, help=f"queries for the naive scan above {NAIVE_FULL_UP_TO} phrasings")
+    parser.add_argument("--epochs", type=int, help="override TrainingParams.epochs (default: the matcher's own default)")
+    parser.add_argument("--work-budget", type=float, help="override TrainingParams.work_budget (e.g. 1e12: always train fully)")
+    parser.add_argument("--max-build-s", type=int, default=1800, help="give up on a size whose Matcher.build takes longer (0: no limit)")
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.one_size is not None:
-        print(json.dumps(one_size(args.one_size, args.queries, args.naive_queries_large)))
+        print(json.dumps(one_size(args.one_size, args.queries, args.naive_queries_large, args.epochs, args.work_budget, args.max_build_s)))
         return 0
 
     wall = time.perf_counter()
     sizes: list[dict[str, Any]] = []
     for size in (int(s) for s in args.sizes.split(",") if s.strip()):
         cmd = [sys.executable, __file__, "--one-size", str(size), "--queries", str(args.queries)]
-        cmd += ["--naive-queries-large", str(args.naive_queries_large)]
+        cmd += ["--naive-queries-large", str(args.naive_queries_large), "--max-build-s", str(args.max_build_s)]
+        if args.epochs is not None:
+            cmd += ["--epochs", str(args.epochs)]
+        if args.work_budget is not None:
+            cmd += ["--work-budget", str(args.work_budget)]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
+        wall_s = round(time.perf_counter() - t0, 1)
         if proc.returncode != 0:
-            sizes.append({"phrasings": size, "error": f"subprocess exited {proc.returncode}"})
+            sizes.append({"phrasings": size, "error": f"subprocess exited {proc.returncode} after {wall_s} s"})
             continue
         row = json.loads(proc.stdout)
-        row["subprocess_wall_s"] = round(time.perf_counter() - t0, 1)
+        row["subprocess_wall_s"] = wall_s
         sizes.append(row)
 
     def at(n: int) -> dict[str, Any] | None:
-        return next((r for r in sizes if r.get("phrasings") == n and "error" not in r), None)
+        return next((r for r in sizes if r.get("phrasings") == n and "p99_ms" in r), None)
 
     checks: dict[str, bool | None] = {
         "p99_ms_10k": (r["p99_ms"] <= TARGETS["p99_ms_10k"]) if (r := at(10_000)) else None,
@@ -370,6 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed": SEED,
         "phrasings_per_entry": PHRASINGS_PER_ENTRY,
         "baseline": "rapidfuzz.process.extractOne(query, all_phrasings, scorer=fuzz.WRatio)",
+        "cpu_count": os.cpu_count(),
         "latency_mode": "single unbatched Matcher.match(text) calls, language detected; after a warm-up of separate queries",
         "sizes": sizes,
         "targets": TARGETS,
