@@ -45,7 +45,11 @@ class Analyser:
     def __init__(self, synonyms: Mapping[str, str], known_words: Iterable[str] = ()) -> None:
         self._synonyms = {tuple(k.split()): tuple(v.split()) for k, v in synonyms.items() if k}
         self._known = frozenset(known_words)
-        self._known_list = sorted(self._known)
+        # Known words by length: a typo changes the length by at most two here, so repair compares
+        # against a few hundred words instead of all of them.
+        self._by_length: dict[int, list[str]] = {}
+        for w in sorted(self._known):
+            self._by_length.setdefault(len(w), []).append(w)
         self._stemmers: dict[str, Stemmer.Stemmer | None] = {}
         self._repair = lru_cache(maxsize=50_000)(self._repair_uncached)
         self._split = lru_cache(maxsize=50_000)(self._split_uncached)
@@ -101,7 +105,8 @@ class Analyser:
         if word in self._known or len(word) < 4 or word.isdigit():
             return word
         cutoff = 80 if len(word) >= 6 else 75
-        best = process.extractOne(word, self._known_list, scorer=fuzz.ratio, score_cutoff=cutoff)
+        candidates = [w for n in range(len(word) - 2, len(word) + 3) for w in self._by_length.get(n, ())]
+        best = process.extractOne(word, candidates, scorer=fuzz.ratio, score_cutoff=cutoff)
         return best[0] if best else word
 
     def _split_uncached(self, word: str) -> tuple[str, ...]:
@@ -143,7 +148,7 @@ class Vectoriser:
         # A plain list: per-feature lookups from Python are several times faster than numpy's.
         self.idf = [math.log((1 + n) / (1 + df[f])) + 1.0 for f in sorted(df)]
         self._is_char = [f.startswith("c|") for f in sorted(df)]
-        self.document_bags = bags
+        self.document_bags: list[Counter[str]] | None = bags  # released by the matcher after training
 
     @property
     def size(self) -> int:

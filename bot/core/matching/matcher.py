@@ -70,6 +70,10 @@ class Matcher:
         self.entry_ids = tuple(entry_ids)
         self.languages = tuple(languages)
         self.default_language = default_language
+        # Features shared by a large share of a very large knowledge base (function words, common
+        # n-grams) cost most of a query's time and barely move the ranking: such rows are skipped.
+        lengths = np.diff(weights.indptr)
+        self._dense_row = lengths > max(1000, len(self.entry_ids) // 5)
 
     @classmethod
     def build(
@@ -88,7 +92,9 @@ class Matcher:
         vectoriser = Vectoriser(analyser, [(ex.text, ex.language) for ex in examples])
         entry_ids = sorted({ex.entry_id for ex in examples})
         column = {e: i for i, e in enumerate(entry_ids)}
-        x = _rows(vectoriser, [vectoriser.weigh(bag) for bag in vectoriser.document_bags])
+        bags = vectoriser.document_bags or []
+        x = _rows(vectoriser, [vectoriser.weigh(bag) for bag in bags])
+        vectoriser.document_bags = None  # most of the build's memory; not needed for answering
         y = np.array([column[ex.entry_id] for ex in examples])
         weights = _train(x, y, len(entry_ids), params)
         languages = sorted({ex.language for ex in examples})
@@ -121,6 +127,9 @@ class Matcher:
         """Query · W by gathering only the query's feature rows (no full matrix product)."""
         w = self._weights
         rows = np.asarray(idx, dtype=np.int64)
+        keep = ~self._dense_row[rows]
+        rows = rows[keep]
+        val = list(np.asarray(val)[keep])
         starts, ends = w.indptr[rows], w.indptr[rows + 1]
         lengths = ends - starts
         total = int(lengths.sum())
