@@ -18,6 +18,7 @@ every error this module raises about a dead server carries that tail.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import hashlib
@@ -35,12 +36,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import yaml
+
+from tests.fakes.aio import reap_tasks
 
 SERVER_NAME = "localhost"
 
@@ -385,3 +388,19 @@ class SynapseServer:
         except OSError as err:
             dead = "" if self.is_running() else f"\nSynapse is not running.\n{self.log_tail()}"
             raise SynapseServerError(f"{method} {path} failed: {err}{dead}") from err
+
+
+def run_scenario(server: SynapseServer, scenario: Callable[[], Awaitable[None]], timeout: float = 60.0) -> None:
+    """Run an async scenario; on failure attach Synapse's log tail to the exception."""
+
+    async def main() -> None:
+        try:
+            await asyncio.wait_for(scenario(), timeout)
+        finally:
+            await reap_tasks()
+
+    try:
+        asyncio.run(main())
+    except BaseException as exc:
+        exc.add_note(server.log_tail())
+        raise

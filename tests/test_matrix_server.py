@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -22,8 +20,7 @@ from nio import (
     SyncResponse,
 )
 
-from tests.fakes.aio import reap_tasks
-from tests.matrix_server import SynapseServer, SynapseServerError
+from tests.matrix_server import SynapseServer, SynapseServerError, run_scenario
 
 PASSWORD = "correct horse battery staple"
 
@@ -42,22 +39,6 @@ def client_for(server: SynapseServer, user_id: str, access_token: str) -> AsyncC
     client.user_id = user_id
     client.access_token = access_token
     return client
-
-
-def run(server: SynapseServer, scenario: Callable[[], Awaitable[None]], timeout: float = 60.0) -> None:
-    """Run an async scenario; on failure attach Synapse's log tail to the exception."""
-
-    async def main() -> None:
-        try:
-            await asyncio.wait_for(scenario(), timeout)
-        finally:
-            await reap_tasks()
-
-    try:
-        asyncio.run(main())
-    except BaseException as exc:
-        exc.add_note(server.log_tail())
-        raise
 
 
 async def send_text(client: AsyncClient, room_id: str, body: str) -> RoomSendResponse | RoomSendError:
@@ -105,7 +86,7 @@ def test_two_users_talk_through_a_room(synapse: SynapseServer) -> None:
             await alice.close()
             await bob.close()
 
-    run(synapse, scenario)
+    run_scenario(synapse, scenario)
 
 
 async def burst(server: SynapseServer, count: int) -> list[RoomSendResponse | RoomSendError]:
@@ -135,7 +116,7 @@ def test_default_rate_limits_answer_429(synapse_rate_limited: SynapseServer) -> 
         # Synapse's default rc_message is burst_count 10, so the first few go through.
         assert all(isinstance(r, RoomSendResponse) for r in responses[:5])
 
-    run(synapse_rate_limited, scenario)
+    run_scenario(synapse_rate_limited, scenario)
 
 
 def test_relaxed_server_takes_a_burst(synapse: SynapseServer) -> None:
@@ -144,7 +125,7 @@ def test_relaxed_server_takes_a_burst(synapse: SynapseServer) -> None:
         assert len(responses) == 15
         assert all(isinstance(r, RoomSendResponse) for r in responses), [r for r in responses if isinstance(r, RoomSendError)][:1]
 
-    run(synapse, scenario)
+    run_scenario(synapse, scenario)
 
 
 def test_register_and_login_helpers(synapse: SynapseServer) -> None:

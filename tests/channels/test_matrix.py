@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,7 @@ from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from tests.conftest import MONDAY_10
-from tests.fakes.aio import reap_tasks
-from tests.matrix_server import SynapseServer
+from tests.matrix_server import SynapseServer, run_scenario
 
 PASSWORD = "correct horse battery staple"
 
@@ -90,20 +88,6 @@ def bot_for(server: SynapseServer, kb: Path, store: Path, localpart: str, **sett
                                         password=PASSWORD, sync_timeout_ms=500, **settings), dialogue.handle)
 
 
-def run(server: SynapseServer, scenario: Callable[[], Awaitable[None]], timeout: float = 120.0) -> None:
-    async def main() -> None:
-        try:
-            await asyncio.wait_for(scenario(), timeout)
-        finally:
-            await reap_tasks()
-
-    try:
-        asyncio.run(main())
-    except BaseException as exc:
-        exc.add_note(server.log_tail())
-        raise
-
-
 async def started(bot: MatrixChannel) -> MatrixChannel:
     await bot.start()
     await asyncio.wait_for(bot.ready.wait(), 30)
@@ -139,7 +123,7 @@ def test_direct_chat_answers_with_html_notice_and_numbered_choices(synapse: Syna
         await bot.stop()
         await citizen.client.close()
 
-    run(synapse, scenario)
+    run_scenario(synapse, scenario)
 
 
 def test_group_room_only_when_addressed(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
@@ -167,7 +151,7 @@ def test_group_room_only_when_addressed(synapse: SynapseServer, tiny_kb: Path, t
         for c in (alice, bob):
             await c.client.close()
 
-    run(synapse, scenario)
+    run_scenario(synapse, scenario)
 
 
 def test_restart_neither_replays_nor_loses(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
@@ -193,7 +177,7 @@ def test_restart_neither_replays_nor_loses(synapse: SynapseServer, tiny_kb: Path
         await again.stop()
         await citizen.client.close()
 
-    run(synapse, scenario)
+    run_scenario(synapse, scenario)
 
 
 def test_busy_room_gap_is_filled(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
@@ -215,7 +199,7 @@ def test_busy_room_gap_is_filled(synapse: SynapseServer, tiny_kb: Path, tmp_path
         await again.stop()
         await citizen.client.close()
 
-    run(synapse, scenario)
+    run_scenario(synapse, scenario)
 
 
 def test_encrypted_room(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
@@ -235,7 +219,7 @@ def test_encrypted_room(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -
         await bot.stop()
         await citizen.client.close()
 
-    run(synapse, scenario)
+    run_scenario(synapse, scenario)
 
 
 def test_rate_limits_are_waited_out(synapse_rate_limited: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
@@ -256,4 +240,4 @@ def test_rate_limits_are_waited_out(synapse_rate_limited: SynapseServer, tiny_kb
         await bot.stop()
         await citizen.client.close()
 
-    run(server, scenario, timeout=150)
+    run_scenario(server, scenario, timeout=150)
