@@ -59,10 +59,10 @@ class Dialogue:
     ) -> None:
         self._knowledge = knowledge
         self._states = states
-        self._unanswered = unanswered
+        self.unanswered = unanswered
         self.settings = settings or DialogueSettings()
-        self._clock = clock or dt.datetime.now
-        self._is_holiday = is_holiday
+        self.clock = clock or dt.datetime.now
+        self.is_holiday = is_holiday
 
     def handle(self, msg: Incoming) -> list[Reply]:
         state = self._states.load(msg.channel, msg.chat_id)
@@ -108,10 +108,15 @@ class _Turn:
             return [self._help_reply(text("not_understood", self.lang))]
         result = self.matcher.match(self.text, self.text_lang, k=8)
         matches = self._usable(result.matches)
-        emergency = next((m for m in matches if self._entry(m).emergency and m.score >= self.s.threshold * self.s.suggest_ratio), None)
+        emergency = next((m for m in matches if self._entry(m).emergency and m.score >= self.s.threshold), None)
         if emergency is not None:
+            # 110/112 first, always; a question that also matched something else gets that too.
             self.state.pending_choices = ()
-            return [self._answer(self._entry(emergency))]
+            replies = [self._answer(self._entry(emergency))]
+            others = [m for m in matches if m.entry_id != emergency.entry_id]
+            if others and others[0].score >= self.s.threshold and self._entry(others[0]).kind is not Kind.INTENT:
+                replies.append(self._answer(self._entry(others[0])))
+            return replies
         if not matches or matches[0].score < self.s.threshold:
             return self._fallback(matches)
         best = matches[0]
@@ -142,7 +147,7 @@ class _Turn:
         return self.kb.entries[m.entry_id]
 
     def _usable(self, matches: tuple[Match, ...]) -> list[Match]:
-        today = self.d._clock().date()
+        today = self.d.clock().date()
         out = []
         for m in matches:
             entry = self.kb.entries.get(m.entry_id)
@@ -218,8 +223,8 @@ class _Turn:
         return contact + "\n" + self._open_line(office)
 
     def _open_line(self, office: Office) -> str:
-        now = self.d._clock()
-        state = open_state(office, now, self.d._is_holiday)
+        now = self.d.clock()
+        state = open_state(office, now, self.d.is_holiday)
         name = office.name(self.lang)
         if state.open_now and state.closes_at:
             return text("open_now", self.lang, office=name, time=state.closes_at.strftime("%H:%M"))
@@ -240,7 +245,7 @@ class _Turn:
         if near:
             # Unsure, but not lost: asking back costs the citizen one tap, a wrong answer more.
             return [self._offer(near, text("did_you_mean", self.lang))]
-        self.d._unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d._clock())
+        self.d.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d.clock())
         self.state.pending_choices = ()
         body = text("fallback", self.lang)
         phone = self._phone_line()

@@ -156,3 +156,13 @@ def test_delete_my_data_needs_confirmation(tiny_kb: Path) -> None:
     [done] = chat.say("1")
     assert "deleted everything" in done.text
     assert states.load("test", "chat-1").language is None
+
+
+def test_emergency_first_then_the_other_answer(make_chat: MakeChat) -> None:
+    replies = make_chat().say("Notfall: Unfall mit Verletzten, und ich brauche einen neuen Personalausweis")
+    assert replies[0].entry_id == "notruf"
+
+
+def test_weather_is_no_emergency(make_chat: MakeChat) -> None:
+    replies = make_chat().say("Wie wird das Wetter am Wochenende?")
+    assert all(r.entry_id != "notruf" for r in replies)

@@ -70,6 +70,7 @@ class Matcher:
         self.entry_ids = tuple(entry_ids)
         self.languages = tuple(languages)
         self.default_language = default_language
+        self._own_words: dict[str, frozenset[str]] = {}
         # Features shared by a large share of a very large knowledge base (function words, common
         # n-grams) cost most of a query's time and barely move the ranking: such rows are skipped.
         lengths = np.diff(weights.indptr)
@@ -98,14 +99,31 @@ class Matcher:
         y = np.array([column[ex.entry_id] for ex in examples])
         weights = _train(x, y, len(entry_ids), params)
         languages = sorted({ex.language for ex in examples})
-        return cls(vectoriser, weights, entry_ids, languages, default_language)
+        words_by_language: dict[str, set[str]] = {}
+        for ex in examples:
+            words_by_language.setdefault(ex.language, set()).update(fold(ex.text).split())
+        matcher = cls(vectoriser, weights, entry_ids, languages, default_language)
+        matcher._own_words = {
+            lang: frozenset(words - set().union(*(w for other, w in words_by_language.items() if other != lang)))
+            for lang, words in words_by_language.items()
+        }
+        return matcher
 
     @property
     def feature_count(self) -> int:
         return self._vectoriser.size
 
     def detect(self, text: str, hint: str | None = None) -> str:
-        lang = detect_language(text, default=hint or self.default_language)
+        """Function words decide; without any, the words only one language's examples use
+        ("passport" vs "Reisepass"); without those, the hint or the default."""
+        lang = detect_language(text, default=None)
+        if lang is None:
+            words = fold(text).split()
+            votes = {code: sum(w in own for w in words) for code, own in self._own_words.items()}
+            best = max(votes, key=lambda code: votes[code], default=None)
+            if best is not None and votes[best] > 0 and list(votes.values()).count(votes[best]) == 1:
+                lang = best
+        lang = lang or hint or self.default_language
         return lang if lang in self.languages else self.default_language
 
     def match(self, text: str, language: str | None = None, k: int = 5) -> MatchResult:

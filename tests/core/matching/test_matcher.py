@@ -86,3 +86,10 @@ _SHARED = Matcher.build(
         Example("muell", "en", "waste collection dates"),
     ]
 )
+
+
+def test_language_from_vocabulary_when_no_function_words(tiny_kb: Path) -> None:
+    m = build(tiny_kb)
+    assert m.detect("bulky waste", hint="de") == "en"
+    assert m.detect("Sperrmüll", hint="en") == "de"
+    assert m.detect("xyz", hint="en") == "en"

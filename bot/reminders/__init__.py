@@ -1,0 +1,1 @@
+"""Appointment reminders: signed deep-link tokens that subscribe a chat to an appointment."""
