@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,11 +88,12 @@ def test_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert code == 2 and "colour" in err and "matching.threshold" in err
 
 
-def test_console_chat_via_module(tiny_kb: Path) -> None:
+def test_console_chat_via_module(tiny_kb: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "BUERGERBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"}
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "chat", "--faq-dir", str(tiny_kb)],
         input="Hallo\n1\nEnglish please\nbook a bulky waste collection\n",
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+        capture_output=True, text=True, timeout=120, cwd=REPO, env=env,
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -99,3 +101,7 @@ def test_console_chat_via_module(tiny_kb: Path) -> None:
     assert "Antwort zu personalausweis." in out
     assert "I will answer in English" in out
     assert "Answer about sperrmuell." in out
+    # The language choice outlives the process: a second session answers in English at once.
+    again = subprocess.run([sys.executable, "-m", "bot", "chat", "--faq-dir", str(tiny_kb)], input="Sperrmüll\n",
+                           capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert "Answer about sperrmuell." in again.stdout
