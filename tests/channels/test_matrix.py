@@ -241,3 +241,38 @@ def test_rate_limits_are_waited_out(synapse_rate_limited: SynapseServer, tiny_kb
         await citizen.client.close()
 
     run_scenario(server, scenario, timeout=150)
+
+
+def test_access_token_login_history_and_invite_filter(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    bot_name, picky_name = unique("bot"), unique("picky")
+    _, token = synapse.register(bot_name, PASSWORD)
+    synapse.register(picky_name, PASSWORD)
+
+    async def scenario() -> None:
+        citizen = Citizen(synapse, tmp_path / "citizen")
+        await citizen.login()
+        room = await citizen.room_with([])
+        await citizen.say(room, "Perso beantragen")  # before the bot is in the room
+        live = LiveKnowledge([tiny_kb])
+        dialogue = Dialogue(lambda: live.snapshot, MemoryUserStates(), MemoryUnansweredLog(), clock=lambda: MONDAY_10)
+        bot = MatrixChannel(MatrixSettings(homeserver=synapse.base_url, user_id=synapse.user_id(bot_name), store_dir=tmp_path / "bot",
+                                           access_token=token, sync_timeout_ms=500, encryption=False), dialogue.handle)
+        picky = bot_for(synapse, tiny_kb, tmp_path / "picky", picky_name, encryption=False, allowed_servers=("musterstadt.example",))
+        await started(bot)
+        await started(picky)
+        await citizen.client.room_invite(room, bot.settings.user_id)
+        await citizen.client.room_invite(room, picky.settings.user_id)
+        await asyncio.sleep(2)
+        await citizen.sync()
+        state = citizen.client.rooms[room]
+        assert bot.settings.user_id in state.users and bot.settings.user_id not in state.invited_users  # joined
+        assert picky.settings.user_id in state.invited_users  # invite from a server not on its list: left pending
+        assert citizen.notices == []  # the message from before the bot joined stays unanswered
+        await citizen.say(room, f"{bot_name}: Sperrmüll anmelden")
+        [answer] = await citizen.wait_notices(1)
+        assert "sperrmuell" in answer.body
+        for b in (bot, picky):
+            await b.stop()
+        await citizen.client.close()
+
+    run_scenario(synapse, scenario)
