@@ -223,3 +223,14 @@ def test_hostile_texts_get_a_reply_telegram_accepts(tiny_kb: Path) -> None:
         assert not any(status >= 400 for _, _, status in fake.calls)  # the fake's HTML parser accepted every reply
 
     run(scenario, dialogue_for(tiny_kb).handle)
+
+
+def test_network_errors_are_retried(tiny_kb: Path) -> None:
+    async def scenario(fake: FakeBotApi) -> None:
+        fake.break_next("sendMessage", times=2)
+        fake.push_message(70, "Sperrmüll anmelden")
+        [msg] = await fake.wait_for(1, chat_id=70, timeout=15)
+        assert "Antwort zu sperrmuell." in msg["text"]
+        assert sum(1 for method, _, status in fake.calls if method == "sendMessage" and status == 502) == 2
+
+    run(scenario, dialogue_for(tiny_kb).handle)

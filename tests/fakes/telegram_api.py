@@ -487,6 +487,7 @@ class FakeBotApi:
         self._messages: dict[tuple[int, int], JSONDict] = {}
         self._blocked: set[int] = set()
         self._open_callback_queries: set[str] = set()
+        self._broken: dict[str, int] = {}
         self._failures: dict[str, list[int]] = {}  # lower-case method → [times left, retry_after]
         self._poll_generation = 0
         self._stopping = False
@@ -691,6 +692,11 @@ class FakeBotApi:
         """Answer the next ``times`` calls of ``method`` with 429 Too Many Requests."""
         self._failures[method.lower()] = [times, retry_after]
 
+    def break_next(self, method: str, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with 502 Bad Gateway, as Telegram's front
+        end does under load (python-telegram-bot raises NetworkError)."""
+        self._broken[method.lower()] = times
+
     def block_chat(self, chat_id: int) -> None:
         """The user blocked the bot: sending to the chat answers 403."""
         self._blocked.add(chat_id)
@@ -704,6 +710,10 @@ class FakeBotApi:
         if known is None:
             return _json(ApiError(404, "Not Found: method not found").payload(), 404)
         name, handler = known
+        if self._broken.get(name.lower(), 0) > 0:
+            self._broken[name.lower()] -= 1
+            self.calls.append((name, {}, 502))
+            return web.Response(status=502, text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
         params: JSONDict = {}
         try:
             params = decode_params(await _read_raw_params(request))
