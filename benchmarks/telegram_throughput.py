@@ -33,7 +33,7 @@ limits and would otherwise be all that is measured:
 * the per-chat limiter (about 1 message a second per chat) via ``TelegramSettings(per_chat_per_second=...)``
   (``--per-chat-per-second``, default 1000; reported as ``per_chat_per_second``);
 * PTB's ``AIORateLimiter(overall_max_rate=30)`` (Telegram's ~30 messages/s per bot), by building
-  the channel with ``overall_max_rate=0`` (reported as ``overall_flood_limit_lifted``).
+  the channel with ``TelegramSettings(overall_per_second=0)`` (reported as ``overall_flood_limit_lifted``).
 
 ``as_shipped`` runs the adapter with its settings as shipped (per-chat limit and the 30/s flood
 limit in place) on ``--as-shipped-messages`` messages from as many chats (0 to skip): once as a
@@ -297,23 +297,6 @@ def spread(questions: list[tuple[str, str]], chats: int, first_chat: int) -> lis
     return [(first_chat + i % chats, text, lang) for i, (text, lang) in enumerate(questions)]
 
 
-@contextlib.contextmanager
-def overall_flood_limit_lifted() -> Any:
-    """Build TelegramChannel with PTB's AIORateLimiter(overall_max_rate=0): no 30 msg/s cap."""
-    import bot.channels.telegram as tg
-
-    original = tg.AIORateLimiter
-
-    def factory(**kwargs: Any) -> Any:
-        return original(**{**kwargs, "overall_max_rate": 0})
-
-    tg.AIORateLimiter = factory  # type: ignore[assignment,misc]
-    try:
-        yield
-    finally:
-        tg.AIORateLimiter = original  # type: ignore[misc]
-
-
 Starter = Callable[[str], Awaitable[Callable[[], Awaitable[None]]]]
 
 
@@ -331,10 +314,8 @@ def buergerbot_starter(live: Any, data_dir: Path, database_url: str | None, conc
         if per_chat is not None:
             settings = dataclasses.replace(settings, per_chat_per_second=per_chat)
         if lift_flood_limit:
-            with overall_flood_limit_lifted():
-                channel = TelegramChannel(settings, dialogue.handle)
-        else:
-            channel = TelegramChannel(settings, dialogue.handle)
+            settings = dataclasses.replace(settings, overall_per_second=0)
+        channel = TelegramChannel(settings, dialogue.handle)
         await channel.start()
         return channel.stop
 

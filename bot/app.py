@@ -14,6 +14,7 @@ from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.live import LiveKnowledge
 from bot.core.ports import UnansweredLog, UserStateStore
+from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
 from bot.storage.database import make_engine, migrate
 from bot.storage.unanswered import SqlUnansweredLog
@@ -51,7 +52,7 @@ def open_storage(settings: Settings) -> Storage:
     """The database, migrated to the newest schema, behind the core's ports."""
     engine = make_engine(settings.database_url)
     migrate(engine)
-    return Storage(SqlUserStates(engine), SqlUnansweredLog(engine))
+    return Storage(CachedUserStates(SqlUserStates(engine)), SqlUnansweredLog(engine))
 
 
 def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage) -> Dialogue:

@@ -11,6 +11,8 @@ def split_message(text: str, limit: int, measure: Callable[[str], int] = len) ->
     Paragraphs (blank-line separated) stay whole where they fit, then lines, and only a single
     over-long line is cut hard. ``measure`` lets a channel count its rendered form (e.g. HTML).
     """
+    if measure(text) <= limit:
+        return [text]
     chunks: list[str] = []
     current = ""
     for piece in _pieces(text, limit, measure):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bot.core.hours import HolidayCheck, no_holidays, open_state
+from bot.core.knowledge import KnowledgeBase
 from bot.core.live import Snapshot
 from bot.core.matching.matcher import Match
 from bot.core.matching.normalise import fold
@@ -63,6 +64,19 @@ class Dialogue:
         self.settings = settings or DialogueSettings()
         self.clock = clock or dt.datetime.now
         self.is_holiday = is_holiday
+        self._office_phrases: tuple[KnowledgeBase, dict[str, tuple[str, ...]]] | None = None
+
+    def office_phrases(self, kb: KnowledgeBase) -> dict[str, tuple[str, ...]]:
+        """How people name each office (" buergerbuero mitte ", " buergerbuero "), folded once per
+        knowledge snapshot rather than for every answer."""
+        if self._office_phrases is None or self._office_phrases[0] is not kb:
+            table: dict[str, tuple[str, ...]] = {}
+            for office in kb.offices.values():
+                names = {fold(n) for n in office.names.values()} | {fold(office.id.replace("-", " "))}
+                phrases = {f" {n} " for n in names if n} | {f" {n.split()[0]} " for n in names if n and len(n.split()[0]) > 4}
+                table[office.id] = tuple(sorted(phrases))
+            self._office_phrases = (kb, table)
+        return self._office_phrases[1]
 
     def handle(self, msg: Incoming) -> list[Reply]:
         state = self._states.load(msg.channel, msg.chat_id)
@@ -209,12 +223,9 @@ class _Turn:
     def _office_for(self, entry: Entry) -> Office | None:
         """The office the user named ("Ist das Standesamt offen?"), else the entry's own."""
         words = f" {fold(self.text)} "
-        for office in self.kb.offices.values():
-            names = {fold(n) for n in office.names.values()} | {fold(office.id.replace("-", " "))}
-            if any(n and f" {n} " in words for n in names) or any(
-                n and len(n.split()[0]) > 4 and f" {n.split()[0]} " in words for n in names
-            ):
-                return office
+        for office_id, phrases in self.d.office_phrases(self.kb).items():
+            if any(p in words for p in phrases):
+                return self.kb.offices[office_id]
         return self.kb.offices.get(entry.office) if entry.office else None
 
     def _office_line(self, office: Office) -> str:

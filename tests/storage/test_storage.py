@@ -12,6 +12,8 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from bot.core.models import UserState
+from bot.core.ports import MemoryUserStates
+from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
 from bot.storage.database import make_engine, migrate
 from bot.storage.tables import UnansweredRow
@@ -86,3 +88,35 @@ def test_unanswered_has_no_user_column(engine: Engine) -> None:
     assert len(row.text) == 1000 and row.channel == "telegram"
     columns = {c["name"] for c in inspect(engine).get_columns("unanswered_questions")}
     assert columns == {"id", "asked_at", "language", "channel", "text"}
+
+
+class CountingStates(MemoryUserStates):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = self.saves = 0
+
+    def load(self, channel: str, chat_id: str) -> UserState:
+        self.loads += 1
+        return super().load(channel, chat_id)
+
+    def save(self, channel: str, chat_id: str, state: UserState) -> None:
+        self.saves += 1
+        super().save(channel, chat_id, state)
+
+
+def test_cache_touches_the_store_only_on_change() -> None:
+    inner = CountingStates()
+    cached = CachedUserStates(inner, max_chats=2)
+    for _ in range(5):
+        state = cached.load("t", "1")
+        cached.save("t", "1", state)
+    assert (inner.loads, inner.saves) == (1, 0)
+    state.language = "en"  # a copy: changing it does not change the cache
+    assert cached.load("t", "1").language is None
+    cached.save("t", "1", state)
+    assert inner.saves == 1 and inner.load("t", "1").language == "en"
+    cached.load("t", "2")
+    cached.load("t", "3")  # evicts chat 1 (max 2)
+    assert cached.load("t", "1").language == "en" and inner.loads == 5
+    cached.delete("t", "1")
+    assert cached.load("t", "1") == UserState()
