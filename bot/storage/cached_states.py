@@ -1,7 +1,8 @@
 """A write-through cache in front of a chat-state store.
 
 Most messages neither read a changed state nor change it (a question, an answer), so the database
-is touched only on a chat's first message in this process and when its state really changes.
+is touched only on a chat's first message in this process and when its durable state (the
+language choice) changes; offered choices live here only, so a restart forgets them.
 It assumes one process answers a given chat, as one Telegram poller or one Matrix sync loop does.
 """
 
@@ -18,6 +19,11 @@ _Frozen = tuple[str | None, tuple[str, ...], tuple[tuple[str, str], ...]]
 
 def _freeze(state: UserState) -> _Frozen:
     return state.language, tuple(state.pending_choices), tuple(sorted(state.extra.items()))
+
+
+def _durable(frozen: _Frozen) -> tuple[object, ...]:
+    """What must reach the store: everything except the offered choices (memory only)."""
+    return frozen[0], frozen[2]
 
 
 def _thaw(frozen: _Frozen) -> UserState:
@@ -43,9 +49,11 @@ class CachedUserStates:
     def save(self, channel: str, chat_id: str, state: UserState) -> None:
         key = (channel, chat_id)
         frozen = _freeze(state)
-        if self._cache.get(key) == frozen:
+        cached = self._cache.get(key)
+        if cached == frozen:
             return
-        self._inner.save(channel, chat_id, state)
+        if cached is None or _durable(cached) != _durable(frozen):
+            self._inner.save(channel, chat_id, state)
         self._remember(key, frozen)
 
     def delete(self, channel: str, chat_id: str) -> None:

@@ -1,9 +1,12 @@
-"""The dialogue's per-chat state in the database (implements core.ports.UserStateStore)."""
+"""The durable part of a chat's state in the database (implements core.ports.UserStateStore).
+
+Only the language choice is stored; offered choices are seconds-long conversational context that
+the cache in front of this store keeps in memory.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
@@ -21,10 +24,10 @@ class SqlUserStates:
             row = s.get(ChatStateRow, (channel, chat_id))
             if row is None:
                 return UserState()
-            return UserState(language=row.language, pending_choices=tuple(json.loads(row.pending or "[]")))
+            return UserState(language=row.language)
 
     def save(self, channel: str, chat_id: str, state: UserState) -> None:
-        if state.language is None and not state.pending_choices:
+        if state.language is None:
             # Nothing worth keeping: store no row for chats that only asked questions.
             self.delete(channel, chat_id)
             return
@@ -34,7 +37,6 @@ class SqlUserStates:
                 row = ChatStateRow(channel=channel, chat_id=chat_id)
                 s.add(row)
             row.language = state.language
-            row.pending = json.dumps(list(state.pending_choices))
             row.updated_at = dt.datetime.now(dt.UTC)
 
     def delete(self, channel: str, chat_id: str) -> None:

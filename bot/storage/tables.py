@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Index, String, Text
+from sqlalchemy import DateTime, Index, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -13,13 +13,12 @@ class Base(DeclarativeBase):
 
 
 class ChatStateRow(Base):
-    """What the dialogue remembers about one chat (language choice, offered choices)."""
+    """What outlives a restart of one chat's dialogue: the language choice."""
 
     __tablename__ = "chat_states"
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     language: Mapped[str | None] = mapped_column(String(8))
-    pending: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of choice payloads
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -19,7 +19,6 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(32), primary_key=True),
         sa.Column("chat_id", sa.String(255), primary_key=True),
         sa.Column("language", sa.String(8), nullable=True),
-        sa.Column("pending", sa.Text(), nullable=False, server_default="[]"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
