@@ -22,7 +22,6 @@ stderr; exit code 2 (with a JSON error object) when the data file is missing.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
@@ -36,14 +35,17 @@ import numpy as np
 from bot.core.matching.evaluation import Labelled, Prediction, Report, choose_threshold, predict, score
 from bot.core.matching.matcher import Example, Matcher
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/datasets/clinc150/data_full.json"
+if __package__:  # python -m benchmarks.clinc150
+    from benchmarks import harness
+else:  # python benchmarks/clinc150.py: benchmarks/ is sys.path[0]
+    import harness  # type: ignore[no-redef]
+
+DEFAULT_DATA = harness.REPO.parent / "shared/datasets/clinc150/data_full.json"
 TARGETS = {"in_scope_accuracy": 0.90, "oos_recall": 0.85, "false_rejection_rate": 0.08, "ms_per_query": 1.0}
 OOS = "oos"
 SEED = 0
 
-
-def log(msg: str) -> None:
-    print(f"[clinc150] {msg}", file=sys.stderr, flush=True)
+log = harness.progress_logger("clinc150")
 
 
 def labelled(rows: Sequence[Sequence[str]]) -> list[Labelled]:
@@ -155,9 +157,8 @@ def meets(project: dict[str, Any]) -> dict[str, bool]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.argument_parser(__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CLINC150 data_full.json")
-    parser.add_argument("--json", action="store_true", help="print JSON (the only output format; kept for symmetry)")
     parser.add_argument("--baseline-sample", type=int, default=1000, help="test+oos_test queries for the rapidfuzz baseline (0: all)")
     parser.add_argument("--skip-baselines", action="store_true", help="measure the project matcher only")
     args = parser.parse_args(argv)
@@ -186,10 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "targets": TARGETS,
         "target_checks": checks,
         "meets_targets": all(checks.values()),
-        "wall_s": round(time.perf_counter() - wall, 1),
     }
-    print(json.dumps(out, indent=2))
-    return 0
+    return harness.print_result(out, wall, indent=2)
 
 
 if __name__ == "__main__":

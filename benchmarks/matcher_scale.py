@@ -46,6 +46,11 @@ from typing import Any
 
 import numpy as np
 
+if __package__:  # python -m benchmarks.matcher_scale
+    from benchmarks import harness
+else:  # python benchmarks/matcher_scale.py: benchmarks/ is sys.path[0]
+    import harness  # type: ignore[no-redef]
+
 TARGETS = {"p99_ms_10k": 2, "p99_ms_100k": 10, "speedup_10k": 20}
 PHRASINGS_PER_ENTRY = 10
 OOS_SHARE = 0.15
@@ -236,8 +241,7 @@ def make_queries(entries: Sequence[Entry], n: int, rng: random.Random) -> list[t
 # --- measuring one size ------------------------------------------------------------------------
 
 
-def log(msg: str) -> None:
-    print(f"[matcher_scale] {msg}", file=sys.stderr, flush=True)
+log = harness.progress_logger("matcher_scale")
 
 
 def rss_mb() -> float:
@@ -378,8 +382,7 @@ def one_size(phrasings_wanted: int, n_queries: int, naive_large: int, epochs: in
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print JSON (the only output format; kept for symmetry)")
+    parser = harness.argument_parser(__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated numbers of example phrasings")
     parser.add_argument("--queries", type=int, default=1000, help="timed queries per size (~15 %% out of scope)")
     parser.add_argument("--naive-queries-large", type=int, default=200, help=f"queries for the naive scan above {NAIVE_FULL_UP_TO} phrasings")
@@ -430,10 +433,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sizes": sizes,
         "targets": TARGETS,
         "target_checks": checks,
-        "wall_s": round(time.perf_counter() - wall, 1),
     }
-    print(json.dumps(out, indent=2))
-    return 0
+    return harness.print_result(out, wall, indent=2)
 
 
 if __name__ == "__main__":

@@ -46,16 +46,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import cProfile
-import io
-import json
 import logging
-import os
-import pstats
-import random
-import resource
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -64,12 +56,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # `bot` and `tests.matrix_server` when run as a script
+if __package__:  # python -m benchmarks.matrix_throughput
+    from benchmarks import harness
+else:  # python benchmarks/matrix_throughput.py: benchmarks/ is sys.path[0]
+    import harness  # type: ignore[no-redef]
 
 TARGETS = {"ratio": 0.8}
-SEED = 20260501
 PASSWORD = "benchmark horse battery staple"
 SYNC_FILTER = {
     "room": {"timeline": {"limit": 1000}, "ephemeral": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]}},
@@ -77,52 +69,14 @@ SYNC_FILTER = {
     "account_data": {"not_types": ["*"]},
 }
 
+COUNTS = ("answered", "expected", "extra_replies", "limited_timelines")  # summed over the rounds, the rest is a median
+
 log = logging.getLogger("matrix_throughput")
-
-
-def progress(message: str) -> None:
-    print(f"[matrix_throughput] {message}", file=sys.stderr, flush=True)
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def process_cpu_seconds(pid: int | None) -> float:
-    """utime + stime of another process (Linux /proc), 0 where unknown."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def rounded(value: float | None, digits: int = 1) -> float | None:
-    return None if value is None else round(value, digits)
+progress = harness.progress_logger("matrix_throughput")
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
-
-
-def question_mix(live: Any, n: int, seed: int) -> list[str]:
-    """n questions: half citizens' phrasings from the eval set, half knowledge-base example questions."""
-    eval_texts = [json.loads(line)["text"] for line in (REPO / "tests/data/musterstadt_eval.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    kb_questions = [q for entry in live.snapshot.knowledge.entries.values() for t in entry.texts.values() for q in t.questions]
-    rng = random.Random(seed)
-    return [rng.choice(eval_texts) if rng.random() < 0.5 else rng.choice(kb_questions) for _ in range(n)]
 
 
 # ================================================================================================
@@ -285,12 +239,9 @@ Starter = Callable[[Any, str, Path], Awaitable[Callable[[], Awaitable[None]]]]
 
 
 def buergerbot_starter(live: Any, data_dir: Path, database_url: str | None) -> Starter:
-    from bot.app import build_dialogue, open_storage
     from bot.channels.matrix import MatrixChannel, MatrixSettings
-    from bot.config import Settings
 
-    settings = Settings(data_dir=data_dir, database_url=database_url or f"sqlite:///{data_dir / 'buergerbot.db'}")
-    dialogue = build_dialogue(settings, live, open_storage(settings))
+    dialogue = harness.production_dialogue(live, data_dir, database_url)
 
     async def start(server: Any, localpart: str, store: Path) -> Callable[[], Awaitable[None]]:
         settings = MatrixSettings(homeserver=server.base_url, user_id=server.user_id(localpart), store_dir=store, password=PASSWORD, encryption=False)
@@ -350,22 +301,14 @@ async def measure(
             plan[room_ids[i % rooms]].append(text)
         await citizen.start_watching(len(questions))
         progress(f"{name}: sending {len(questions)} messages over {rooms} rooms")
-        profiler = cProfile.Profile() if profile else None
-        began, cpu0, syn0 = time.monotonic(), cpu_seconds(), process_cpu_seconds(server.pid)
-        if profiler:
-            profiler.enable()
-        await citizen.send_all(plan)
-        sent_after = time.monotonic() - began
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(citizen.enough.wait(), timeout)
-        wall = time.monotonic() - began
-        cpu, syn = cpu_seconds() - cpu0, process_cpu_seconds(server.pid) - syn0
-        if profiler and profile:
-            profiler.disable()
-            profiler.dump_stats(profile)
-            report = io.StringIO()
-            pstats.Stats(profiler, stream=report).sort_stats("cumulative").print_stats(30)
-            progress(f"{name}: cProfile of this process (bot + citizen) written to {profile}\n{report.getvalue()}")
+        with harness.profiled(profile, progress, f"{name}: cProfile of this process (bot + citizen)", lines=30):
+            began, cpu0, syn0 = time.monotonic(), harness.cpu_seconds(), harness.process_cpu_seconds(server.pid)
+            await citizen.send_all(plan)
+            sent_after = time.monotonic() - began
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(citizen.enough.wait(), timeout)
+            wall = time.monotonic() - began
+            cpu, syn = harness.cpu_seconds() - cpu0, harness.process_cpu_seconds(server.pid) - syn0
         await asyncio.sleep(0.5)  # extra replies would show up now
         await citizen.stop_watching()
     finally:
@@ -395,10 +338,8 @@ async def measure(
         "answered_per_s": round(answered / span, 2),
         "send_per_s": round(len(sent_ts) / max((last_sent - first) / 1000, 1e-3), 2),
         "send_seconds": round(sent_after, 2),
-        "p50_ms": rounded(percentile(latency, 50)),
-        "p99_ms": rounded(percentile(latency, 99)),
-        "seen_p50_ms": rounded(percentile(seen, 50)),
-        "seen_p99_ms": rounded(percentile(seen, 99)),
+        **harness.latency_percentiles(latency),
+        **harness.latency_percentiles(seen, "seen_"),
         "bench_cpu_share": round(cpu / wall, 2),
         "synapse_cpu_share": round(syn / wall, 2),
         "limited_timelines": citizen.limited_timelines,
@@ -408,12 +349,10 @@ async def measure(
 
 
 async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    from bot.core.live import LiveKnowledge
     from tests.matrix_server import SynapseServer
 
-    progress("loading the Musterstadt knowledge")
-    live = LiveKnowledge([REPO / "faq", REPO / "intents"])
-    questions = question_mix(live, args.messages, args.seed)
+    live = harness.musterstadt_knowledge(progress)
+    questions = [text for text, _ in harness.question_mix(live, args.messages, args.seed)]  # the same draws as on Telegram
     server = SynapseServer(tmp / "synapse", rate_limited=False)
     progress("starting Synapse")
     server.start()
@@ -424,12 +363,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         await citizen.login()
         starters: dict[str, Starter] = {"buergerbot": buergerbot_starter(live, tmp / "data", args.database_url), "echo": start_echo}
         try:
-            for r in range(args.rounds):
-                order = ["buergerbot", "echo"] if r % 2 == 0 else ["echo", "buergerbot"]  # ABBA against drift
-                for name in order:
-                    progress(f"{name}: round {r + 1}/{args.rounds}")
-                    profile = f"{args.profile}.{name}.prof" if args.profile and r == 0 else None
-                    results[name].append(await measure(name, server, citizen, starters[name], questions, args.rooms, tmp / "bots", args.timeout, profile))
+            for r, name, profile in harness.abba_rounds(args.rounds, args.profile):
+                progress(f"{name}: round {r + 1}/{args.rounds}")
+                results[name].append(await measure(name, server, citizen, starters[name], questions, args.rooms, tmp / "bots", args.timeout, profile))
         finally:
             await citizen.close()
         server.check_alive()
@@ -438,67 +374,37 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         raise
     finally:
         server.stop()
-    main, echo = combine(results["buergerbot"]), combine(results["echo"])
-    ratio = main["answered_per_s"] / echo["answered_per_s"] if main["answered_per_s"] and echo["answered_per_s"] else None
+    both = harness.Comparison.of(results, COUNTS)
     return {
-        "answered_per_s": main["answered_per_s"],
-        "echo_answered_per_s": echo["answered_per_s"],
-        "ratio": rounded(ratio, 3),
-        "p50_ms": main["p50_ms"],
-        "p99_ms": main["p99_ms"],
-        "echo_p50_ms": echo["p50_ms"],
-        "echo_p99_ms": echo["p99_ms"],
+        **both.headline(),
         "messages": args.messages,
         "rooms": args.rooms,
         "rounds": args.rounds,
         "targets": TARGETS,
-        "meets_targets": {"ratio": ratio is not None and ratio >= TARGETS["ratio"]},
-        "buergerbot": main,
-        "echo": echo,
+        "meets_targets": {"ratio": both.ratio is not None and both.ratio >= TARGETS["ratio"]},
+        "buergerbot": both.buergerbot,
+        "echo": both.echo,
     }
 
 
-def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Medians over the rounds (counts summed), each round's rate listed."""
-    counts = ("answered", "expected", "extra_replies", "limited_timelines")
-    out: dict[str, Any] = {}
-    for key in results[0]:
-        values = [r[key] for r in results]
-        if key in counts:
-            out[key] = sum(values)
-        elif key == "timed_out":
-            out[key] = any(values)
-        else:
-            numbers = [v for v in values if v is not None]
-            out[key] = rounded(statistics.median(numbers), 3) if numbers else None
-    out["rounds_answered_per_s"] = [r["answered_per_s"] for r in results]
-    return out
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object (the only output format)")
+    parser = harness.argument_parser(__doc__)
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--rooms", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2, help="measured phases per bot, alternating which bot goes first; medians are reported")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the replies after the last message went out")
-    parser.add_argument("--seed", type=int, default=SEED)
+    harness.add_channel_arguments(parser)
     parser.add_argument("--profile", metavar="PREFIX", help="cProfile this process (bot under test + citizen) during each bot's first phase into PREFIX.<bot>.prof")
-    parser.add_argument("--database-url", help="the bot's database (default: a new SQLite file in a temporary folder, as shipped)")
     args = parser.parse_args()
     if args.messages < 1 or args.rooms < 1 or args.rounds < 1:
         parser.error("--messages, --rooms and --rounds must be positive")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    load_before = os.getloadavg()[0]
-    if load_before > 0.5:
-        progress(f"note: 1-minute load average is {load_before:.2f} before the run; other processes share the 2 cores")
-    began = time.monotonic()
+    load_before = harness.note_load(progress)
+    began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="matrix-bench-") as tmp:
         result = asyncio.run(run(args, Path(tmp)))
-    result["load_avg_1m"] = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
-    result["wall_s"] = round(time.monotonic() - began, 1)
-    print(json.dumps(result, ensure_ascii=False))
-    return 0
+    result["load_avg_1m"] = harness.load_avg_1m(load_before)
+    return harness.print_result(result, began)
 
 
 if __name__ == "__main__":

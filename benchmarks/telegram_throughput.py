@@ -65,16 +65,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import cProfile
 import dataclasses
-import io
 import json
 import logging
 import os
-import pstats
-import random
-import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -83,38 +77,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # `bot` and `tests.fakes` when run as a script
+if __package__:  # python -m benchmarks.telegram_throughput
+    from benchmarks import harness
+else:  # python benchmarks/telegram_throughput.py: benchmarks/ is sys.path[0]
+    import harness  # type: ignore[no-redef]
 
 TOKEN = "123456:BENCH-TOKEN"
 TARGETS = {"answered_per_s": 500, "ratio": 0.8}
-SEED = 20260501
 WARMUP_MESSAGES = 60
 
+COUNTS = ("answered", "expected", "extra_sends")  # summed over the rounds, the rest is a median
+
 log = logging.getLogger("telegram_throughput")
-
-
-def progress(message: str) -> None:
-    print(f"[telegram_throughput] {message}", file=sys.stderr, flush=True)
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def rounded(value: float | None, digits: int = 1) -> float | None:
-    return None if value is None else round(value, digits)
+progress = harness.progress_logger("telegram_throughput")
 
 
 # ================================================================================================
@@ -185,7 +160,7 @@ async def _fake_burst(fake: Any, cmd: dict[str, Any]) -> dict[str, Any]:
     messages: list[list[Any]] = cmd["messages"]
     burst = Burst(expected=len(messages))
     fake.burst = burst
-    cpu0 = cpu_seconds()
+    cpu0 = harness.cpu_seconds()
     rate, t0 = cmd.get("rate"), time.monotonic()
     for i, (chat_id, text, lang) in enumerate(messages):
         if rate:  # paced: message i goes in at t0 + i / rate
@@ -200,7 +175,7 @@ async def _fake_burst(fake: Any, cmd: dict[str, Any]) -> dict[str, Any]:
         await asyncio.wait_for(burst.done.wait(), cmd["timeout"])
     end = burst.last_send or time.monotonic()
     await asyncio.sleep(cmd.get("settle", 0.3))  # extra answers would arrive now
-    cpu = cpu_seconds() - cpu0
+    cpu = harness.cpu_seconds() - cpu0
     fake.burst = None
     start = burst.first_delivery or end
     wall = max(end - start, 1e-9)
@@ -251,7 +226,7 @@ class FakeProcess:
     async def running(cls) -> AsyncIterator[FakeProcess]:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(Path(__file__).resolve()), "--fake-server",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=str(REPO), limit=64 * 1024 * 1024,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=str(harness.REPO), limit=64 * 1024 * 1024,
         )
         try:
             assert proc.stdout is not None
@@ -284,14 +259,6 @@ class FakeProcess:
 # ================================================================================================
 
 
-def question_mix(live: Any, n: int, seed: int) -> list[tuple[str, str]]:
-    """n (text, language) pairs: half citizens' phrasings from the eval set, half knowledge-base questions."""
-    eval_texts = [json.loads(line)["text"] for line in (REPO / "tests/data/musterstadt_eval.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    kb_questions = [(q, lang) for entry in live.snapshot.knowledge.entries.values() for lang, t in entry.texts.items() for q in t.questions]
-    rng = random.Random(seed)
-    return [(rng.choice(eval_texts), "de") if rng.random() < 0.5 else rng.choice(kb_questions) for _ in range(n)]
-
-
 def spread(questions: list[tuple[str, str]], chats: int, first_chat: int) -> list[tuple[int, str, str]]:
     """Round-robin over chats, so consecutive messages come from different chats."""
     return [(first_chat + i % chats, text, lang) for i, (text, lang) in enumerate(questions)]
@@ -302,12 +269,9 @@ Starter = Callable[[str], Awaitable[Callable[[], Awaitable[None]]]]
 
 def buergerbot_starter(live: Any, data_dir: Path, database_url: str | None, concurrency: int, per_chat: float | None, lift_flood_limit: bool) -> Starter:
     """TelegramChannel + the production dialogue; ``per_chat`` None keeps the shipped per-chat limit."""
-    from bot.app import build_dialogue, open_storage
     from bot.channels.telegram import TelegramChannel, TelegramSettings
-    from bot.config import Settings
 
-    settings = Settings(data_dir=data_dir, database_url=database_url or f"sqlite:///{data_dir / 'buergerbot.db'}")
-    dialogue = build_dialogue(settings, live, open_storage(settings))
+    dialogue = harness.production_dialogue(live, data_dir, database_url)
 
     async def start(base_url: str) -> Callable[[], Awaitable[None]]:
         settings = TelegramSettings(token=TOKEN, base_url=base_url, concurrency=concurrency, poll_timeout=10)
@@ -362,21 +326,12 @@ async def measure(
                 progress(f"{name}: warm-up {w['answered']}/{w['expected']} answered")
             how = f"paced at {rate:g}/s" if rate else "burst"
             progress(f"{name}: {how}, {len(burst)} messages from {len({c for c, _, _ in burst})} chats")
-            profiler = cProfile.Profile() if profile else None
-            began, cpu0 = time.monotonic(), cpu_seconds()
-            if profiler:
-                profiler.enable()
-            result = await fake.burst(burst, timeout, rate)
-            if profiler:
-                profiler.disable()
-            wall, cpu = time.monotonic() - began, cpu_seconds() - cpu0
+            with harness.profiled(profile, progress, f"{name}: cProfile of the measured burst", lines=40):
+                began, cpu0 = time.monotonic(), harness.cpu_seconds()
+                result = await fake.burst(burst, timeout, rate)
+                wall, cpu = time.monotonic() - began, harness.cpu_seconds() - cpu0
         finally:
             await stop()
-    if profiler and profile:
-        profiler.dump_stats(profile)
-        report = io.StringIO()
-        pstats.Stats(profiler, stream=report).sort_stats("cumulative").print_stats(40)
-        progress(f"{name}: cProfile of the measured burst written to {profile}\n{report.getvalue()}")
     lat, svc = result.pop("latency_ms"), result.pop("service_ms")
     answered, seconds = result["answered"], result["seconds"]
     summary = {
@@ -386,10 +341,8 @@ async def measure(
         "timed_out": result["timed_out"],
         "seconds": round(seconds, 3),
         "answered_per_s": round(answered / seconds, 1) if answered else 0.0,
-        "p50_ms": rounded(percentile(lat, 50)),
-        "p99_ms": rounded(percentile(lat, 99)),
-        "service_p50_ms": rounded(percentile(svc, 50)),
-        "service_p99_ms": rounded(percentile(svc, 99)),
+        **harness.latency_percentiles(lat),
+        **harness.latency_percentiles(svc, "service_"),
         # the burst command also covers pushing and the settle pause: an upper bound of the wall time
         "bot_cpu_share": round(cpu / wall, 2),
         "fake_cpu_share": round(result["fake_cpu_s"] / wall, 2),
@@ -400,31 +353,10 @@ async def measure(
     return summary
 
 
-def median_of(results: list[dict[str, Any]], key: str) -> Any:
-    values = [r[key] for r in results if isinstance(r.get(key), int | float) and not isinstance(r.get(key), bool)]
-    return rounded(statistics.median(values), 3) if values else None
-
-
-def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Medians over the rounds (counts summed), each round's rate listed."""
-    out: dict[str, Any] = {key: median_of(results, key) for key in results[0] if key not in ("answered", "expected", "extra_sends", "timed_out")}
-    out.update(
-        answered=sum(r["answered"] for r in results), expected=sum(r["expected"] for r in results),
-        extra_sends=sum(r["extra_sends"] for r in results), timed_out=any(r["timed_out"] for r in results),
-        rounds_answered_per_s=[r["answered_per_s"] for r in results],
-    )
-    return out
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.core.live import LiveKnowledge
-
-    load_before = os.getloadavg()[0]
-    if load_before > 0.5:
-        progress(f"note: 1-minute load average is {load_before:.2f} before the run; other processes share the 2 cores")
-    progress("loading the Musterstadt knowledge")
-    live = LiveKnowledge([REPO / "faq", REPO / "intents"])
-    questions = question_mix(live, args.messages + WARMUP_MESSAGES, args.seed)
+    load_before = harness.note_load(progress)
+    live = harness.musterstadt_knowledge(progress)
+    questions = harness.question_mix(live, args.messages + WARMUP_MESSAGES, args.seed)
     warmup_q, burst_q = questions[:WARMUP_MESSAGES], questions[WARMUP_MESSAGES:]
     results: dict[str, list[dict[str, Any]]] = {"buergerbot": [], "echo": []}
     shipped: dict[str, Any] = {}
@@ -433,15 +365,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "buergerbot": buergerbot_starter(live, Path(tmp), args.database_url, args.concurrency, args.per_chat_per_second, lift_flood_limit=True),
             "echo": echo_starter(args.concurrency),
         }
-        for r in range(args.rounds):
-            order = ["buergerbot", "echo"] if r % 2 == 0 else ["echo", "buergerbot"]  # ABBA against drift
-            for name in order:
-                first_chat = 10_000_000 * (r + 1)  # new chats every round
-                profile = f"{args.profile}.{name}.prof" if args.profile and r == 0 else None
-                results[name].append(await measure(
-                    f"{name} (round {r + 1}/{args.rounds})", starters[name], spread(warmup_q, args.chats, first_chat),
-                    spread(burst_q, args.chats, first_chat + 1_000_000), args.timeout, profile,
-                ))
+        for r, name, profile in harness.abba_rounds(args.rounds, args.profile):
+            first_chat = 10_000_000 * (r + 1)  # new chats every round
+            results[name].append(await measure(
+                f"{name} (round {r + 1}/{args.rounds})", starters[name], spread(warmup_q, args.chats, first_chat),
+                spread(burst_q, args.chats, first_chat + 1_000_000), args.timeout, profile,
+            ))
         n = min(args.as_shipped_messages, len(burst_q))
         if n > 0:
             stock = buergerbot_starter(live, Path(tmp), args.database_url, args.concurrency, None, lift_flood_limit=False)
@@ -449,16 +378,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             shipped["paced"] = await measure("buergerbot as shipped", stock, [], spread(burst_q[-n:], n, 91_000_000), args.timeout,
                                              rate=args.as_shipped_rate)
             shipped["paced"]["offered_per_s"] = args.as_shipped_rate
-    main, echo = combine(results["buergerbot"]), combine(results["echo"])
-    ratio = main["answered_per_s"] / echo["answered_per_s"] if main["answered_per_s"] and echo["answered_per_s"] else None
+    both = harness.Comparison.of(results, COUNTS)
+    main, ratio = both.buergerbot, both.ratio
     out: dict[str, Any] = {
-        "answered_per_s": main["answered_per_s"],
-        "echo_answered_per_s": echo["answered_per_s"],
-        "ratio": rounded(ratio, 3),
-        "p50_ms": main["p50_ms"],
-        "p99_ms": main["p99_ms"],
-        "echo_p50_ms": echo["p50_ms"],
-        "echo_p99_ms": echo["p99_ms"],
+        **both.headline(),
         "messages": args.messages,
         "chats": args.chats,
         "rounds": args.rounds,
@@ -471,17 +394,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "ratio": ratio is not None and ratio >= TARGETS["ratio"],
         },
         "buergerbot": main,
-        "echo": echo,
+        "echo": both.echo,
     }
     if shipped:
         out["as_shipped"] = {"per_chat_per_second": 1.0, "overall_max_rate": 30, **shipped}
-    out["load_avg_1m"] = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
+    out["load_avg_1m"] = harness.load_avg_1m(load_before)
     return out
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object (the only output format)")
+    parser = harness.argument_parser(__doc__)
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--chats", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=4, help="concurrent_updates of both bots")
@@ -490,8 +412,7 @@ def main() -> int:
     parser.add_argument("--as-shipped-messages", type=int, default=300, help="messages (one per chat) for the runs with the shipped flood limits (0: skip)")
     parser.add_argument("--as-shipped-rate", type=float, default=20.0, help="offered messages per second of the paced as-shipped run")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds a burst may take at most")
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--database-url", help="the bot's database (default: a new SQLite file in a temporary folder, as shipped)")
+    harness.add_channel_arguments(parser)
     parser.add_argument("--profile", metavar="PREFIX", help="cProfile the bot process during the measured bursts into PREFIX.buergerbot.prof and PREFIX.echo.prof (slows the bots down)")
     parser.add_argument("--fake-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -502,11 +423,8 @@ def main() -> int:
         parser.error("--messages, --chats and --rounds must be positive")
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    began = time.monotonic()
-    result = asyncio.run(run(args))
-    result["wall_s"] = round(time.monotonic() - began, 1)
-    print(json.dumps(result, ensure_ascii=False))
-    return 0
+    began = time.perf_counter()
+    return harness.print_result(asyncio.run(run(args)), began)
 
 
 if __name__ == "__main__":
