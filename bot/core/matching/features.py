@@ -8,11 +8,14 @@ apart from "abmelden Gewerbe"; character n-grams inside words carry typos and Ge
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import pairwise
 
+import numpy as np
+import scipy.sparse as sp
 import Stemmer
 from rapidfuzz import fuzz, process
 
@@ -139,16 +142,39 @@ class Vectoriser:
 
     def __init__(self, analyser: Analyser, documents: Sequence[tuple[str, str]]) -> None:
         self.analyser = analyser
-        bags = [analyser.features(text, lang) for text, lang in documents]
-        df: Counter[str] = Counter()
-        for bag in bags:
-            df.update(bag.keys())
-        self.index = {f: i for i, f in enumerate(sorted(df))}
-        n = len(bags)
-        # A plain list: per-feature lookups from Python are several times faster than numpy's.
-        self.idf = [math.log((1 + n) / (1 + df[f])) + 1.0 for f in sorted(df)]
-        self._is_char = [f.startswith("c|") for f in sorted(df)]
-        self.document_bags: list[Counter[str]] | None = bags  # released by the matcher after training
+        # Documents become integer ids and counts at once: holding every document's Counter of
+        # feature strings cost most of a large build's memory.
+        provisional: dict[str, int] = {}
+        rows, cols, counts = array("q"), array("q"), array("d")  # 8 bytes an item, not a Python int
+        for row, (text, lang) in enumerate(documents):
+            for feat, count in analyser.features(text, lang).items():
+                rows.append(row)
+                cols.append(provisional.setdefault(feat, len(provisional)))
+                counts.append(count)
+        names = sorted(provisional)
+        self.index = {f: i for i, f in enumerate(names)}
+        final = np.empty(len(provisional), dtype=np.int64)
+        for feat, temp in provisional.items():
+            final[temp] = self.index[feat]
+        n = len(documents)
+        col = final[np.frombuffer(cols, dtype=np.int64)] if cols else np.zeros(0, dtype=np.int64)
+        df = np.bincount(col, minlength=len(names))
+        idf = np.log((1 + n) / (1 + df)) + 1.0
+        # Plain lists for queries: per-feature lookups from Python are several times faster.
+        self.idf = idf.tolist()
+        self._is_char = [f.startswith("c|") for f in names]
+        self.documents = self._weigh_all(np.frombuffer(rows, dtype=np.int64), col, np.frombuffer(counts, dtype=np.float64), idf, n)
+
+    def _weigh_all(self, rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, idf: np.ndarray, n: int) -> sp.csr_matrix:
+        """The same weighting as :meth:`weigh`, for all documents at once."""
+        values = idf[cols] * np.where(counts > 1, 1.0 + np.log(np.maximum(counts, 1.0)), 1.0)
+        group = np.asarray(self._is_char, dtype=np.int64)[cols] if len(cols) else cols
+        sums = np.zeros((n, 2))
+        np.add.at(sums, (rows, group), values * values)
+        norms = np.sqrt(sums[rows, group]) * _SQRT2
+        matrix = sp.csr_matrix(((values / norms).astype(np.float32), (rows, cols)), shape=(n, len(self.index)))
+        matrix.sort_indices()
+        return matrix
 
     @property
     def size(self) -> int:

@@ -93,9 +93,7 @@ class Matcher:
         vectoriser = Vectoriser(analyser, [(ex.text, ex.language) for ex in examples])
         entry_ids = sorted({ex.entry_id for ex in examples})
         column = {e: i for i, e in enumerate(entry_ids)}
-        bags = vectoriser.document_bags or []
-        x = _rows(vectoriser, [vectoriser.weigh(bag) for bag in bags])
-        vectoriser.document_bags = None  # most of the build's memory; not needed for answering
+        x = vectoriser.documents
         y = np.array([column[ex.entry_id] for ex in examples])
         weights = _train(x, y, len(entry_ids), params)
         languages = sorted({ex.language for ex in examples})
@@ -166,13 +164,6 @@ def _calibrated(raw: float) -> float:
 
 def _folded(synonyms: Mapping[str, str]) -> dict[str, str]:
     return {fold(k): fold(v) for k, v in synonyms.items() if fold(k) and fold(v)}
-
-
-def _rows(vectoriser: Vectoriser, weighted: Sequence[tuple[list[int], list[float]]]) -> sp.csr_matrix:
-    indptr = np.cumsum([0] + [len(i) for i, _ in weighted])
-    indices = np.fromiter((i for idx, _ in weighted for i in idx), dtype=np.int32, count=indptr[-1])
-    data = np.fromiter((v for _, val in weighted for v in val), dtype=np.float32, count=indptr[-1])
-    return sp.csr_matrix((data, indices, indptr), shape=(len(weighted), vectoriser.size))
 
 
 def _train(x: sp.csr_matrix, y: np.ndarray, classes: int, p: TrainingParams) -> sp.csr_matrix:
