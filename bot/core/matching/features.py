@@ -38,6 +38,13 @@ def _stemmer(lang: str) -> Stemmer.Stemmer | None:
     return Stemmer.Stemmer(name)
 
 
+@lru_cache(maxsize=100_000)
+def _char_ngrams(word: str) -> tuple[str, ...]:
+    """A word's character n-grams with boundary marks; cached, as the same words recur."""
+    padded = f"<{word}>"
+    return tuple("c|" + padded[i : i + n] for n in _CHAR_NGRAMS for i in range(len(padded) - n + 1))
+
+
 class Analyser:
     """Folds, applies synonyms, repairs typos, splits compounds and stems one text.
 
@@ -83,18 +90,11 @@ class Analyser:
         parts = [p for w in words for p in self._split(w)] if self._known else []
         stem = self._stem_fn(lang)
         stems = [stem(w) for w in words]
-        feats: Counter[str] = Counter()
-        for s in stems:
-            feats["w|" + s] += 1
-        for s in (stem(p) for p in parts):
-            feats["w|" + s] += 1
-        for a, b in pairwise(stems):
-            feats[f"b|{a} {b}"] += 1
+        feats: Counter[str] = Counter("w|" + s for s in stems)
+        feats.update("w|" + stem(p) for p in parts)
+        feats.update(f"b|{a} {b}" for a, b in pairwise(stems))
         for w in words:
-            padded = f"<{w}>"
-            for n in _CHAR_NGRAMS:
-                for i in range(len(padded) - n + 1):
-                    feats["c|" + padded[i : i + n]] += 1
+            feats.update(_char_ngrams(w))
         return feats
 
     def _stem_fn(self, lang: str):  # type: ignore[no-untyped-def]
