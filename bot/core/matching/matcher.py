@@ -138,21 +138,20 @@ class Matcher:
         matches = tuple(Match(self.entry_ids[i], _calibrated(float(scores[i]))) for i in top)
         return MatchResult(lang, matches)
 
-
     def _scores(self, idx: list[int], val: list[float]) -> np.ndarray:
         """Query · W by gathering only the query's feature rows (no full matrix product)."""
         w = self._weights
         rows = np.asarray(idx, dtype=np.int64)
         keep = ~self._dense_row[rows]
         rows = rows[keep]
-        val = list(np.asarray(val)[keep])
+        values = np.asarray(val, dtype=np.float32)[keep]
         starts, ends = w.indptr[rows], w.indptr[rows + 1]
         lengths = ends - starts
         total = int(lengths.sum())
         if total == 0:
             return np.zeros(len(self.entry_ids))
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        weights = w.data[offsets] * np.repeat(np.asarray(val, dtype=np.float32), lengths)
+        weights = w.data[offsets] * np.repeat(values, lengths)
         return np.bincount(w.indices[offsets], weights=weights, minlength=len(self.entry_ids))
 
 
