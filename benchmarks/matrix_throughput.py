@@ -47,7 +47,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import secrets
 import sys
 import tempfile
 import time
@@ -61,6 +60,8 @@ if __package__:  # python -m benchmarks.matrix_throughput
 else:  # python benchmarks/matrix_throughput.py: benchmarks/ is sys.path[0]
     import harness  # type: ignore[no-redef]
 
+from tests.matrix_server import unique
+
 TARGETS = {"ratio": 0.8}
 PASSWORD = "benchmark horse battery staple"
 SYNC_FILTER = {
@@ -73,10 +74,6 @@ COUNTS = ("answered", "expected", "extra_replies", "limited_timelines")  # summe
 
 log = logging.getLogger("matrix_throughput")
 progress = harness.progress_logger("matrix_throughput")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
 
 
 # ================================================================================================

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 import holidays
 
-from bot.config import Settings
+from bot.config import ProfileConfig, Settings
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.live import LiveKnowledge
@@ -32,13 +32,24 @@ def holiday_check(settings: Settings) -> HolidayCheck:
     return lambda day: day in calendar
 
 
-def dialogue_settings(settings: Settings) -> DialogueSettings:
-    return DialogueSettings(
+def dialogue_settings(settings: Settings, profile: ProfileConfig | None = None) -> DialogueSettings:
+    """The dialogue's settings: the global ones, with a profile's own where it has them."""
+    common = DialogueSettings(
         threshold=settings.matching.threshold,
         ambiguity_gap=settings.matching.ambiguity_gap,
         default_language=settings.default_language,
         popular=tuple(settings.popular),
         phone_office=settings.phone_office,
+    )
+    if profile is None:
+        return common
+    return replace(
+        common,
+        default_language=profile.default_language,
+        popular=tuple(profile.popular) if profile.popular is not None else common.popular,
+        preferred_tags=frozenset(profile.preferred_tags),
+        greeting=profile.greeting,
+        use_language_hint=profile.use_client_language,
     )
 
 
@@ -55,12 +66,12 @@ def open_storage(settings: Settings) -> Storage:
     return Storage(CachedUserStates(SqlUserStates(engine)), SqlUnansweredLog(engine))
 
 
-def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage) -> Dialogue:
+def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage, profile: ProfileConfig | None = None) -> Dialogue:
     return Dialogue(
         knowledge=lambda: live.snapshot,
         states=storage.states,
         unanswered=storage.unanswered,
-        settings=dialogue_settings(settings),
+        settings=dialogue_settings(settings, profile),
         clock=city_clock(settings),
         is_holiday=holiday_check(settings),
     )

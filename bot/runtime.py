@@ -6,12 +6,10 @@ import asyncio
 import logging
 import os
 import signal
-from dataclasses import replace
 from typing import Protocol
 
 from bot.app import Storage, build_dialogue
-from bot.config import ProfileConfig, Settings
-from bot.core.dialogue import Dialogue
+from bot.config import Settings
 from bot.core.live import LiveKnowledge
 
 log = logging.getLogger(__name__)
@@ -26,19 +24,6 @@ class MissingSecret(Exception):
     pass
 
 
-def profile_dialogue(settings: Settings, live: LiveKnowledge, profile: ProfileConfig, storage: Storage) -> Dialogue:
-    dialogue = build_dialogue(settings, live, storage)
-    dialogue.settings = replace(
-        dialogue.settings,
-        default_language=profile.default_language,
-        popular=tuple(profile.popular) if profile.popular is not None else dialogue.settings.popular,
-        preferred_tags=frozenset(profile.preferred_tags),
-        greeting=profile.greeting,
-        use_language_hint=profile.use_client_language,
-    )
-    return dialogue
-
-
 def secret(name: str | None) -> str | None:
     return os.environ.get(name) if name else None
 
@@ -46,7 +31,7 @@ def secret(name: str | None) -> str | None:
 def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage) -> list[Channel]:
     channels: list[Channel] = []
     for profile in settings.profiles:
-        dialogue = profile_dialogue(settings, live, profile, storage)
+        dialogue = build_dialogue(settings, live, storage, profile)
         if profile.telegram is not None:
             from bot.channels.telegram import TelegramChannel, TelegramSettings
 

@@ -404,3 +404,8 @@ def run_scenario(server: SynapseServer, scenario: Callable[[], Awaitable[None]],
     except BaseException as exc:
         exc.add_note(server.log_tail())
         raise
+
+
+def unique(prefix: str) -> str:
+    """A localpart no other test or run on a shared server uses."""
+    return f"{prefix}-{secrets.token_hex(4)}"

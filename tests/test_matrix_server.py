@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from nio import (
     SyncResponse,
 )
 
-from tests.matrix_server import SynapseServer, SynapseServerError, run_scenario
+from tests.matrix_server import SynapseServer, SynapseServerError, run_scenario, unique
 
 PASSWORD = "correct horse battery staple"
 
@@ -28,10 +27,6 @@ PASSWORD = "correct horse battery staple"
 # timeout back to the test instead of letting nio sleep and retry.
 CLIENT_CONFIG = AsyncClientConfig(encryption_enabled=False, max_limit_exceeded=0, max_timeouts=0, store_sync_tokens=False)
 
-
-def unique(prefix: str) -> str:
-    """A localpart no other test on the shared session server uses."""
-    return f"{prefix}-{secrets.token_hex(4)}"
 
 
 def client_for(server: SynapseServer, user_id: str, access_token: str) -> AsyncClient:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Storage
+from bot.app import Storage, build_dialogue
 from bot.config import Settings, load_settings
 from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
-from bot.runtime import MissingSecret, build_channels, profile_dialogue
+from bot.runtime import MissingSecret, build_channels
 from tests.conftest import REPO
 from tests.fakes.aio import reap_tasks
 from tests.fakes.telegram_api import FakeBotApi
@@ -33,7 +33,7 @@ def test_welcome_profile_settings_reach_the_dialogue(tiny_kb: Path) -> None:
     data = tomllib.loads((REPO / "buergerbot.example.toml").read_text(encoding="utf-8"))
     settings = Settings(**{**data, "knowledge_dirs": [tiny_kb]})
     live = LiveKnowledge([tiny_kb])
-    d = profile_dialogue(settings, live, settings.profiles[1], MEMORY).settings
+    d = build_dialogue(settings, live, MEMORY, settings.profiles[1]).settings
     assert d.default_language == "en"
     assert d.preferred_tags == frozenset({"welcome"})
     assert d.greeting is not None and d.greeting["en"].startswith("Welcome to Musterstadt!")

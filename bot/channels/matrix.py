@@ -38,13 +38,13 @@ from nio import (
 from nio.api import MessageDirection
 
 from bot.channels.markup import to_html, to_plain
+from bot.core.dialogue import COMMANDS
 from bot.core.models import Incoming, Reply
 
 log = logging.getLogger(__name__)
 
 Handle = Callable[[Incoming], Sequence[Reply]]
 CHANNEL = "matrix"
-_COMMANDS = {"start", "help", "menu", "language", "sprache", "hilfe", "link"}
 
 
 @dataclass(frozen=True)
@@ -307,7 +307,7 @@ class MatrixChannel:
 
     def _incoming(self, room_id: str, text: str) -> Incoming:
         stripped = text.strip()
-        if stripped[:1] in ("!", "/") and stripped[1:].split(" ", 1)[0].lower() in _COMMANDS:
+        if stripped[:1] in ("!", "/") and stripped[1:].split(" ", 1)[0].lower() in COMMANDS:
             head, _, arg = stripped[1:].partition(" ")
             return Incoming(CHANNEL, room_id, "", profile=self.settings.profile, command=head.lower(), argument=arg.strip()[:64])
         return Incoming(CHANNEL, room_id, text, profile=self.settings.profile)

@@ -46,7 +46,6 @@ CHANNEL = "telegram"
 # Telegram counts the text without markup; our limit leaves room for the difference in counting.
 _TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH - 96
 _CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
-_COMMANDS = {"start", "help", "menu", "language", "sprache", "hilfe"}
 
 
 @dataclass(frozen=True)
@@ -151,7 +150,7 @@ class TelegramChannel:
         if target and target.lower() != (context.bot.username or "").lower():
             return  # a command for another bot in the same group
         incoming = Incoming(CHANNEL, str(message.chat_id), "", self._lang(update), self.settings.profile,
-                            command=command.lower() if command.lower() in _COMMANDS else command.lower()[:32],
+                            command=command.lower()[:32],
                             argument=argument.strip()[:64])
         await self._dispatch(update, incoming)
 

@@ -22,6 +22,8 @@ from bot.core.texts import text, weekday_name
 
 CHOICE_ENTRY = "entry:"
 CHOICE_LANGUAGE = "lang:"
+# Commands the dialogue handles (adapters pass any command on; unknown ones get a polite reply).
+COMMANDS = frozenset({"start", "help", "menu", "hilfe", "language", "sprache"})
 CHOICE_CONFIRM_DELETE = "delete:yes"
 CHOICE_KEEP = "delete:no"
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}

@@ -45,7 +45,6 @@ class LiveKnowledge:
             raise InvalidKnowledge([p for p in checked.problems if p.severity == "error"])
         self.snapshot = Snapshot(checked.knowledge, checked.matcher)
         self.last_problems: list[Problem] = checked.problems
-        self.reloads = 0
         self.failed_reloads = 0
 
     def refresh(self) -> bool:
@@ -67,6 +66,5 @@ class LiveKnowledge:
                 log.error("knowledge files have errors; the last good knowledge stays live")
                 return False
             self.snapshot = Snapshot(checked.knowledge, checked.matcher)
-            self.reloads += 1
             log.info("knowledge reloaded: %d entries", len(checked.knowledge.entries))
             return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,10 @@ from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from tests.conftest import MONDAY_10
-from tests.matrix_server import SynapseServer, run_scenario
+from tests.matrix_server import SynapseServer, run_scenario, unique
 
 PASSWORD = "correct horse battery staple"
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
 
 
 class Citizen:

@@ -87,9 +87,10 @@ class Matcher:
         if not examples:
             raise ValueError("a matcher needs at least one example")
         params = params or TrainingParams()
-        plain = Analyser(_folded(synonyms or {}))
+        folded = _folded(synonyms or {})
+        plain = Analyser(folded)  # synonyms only: the known words that typo repair aims at
         known = {w for ex in examples for w in plain.words(ex.text)}
-        analyser = Analyser(_folded(synonyms or {}), known)
+        analyser = Analyser(folded, known)
         vectoriser = Vectoriser(analyser, [(ex.text, ex.language) for ex in examples])
         entry_ids = sorted({ex.entry_id for ex in examples})
         column = {e: i for i, e in enumerate(entry_ids)}
