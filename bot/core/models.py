@@ -152,3 +152,68 @@ class UserState:
     language: str | None = None
     pending_choices: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """Where a reminder goes: one chat on one channel, answered by one profile."""
+
+    channel: str
+    chat_id: str
+    profile: str = "default"
+
+
+@dataclass(frozen=True)
+class Appointment:
+    """An appointment a chat is reminded of (added in the chat or linked from a booking)."""
+
+    id: str
+    starts_at: dt.datetime  # timezone-aware
+    office: str | None  # office id from offices.yaml
+    subject: str  # what it is for ("Personalausweis beantragen"); may be empty
+    source: str  # "chat", or the back-office system that created it
+
+
+class SubscriptionKind(StrEnum):
+    CASE = "case"  # status changes of one case (e.g. a passport application), by its reference
+    WASTE = "waste"  # the evening before each waste collection in one district
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    kind: SubscriptionKind
+    ref: str  # case reference or district id
+    label: str  # what the citizen sees: the case reference or the district's name
+
+
+class LinkError(StrEnum):
+    MALFORMED = "malformed"  # not a token this bot could have issued
+    FORGED = "forged"  # well-formed, bad signature
+    EXPIRED = "expired"
+    USED = "used"  # already redeemed (tokens are single-use)
+    UNKNOWN = "unknown"  # genuine, but no appointment behind it (e.g. cancelled by the office)
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    appointment: Appointment | None = None
+    error: LinkError | None = None
+
+
+class NoticeKind(StrEnum):
+    APPOINTMENT = "appointment"  # params: starts_at (ISO 8601 with offset), office, subject, lead ("1d", "1h", …)
+    APPOINTMENT_CANCELLED = "appointment_cancelled"  # params: starts_at, office, subject (cancelled by the office)
+    CASE_STATUS = "case_status"  # params: reference, document, status
+    CASE_FOLLOWUP = "case_followup"  # params: reference, document, status (still waiting to be collected)
+    WASTE = "waste"  # params: district, date (ISO), fractions (comma-separated fraction ids)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A stored message that is due: rendered into a Reply (bot.core.notices) when it is sent,
+    so it uses the knowledge (office names, hours) current at that time."""
+
+    kind: NoticeKind
+    language: str
+    params: dict[str, str]

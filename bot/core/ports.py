@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from typing import Any, Protocol
 
-from bot.core.models import UserState
+from bot.core.models import Appointment, ChatRef, LinkResult, Subscription, UserState
 
 
 class UserStateStore(Protocol):
@@ -42,3 +42,29 @@ class MemoryUnansweredLog:
 
     def record(self, text: str, language: str, channel: str, at: dt.datetime) -> None:
         self.records.append((text, language, channel, at))
+
+
+class ReminderBook(Protocol):
+    """A chat's appointments and subscriptions. The storage side keeps the due notices in step:
+    adding an appointment schedules its reminders, cancelling drops them, forgetting a chat
+    deletes every row about it."""
+
+    def add_appointment(self, chat: ChatRef, language: str, starts_at: dt.datetime, office: str | None, subject: str) -> Appointment: ...
+    def upcoming(self, chat: ChatRef, now: dt.datetime) -> list[Appointment]: ...
+    def cancel(self, chat: ChatRef, appointment_id: str) -> bool: ...
+    def redeem(self, chat: ChatRef, language: str, token: str) -> LinkResult: ...
+    def subscribe_case(self, chat: ChatRef, language: str, reference: str) -> Subscription | None:
+        """None when the city's systems do not know the reference."""
+        ...
+    def subscribe_waste(self, chat: ChatRef, language: str, district: str) -> Subscription: ...
+    def subscriptions(self, chat: ChatRef) -> list[Subscription]: ...
+    def unsubscribe(self, chat: ChatRef, subscription_id: str) -> bool: ...
+    def districts(self) -> dict[str, str]:
+        """Waste collection districts known from the city's calendars: id -> display name."""
+        ...
+    def export(self, chat: ChatRef) -> dict[str, Any]:
+        """Everything stored about the chat, JSON-serialisable (GDPR access request)."""
+        ...
+    def forget(self, chat: ChatRef) -> None:
+        """Delete every row about the chat; its pending reminders are gone with them."""
+        ...

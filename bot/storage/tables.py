@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Index, String
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -32,3 +32,109 @@ class UnansweredRow(Base):
     language: Mapped[str] = mapped_column(String(8))
     channel: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(String(1000))
+
+
+_BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
+
+
+class AppointmentRow(Base):
+    """An appointment, added in a chat or created by a back-office system (then linked by token)."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (UniqueConstraint("source", "external_ref", name="uq_appointments_source_ref"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))  # "chat" or the back-office system's name
+    external_ref: Mapped[str | None] = mapped_column(String(128))  # the system's own id
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    office: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(8), default="de")
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | cancelled
+    token_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # deep-link token id (hex)
+    redeemed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # tokens are single-use
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AppointmentChatRow(Base):
+    """A chat that wants reminders of an appointment."""
+
+    __tablename__ = "appointment_chats"
+    __table_args__ = (Index("ix_appointment_chats_chat", "channel", "chat_id"),)
+    appointment_id: Mapped[str] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseRow(Base):
+    """The status of a case (e.g. a passport application) as the city's systems last reported it."""
+
+    __tablename__ = "cases"
+    reference: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    document: Mapped[str] = mapped_column(String(32))  # reisepass, personalausweis, …
+    status: Mapped[str] = mapped_column(String(32))  # received, in_progress, ready_for_pickup, collected, …
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SubscriptionRow(Base):
+    """A chat following a case's status or a district's waste collections."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("kind", "ref", "channel", "chat_id", name="uq_subscriptions_chat"),
+        Index("ix_subscriptions_chat", "channel", "chat_id"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # case | waste
+    ref: Mapped[str] = mapped_column(String(64))  # case reference or district id
+    channel: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(255))
+    profile: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReminderRow(Base):
+    """One message due to one chat at one time: the scheduler's work queue.
+
+    Workers claim due rows, mark them ``sending`` (the delivery key) before the message leaves and
+    ``sent`` after; a row left in ``sending`` by a killed worker is never sent again blindly.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        Index("ix_reminders_due", "status", "due_at"),
+        Index("ix_reminders_chat", "channel", "chat_id"),
+        Index("ix_reminders_subject", "subject_id"),
+    )
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)  # one row per (what, whom, when)
+    subject_id: Mapped[str] = mapped_column(String(64))  # appointment or subscription id
+    channel: Mapped[str] = mapped_column(String(32))
+    profile: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(24))  # NoticeKind
+    params: Mapped[str] = mapped_column(Text)  # JSON object of strings
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # useless after this: dropped
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sending | sent | dropped | cancelled | failed
+    worker: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotencyRow(Base):
+    """A back-office request already carried out: a retry with the same key gets the same answer."""
+
+    __tablename__ = "idempotency_keys"
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
