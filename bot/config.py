@@ -31,6 +31,7 @@ class TelegramConfig(BaseModel):
     port: int = Field(8443, ge=1, le=65535)
     url_path: str = "telegram"
     base_url: str | None = None  # another Bot API server (tests, a local Bot API server)
+    username: str | None = None  # the bot's @name without "@", for deep links (t.me/<username>?start=…)
 
 
 class MatrixConfig(BaseModel):
@@ -43,6 +44,31 @@ class MatrixConfig(BaseModel):
     allowed_servers: list[str] = []  # accept invites only from these homeservers (empty: all)
     command_prefix: str = "!bot"
     encryption: bool = True
+
+
+class RemindersConfig(BaseModel):
+    """Appointment, case and waste reminders (see bot/reminders)."""
+
+    model_config = ConfigDict(extra="forbid")
+    offsets: list[str] = ["1d", "1h"]  # how long before an appointment: "1d", "2h", "30m"
+    office_offsets: dict[str, list[str]] = {}  # office id -> its own offsets
+    quiet_hours: tuple[str, str] = ("21:00", "08:00")  # no reminders in between, except for appointments that morning
+    case_followup_days: int = Field(7, ge=1)  # remind again when a document is still waiting to be collected
+    waste_dir: Path = Path("waste")  # one iCal file per district: <district-id>.ics
+    waste_evening: str = "18:00"  # waste reminders go out at this time the evening before
+    poll_seconds: float = Field(5.0, gt=0)  # how often a worker looks for due reminders
+    batch_size: int = Field(200, ge=1, le=10_000)  # rows claimed at once
+    lease_seconds: int = Field(120, ge=10)  # a claimed row returns to the queue after this
+    link_keys_env: str = "BUERGERBOT_LINK_KEYS"  # comma-separated hex keys (>= 32 bytes each), newest first
+    link_ttl_days: int = Field(90, ge=1)
+
+
+class BackofficeClient(BaseModel):
+    """A city system allowed to use the back-office API, with its own bearer token."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9-]+$")
+    token_env: str  # environment variable holding the client's bearer token
 
 
 class ProfileConfig(BaseModel):
@@ -76,6 +102,8 @@ class Settings(BaseSettings):
     ]
     matching: MatchingSettings = MatchingSettings()
     profiles: list[ProfileConfig] = []
+    reminders: RemindersConfig = RemindersConfig()
+    backoffice_clients: list[BackofficeClient] = []
 
     @classmethod
     def settings_customise_sources(
