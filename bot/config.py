@@ -54,7 +54,7 @@ class RemindersConfig(BaseModel):
     office_offsets: dict[str, list[str]] = {}  # office id -> its own offsets
     quiet_hours: tuple[str, str] = ("21:00", "08:00")  # no reminders in between, except for appointments that morning
     case_followup_days: int = Field(7, ge=1)  # remind again when a document is still waiting to be collected
-    waste_dir: Path = Path("waste")  # one iCal file per district: <district-id>.ics
+    waste_dir: Path = Path("faq/waste")  # one iCal file per district: <district-id>.ics
     waste_evening: str = "18:00"  # waste reminders go out at this time the evening before
     poll_seconds: float = Field(5.0, gt=0)  # how often a worker looks for due reminders
     batch_size: int = Field(200, ge=1, le=10_000)  # rows claimed at once

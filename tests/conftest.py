@@ -7,12 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from bot.channels.markup import reply_as_plain
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.models import Incoming, Reply
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from bot.storage.database import make_engine, migrate
+from tests.databases import NO_POSTGRES, postgres_schema
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -205,3 +208,20 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]
 def synapse_rate_limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
     """A running Synapse with Synapse's default rate limits (429 M_LIMIT_EXCEEDED after ~10 quick messages)."""
     yield from _session_synapse(tmp_path_factory, "synapse-rate-limited", rate_limited=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database: SQLite in tmp_path, then the local PostgreSQL (a fresh schema)."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+        migrate(eng)
+        yield eng
+        eng.dispose()
+        return
+    with postgres_schema() as url:
+        if url is None:
+            pytest.skip(NO_POSTGRES)
+        eng = make_engine(url)
+        yield eng
+        eng.dispose()

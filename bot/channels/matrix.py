@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import html
 import json
 import logging
@@ -40,6 +41,7 @@ from nio.api import MessageDirection
 from bot.channels.markup import to_html, to_plain
 from bot.core.dialogue import COMMANDS
 from bot.core.models import Incoming, Reply
+from bot.core.ports import DeliveryFailed
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +332,25 @@ class MatrixChannel:
             "format": "org.matrix.custom.html",
             "formatted_body": "<br><br>".join(html_parts),
         }
+
+    # -- reminders ---------------------------------------------------------------------------------
+    idempotent = True  # the delivery key is the transaction id: the homeserver drops a repeat
+
+    async def deliver(self, chat_id: str, reply: Reply, key: str) -> None:
+        """Send a reminder; sending the same key again is harmless, so every failure may be retried."""
+        content = self.render(reply)
+        txn = "reminder-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+        for _ in range(self.settings.send_attempts):
+            resp = await self.client.room_send(chat_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=True)
+            if not isinstance(resp, RoomSendError):
+                return
+            if resp.status_code == "M_LIMIT_EXCEEDED":
+                await asyncio.sleep(min((resp.retry_after_ms or 1000) / 1000, self.settings.max_rate_limit_wait_s))
+                continue
+            if resp.status_code in ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_TOKEN"):
+                raise DeliveryFailed(resp.status_code, permanent=True)
+            await asyncio.sleep(1)
+        raise DeliveryFailed("matrix: not accepted after retries", maybe_sent=True)
 
     async def _send(self, room_id: str, reply: Reply) -> None:
         content = self.render(reply)

@@ -23,7 +23,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit, ParseMode
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -37,6 +37,7 @@ from telegram.ext import (
 from bot.channels.markup import to_html
 from bot.channels.splitting import split_message
 from bot.core.models import Incoming, Reply
+from bot.core.ports import DeliveryFailed
 from bot.core.texts import text as core_text
 
 log = logging.getLogger(__name__)
@@ -215,6 +216,40 @@ class TelegramChannel:
         code = (user.language_code or "")[:2].lower() if user else ""
         return code or None
 
+    # -- reminders -----------------------------------------------------------------------------
+    idempotent = False  # sendMessage has no idempotency key: a message in doubt is never sent again
+
+    async def open_for_delivery(self) -> None:
+        """Ready to send without taking updates (a reminder worker process)."""
+        await self.app.initialize()
+
+    async def deliver(self, chat_id: str, reply: Reply, key: str) -> None:
+        """Send a reminder at most once. Only refusals Telegram gives before accepting the message
+        (429) are retried; a network error after the request left may have delivered it."""
+        try:
+            target = int(chat_id)
+        except ValueError:
+            raise DeliveryFailed("not a Telegram chat id", permanent=True) from None
+        chunks = split_message(reply.text, _TEXT_LIMIT, lambda t: len(to_html(t)))
+        markup = self._keyboard(reply)
+        for i, chunk in enumerate(chunks):
+            for _ in range(5):
+                try:
+                    async with self._chat_limiter(target):
+                        await self.app.bot.send_message(
+                            target, to_html(chunk), parse_mode=ParseMode.HTML, reply_markup=markup if i == len(chunks) - 1 else None,
+                            link_preview_options=LinkPreviewOptions(is_disabled=True),
+                        )
+                    break
+                except RetryAfter as exc:
+                    await asyncio.sleep(_seconds(exc.retry_after))
+                except (Forbidden, ChatMigrated, BadRequest) as exc:
+                    raise DeliveryFailed(type(exc).__name__, permanent=True) from None
+                except NetworkError as exc:
+                    raise DeliveryFailed(type(exc).__name__, maybe_sent=i > 0 or _may_have_left(exc)) from None
+            else:
+                raise DeliveryFailed("still rate limited after five waits")
+
     # -- outgoing ------------------------------------------------------------------------------
     async def _send(self, chat_id: int, replies: Sequence[Reply]) -> None:
         for reply in replies:
@@ -264,6 +299,16 @@ class TelegramChannel:
         else:
             self._chat_limits.move_to_end(chat_id)
         return limiter
+
+
+def _may_have_left(exc: NetworkError) -> bool:
+    """Whether the request may have reached Telegram: only a refused or failed connection proves it did not."""
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError) or type(cause).__name__ in ("ConnectError", "ConnectTimeout", "PoolTimeout"):
+            return False
+        cause = cause.__cause__
+    return True
 
 
 def _seconds(value: object) -> float:

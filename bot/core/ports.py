@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Protocol
 
-from bot.core.models import Appointment, ChatRef, LinkResult, Subscription, UserState
+from bot.core.models import Appointment, ChatRef, LinkResult, Reply, Subscription, UserState
 
 
 class UserStateStore(Protocol):
@@ -68,3 +68,23 @@ class ReminderBook(Protocol):
     def forget(self, chat: ChatRef) -> None:
         """Delete every row about the chat; its pending reminders are gone with them."""
         ...
+
+
+class DeliveryFailed(Exception):
+    """A reminder could not be delivered. ``permanent``: retrying will not help (the user blocked
+    the bot, the chat is gone). ``maybe_sent``: the channel may have accepted it before failing
+    (a timeout after the request left), so only an idempotent channel may send it again."""
+
+    def __init__(self, reason: str, permanent: bool = False, maybe_sent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+        self.maybe_sent = maybe_sent
+
+
+class Deliverer(Protocol):
+    """A channel that sends reminders. ``idempotent`` channels deduplicate by ``key`` themselves
+    (Matrix transaction ids), so a message in doubt can safely be sent again."""
+
+    idempotent: bool
+
+    async def deliver(self, chat_id: str, reply: Reply, key: str) -> None: ...

@@ -17,6 +17,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -53,6 +54,7 @@ def enqueue(conn: Connection, items: Iterable[Due]) -> int:
     if not rows:
         return 0
     dialect = conn.dialect.name
+    stmt: Any
     if dialect == "postgresql":
         stmt = pg_insert(ReminderRow).on_conflict_do_nothing(index_elements=["dedupe_key"])
     elif dialect == "sqlite":

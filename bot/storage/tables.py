@@ -4,8 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Dialect, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every database. SQLite would otherwise keep
+    the wall-clock digits and drop the offset, and due times in different offsets would not compare."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime: the database keeps aware times only")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -19,7 +39,7 @@ class ChatStateRow(Base):
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     language: Mapped[str | None] = mapped_column(String(8))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class UnansweredRow(Base):
@@ -28,7 +48,7 @@ class UnansweredRow(Base):
     __tablename__ = "unanswered_questions"
     __table_args__ = (Index("ix_unanswered_asked_at", "asked_at"),)
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    asked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    asked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     language: Mapped[str] = mapped_column(String(8))
     channel: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(String(1000))
@@ -45,14 +65,14 @@ class AppointmentRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     source: Mapped[str] = mapped_column(String(64))  # "chat" or the back-office system's name
     external_ref: Mapped[str | None] = mapped_column(String(128))  # the system's own id
-    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     office: Mapped[str | None] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[str] = mapped_column(String(8), default="de")
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | cancelled
     token_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # deep-link token id (hex)
-    redeemed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # tokens are single-use
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    redeemed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # tokens are single-use
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class AppointmentChatRow(Base):
@@ -65,7 +85,7 @@ class AppointmentChatRow(Base):
     chat_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     profile: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class CaseRow(Base):
@@ -76,7 +96,7 @@ class CaseRow(Base):
     source: Mapped[str] = mapped_column(String(64))
     document: Mapped[str] = mapped_column(String(32))  # reisepass, personalausweis, …
     status: Mapped[str] = mapped_column(String(32))  # received, in_progress, ready_for_pickup, collected, …
-    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class SubscriptionRow(Base):
@@ -94,7 +114,7 @@ class SubscriptionRow(Base):
     chat_id: Mapped[str] = mapped_column(String(255))
     profile: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class ReminderRow(Base):
@@ -119,13 +139,13 @@ class ReminderRow(Base):
     language: Mapped[str] = mapped_column(String(8))
     kind: Mapped[str] = mapped_column(String(24))  # NoticeKind
     params: Mapped[str] = mapped_column(Text)  # JSON object of strings
-    due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # useless after this: dropped
+    due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # useless after this: dropped
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sending | sent | dropped | cancelled | failed
     worker: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
 
 class IdempotencyRow(Base):
@@ -137,4 +157,4 @@ class IdempotencyRow(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

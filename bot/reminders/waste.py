@@ -1,0 +1,107 @@
+"""Waste collection calendars: one iCal file per district, as the city's waste company publishes them.
+
+``<waste_dir>/<district-id>.ics``; the calendar's name (X-WR-CALNAME) is the district's display name.
+Each event is one collection day; its summary names the fractions ("Restmüll", "Bio + Papier").
+Recurring events (RRULE, EXDATE) are expanded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dateutil.rrule import rrulestr
+from icalendar import Calendar, Component
+
+from bot.core.matching.normalise import fold
+
+log = logging.getLogger(__name__)
+
+# Folded words in an event summary -> fraction id (the ids the notice texts know).
+_FRACTIONS = {
+    "restmuell": "restmuell", "rest": "restmuell", "hausmuell": "restmuell", "residual": "restmuell",
+    "bio": "bio", "biotonne": "bio", "bioabfall": "bio", "organic": "bio",
+    "papier": "papier", "altpapier": "papier", "paper": "papier", "blaue": "papier",
+    "gelbe": "gelbe-tonne", "gelber": "gelbe-tonne", "wertstoff": "gelbe-tonne", "wertstoffe": "gelbe-tonne", "verpackung": "gelbe-tonne",
+    "glas": "glas", "altglas": "glas", "glass": "glas",
+    "sperrmuell": "sperrmuell", "bulky": "sperrmuell",
+    "schadstoff": "schadstoffe", "schadstoffe": "schadstoffe", "schadstoffmobil": "schadstoffe",
+}
+_DISTRICT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_HORIZON = dt.timedelta(days=800)  # recurring rules are expanded this far from the calendar's start
+
+
+def fractions_of(summary: str) -> tuple[str, ...]:
+    found: list[str] = []
+    for word in fold(summary).split():
+        fraction = _FRACTIONS.get(word)
+        if fraction and fraction not in found:
+            found.append(fraction)
+    return tuple(found) or ("other",)
+
+
+@dataclass
+class WasteCalendar:
+    names: dict[str, str] = field(default_factory=dict)  # district id -> display name
+    days: dict[str, dict[dt.date, tuple[str, ...]]] = field(default_factory=dict)  # district -> day -> fractions
+    problems: list[str] = field(default_factory=list)  # "file: message", for staff
+
+    def collections(self, district: str, start: dt.date, end: dt.date) -> list[tuple[dt.date, tuple[str, ...]]]:
+        """Collection days in [start, end], earliest first."""
+        return sorted((d, f) for d, f in self.days.get(district, {}).items() if start <= d <= end)
+
+
+def load_calendars(folder: Path) -> WasteCalendar:
+    """Every ``*.ics`` in ``folder``; a broken file is reported and skipped, the others still load."""
+    calendar = WasteCalendar()
+    if not folder.is_dir():
+        return calendar
+    for path in sorted(folder.glob("*.ics")):
+        district = path.stem.lower()
+        if not _DISTRICT_ID.match(district):
+            calendar.problems.append(f"{path}: the file name must be a district id (a-z, 0-9, -)")
+            continue
+        try:
+            parsed = Calendar.from_ical(path.read_bytes())
+            days = _collection_days(parsed)
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            calendar.problems.append(f"{path}: not a readable iCal file ({exc})")
+            continue
+        name = str(parsed.get("X-WR-CALNAME") or district.replace("-", " ").title())
+        calendar.names[district] = name
+        calendar.days[district] = days
+    for problem in calendar.problems:
+        log.warning("waste calendar: %s", problem)
+    return calendar
+
+
+def _collection_days(parsed: Calendar) -> dict[dt.date, tuple[str, ...]]:
+    merged: dict[dt.date, list[str]] = defaultdict(list)
+    for event in parsed.walk("VEVENT"):
+        start = event.get("DTSTART")
+        if start is None:
+            continue
+        first = start.dt.date() if isinstance(start.dt, dt.datetime) else start.dt
+        fractions = fractions_of(str(event.get("SUMMARY", "")))
+        for day in _occurrences(event, first):
+            for f in fractions:
+                if f not in merged[day]:
+                    merged[day].append(f)
+    return {day: tuple(fs) for day, fs in merged.items()}
+
+
+def _occurrences(event: Component, first: dt.date) -> list[dt.date]:
+    rule = event.get("RRULE")
+    if rule is None:
+        return [first]
+    start = dt.datetime.combine(first, dt.time())
+    recurrence = rrulestr(rule.to_ical().decode(), dtstart=start, ignoretz=True)
+    excluded: set[dt.date] = set()
+    exdates = event.get("EXDATE")
+    for ex in exdates if isinstance(exdates, list) else [exdates] if exdates is not None else []:
+        excluded.update(d.dt.date() if isinstance(d.dt, dt.datetime) else d.dt for d in ex.dts)
+    return [d.date() for d in recurrence.between(start, start + _HORIZON, inc=True) if d.date() not in excluded]

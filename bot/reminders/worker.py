@@ -1,0 +1,238 @@
+"""Delivering due reminders: claim rows, mark them with their delivery key, send, record the outcome.
+
+Any number of workers may run against one PostgreSQL: a claim takes due rows with
+``FOR UPDATE SKIP LOCKED`` and leases them for a while; a worker that dies loses its lease and its
+rows go back to the queue. Before a message leaves, its row is marked ``sending`` in a committed
+transaction. A row found still ``sending`` after its lease ran out belonged to a worker that died
+mid-send: on an idempotent channel (Matrix, where the key is the transaction id) it is sent again,
+otherwise (Telegram) it is marked ``in_doubt`` and never sent twice.
+On SQLite the same statements run without the row locks, so run one worker there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, or_, select, tuple_, update
+
+from bot.core.models import ChatRef, Notice, NoticeKind, Reply
+from bot.core.ports import Deliverer, DeliveryFailed
+from bot.core.schedule import Action, decide
+from bot.reminders.planning import ReminderPolicy
+from bot.storage.tables import ReminderRow
+
+log = logging.getLogger(__name__)
+
+Render = Callable[[Notice], Reply]
+# (event, channel, count): "due", "sent", "failed", "dropped", "deferred", "in_doubt" — for metrics
+Observe = Callable[[str, str, int], None]
+MAX_ATTEMPTS = 5
+KEEP_FINISHED = dt.timedelta(days=30)  # sent/dropped rows stay this long for "my data", then go
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    chat: ChatRef
+    language: str
+    kind: NoticeKind
+    params: dict[str, str]
+    expires_at: dt.datetime | None
+
+    @property
+    def key(self) -> str:
+        return f"reminder:{self.id}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    row: Claimed
+    error: DeliveryFailed | None = None
+
+
+class ReminderWorker:
+    def __init__(
+        self, engine: Engine, deliverers: Mapping[tuple[str, str], Deliverer], render: Render, policy: ReminderPolicy,
+        clock: Callable[[], dt.datetime], *, batch_size: int = 200, lease_seconds: int = 120, window: int = 50,
+        worker_id: str | None = None, observe: Observe | None = None,
+    ) -> None:
+        self._engine = engine
+        self._deliverers = dict(deliverers)
+        self._render = render
+        self._policy = policy
+        self._clock = clock
+        self._batch = batch_size
+        self._lease = dt.timedelta(seconds=lease_seconds)
+        self._window = window
+        self.worker_id = worker_id or default_worker_id()
+        self._observe = observe or (lambda event, channel, n: None)
+
+    # -- the loop ----------------------------------------------------------------------------------
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
+        """Deliver everything due now, batch after batch; returns how many rows were handled."""
+        total = 0
+        while stop is None or not stop.is_set():
+            handled = await self.run_once()
+            total += handled
+            if handled < self._batch:
+                break
+        return total
+
+    async def run_once(self) -> int:
+        if not self._deliverers:
+            return 0
+        now = self._clock()
+        await asyncio.to_thread(self._recover, now)
+        rows = await asyncio.to_thread(self._claim, now)
+        if not rows:
+            return 0
+        for channel in {r.chat.channel for r in rows}:
+            self._observe("due", channel, sum(r.chat.channel == channel for r in rows))
+        local_now = self._policy.local(now)
+        sendable: list[Claimed] = []
+        dropped: list[int] = []
+        deferred: list[tuple[int, dt.datetime]] = []
+        for row in rows:
+            decision = decide(row.kind, row.expires_at, local_now, self._policy.quiet)
+            if decision.action is Action.SEND:
+                sendable.append(row)
+            elif decision.action is Action.DEFER and decision.until is not None:
+                deferred.append((row.id, decision.until))
+            else:
+                dropped.append(row.id)
+                self._observe("dropped", row.chat.channel, 1)
+        if dropped or deferred:
+            await asyncio.to_thread(self._settle, dropped, deferred)
+        for start in range(0, len(sendable), self._window):
+            window = sendable[start:start + self._window]
+            marked = await asyncio.to_thread(self._mark_sending, [r.id for r in window])
+            outcomes = await asyncio.gather(*(self._deliver(r) for r in window if r.id in marked))
+            await asyncio.to_thread(self._record, outcomes)
+        return len(rows)
+
+    async def _deliver(self, row: Claimed) -> Outcome:
+        deliverer = self._deliverers[(row.chat.channel, row.chat.profile)]
+        try:
+            reply = self._render(Notice(row.kind, row.language, row.params))
+            await deliverer.deliver(row.chat.chat_id, reply, row.key)
+        except DeliveryFailed as exc:
+            return Outcome(row, exc)
+        except Exception as exc:  # a bug in rendering or an adapter must not stop the queue
+            log.exception("reminder %d: delivery raised %s", row.id, type(exc).__name__)
+            return Outcome(row, DeliveryFailed(type(exc).__name__, maybe_sent=True))
+        return Outcome(row)
+
+    # -- database steps (run in a thread) ------------------------------------------------------------
+    def _ours(self) -> Any:
+        return tuple_(ReminderRow.channel, ReminderRow.profile).in_(list(self._deliverers))
+
+    def _claim(self, now: dt.datetime) -> list[Claimed]:
+        due = (
+            select(ReminderRow.id)
+            .where(ReminderRow.status == "pending", ReminderRow.due_at <= now,
+                   or_(ReminderRow.lease_until.is_(None), ReminderRow.lease_until < now), self._ours())
+            .order_by(ReminderRow.due_at)
+            .limit(self._batch)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(ReminderRow)
+            .where(ReminderRow.id.in_(due.scalar_subquery()))
+            .values(worker=self.worker_id, lease_until=now + self._lease)
+            .returning(ReminderRow.id, ReminderRow.channel, ReminderRow.chat_id, ReminderRow.profile, ReminderRow.language,
+                       ReminderRow.kind, ReminderRow.params, ReminderRow.expires_at)
+        )
+        with self._engine.begin() as conn:
+            rows = conn.execute(stmt).all()
+        claimed = []
+        for r in rows:
+            try:
+                kind = NoticeKind(r.kind)
+                params = {str(k): str(v) for k, v in json.loads(r.params).items()}
+            except (ValueError, AttributeError):
+                kind, params = NoticeKind.APPOINTMENT, {}
+            claimed.append(Claimed(r.id, ChatRef(r.channel, r.chat_id, r.profile), r.language, kind, params, r.expires_at))
+        return claimed
+
+    def _mark_sending(self, ids: Sequence[int]) -> set[int]:
+        """The delivery key: committed before anything leaves, and only for rows still ours."""
+        stmt = (
+            update(ReminderRow)
+            .where(ReminderRow.id.in_(ids), ReminderRow.worker == self.worker_id, ReminderRow.status == "pending")
+            .values(status="sending", attempts=ReminderRow.attempts + 1)
+            .returning(ReminderRow.id)
+        )
+        with self._engine.begin() as conn:
+            return {r.id for r in conn.execute(stmt)}
+
+    def _record(self, outcomes: Sequence[Outcome]) -> None:
+        now = self._clock()
+        sent = [o.row.id for o in outcomes if o.error is None]
+        with self._engine.begin() as conn:
+            if sent:
+                conn.execute(update(ReminderRow).where(ReminderRow.id.in_(sent)).values(status="sent", sent_at=now, lease_until=None))
+            for o in outcomes:
+                if o.error is None:
+                    continue
+                status, retry_at = self._after_failure(o, now)
+                conn.execute(update(ReminderRow).where(ReminderRow.id == o.row.id).values(
+                    status=status, worker=None, lease_until=None, **({"due_at": retry_at} if retry_at else {}),
+                ))
+                self._observe("failed" if status != "pending" else "retried", o.row.chat.channel, 1)
+                log.warning("reminder %d: %s (%s)", o.row.id, status, o.error)
+        for channel in {o.row.chat.channel for o in outcomes if o.error is None}:
+            self._observe("sent", channel, sum(o.error is None and o.row.chat.channel == channel for o in outcomes))
+
+    def _after_failure(self, outcome: Outcome, now: dt.datetime) -> tuple[str, dt.datetime | None]:
+        error = outcome.error
+        assert error is not None
+        if error.permanent:
+            return "failed", None
+        if error.maybe_sent and not self._deliverers[(outcome.row.chat.channel, outcome.row.chat.profile)].idempotent:
+            return "in_doubt", None
+        attempts = self._attempts(outcome.row.id)
+        if attempts >= MAX_ATTEMPTS:
+            return "failed", None
+        return "pending", now + dt.timedelta(seconds=30 * 2 ** attempts)
+
+    def _attempts(self, row_id: int) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(ReminderRow.attempts).where(ReminderRow.id == row_id)).scalar_one())
+
+    def _settle(self, dropped: Sequence[int], deferred: Sequence[tuple[int, dt.datetime]]) -> None:
+        with self._engine.begin() as conn:
+            if dropped:
+                conn.execute(update(ReminderRow).where(ReminderRow.id.in_(dropped)).values(status="dropped", worker=None, lease_until=None))
+            for row_id, until in deferred:
+                conn.execute(update(ReminderRow).where(ReminderRow.id == row_id).values(due_at=until, worker=None, lease_until=None))
+
+    def _recover(self, now: dt.datetime) -> None:
+        """Rows a dead worker left in ``sending``: resend where the channel deduplicates, else in doubt."""
+        stale = and_(ReminderRow.status == "sending", ReminderRow.lease_until < now, self._ours())
+        idempotent = [k for k, d in self._deliverers.items() if d.idempotent]
+        with self._engine.begin() as conn:
+            if idempotent:
+                conn.execute(update(ReminderRow).where(stale, tuple_(ReminderRow.channel, ReminderRow.profile).in_(idempotent))
+                             .values(status="pending", worker=None, lease_until=None))
+            in_doubt = conn.execute(update(ReminderRow).where(stale).values(status="in_doubt", worker=None).returning(ReminderRow.channel)).all()
+        for (channel,) in in_doubt:
+            self._observe("in_doubt", channel, 1)
+            log.error("a reminder was being sent by a worker that died; not sent again (status in_doubt)")
+
+    def purge_finished(self, now: dt.datetime) -> int:
+        with self._engine.begin() as conn:
+            return int(conn.execute(delete(ReminderRow).where(
+                ReminderRow.status.in_(("sent", "dropped", "cancelled", "failed", "in_doubt")), ReminderRow.due_at < now - KEEP_FINISHED,
+            )).rowcount)

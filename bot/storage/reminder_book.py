@@ -1,0 +1,232 @@
+"""The SQL side of the core's ReminderBook port: appointments, links, subscriptions, and their queued notices."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bot.core.models import Appointment, ChatRef, LinkError, LinkResult, NoticeKind, Subscription, SubscriptionKind
+from bot.reminders.planning import ReminderPolicy, appointment_dues, waste_dues
+from bot.reminders.queue import Due, enqueue
+from bot.reminders.tokens import BadSignature, ExpiredToken, MalformedToken, TokenSigner
+from bot.reminders.waste import WasteCalendar
+from bot.storage.tables import AppointmentChatRow, AppointmentRow, CaseRow, ChatStateRow, ReminderRow, SubscriptionRow
+
+_REFERENCE_JUNK = re.compile(r"[\s]+")
+
+
+def normalise_reference(reference: str) -> str:
+    """Case references as printed on receipts ("rp-2026 004711" -> "RP-2026004711" is not wanted:
+    only outer space and case are normalised; inner spaces become nothing)."""
+    return _REFERENCE_JUNK.sub("", reference.strip()).upper()[:64]
+
+
+class SqlReminderBook:
+    def __init__(
+        self, engine: Engine, policy: ReminderPolicy, clock: Callable[[], dt.datetime],
+        signer: TokenSigner | None = None, calendar: Callable[[], WasteCalendar] = WasteCalendar,
+    ) -> None:
+        self._engine = engine
+        self._policy = policy
+        self._clock = clock
+        self._signer = signer
+        self._calendar = calendar
+
+    # -- appointments ------------------------------------------------------------------------------
+    def add_appointment(self, chat: ChatRef, language: str, starts_at: dt.datetime, office: str | None, subject: str) -> Appointment:
+        now = self._clock()
+        appointment = Appointment(uuid.uuid4().hex, self._policy.local(starts_at), office, subject[:200], "chat")
+        with self._engine.begin() as conn:
+            conn.execute(insert(AppointmentRow).values(
+                id=appointment.id, source="chat", external_ref=None, starts_at=starts_at, office=office, subject=appointment.subject,
+                language=language, status="active", token_id=None, redeemed_at=None, created_at=now,
+            ))
+            self._follow(conn, appointment, chat, language, now)
+        return appointment
+
+    def _follow(self, conn: Connection, appointment: Appointment, chat: ChatRef, language: str, now: dt.datetime) -> None:
+        conn.execute(insert(AppointmentChatRow).values(
+            appointment_id=appointment.id, channel=chat.channel, chat_id=chat.chat_id, profile=chat.profile, language=language, created_at=now,
+        ))
+        enqueue(conn, appointment_dues(self._policy, appointment.id, appointment.starts_at, appointment.office, appointment.subject, chat, language, now))
+
+    def upcoming(self, chat: ChatRef, now: dt.datetime) -> list[Appointment]:
+        query = (
+            select(AppointmentRow)
+            .join(AppointmentChatRow, AppointmentChatRow.appointment_id == AppointmentRow.id)
+            .where(AppointmentChatRow.channel == chat.channel, AppointmentChatRow.chat_id == chat.chat_id,
+                   AppointmentRow.status == "active", AppointmentRow.starts_at > now)
+            .order_by(AppointmentRow.starts_at)
+        )
+        with self._engine.connect() as conn:
+            return [self._appointment_from(r) for r in conn.execute(query)]
+
+    def _appointment_from(self, row: Any) -> Appointment:
+        return Appointment(row.id, self._policy.local(row.starts_at), row.office, row.subject, row.source)
+
+    def cancel(self, chat: ChatRef, appointment_id: str) -> bool:
+        """This chat no longer wants reminders of it; an appointment the chat itself added is gone."""
+        with self._engine.begin() as conn:
+            removed = conn.execute(delete(AppointmentChatRow).where(
+                AppointmentChatRow.appointment_id == appointment_id, AppointmentChatRow.channel == chat.channel,
+                AppointmentChatRow.chat_id == chat.chat_id,
+            )).rowcount
+            if not removed:
+                return False
+            conn.execute(delete(ReminderRow).where(
+                ReminderRow.subject_id == appointment_id, ReminderRow.channel == chat.channel, ReminderRow.chat_id == chat.chat_id,
+                ReminderRow.status == "pending",
+            ))
+            conn.execute(delete(AppointmentRow).where(AppointmentRow.id == appointment_id, AppointmentRow.source == "chat"))
+            return True
+
+    def redeem(self, chat: ChatRef, language: str, token: str) -> LinkResult:
+        if self._signer is None:
+            return LinkResult(error=LinkError.UNKNOWN)
+        try:
+            verified = self._signer.verify(token)
+        except MalformedToken:
+            return LinkResult(error=LinkError.MALFORMED)
+        except BadSignature:
+            return LinkResult(error=LinkError.FORGED)
+        except ExpiredToken:
+            return LinkResult(error=LinkError.EXPIRED)
+        now = self._clock()
+        with self._engine.begin() as conn:
+            # The conditional update is the single-use check: of two chats redeeming at once, one wins.
+            claimed = conn.execute(
+                update(AppointmentRow)
+                .where(AppointmentRow.token_id == verified.token_id, AppointmentRow.redeemed_at.is_(None), AppointmentRow.status == "active")
+                .values(redeemed_at=now)
+                .returning(AppointmentRow.id, AppointmentRow.starts_at, AppointmentRow.office, AppointmentRow.subject, AppointmentRow.source)
+            ).first()
+            if claimed is None:
+                row = conn.execute(select(AppointmentRow.redeemed_at, AppointmentRow.status).where(AppointmentRow.token_id == verified.token_id)).first()
+                used = row is not None and row.redeemed_at is not None and row.status == "active"
+                return LinkResult(error=LinkError.USED if used else LinkError.UNKNOWN)
+            appointment = self._appointment_from(claimed)
+            if appointment.starts_at <= now:
+                return LinkResult(error=LinkError.EXPIRED)
+            already = conn.execute(select(AppointmentChatRow.appointment_id).where(
+                AppointmentChatRow.appointment_id == appointment.id, AppointmentChatRow.channel == chat.channel,
+                AppointmentChatRow.chat_id == chat.chat_id,
+            )).first()
+            if already is None:
+                self._follow(conn, appointment, chat, language, now)
+            return LinkResult(appointment=appointment)
+
+    # -- subscriptions -----------------------------------------------------------------------------
+    def subscribe_case(self, chat: ChatRef, language: str, reference: str) -> Subscription | None:
+        ref = normalise_reference(reference)
+        now = self._clock()
+        with self._engine.begin() as conn:
+            case = conn.execute(select(CaseRow).where(CaseRow.reference == ref)).first()
+            if case is None:
+                return None
+            sub = self._subscribe(conn, chat, language, SubscriptionKind.CASE, ref, now)
+            # The current status at once, so the citizen knows where things stand.
+            changed = case.changed_at
+            enqueue(conn, [Due(
+                dedupe_key=f"case:{sub.id}:{case.status}:{changed.isoformat()}", subject_id=sub.id, chat=chat, language=language,
+                kind=NoticeKind.CASE_STATUS, params={"reference": ref, "document": case.document, "status": case.status}, due_at=now,
+            )])
+            return sub
+
+    def subscribe_waste(self, chat: ChatRef, language: str, district: str) -> Subscription:
+        calendar = self._calendar()
+        if district not in calendar.names:
+            raise KeyError(district)
+        now = self._clock()
+        with self._engine.begin() as conn:
+            sub = self._subscribe(conn, chat, language, SubscriptionKind.WASTE, district, now)
+            enqueue(conn, waste_dues(self._policy, calendar, sub.id, district, chat, language, now))
+            return sub
+
+    def _subscribe(self, conn: Connection, chat: ChatRef, language: str, kind: SubscriptionKind, ref: str, now: dt.datetime) -> Subscription:
+        values = {"id": uuid.uuid4().hex, "kind": kind.value, "ref": ref, "channel": chat.channel, "chat_id": chat.chat_id,
+                  "profile": chat.profile, "language": language, "created_at": now}
+        upsert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(upsert(SubscriptionRow).values(values).on_conflict_do_nothing(index_elements=["kind", "ref", "channel", "chat_id"]))
+        row = conn.execute(select(SubscriptionRow.id).where(
+            SubscriptionRow.kind == kind.value, SubscriptionRow.ref == ref, SubscriptionRow.channel == chat.channel, SubscriptionRow.chat_id == chat.chat_id,
+        )).one()
+        return Subscription(row.id, kind, ref, self._label(kind, ref))
+
+    def _label(self, kind: SubscriptionKind, ref: str) -> str:
+        return self._calendar().names.get(ref, ref) if kind is SubscriptionKind.WASTE else ref
+
+    def subscriptions(self, chat: ChatRef) -> list[Subscription]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(SubscriptionRow.id, SubscriptionRow.kind, SubscriptionRow.ref).where(
+                SubscriptionRow.channel == chat.channel, SubscriptionRow.chat_id == chat.chat_id,
+            ).order_by(SubscriptionRow.created_at)).all()
+        return [Subscription(r.id, SubscriptionKind(r.kind), r.ref, self._label(SubscriptionKind(r.kind), r.ref)) for r in rows]
+
+    def unsubscribe(self, chat: ChatRef, subscription_id: str) -> bool:
+        with self._engine.begin() as conn:
+            removed = conn.execute(delete(SubscriptionRow).where(
+                SubscriptionRow.id == subscription_id, SubscriptionRow.channel == chat.channel, SubscriptionRow.chat_id == chat.chat_id,
+            )).rowcount
+            if removed:
+                conn.execute(delete(ReminderRow).where(ReminderRow.subject_id == subscription_id, ReminderRow.status == "pending"))
+            return bool(removed)
+
+    def districts(self) -> dict[str, str]:
+        return dict(self._calendar().names)
+
+    # -- the citizen's data ------------------------------------------------------------------------
+    def export(self, chat: ChatRef) -> dict[str, Any]:
+        where_chat = (ReminderRow.channel == chat.channel, ReminderRow.chat_id == chat.chat_id)
+        with self._engine.connect() as conn:
+            appointments = conn.execute(
+                select(AppointmentRow.id, AppointmentRow.starts_at, AppointmentRow.office, AppointmentRow.subject, AppointmentRow.source,
+                       AppointmentRow.status, AppointmentChatRow.language, AppointmentChatRow.created_at)
+                .join(AppointmentChatRow, AppointmentChatRow.appointment_id == AppointmentRow.id)
+                .where(AppointmentChatRow.channel == chat.channel, AppointmentChatRow.chat_id == chat.chat_id)
+                .order_by(AppointmentRow.starts_at)
+            ).all()
+            subs = conn.execute(select(SubscriptionRow).where(SubscriptionRow.channel == chat.channel, SubscriptionRow.chat_id == chat.chat_id)).all()
+            reminders = conn.execute(
+                select(ReminderRow.kind, ReminderRow.due_at, ReminderRow.status, ReminderRow.sent_at, ReminderRow.params, ReminderRow.language)
+                .where(*where_chat).order_by(ReminderRow.due_at)
+            ).all()
+        return {
+            "appointments": [
+                {"id": a.id, "starts_at": self._policy.local(a.starts_at).isoformat(), "office": a.office, "subject": a.subject,
+                 "source": a.source, "status": a.status, "language": a.language, "linked_at": _iso(a.created_at)}
+                for a in appointments
+            ],
+            "subscriptions": [
+                {"id": s.id, "kind": s.kind, "ref": s.ref, "language": s.language, "created_at": _iso(s.created_at)} for s in subs
+            ],
+            "reminders": [
+                {"kind": r.kind, "due_at": _iso(r.due_at), "status": r.status, "sent_at": _iso(r.sent_at), "language": r.language,
+                 "details": json.loads(r.params)}
+                for r in reminders
+            ],
+        }
+
+    def forget(self, chat: ChatRef) -> None:
+        with self._engine.begin() as conn:
+            own = select(AppointmentChatRow.appointment_id).where(
+                AppointmentChatRow.channel == chat.channel, AppointmentChatRow.chat_id == chat.chat_id,
+            )
+            chat_made = [r.id for r in conn.execute(select(AppointmentRow.id).where(AppointmentRow.id.in_(own), AppointmentRow.source == "chat"))]
+            conn.execute(delete(ReminderRow).where(ReminderRow.channel == chat.channel, ReminderRow.chat_id == chat.chat_id))
+            conn.execute(delete(SubscriptionRow).where(SubscriptionRow.channel == chat.channel, SubscriptionRow.chat_id == chat.chat_id))
+            conn.execute(delete(AppointmentChatRow).where(AppointmentChatRow.channel == chat.channel, AppointmentChatRow.chat_id == chat.chat_id))
+            if chat_made:
+                conn.execute(delete(AppointmentRow).where(AppointmentRow.id.in_(chat_made)))
+            conn.execute(delete(ChatStateRow).where(ChatStateRow.channel == chat.channel, ChatStateRow.chat_id == chat.chat_id))
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,43 @@
+"""Doubles and builders shared by the reminder tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from bot.core.models import Notice, Reply
+from bot.core.ports import DeliveryFailed
+from bot.reminders.planning import ReminderPolicy
+
+BERLIN = ZoneInfo("Europe/Berlin")
+POLICY = ReminderPolicy(zone=BERLIN)
+
+
+def at(day: str, hm: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(f"{day}T{hm}").replace(tzinfo=BERLIN)
+
+
+class Clock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def plain_render(notice: Notice) -> Reply:
+    return Reply(f"{notice.kind.value} {sorted(notice.params.items())}", language=notice.language)
+
+
+class RecordingDeliverer:
+    """A channel that records what it was asked to send; ``fail`` makes the next sends fail."""
+
+    def __init__(self, idempotent: bool = False) -> None:
+        self.idempotent = idempotent
+        self.sent: list[tuple[str, str, str]] = []
+        self.fail: list[DeliveryFailed] = []
+
+    async def deliver(self, chat_id: str, reply: Reply, key: str) -> None:
+        if self.fail:
+            raise self.fail.pop(0)
+        self.sent.append((chat_id, reply.text, key))

@@ -1,0 +1,129 @@
+"""The SQL ReminderBook on SQLite and PostgreSQL: appointments, links, subscriptions, export and forget."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, insert, inspect, select, text
+
+from bot.core.models import ChatRef, LinkError, SubscriptionKind
+from bot.reminders.tokens import TokenSigner
+from bot.reminders.waste import load_calendars
+from bot.storage.reminder_book import SqlReminderBook
+from bot.storage.tables import AppointmentRow, CaseRow, ReminderRow
+from tests.reminders.helpers import POLICY, Clock, at
+
+REPO = Path(__file__).resolve().parents[2]
+CHAT = ChatRef("telegram", "4711", "default")
+OTHER = ChatRef("telegram", "815", "default")
+KEY = b"k" * 32
+
+
+def book(engine: Engine, clock: Clock, signer: TokenSigner | None = None) -> SqlReminderBook:
+    calendar = load_calendars(REPO / "faq" / "waste")
+    return SqlReminderBook(engine, POLICY, clock, signer=signer, calendar=lambda: calendar)
+
+
+def queued(engine: Engine, chat: ChatRef = CHAT) -> list[tuple[str, dt.datetime, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(ReminderRow.kind, ReminderRow.due_at, ReminderRow.status)
+                            .where(ReminderRow.chat_id == chat.chat_id).order_by(ReminderRow.due_at)).all()
+    return [(r.kind, r.due_at, r.status) for r in rows]
+
+
+def test_an_appointment_added_in_the_chat_queues_its_reminders_and_cancelling_removes_them(engine: Engine) -> None:
+    clock = Clock(at("2026-11-21", "12:00"))
+    b = book(engine, clock)
+    appt = b.add_appointment(CHAT, "de", at("2026-12-03", "10:30"), "buergerbuero", "Personalausweis")
+    assert [q[1] for q in queued(engine)] == [at("2026-12-02", "10:30"), at("2026-12-03", "09:30")]
+    assert b.upcoming(CHAT, clock.now) == [appt]
+    assert b.upcoming(OTHER, clock.now) == []
+    assert not b.cancel(OTHER, appt.id)
+    assert b.cancel(CHAT, appt.id)
+    assert queued(engine) == [] and b.upcoming(CHAT, clock.now) == []
+
+
+def _booked(engine: Engine, signer: TokenSigner, starts: dt.datetime, status: str = "active") -> str:
+    issued = signer.issue()
+    with engine.begin() as conn:
+        conn.execute(insert(AppointmentRow).values(
+            id="a" * 32, source="termine", external_ref="T-1", starts_at=starts, office="buergerbuero", subject="Reisepass",
+            language="de", status=status, token_id=issued.token_id, redeemed_at=None, created_at=starts - dt.timedelta(days=20),
+        ))
+    return issued.token
+
+
+def test_a_booking_link_works_once_and_forgeries_are_named(engine: Engine) -> None:
+    clock = Clock(at("2026-11-21", "12:00"))
+    signer = TokenSigner([KEY], now=clock)
+    b = book(engine, clock, signer)
+    token = _booked(engine, signer, at("2026-12-03", "10:30"))
+    result = b.redeem(CHAT, "en", token)
+    assert result.error is None and result.appointment is not None and result.appointment.source == "termine"
+    assert len(queued(engine)) == 2
+    assert b.redeem(OTHER, "de", token).error is LinkError.USED
+    assert b.redeem(CHAT, "de", token[:-1] + ("A" if token[-1] != "A" else "B")).error in (LinkError.FORGED, LinkError.MALFORMED)
+    assert b.redeem(CHAT, "de", "hello").error is LinkError.MALFORMED
+    other_signer = TokenSigner([b"x" * 32], now=clock)
+    assert b.redeem(CHAT, "de", other_signer.issue().token).error is LinkError.FORGED
+    assert b.redeem(CHAT, "de", signer.issue().token).error is LinkError.UNKNOWN
+    later = Clock(at("2027-06-01", "12:00"))
+    assert SqlReminderBook(engine, POLICY, later, signer=TokenSigner([KEY], now=later)).redeem(CHAT, "de", signer.issue().token).error is LinkError.EXPIRED
+
+
+def test_a_cancelled_booking_cannot_be_linked(engine: Engine) -> None:
+    clock = Clock(at("2026-11-21", "12:00"))
+    signer = TokenSigner([KEY], now=clock)
+    token = _booked(engine, signer, at("2026-12-03", "10:30"), status="cancelled")
+    assert book(engine, clock, signer).redeem(CHAT, "de", token).error is LinkError.UNKNOWN
+
+
+def test_case_subscription_needs_a_known_reference_and_tells_the_current_status(engine: Engine) -> None:
+    clock = Clock(at("2026-11-21", "12:00"))
+    b = book(engine, clock)
+    assert b.subscribe_case(CHAT, "de", "RP-2026-000001") is None
+    with engine.begin() as conn:
+        conn.execute(insert(CaseRow).values(reference="RP-2026-004711", source="pass", document="reisepass", status="in_progress", changed_at=clock.now))
+    sub = b.subscribe_case(CHAT, "de", " rp-2026-004711 ")
+    assert sub is not None and sub.kind is SubscriptionKind.CASE and sub.ref == "RP-2026-004711"
+    assert b.subscribe_case(CHAT, "de", "RP-2026-004711") == sub  # twice is once
+    assert [q[0] for q in queued(engine)] == ["case_status"]
+    assert b.subscriptions(CHAT) == [sub]
+    assert b.unsubscribe(CHAT, sub.id) and b.subscriptions(CHAT) == []
+
+
+def test_waste_subscription_queues_the_evening_before(engine: Engine) -> None:
+    clock = Clock(at("2026-11-21", "12:00"))
+    b = book(engine, clock)
+    assert b.districts()["suedstadt"] == "Südstadt"
+    with pytest.raises(KeyError):
+        b.subscribe_waste(CHAT, "de", "atlantis")
+    sub = b.subscribe_waste(CHAT, "de", "suedstadt")
+    assert sub.label == "Südstadt"
+    # Südstadt: Restmüll on Wednesday 25 Nov 2026 -> reminder Tuesday 18:00.
+    assert queued(engine)[0][:2] == ("waste", at("2026-11-24", "18:00"))
+
+
+def test_export_shows_everything_and_forget_leaves_no_row_about_the_chat(engine: Engine) -> None:
+    clock = Clock(at("2026-11-21", "12:00"))
+    signer = TokenSigner([KEY], now=clock)
+    b = book(engine, clock, signer)
+    b.add_appointment(CHAT, "de", at("2026-12-03", "10:30"), "buergerbuero", "Personalausweis")
+    b.redeem(CHAT, "de", _booked(engine, signer, at("2026-12-04", "09:00")))
+    b.subscribe_waste(CHAT, "de", "mitte")
+    b.add_appointment(OTHER, "de", at("2026-12-05", "10:30"), None, "")
+    exported = b.export(CHAT)
+    json.dumps(exported)
+    assert len(exported["appointments"]) == 2 and len(exported["subscriptions"]) == 1 and len(exported["reminders"]) >= 4
+    b.forget(CHAT)
+    assert b.export(CHAT) == {"appointments": [], "subscriptions": [], "reminders": []}
+    with engine.connect() as conn:
+        for table in inspect(engine).get_table_names():
+            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
+                assert CHAT.chat_id not in [str(v) for v in row], f"{table} still holds the chat"
+        # The office's own booking stays (it is the city's record, not the chat's); the other chat is untouched.
+        assert conn.execute(select(AppointmentRow.id).where(AppointmentRow.source == "termine")).first() is not None
+    assert len(b.export(OTHER)["appointments"]) == 1
