@@ -179,6 +179,17 @@ class SqlReminderBook:
                 conn.execute(delete(ReminderRow).where(ReminderRow.subject_id == subscription_id, ReminderRow.status == "pending"))
             return bool(removed)
 
+    def top_up_waste(self) -> int:
+        """Queue the coming collections for every waste subscriber (hourly job; existing rows stay as they are)."""
+        calendar = self._calendar()
+        now = self._clock()
+        with self._engine.begin() as conn:
+            subs = conn.execute(select(SubscriptionRow).where(SubscriptionRow.kind == SubscriptionKind.WASTE.value)).all()
+            return enqueue(conn, [
+                due for s in subs
+                for due in waste_dues(self._policy, calendar, s.id, s.ref, ChatRef(s.channel, s.chat_id, s.profile), s.language, now)
+            ])
+
     def districts(self) -> dict[str, str]:
         return dict(self._calendar().names)
 

@@ -127,3 +127,15 @@ def test_export_shows_everything_and_forget_leaves_no_row_about_the_chat(engine:
         # The office's own booking stays (it is the city's record, not the chat's); the other chat is untouched.
         assert conn.execute(select(AppointmentRow.id).where(AppointmentRow.source == "termine")).first() is not None
     assert len(b.export(OTHER)["appointments"]) == 1
+
+
+def test_the_hourly_top_up_queues_new_collections_once(engine: Engine) -> None:
+    clock = Clock(at("2026-11-21", "12:00"))
+    b = book(engine, clock)
+    b.subscribe_waste(CHAT, "de", "suedstadt")
+    before = len(queued(engine))
+    assert b.top_up_waste() == 0
+    clock.now = at("2026-12-05", "12:00")
+    assert b.top_up_waste() > 0
+    again = len(queued(engine))
+    assert again > before and b.top_up_waste() == 0
