@@ -27,7 +27,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.command in ("run",) else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.command in ("run", "worker") else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings, errors = load_settings(args.config)
     if settings is None:
         for e in errors:
@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="start the configured channels (the console when none is configured)")
     run.set_defaults(handler=_cmd_run)
+
+    worker = sub.add_parser("worker", help="deliver due reminders only (run several against one PostgreSQL)")
+    worker.set_defaults(handler=_cmd_worker)
 
     chat = sub.add_parser("chat", help="chat with the bot in this terminal")
     _knowledge_arg(chat)
@@ -126,6 +129,21 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"config: {exc}", file=sys.stderr)
         return EXIT_USAGE
     asyncio.run(run_channels(settings, live, channels))
+    return EXIT_OK
+
+
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import city_clock
+    from bot.reminders.process import BadLinkKeys, run_worker
+    from bot.storage.database import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    try:
+        asyncio.run(run_worker(settings, engine, city_clock(settings)))
+    except (MissingSecret, BadLinkKeys) as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 

@@ -32,6 +32,10 @@ class TelegramConfig(BaseModel):
     url_path: str = "telegram"
     base_url: str | None = None  # another Bot API server (tests, a local Bot API server)
     username: str | None = None  # the bot's @name without "@", for deep links (t.me/<username>?start=…)
+    # Flood limits of this process; 0 lifts one (a local Bot API server, benchmarks). With reminder
+    # workers beside the bot, give each a share so that together they stay under Telegram's 30/s.
+    overall_per_second: float = Field(30.0, ge=0)
+    per_chat_per_second: float = Field(1.0, ge=0)
 
 
 class MatrixConfig(BaseModel):

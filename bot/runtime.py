@@ -6,11 +6,14 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.app import Storage, build_dialogue
-from bot.config import Settings
+from bot.config import ProfileConfig, Settings
 from bot.core.live import LiveKnowledge
+
+if TYPE_CHECKING:
+    from bot.channels.telegram import TelegramSettings
 
 log = logging.getLogger(__name__)
 
@@ -28,25 +31,30 @@ def secret(name: str | None) -> str | None:
     return os.environ.get(name) if name else None
 
 
+def telegram_settings(profile: ProfileConfig) -> TelegramSettings:
+    from bot.channels.telegram import TelegramSettings
+
+    t = profile.telegram
+    assert t is not None
+    token = secret(t.token_env)
+    if not token:
+        raise MissingSecret(f"profile {profile.name}: telegram token missing (set {t.token_env})")
+    webhook_secret = secret(t.webhook_secret_env) if t.webhook_url else None
+    if t.webhook_url and not webhook_secret:
+        raise MissingSecret(f"profile {profile.name}: webhook secret missing (set {t.webhook_secret_env})")
+    return TelegramSettings(token=token, profile=profile.name, base_url=t.base_url, webhook_url=t.webhook_url,
+                            webhook_secret=webhook_secret, listen=t.listen, port=t.port, url_path=t.url_path,
+                            overall_per_second=t.overall_per_second, per_chat_per_second=t.per_chat_per_second)
+
+
 def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage) -> list[Channel]:
     channels: list[Channel] = []
     for profile in settings.profiles:
         dialogue = build_dialogue(settings, live, storage, profile)
         if profile.telegram is not None:
-            from bot.channels.telegram import TelegramChannel, TelegramSettings
+            from bot.channels.telegram import TelegramChannel
 
-            t = profile.telegram
-            token = secret(t.token_env)
-            if not token:
-                raise MissingSecret(f"profile {profile.name}: telegram token missing (set {t.token_env})")
-            webhook_secret = secret(t.webhook_secret_env) if t.webhook_url else None
-            if t.webhook_url and not webhook_secret:
-                raise MissingSecret(f"profile {profile.name}: webhook secret missing (set {t.webhook_secret_env})")
-            channels.append(TelegramChannel(
-                TelegramSettings(token=token, profile=profile.name, base_url=t.base_url, webhook_url=t.webhook_url,
-                                 webhook_secret=webhook_secret, listen=t.listen, port=t.port, url_path=t.url_path),
-                dialogue.handle,
-            ))
+            channels.append(TelegramChannel(telegram_settings(profile), dialogue.handle))
         if profile.matrix is not None:
             from bot.channels.matrix import MatrixChannel, MatrixSettings
 

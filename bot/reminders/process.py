@@ -1,0 +1,109 @@
+"""Putting the reminder parts together: the book the dialogue uses, the service that delivers,
+and ``buergerbot worker``, a process that only delivers reminders (run several against PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from bot.core.knowledge import KnowledgeBase, load_knowledge
+from bot.core.models import Notice, Reply
+from bot.core.notices import render_notice
+from bot.core.ports import Deliverer
+from bot.reminders.planning import ReminderPolicy
+from bot.reminders.service import ReminderService
+from bot.reminders.tokens import TokenSigner
+from bot.reminders.waste import WasteCalendar, load_calendars
+from bot.reminders.worker import Observe, ReminderWorker
+from bot.storage.reminder_book import SqlReminderBook
+
+log = logging.getLogger(__name__)
+
+
+class BadLinkKeys(ValueError):
+    pass
+
+
+def link_signer(settings: Settings, clock: Callable[[], dt.datetime] | None = None) -> TokenSigner | None:
+    """The booking-link signer from the keys in the environment (hex, comma-separated, newest first)."""
+    raw = os.environ.get(settings.reminders.link_keys_env, "").strip()
+    if not raw:
+        return None
+    try:
+        keys = [bytes.fromhex(k.strip()) for k in raw.split(",") if k.strip()]
+        return TokenSigner(keys, now=(lambda: clock().astimezone(dt.UTC)) if clock else None)
+    except (ValueError, TypeError) as exc:
+        raise BadLinkKeys(f"{settings.reminders.link_keys_env}: {exc}") from None
+
+
+class CalendarFolder:
+    """The waste calendars, read again when a file in the folder changes."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._seen: tuple[tuple[str, int], ...] | None = None
+        self._calendar = WasteCalendar()
+
+    def __call__(self) -> WasteCalendar:
+        stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self._folder.glob("*.ics"))) if self._folder.is_dir() else ()
+        if stamp != self._seen:
+            self._calendar = load_calendars(self._folder)
+            self._seen = stamp
+        return self._calendar
+
+
+def reminder_book(settings: Settings, engine: Engine, clock: Callable[[], dt.datetime]) -> SqlReminderBook:
+    policy = ReminderPolicy.from_config(settings.reminders, settings.timezone)
+    return SqlReminderBook(engine, policy, clock, signer=link_signer(settings, clock), calendar=CalendarFolder(settings.reminders.waste_dir))
+
+
+def notice_renderer(knowledge: Callable[[], KnowledgeBase], clock: Callable[[], dt.datetime]) -> Callable[[Notice], Reply]:
+    return lambda notice: render_notice(notice, knowledge(), clock())
+
+
+def reminder_service(
+    settings: Settings, engine: Engine, deliverers: Mapping[tuple[str, str], Deliverer], render: Callable[[Notice], Reply],
+    clock: Callable[[], dt.datetime], observe: Observe | None = None,
+) -> ReminderService:
+    r = settings.reminders
+    policy = ReminderPolicy.from_config(r, settings.timezone)
+    worker = ReminderWorker(engine, deliverers, render, policy, clock, batch_size=r.batch_size, lease_seconds=r.lease_seconds, observe=observe)
+    book = reminder_book(settings, engine, clock)
+    return ReminderService(worker, clock, poll_seconds=r.poll_seconds, top_up=book.top_up_waste)
+
+
+async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.datetime]) -> None:
+    """Deliver Telegram reminders until SIGTERM. Matrix reminders go out from the process that syncs
+    the Matrix account (`buergerbot run`): an encrypted room needs that session's keys."""
+    from bot.channels.telegram import CHANNEL, TelegramChannel
+    from bot.runtime import telegram_settings
+
+    loaded = load_knowledge(settings.knowledge_dirs, settings.languages)
+    if not loaded.ok:
+        raise RuntimeError("knowledge files have errors; run `buergerbot faq validate`")
+    knowledge = loaded.knowledge
+    channels = {(CHANNEL, p.name): TelegramChannel(telegram_settings(p), lambda msg: []) for p in settings.profiles if p.telegram}
+    for channel in channels.values():
+        await channel.open_for_delivery()
+    service = reminder_service(settings, engine, channels, notice_renderer(lambda: knowledge, clock), clock)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    try:
+        await stop.wait()
+    finally:
+        await service.stop()
+        for channel in channels.values():
+            with contextlib.suppress(Exception):
+                await channel.app.shutdown()
