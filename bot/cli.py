@@ -110,7 +110,11 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS
-    run_console(build_dialogue(settings, live, open_storage(settings)), sys.stdin, sys.stdout, before_each=live.refresh)
+    storage = open_storage(settings)
+    try:
+        run_console(build_dialogue(settings, live, storage), sys.stdin, sys.stdout, before_each=live.refresh)
+    finally:
+        storage.close()
     return EXIT_OK
 
 
@@ -120,12 +124,15 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS
+    storage = open_storage(settings)
     try:
-        channels = build_channels(settings, live, open_storage(settings))
+        channels = build_channels(settings, live, storage)
+        asyncio.run(run_channels(settings, live, channels, storage))
     except MissingSecret as exc:
         print(f"config: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    asyncio.run(run_channels(settings, live, channels))
+    finally:
+        storage.close()
     return EXIT_OK
 
 
