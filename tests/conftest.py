@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, text
 
 from bot.channels.markup import reply_as_plain
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.models import Incoming, Reply
-from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from bot.core.ports import MemoryUnansweredLog, MemoryUsageLog, MemoryUserStates
+from bot.storage.database import make_engine, migrate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -161,15 +164,18 @@ def make_chat(tiny_kb: Path) -> Callable[..., CollectingChannel]:
     def make(clock: dt.datetime = MONDAY_10, kb: Path | None = None, **settings: object) -> CollectingChannel:
         live = LiveKnowledge([kb or tiny_kb])
         unanswered = MemoryUnansweredLog()
+        usage = MemoryUsageLog()
         dialogue = Dialogue(
             knowledge=lambda: live.snapshot,
             states=MemoryUserStates(),
             unanswered=unanswered,
             settings=DialogueSettings(popular=("personalausweis", "sperrmuell"), **settings),  # type: ignore[arg-type]
             clock=lambda: clock,
+            usage=usage,
         )
         chat = CollectingChannel(dialogue)
         chat.unanswered = unanswered  # type: ignore[attr-defined]
+        chat.usage = usage  # type: ignore[attr-defined]
         chat.live = live  # type: ignore[attr-defined]
         return chat
 
@@ -205,3 +211,42 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]
 def synapse_rate_limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
     """A running Synapse with Synapse's default rate limits (429 M_LIMIT_EXCEEDED after ~10 quick messages)."""
     yield from _session_synapse(tmp_path_factory, "synapse-rate-limited", rate_limited=True)
+
+
+# --- Databases: every SQL test runs on SQLite and, where reachable, on PostgreSQL (own schema per test) ---
+
+PG_URL = os.environ.get("BUERGERBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def postgres_engine() -> Engine | None:
+    try:
+        engine = make_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        return engine
+    except Exception:
+        return None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database: SQLite in tmp_path, or a fresh schema on the test PostgreSQL."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+        migrate(eng)
+        yield eng
+        eng.dispose()
+        return
+    pg = postgres_engine()
+    if pg is None:
+        pytest.skip(f"no PostgreSQL reachable at {PG_URL}")
+    schema = f"t_{os.getpid()}_{abs(hash(tmp_path)) % 10**8}"
+    with pg.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = make_engine(PG_URL + f"?options=-csearch_path%3D{schema}")
+    migrate(eng)
+    yield eng
+    eng.dispose()
+    with pg.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    pg.dispose()

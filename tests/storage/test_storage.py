@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
@@ -15,44 +11,9 @@ from bot.core.models import UserState
 from bot.core.ports import MemoryUserStates
 from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
-from bot.storage.database import make_engine, migrate
+from bot.storage.database import migrate
 from bot.storage.tables import UnansweredRow
 from bot.storage.unanswered import SqlUnansweredLog
-
-PG_URL = os.environ.get("BUERGERBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def postgres_engine() -> Engine | None:
-    try:
-        engine = make_engine(PG_URL)
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        return engine
-    except Exception:
-        return None
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
-        migrate(eng)
-        yield eng
-        eng.dispose()
-        return
-    pg = postgres_engine()
-    if pg is None:
-        pytest.skip(f"no PostgreSQL reachable at {PG_URL}")
-    schema = f"t_{os.getpid()}_{abs(hash(tmp_path)) % 10**8}"
-    with pg.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    eng = make_engine(PG_URL + f"?options=-csearch_path%3D{schema}")
-    migrate(eng)
-    yield eng
-    eng.dispose()
-    with pg.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    pg.dispose()
 
 
 def test_migrations_create_the_tables(engine: Engine) -> None:
