@@ -254,7 +254,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def _database(settings: Settings) -> Engine | None:
     try:
         return open_database(settings)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:
         print(f"database: cannot open database_url: {exc}", file=sys.stderr)
         return None
 

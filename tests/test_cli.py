@@ -234,3 +234,10 @@ def test_faq_new(tiny_kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert code == 1 and "'personalausweis' is already used at" in err
     code, _, err = run(capsys, "faq", "new", "fundsachen", "--dir", str(tmp_path / "elsewhere"))
     assert code == 0 and "is not one of the knowledge folders" in err
+
+
+@pytest.mark.parametrize("url", ["nonsense", "postgresql://nobody@127.0.0.1:1/x"])
+def test_reports_without_a_database_exit_2(url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BUERGERBOT_DATABASE_URL", url)
+    code, _, err = run(capsys, "report", "usage")
+    assert code == 2 and err.startswith("database: cannot open database_url:")

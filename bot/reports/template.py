@@ -91,6 +91,8 @@ def render(entry_id: str, kind: str, languages: Sequence[str], today: dt.date) -
 
 def write_entry_file(directory: Path, entry_id: str, kind: str, languages: Sequence[str], today: dt.date) -> Path:
     """Write ``directory/<id>.yaml``; FileExistsError when it is already there (never overwritten)."""
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(20, "not a folder", str(directory))
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{entry_id}.yaml"
     with path.open("x", encoding="utf-8") as f:

@@ -74,3 +74,9 @@ def test_an_existing_file_is_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         write_entry_file(tmp_path, "hund", "faq", ["de", "en"], TODAY)
     assert (tmp_path / "hund.yaml").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_file_in_place_of_the_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "faq").write_text("", encoding="utf-8")
+    with pytest.raises(NotADirectoryError):
+        write_entry_file(tmp_path / "faq", "hund", "faq", ["de", "en"], TODAY)
