@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 import holidays
+from sqlalchemy import Engine
 
 from bot.config import ProfileConfig, Settings
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.live import LiveKnowledge
-from bot.core.ports import UnansweredLog, UserStateStore
+from bot.core.ports import NoUsageLog, UnansweredLog, UsageLog, UserStateStore
 from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
 from bot.storage.database import make_engine, migrate
 from bot.storage.unanswered import SqlUnansweredLog
+from bot.storage.usage import SqlUsageLog
 
 
 def city_clock(settings: Settings) -> Callable[[], dt.datetime]:
@@ -57,13 +59,25 @@ def dialogue_settings(settings: Settings, profile: ProfileConfig | None = None) 
 class Storage:
     states: UserStateStore
     unanswered: UnansweredLog
+    usage: UsageLog = field(default_factory=NoUsageLog)
+    engine: Engine | None = None  # None for storage kept in memory
+
+    def close(self) -> None:
+        """Write what is still buffered (usage events); call once on shutdown."""
+        self.usage.close()
+
+
+def open_database(settings: Settings) -> Engine:
+    """The database, migrated to the newest schema."""
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return engine
 
 
 def open_storage(settings: Settings) -> Storage:
-    """The database, migrated to the newest schema, behind the core's ports."""
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    return Storage(CachedUserStates(SqlUserStates(engine)), SqlUnansweredLog(engine))
+    """The database behind the core's ports."""
+    engine = open_database(settings)
+    return Storage(CachedUserStates(SqlUserStates(engine)), SqlUnansweredLog(engine), SqlUsageLog(engine), engine)
 
 
 def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage, profile: ProfileConfig | None = None) -> Dialogue:
@@ -74,4 +88,5 @@ def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage, pr
         settings=dialogue_settings(settings, profile),
         clock=city_clock(settings),
         is_holiday=holiday_check(settings),
+        usage=storage.usage,
     )

@@ -1,25 +1,36 @@
-"""`buergerbot` command line: run, chat, ask, eval and the staff's faq tools."""
+"""`buergerbot` command line: run, chat, ask, eval, the staff's faq tools and reports."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from bot.app import Storage, build_dialogue, open_storage
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.app import Storage, build_dialogue, city_clock, open_database, open_storage
 from bot.channels.console import run_console
 from bot.channels.markup import reply_as_plain
 from bot.config import Settings, load_settings
+from bot.core.knowledge import load_knowledge
 from bot.core.live import InvalidKnowledge, LiveKnowledge
 from bot.core.matching.evaluation import Labelled, predict, score
 from bot.core.models import Incoming
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.validation import check
+from bot.reports import stale, unanswered, usage
+from bot.reports.links import check_links
+from bot.reports.since import parse_since
+from bot.reports.template import slug_problem, write_entry_file
 from bot.runtime import MissingSecret, build_channels, run_channels
+from bot.storage.retention import purge
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -76,7 +87,50 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("dirs", nargs="*", type=Path)
     val.add_argument("--quick", action="store_true", help="skip the held-out routing check (ten extra builds)")
     val.set_defaults(handler=_cmd_validate)
+    new = faq_sub.add_parser("new", help="write a new entry file from a template (de and en) to fill in")
+    new.add_argument("id", help="the new entry's id: lower case, '-' between words, e.g. hundesteuer-anmelden")
+    new.add_argument("--dir", type=Path, default=None, help="folder for the file (default: the first knowledge folder; its services/ for --kind service)")
+    new.add_argument("--kind", choices=("faq", "service"), default="faq")
+    new.set_defaults(handler=_cmd_faq_new)
+
+    report = sub.add_parser("report", help="reports for staff: unanswered questions, usage, stale entries")
+    report_sub = report.add_subparsers(dest="report_command")
+    un = report_sub.add_parser("unanswered", help="questions the bot could not answer, grouped by similarity")
+    un.add_argument("--since", type=_since, default="7d", help="how far back: 12h, 7d, 2w (default 7d)")
+    un.add_argument("--json", action="store_true")
+    _knowledge_arg(un)
+    un.set_defaults(handler=_cmd_report_unanswered)
+    us = report_sub.add_parser("usage", help="top entries by channel and language, out-of-scope share, choices offered and taken")
+    us.add_argument("--since", type=_since, default="30d", help="how far back: 12h, 7d, 2w (default 30d)")
+    us.add_argument("--top", type=int, default=20, help="entries in the table (default 20; --json lists all)")
+    us.add_argument("--json", action="store_true")
+    us.set_defaults(handler=_cmd_report_usage)
+    st = report_sub.add_parser("stale", help="entries due for review, past valid_until, or (with --check-links) with broken links")
+    st.add_argument("--json", action="store_true")
+    st.add_argument("--check-links", action="store_true", help="request every link (needs internet access)")
+    st.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per link (default 10)")
+    _knowledge_arg(st)
+    st.set_defaults(handler=_cmd_report_stale)
+    pu = report_sub.add_parser("purge", help="delete unanswered questions and usage events past their retention now")
+    pu.set_defaults(handler=_cmd_report_purge)
     return p
+
+
+def _since(value: str) -> dt.timedelta:
+    try:
+        return parse_since(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 600:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds between 0 and 600")
+    return seconds
 
 
 def _knowledge_arg(p: argparse.ArgumentParser) -> None:
@@ -113,7 +167,11 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS
-    run_console(build_dialogue(settings, live, open_storage(settings)), sys.stdin, sys.stdout, before_each=live.refresh)
+    storage = open_storage(settings)
+    try:
+        run_console(build_dialogue(settings, live, storage), sys.stdin, sys.stdout, before_each=live.refresh)
+    finally:
+        storage.close()
     return EXIT_OK
 
 
@@ -123,12 +181,15 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS
+    storage = open_storage(settings)
     try:
-        channels = build_channels(settings, live, open_storage(settings))
+        channels = build_channels(settings, live, storage)
+        asyncio.run(run_channels(settings, live, channels, storage))
     except MissingSecret as exc:
         print(f"config: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    asyncio.run(run_channels(settings, live, channels))
+    finally:
+        storage.close()
     return EXIT_OK
 
 
@@ -206,3 +267,120 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         for m in report.misses:
             print(f"{m.item.expect!s:<28} {m.entry_id if m.score >= threshold else None!s:<28} {m.score:6.3f}  {m.item.text[:70]}")
     return EXIT_OK
+
+
+def _database(settings: Settings) -> Engine | None:
+    try:
+        return open_database(settings)
+    except (SQLAlchemyError, OSError) as exc:
+        print(f"database: cannot open database_url: {exc}", file=sys.stderr)
+        return None
+
+
+def _window(since: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
+    until = dt.datetime.now(dt.UTC)
+    return until - since, until
+
+
+def _cmd_report_unanswered(args: argparse.Namespace, settings: Settings) -> int:
+    live = _live(args, settings)
+    if live is None:
+        return EXIT_PROBLEMS
+    engine = _database(settings)
+    if engine is None:
+        return EXIT_USAGE
+    since, until = _window(args.since)
+    try:
+        questions = unanswered.load_unanswered(engine, since)
+    except SQLAlchemyError as exc:
+        print(f"database: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    clusters = unanswered.cluster_questions(questions)
+    unanswered.add_nearest(clusters, live.snapshot, settings.matching.threshold)
+    if args.json:
+        print(json.dumps(unanswered.as_json(clusters, since, until), ensure_ascii=False))
+    else:
+        print(unanswered.as_table(clusters, since, ZoneInfo(settings.timezone)))
+    return EXIT_OK
+
+
+def _cmd_report_usage(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _database(settings)
+    if engine is None:
+        return EXIT_USAGE
+    since, until = _window(args.since)
+    try:
+        report = usage.usage_report(engine, since, until)
+    except SQLAlchemyError as exc:
+        print(f"database: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        print(usage.as_table(report, ZoneInfo(settings.timezone), top=max(args.top, 0)))
+    return EXIT_OK
+
+
+def _cmd_report_stale(args: argparse.Namespace, settings: Settings) -> int:
+    loaded = load_knowledge(_dirs(args, settings), settings.languages)
+    for p in loaded.errors:
+        print(p, file=sys.stderr)
+    if loaded.errors:
+        print(f"{len(loaded.errors)} errors in the knowledge files (see buergerbot faq validate); the report covers the entries that loaded",
+              file=sys.stderr)
+    kb = loaded.knowledge
+    today = city_clock(settings)().date()
+    links = asyncio.run(check_links(stale.all_links(kb), timeout=args.timeout)) if args.check_links else None
+    found = stale.stale_entries(kb, today, settings.staff.review_after_days, links)
+    checked = len(links) if links is not None else None
+    if args.json:
+        print(json.dumps(stale.as_json(found, kb, today, settings.staff.review_after_days, checked), ensure_ascii=False))
+    else:
+        print(stale.as_lines(found, kb, checked))
+    # Stale entries are a report, not a failure; files that do not load are.
+    return EXIT_PROBLEMS if loaded.errors else EXIT_OK
+
+
+def _cmd_report_purge(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _database(settings)
+    if engine is None:
+        return EXIT_USAGE
+    staff = settings.staff
+    try:
+        purged = purge(engine, dt.datetime.now(dt.UTC), staff.unanswered_retention_days, staff.usage_retention_days)
+    except SQLAlchemyError as exc:
+        print(f"database: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"deleted {purged.unanswered} unanswered questions older than {staff.unanswered_retention_days} days "
+          f"and {purged.usage} usage events older than {staff.usage_retention_days} days")
+    return EXIT_OK
+
+
+def _cmd_faq_new(args: argparse.Namespace, settings: Settings) -> int:
+    problem = slug_problem(args.id)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    dirs = list(settings.knowledge_dirs)
+    folder: Path = args.dir or _new_entry_folder(dirs, args.kind)
+    known = load_knowledge([*dirs, folder], settings.languages).knowledge.entries
+    if args.id in known:
+        print(f"the id {args.id!r} is already used at {known[args.id].source}; choose another (never reuse an old id)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    try:
+        path = write_entry_file(folder, args.id, args.kind, settings.languages, city_clock(settings)().date())
+    except FileExistsError:
+        print(f"{folder / (args.id + '.yaml')} already exists; nothing written", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except OSError as exc:
+        print(f"cannot write the new entry in {folder}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"created {path}: fill in every <<…>> placeholder, then run: buergerbot faq validate")
+    if not any(path.resolve().is_relative_to(d.resolve()) for d in dirs):
+        print(f"note: {folder} is not one of the knowledge folders ({', '.join(map(str, dirs))}); the bot will not read it there", file=sys.stderr)
+    return EXIT_OK
+
+
+def _new_entry_folder(dirs: list[Path], kind: str) -> Path:
+    base = dirs[0] if dirs else Path("faq")
+    return base / "services" if kind == "service" and (base / "services").is_dir() else base

@@ -67,6 +67,15 @@ class RemindersConfig(BaseModel):
     link_ttl_days: int = Field(90, ge=1)
 
 
+class StaffConfig(BaseModel):
+    """Staff reports, and how long the data behind them is kept (deleted hourly by the running bot)."""
+
+    model_config = ConfigDict(extra="forbid")
+    unanswered_retention_days: int = Field(90, ge=1)  # questions the bot could not answer
+    usage_retention_days: int = Field(400, ge=1)  # usage events (answers, fallbacks, choices)
+    review_after_days: int = Field(365, ge=1)  # `report stale`: entries not reviewed for this long
+
+
 class BackofficeClient(BaseModel):
     """A city system allowed to use the back-office API, with its own bearer token."""
 
@@ -107,6 +116,7 @@ class Settings(BaseSettings):
     matching: MatchingSettings = MatchingSettings()
     profiles: list[ProfileConfig] = []
     reminders: RemindersConfig = RemindersConfig()
+    staff: StaffConfig = StaffConfig()
     backoffice_clients: list[BackofficeClient] = []
 
     @classmethod

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import logging
 import os
 import signal
 from typing import TYPE_CHECKING, Protocol
 
+from sqlalchemy import Engine
+
 from bot.app import Storage, build_dialogue
-from bot.config import ProfileConfig, Settings
+from bot.config import ProfileConfig, Settings, StaffConfig
 from bot.core.live import LiveKnowledge
+from bot.storage.retention import purge
 
 if TYPE_CHECKING:
     from bot.channels.telegram import TelegramSettings
 
 log = logging.getLogger(__name__)
+
+PURGE_SECONDS = 3600.0  # expired staff data is deleted at most this often
 
 
 class Channel(Protocol):
@@ -71,7 +78,7 @@ def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage) ->
     return channels
 
 
-async def run_channels(settings: Settings, live: LiveKnowledge, channels: list[Channel]) -> None:
+async def run_channels(settings: Settings, live: LiveKnowledge, channels: list[Channel], storage: Storage | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -81,9 +88,12 @@ async def run_channels(settings: Settings, live: LiveKnowledge, channels: list[C
         for channel in channels:
             await channel.start()
             started.append(channel)
-        reload_task = asyncio.create_task(_reload_loop(live, settings.reload_seconds, stop))
+        tasks = [asyncio.create_task(_reload_loop(live, settings.reload_seconds, stop))]
+        if storage is not None and storage.engine is not None:
+            tasks.append(asyncio.create_task(purge_loop(storage.engine, settings.staff, stop)))
         await stop.wait()
-        reload_task.cancel()
+        for task in tasks:
+            task.cancel()
         log.info("stopping: finishing replies in flight")
     finally:
         for channel in reversed(started):
@@ -97,3 +107,16 @@ async def _reload_loop(live: LiveKnowledge, every: float, stop: asyncio.Event) -
             await asyncio.to_thread(live.refresh)
         except Exception:  # a reload must never take the bot down; the old knowledge stays live
             log.exception("knowledge reload failed")
+
+
+async def purge_loop(engine: Engine, staff: StaffConfig, stop: asyncio.Event, every: float = PURGE_SECONDS) -> None:
+    """Delete unanswered questions and usage events past their retention: at start, then every hour."""
+    while not stop.is_set():
+        try:
+            purged = await asyncio.to_thread(purge, engine, dt.datetime.now(dt.UTC), staff.unanswered_retention_days, staff.usage_retention_days)
+            if purged.unanswered or purged.usage:
+                log.info("deleted %d unanswered questions and %d usage events past their retention", purged.unanswered, purged.usage)
+        except Exception:  # the database may be away for a moment; the next round catches up
+            log.exception("deleting expired staff data failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)

@@ -13,7 +13,7 @@ from bot.channels.markup import reply_as_plain
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.models import Incoming, Reply
-from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from bot.core.ports import MemoryUnansweredLog, MemoryUsageLog, MemoryUserStates
 from bot.storage.database import make_engine, migrate
 from tests.databases import NO_POSTGRES, postgres_schema
 
@@ -164,15 +164,18 @@ def make_chat(tiny_kb: Path) -> Callable[..., CollectingChannel]:
     def make(clock: dt.datetime = MONDAY_10, kb: Path | None = None, **settings: object) -> CollectingChannel:
         live = LiveKnowledge([kb or tiny_kb])
         unanswered = MemoryUnansweredLog()
+        usage = MemoryUsageLog()
         dialogue = Dialogue(
             knowledge=lambda: live.snapshot,
             states=MemoryUserStates(),
             unanswered=unanswered,
             settings=DialogueSettings(popular=("personalausweis", "sperrmuell"), **settings),  # type: ignore[arg-type]
             clock=lambda: clock,
+            usage=usage,
         )
         chat = CollectingChannel(dialogue)
         chat.unanswered = unanswered  # type: ignore[attr-defined]
+        chat.usage = usage  # type: ignore[attr-defined]
         chat.live = live  # type: ignore[attr-defined]
         return chat
 

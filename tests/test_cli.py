@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from bot.cli import main
-from tests.conftest import REPO
+from bot.storage.database import make_engine, migrate
+from bot.storage.unanswered import SqlUnansweredLog
+from bot.storage.usage import SqlUsageLog
+from tests.conftest import REPO, entry_yaml
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -105,3 +113,131 @@ def test_console_chat_via_module(tiny_kb: Path, tmp_path: Path) -> None:
     again = subprocess.run([sys.executable, "-m", "bot", "chat", "--faq-dir", str(tiny_kb)], input="Sperrmüll\n",
                            capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
     assert "Answer about sperrmuell." in again.stdout
+
+
+# --- Staff reports and faq new ---
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The database the CLI opens (BUERGERBOT_DATABASE_URL), migrated, for seeding."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("BUERGERBOT_DATABASE_URL", url)
+    engine = make_engine(url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_report_unanswered(db: Engine, tiny_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = SqlUnansweredLog(db)
+    now = dt.datetime.now(dt.UTC)
+    for text in ("Wann ist Vollmond?", "wann ist der nächste Vollmond", "Personalausweis gestohlen, Anzeige?"):
+        log.record(text, "de", "telegram", now - dt.timedelta(hours=2))
+    log.record("Wann ist Vollmond?", "de", "telegram", now - dt.timedelta(days=8))  # outside 7d
+    code, out, _ = run(capsys, "report", "unanswered", "--json", "--faq-dir", str(tiny_kb))
+    obj = json.loads(out)
+    assert code == 0 and obj["questions"] == 3
+    assert [c["count"] for c in obj["clusters"]] == [2, 1]
+    assert sorted(obj["clusters"][0]["examples"]) == ["Wann ist Vollmond?", "wann ist der nächste Vollmond"]
+    assert obj["clusters"][1]["nearest"]["id"] == "personalausweis"
+    code, out, _ = run(capsys, "report", "unanswered", "--since", "2w", "--faq-dir", str(tiny_kb))
+    assert code == 0 and ": 4 in 2 groups" in out.splitlines()[0]
+
+
+@pytest.mark.parametrize("since", ["7x", "0d", "week"])
+def test_report_since_errors_exit_2(db: Engine, since: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "usage", "--since", since])
+    assert exc.value.code == 2
+    assert f"argument --since: {since!r}" in capsys.readouterr().err
+
+
+def test_report_usage(db: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    log = SqlUsageLog(db)
+    now = dt.datetime.now(dt.UTC)
+    log.record("answer", ("sperrmuell",), "telegram", "de", now)
+    log.record("out_of_scope", (), "matrix", "en", now)
+    log.close()
+    code, out, _ = run(capsys, "report", "usage", "--json", "--since", "12h")
+    obj = json.loads(out)
+    assert code == 0 and obj["totals"]["answers"] == 1 and obj["totals"]["out_of_scope_share"] == 0.5
+    assert obj["entries"] == [{"id": "sperrmuell", "answers": 1, "channels": {"telegram": 1}, "languages": {"de": 1}, "offered": 0, "chosen": 0}]
+    code, out, _ = run(capsys, "report", "usage")
+    assert code == 0 and "answers: 1, out of scope: 1 (50.0% of questions)" in out
+
+
+class _Site(http.server.BaseHTTPRequestHandler):
+    def do_HEAD(self) -> None:
+        self.send_response(200 if self.path == "/ok" else 404)
+        self.end_headers()
+
+    do_GET = do_HEAD  # the check asks GET when HEAD gets an error
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_report_stale_with_link_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    link = "    last_reviewed: 2100-01-01\n    links:\n      - kind: info\n        url: {}\n        label: {{de: Info, en: Info}}\n"
+    (kb / "e.yaml").write_text("entries:\n" + entry_yaml("gut", ["a b c", "d e f", "g h i"], ["j k l", "m n o", "p q r"], link.format(base + "/ok"))
+                               + entry_yaml("weg", ["s t u", "v w x", "y z a"], ["b c d", "e f g", "h i j"], link.format(base + "/gone")), encoding="utf-8")
+    try:
+        code, out, _ = run(capsys, "report", "stale", "--json", "--check-links", "--timeout", "5", "--faq-dir", str(kb))
+    finally:
+        server.shutdown()
+    obj = json.loads(out)
+    assert code == 0 and obj["links_checked"] == 2  # stale entries are a report, not a failure
+    assert [(e["id"], e["problems"]) for e in obj["entries"]] == [
+        ("weg", [{"reason": "broken_link", "detail": "HTTP 404", "url": base + "/gone"}])]
+    code, out, _ = run(capsys, "report", "stale", "--faq-dir", str(kb))
+    assert code == 0 and out.strip() == "0 of 2 entries need attention (links not checked; add --check-links)"
+    (kb / "broken.yaml").write_text("entries: [\n", encoding="utf-8")
+    code, _, err = run(capsys, "report", "stale", "--faq-dir", str(kb))
+    assert code == 1 and "broken.yaml:" in err
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "abc", "601"])
+def test_report_stale_bad_timeout(timeout: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "stale", "--timeout", timeout])
+    assert exc.value.code == 2 and "is not a number of seconds" in capsys.readouterr().err
+
+
+def test_report_purge(db: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    log = SqlUnansweredLog(db)
+    log.record("old", "de", "telegram", dt.datetime.now(dt.UTC) - dt.timedelta(days=91))
+    log.record("new", "de", "telegram", dt.datetime.now(dt.UTC))
+    code, out, _ = run(capsys, "report", "purge")
+    assert code == 0 and out.startswith("deleted 1 unanswered questions older than 90 days and 0 usage events")
+
+
+def test_faq_new(tiny_kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BUERGERBOT_KNOWLEDGE_DIRS", json.dumps([str(tiny_kb)]))
+    (tiny_kb / "services").mkdir()
+    code, out, _ = run(capsys, "faq", "new", "hund-anmelden", "--kind", "service")
+    created = tiny_kb / "services" / "hund-anmelden.yaml"
+    assert code == 0 and created.exists() and out.startswith(f"created {created}: fill in every <<…>> placeholder")
+    code, out, _ = run(capsys, "faq", "validate", "--quick")
+    assert code == 1 and f"{created}:15: placeholder <<zuständiges Amt und Team / office and team responsible>> is still to be filled in" in out
+    code, _, err = run(capsys, "faq", "new", "hund-anmelden")
+    assert code == 1 and "already used at" in err
+    code, _, err = run(capsys, "faq", "new", "Hund Anmelden")
+    assert code == 2 and "is not a valid id" in err
+    code, _, err = run(capsys, "faq", "new", "personalausweis", "--dir", str(tmp_path / "elsewhere"))
+    assert code == 1 and "'personalausweis' is already used at" in err
+    code, _, err = run(capsys, "faq", "new", "fundsachen", "--dir", str(tmp_path / "elsewhere"))
+    assert code == 0 and "is not one of the knowledge folders" in err
+
+
+@pytest.mark.parametrize("url", ["nonsense", "postgresql://nobody@127.0.0.1:1/x"])
+def test_reports_without_a_database_exit_2(url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BUERGERBOT_DATABASE_URL", url)
+    code, _, err = run(capsys, "report", "usage")
+    assert code == 2 and err.startswith("database: cannot open database_url:")

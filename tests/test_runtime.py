@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from bot.app import Storage, build_dialogue
-from bot.config import Settings, load_settings
+from bot.config import Settings, StaffConfig, load_settings
 from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
-from bot.runtime import MissingSecret, build_channels
+from bot.runtime import MissingSecret, build_channels, purge_loop
+from bot.storage.database import make_engine, migrate
+from bot.storage.unanswered import SqlUnansweredLog
 from tests.conftest import REPO
 from tests.fakes.aio import reap_tasks
 from tests.fakes.telegram_api import FakeBotApi
@@ -76,3 +79,30 @@ def test_two_profiles_in_one_process(tiny_kb: Path, monkeypatch: pytest.MonkeyPa
         assert b["text"].startswith("Welcome, newcomer!")
 
     asyncio.run(main())
+
+
+def test_purge_loop_deletes_expired_questions_at_start_and_stops(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    migrate(engine)
+    log = SqlUnansweredLog(engine)
+    now = dt.datetime.now(dt.UTC)
+    log.record("old", "de", "telegram", now - dt.timedelta(days=40))
+    log.record("recent", "de", "telegram", now - dt.timedelta(days=1))
+
+    def texts() -> list[str]:
+        with engine.connect() as conn:
+            return [row[0] for row in conn.exec_driver_sql("select text from unanswered_questions")]
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(purge_loop(engine, StaffConfig(unanswered_retention_days=30), stop))
+        for _ in range(3000):  # the first purge runs at once; wait for it without a fixed sleep
+            if texts() == ["recent"]:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, 30)  # leaves its hourly wait as soon as the bot stops
+
+    asyncio.run(main())
+    assert texts() == ["recent"]
+    engine.dispose()

@@ -17,7 +17,7 @@ from bot.core.live import Snapshot
 from bot.core.matching.matcher import Match
 from bot.core.matching.normalise import fold
 from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
-from bot.core.ports import UnansweredLog, UserStateStore
+from bot.core.ports import NoUsageLog, UnansweredLog, UsageKind, UsageLog, UserStateStore
 from bot.core.texts import text, weekday_name
 
 CHOICE_ENTRY = "entry:"
@@ -59,6 +59,7 @@ class Dialogue:
         settings: DialogueSettings | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         is_holiday: HolidayCheck = no_holidays,
+        usage: UsageLog | None = None,
     ) -> None:
         self._knowledge = knowledge
         self._states = states
@@ -66,6 +67,7 @@ class Dialogue:
         self.settings = settings or DialogueSettings()
         self.clock = clock or dt.datetime.now
         self.is_holiday = is_holiday
+        self.usage: UsageLog = usage or NoUsageLog()
         self._office_phrases: tuple[KnowledgeBase, dict[str, tuple[str, ...]]] | None = None
 
     def office_phrases(self, kb: KnowledgeBase) -> dict[str, tuple[str, ...]]:
@@ -85,6 +87,9 @@ class Dialogue:
         snap = self._knowledge()
         turn = _Turn(self, snap, msg, state)
         replies = turn.run()
+        for reply in replies:
+            if reply.entry_id is not None:
+                turn.used("answer", (reply.entry_id,))
         if turn.deleted:
             self._states.delete(msg.channel, msg.chat_id)
         else:
@@ -187,6 +192,7 @@ class _Turn:
             entry = self.kb.entries.get(payload[len(CHOICE_ENTRY):])
             if entry is not None:
                 self.state.pending_choices = ()
+                self.used("chosen", (entry.id,))
                 return self._respond(entry)
         # A forged or outdated button: answer like an unreadable message, never fail.
         return [self._help_reply(text("not_understood", self.lang))]
@@ -259,13 +265,15 @@ class _Turn:
             # Unsure, but not lost: asking back costs the citizen one tap, a wrong answer more.
             return [self._offer(near, text("did_you_mean", self.lang))]
         self.d.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d.clock())
+        self.used("out_of_scope", ())
         self.state.pending_choices = ()
         body = text("fallback", self.lang)
         phone = self._phone_line()
         return [Reply(body + ("\n\n" + phone if phone else ""), language=self.lang)]
 
-    def _offer(self, entry_ids: list[str], intro: str) -> Reply:
+    def _offer(self, entry_ids: list[str], intro: str, kind: UsageKind = "offered") -> Reply:
         self.state.pending_choices = tuple(CHOICE_ENTRY + e for e in entry_ids)
+        self.used(kind, tuple(entry_ids))
         choices = tuple(Button(self.kb.entries[e].text(self.lang).title, payload=CHOICE_ENTRY + e) for e in entry_ids)
         return Reply(intro, choices=choices, language=self.lang)
 
@@ -273,8 +281,11 @@ class _Turn:
         popular = [e for e in self.s.popular if e in self.kb.entries]
         if not popular:
             return Reply(intro, language=self.lang, entry_id=entry_id)
-        reply = self._offer(popular, intro + "\n\n" + text("popular", self.lang))
+        reply = self._offer(popular, intro + "\n\n" + text("popular", self.lang), "menu")
         return replace(reply, entry_id=entry_id)
+
+    def used(self, kind: UsageKind, entry_ids: tuple[str, ...]) -> None:
+        self.d.usage.record(kind, entry_ids, self.msg.channel, self.lang, self.d.clock())
 
     def _wanted_language(self) -> str:
         words = set(fold(self.text).split())

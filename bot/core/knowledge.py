@@ -20,7 +20,10 @@ from bot.core.schema import LANGUAGE_KEY, EntryModel, LocalModel, OfficeModel, p
 
 # libyaml when present: the default knowledge parses ten times faster than in pure Python.
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
+MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
+# What `buergerbot faq new` writes where staff still have to write: "<<title in German>>". Left in
+# a file it is an error, so a half-written entry never goes live.
+PLACEHOLDER = re.compile(r"<<[^<>\n]+>>")
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ class _Loader:
         if node is None:
             self.problem(name, 1, "file is empty", "warning")
             return
-        self._check_duplicate_keys(name, node)
+        self._check_nodes(name, node)
         if not isinstance(data, dict) or len(data) != 1:
             self.problem(name, 1, "expected exactly one top-level key: entries, offices or synonyms")
             return
@@ -140,18 +143,24 @@ class _Loader:
         else:
             self.problem(name, 1, f"unknown top-level key {key!r}: use entries, offices or synonyms")
 
-    def _check_duplicate_keys(self, name: str, node: yaml.Node) -> None:
-        if isinstance(node, yaml.MappingNode):
+    def _check_nodes(self, name: str, node: yaml.Node) -> None:
+        """Duplicate keys (YAML would silently keep the last) and placeholders left unfilled."""
+        if isinstance(node, yaml.ScalarNode):
+            for m in PLACEHOLDER.finditer(node.value):
+                # a block scalar (answer: |) starts on the line after its indicator
+                line = node.start_mark.line + 1 + node.value.count("\n", 0, m.start()) + (1 if node.style in ("|", ">") else 0)
+                self.problem(name, line, f"placeholder {m.group(0)} is still to be filled in")
+        elif isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
             for k, v in node.value:
                 if isinstance(k, yaml.ScalarNode):
                     if k.value in seen:
                         self.problem(name, k.start_mark.line + 1, f"duplicate key {k.value!r}")
                     seen.add(k.value)
-                self._check_duplicate_keys(name, v)
+                self._check_nodes(name, v)
         elif isinstance(node, yaml.SequenceNode):
             for v in node.value:
-                self._check_duplicate_keys(name, v)
+                self._check_nodes(name, v)
 
     def _entries(self, name: str, body: Any, node: yaml.Node | None) -> None:
         if not isinstance(body, list):
@@ -224,7 +233,7 @@ class _Loader:
         )
 
     def _check_answer_links(self, name: str, answer: str, node: yaml.Node | None, lang: str) -> None:
-        for m in _MARKDOWN_LINK.finditer(answer):
+        for m in MARKDOWN_LINK.finditer(answer):
             url = m.group(2)
             if not re.match(r"^(https?://[^\s/]+\.[^\s]+|mailto:\S+@\S+|tel:\+?[\d ]+)$", url):
                 self.problem(name, _line(_child(node, "answer")), f"{lang}: answer links to a bad URL {url!r}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.core.models import Appointment, ChatRef, LinkResult, Reply, Subscription, UserState
 
@@ -18,6 +18,23 @@ class UnansweredLog(Protocol):
     """Questions the bot could not answer, for staff. Never given a user or chat id."""
 
     def record(self, text: str, language: str, channel: str, at: dt.datetime) -> None: ...
+
+
+# answer: a reply carried an entry; out_of_scope: the fallback; offered: "Meinten Sie …?" choices;
+# menu: the popular-topics menu; chosen: the user took one of the offered entries.
+UsageKind = Literal["answer", "out_of_scope", "offered", "menu", "chosen"]
+USAGE_KINDS: tuple[UsageKind, ...] = ("answer", "out_of_scope", "offered", "menu", "chosen")
+
+
+class UsageLog(Protocol):
+    """What the bot was used for, for staff reports. Never given a user or chat id, nor the text.
+
+    ``record`` is called while a message is answered, so implementations must not wait for I/O;
+    ``close`` writes whatever is still buffered and is called once on shutdown.
+    """
+
+    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime) -> None: ...
+    def close(self) -> None: ...
 
 
 class MemoryUserStates:
@@ -42,6 +59,27 @@ class MemoryUnansweredLog:
 
     def record(self, text: str, language: str, channel: str, at: dt.datetime) -> None:
         self.records.append((text, language, channel, at))
+
+
+class MemoryUsageLog:
+    def __init__(self) -> None:
+        self.records: list[tuple[UsageKind, tuple[str, ...], str, str, dt.datetime]] = []
+
+    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime) -> None:
+        self.records.append((kind, entry_ids, channel, language, at))
+
+    def close(self) -> None:
+        pass
+
+
+class NoUsageLog:
+    """Records nothing: one-off questions (``buergerbot ask``) and dialogues built without storage."""
+
+    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class ReminderBook(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from alembic import command
@@ -31,6 +32,12 @@ def make_engine(url: str) -> Engine:
     if parsed.drivername in ("postgresql", "postgres"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return create_engine(url, pool_pre_ping=True)
+
+
+def as_utc(at: dt.datetime) -> dt.datetime:
+    """Times are stored and compared in UTC: SQLite keeps no offset, so a city-local time would be
+    off by an hour or two against a cut-off. A time without a zone is taken as UTC."""
+    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -158,3 +158,18 @@ class IdempotencyRow(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class UsageEventRow(Base):
+    """One use of the bot, for staff reports: an answer, a fallback, an offer or a choice taken.
+    Deliberately without any user or chat id and without the message text."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (Index("ix_usage_events_at", "at"),)
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    kind: Mapped[str] = mapped_column(String(16))  # core.ports.UsageKind
+    entry_id: Mapped[str | None] = mapped_column(String(200))  # None for out_of_scope
+    position: Mapped[int] = mapped_column(Integer, default=0)  # place in an offer or menu (0 = first): position 0 counts the offers
+    channel: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))

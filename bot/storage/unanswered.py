@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from bot.storage.database import as_utc
 from bot.storage.tables import UnansweredRow
 
 
@@ -16,4 +17,4 @@ class SqlUnansweredLog:
 
     def record(self, text: str, language: str, channel: str, at: dt.datetime) -> None:
         with Session(self._engine) as s, s.begin():
-            s.add(UnansweredRow(asked_at=at, language=language, channel=channel, text=text[:1000]))
+            s.add(UnansweredRow(asked_at=as_utc(at), language=language, channel=channel, text=text[:1000]))

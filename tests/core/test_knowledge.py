@@ -107,3 +107,30 @@ def test_missing_folder_is_reported(tmp_path: Path) -> None:
     result = check([tmp_path / "nope"])
     assert not result.ok
     assert any("not found" in p.message for p in result.problems)
+
+
+def test_unfilled_placeholders_name_their_lines(tiny_kb: Path) -> None:
+    text = (
+        "entries:\n"
+        "  - id: neu\n"                                  # 2
+        "    kind: faq\n"
+        '    owner: "<<team>>"\n'                         # 4
+        "    de:\n"
+        '      title: "<<Titel>>"\n'                      # 6
+        "      questions: [Frage eins, Frage zwei, Frage drei]\n"
+        "      answer: |\n"                               # 8
+        "        Erste Zeile.\n"
+        "        <<Antwort>> und <<mehr>>\n"              # 10
+        "    en:\n"
+        "      title: Title\n"
+        "      questions: [question one, question two, question three]\n"
+        "      answer: Answer.\n"
+    )
+    msgs = [m for m in problems_for(tiny_kb, text) if "placeholder" in m]
+    where = tiny_kb / "extra.yaml"
+    assert msgs == [
+        f"{where}:4: placeholder <<team>> is still to be filled in",
+        f"{where}:6: placeholder <<Titel>> is still to be filled in",
+        f"{where}:10: placeholder <<Antwort>> is still to be filled in",
+        f"{where}:10: placeholder <<mehr>> is still to be filled in",
+    ]
