@@ -11,19 +11,24 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from bot.core.hours import HolidayCheck, no_holidays, open_state
+from bot.core.hours import HolidayCheck, no_holidays, open_line
 from bot.core.knowledge import KnowledgeBase
 from bot.core.live import Snapshot
 from bot.core.matching.matcher import Match
 from bot.core.matching.normalise import fold
 from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
-from bot.core.ports import NoUsageLog, UnansweredLog, UsageKind, UsageLog, UserStateStore
-from bot.core.texts import text, weekday_name
+from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
+from bot.core.reminder_flows import ReminderFlows, ReminderSetup
+from bot.core.texts import text
 
 CHOICE_ENTRY = "entry:"
 CHOICE_LANGUAGE = "lang:"
 # Commands the dialogue handles (adapters pass any command on; unknown ones get a polite reply).
-COMMANDS = frozenset({"start", "help", "menu", "hilfe", "language", "sprache"})
+COMMANDS = frozenset({
+    "start", "help", "menu", "hilfe", "language", "sprache",
+    "termin", "appointment", "erinnerungen", "reminders", "link", "status", "muell", "waste",  # bot/core/reminder_flows.py
+    "meinedaten", "mydata", "loeschen", "delete",
+})
 CHOICE_CONFIRM_DELETE = "delete:yes"
 CHOICE_KEEP = "delete:no"
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}
@@ -48,6 +53,10 @@ class DialogueSettings:
     # Whether the chat app's language (e.g. Telegram's language_code) counts when the user has not
     # chosen one; an English-first profile turns this off so a German phone still gets English.
     use_language_hint: bool = True
+    # How long before an appointment reminders go out ("1d", "1h"), as configured for the scheduler,
+    # so the dialogue can tell people truthfully which reminders will come.
+    reminder_offsets: tuple[str, ...] = ("1d", "1h")
+    office_reminder_offsets: dict[str, tuple[str, ...]] | None = None
 
 
 class Dialogue:
@@ -60,6 +69,7 @@ class Dialogue:
         clock: Callable[[], dt.datetime] | None = None,
         is_holiday: HolidayCheck = no_holidays,
         usage: UsageLog | None = None,
+        book: ReminderBook | None = None,
     ) -> None:
         self._knowledge = knowledge
         self._states = states
@@ -68,6 +78,7 @@ class Dialogue:
         self.clock = clock or dt.datetime.now
         self.is_holiday = is_holiday
         self.usage: UsageLog = usage or NoUsageLog()
+        self.book = book  # None: this deployment has no reminders, and the dialogue says so
         self._office_phrases: tuple[KnowledgeBase, dict[str, tuple[str, ...]]] | None = None
 
     def office_phrases(self, kb: KnowledgeBase) -> dict[str, tuple[str, ...]]:
@@ -81,6 +92,14 @@ class Dialogue:
                 table[office.id] = tuple(sorted(phrases))
             self._office_phrases = (kb, table)
         return self._office_phrases[1]
+
+    def office_named(self, kb: KnowledgeBase, said: str) -> str | None:
+        """The id of the office a text names ("Ist das Standesamt offen?"), if any."""
+        words = f" {fold(said)} "
+        for office_id, phrases in self.office_phrases(kb).items():
+            if any(p in words for p in phrases):
+                return office_id
+        return None
 
     def handle(self, msg: Incoming) -> list[Reply]:
         state = self._states.load(msg.channel, msg.chat_id)
@@ -114,8 +133,22 @@ class _Turn:
         self.text_lang = detected or hint or self.s.default_language
         lang = state.language or self.text_lang
         self.lang = lang if lang in self.kb.languages else self.s.default_language
+        self.reminders = ReminderFlows(self, self._reminder_setup())
+
+    def _reminder_setup(self) -> ReminderSetup:
+        now = self.d.clock()
+        offsets = self.s.office_reminder_offsets or {}
+        return ReminderSetup(
+            self.d.book, self.kb, now if now.tzinfo else now.astimezone(), lambda said: self.d.office_named(self.kb, said),
+            self.s.reminder_offsets, offsets,
+        )
 
     def run(self) -> list[Reply]:
+        replies = self._route()
+        self.reminders.settle()
+        return replies
+
+    def _route(self) -> list[Reply]:
         if self.msg.command is not None:
             return self._command(self.msg.command)
         if self.msg.choice:
@@ -138,6 +171,11 @@ class _Turn:
             if others and others[0].score >= self.s.threshold and self._entry(others[0]).kind is not Kind.INTENT:
                 replies.append(self._answer(self._entry(others[0])))
             return replies
+        # After the emergency check, before the matcher's verdict: an answer to the reminder flow's
+        # question, or a message that carries a reminder's details itself.
+        flow = self.reminders.resume() or self.reminders.detect()
+        if flow is not None:
+            return flow
         if not matches or matches[0].score < self.s.threshold:
             return self._fallback(matches)
         best = matches[0]
@@ -148,6 +186,11 @@ class _Turn:
         return self._respond(self._entry(best))
 
     def _command(self, command: str) -> list[Reply]:
+        handled = self.reminders.command(command, self.msg.argument)
+        if handled is not None:
+            return handled
+        if command in ("loeschen", "delete"):
+            return [self._ask_delete(self._intent_answer("delete_data") or text("confirm_delete_question", self.lang))]
         if command == "start":
             greeting = self.s.greeting.get(self.lang) if self.s.greeting else None
             intro = greeting or self._intent_answer("greeting") or text("not_understood", self.lang)
@@ -182,12 +225,18 @@ class _Turn:
     def _choice(self, payload: str) -> list[Reply]:
         if payload == CHOICE_CONFIRM_DELETE:
             self.deleted = True
-            return [Reply(text("data_deleted", self.lang), language=self.lang)]
+            if self.d.book is None:
+                return [Reply(text("data_deleted", self.lang), language=self.lang)]
+            self.reminders.forget()
+            return [Reply(text("data_deleted_reminders", self.lang), language=self.lang)]
         if payload == CHOICE_KEEP:
             self.state.pending_choices = ()
             return [Reply(text("data_kept", self.lang), language=self.lang)]
         if payload.startswith(CHOICE_LANGUAGE):
             return self._set_language(payload[len(CHOICE_LANGUAGE):])
+        flow = self.reminders.choice(payload)
+        if flow is not None:
+            return flow
         if payload.startswith(CHOICE_ENTRY):
             entry = self.kb.entries.get(payload[len(CHOICE_ENTRY):])
             if entry is not None:
@@ -207,13 +256,19 @@ class _Turn:
         if action == "language":
             return self._set_language(self._wanted_language())
         if action == "delete_data":
-            # Never delete on a guess of the matcher: the citizen confirms with a button or "1".
-            choices = (Button(text("confirm_delete", self.lang), payload=CHOICE_CONFIRM_DELETE), Button(text("keep_data", self.lang), payload=CHOICE_KEEP))
-            self.state.pending_choices = (CHOICE_CONFIRM_DELETE, CHOICE_KEEP)
-            return [Reply(entry.text(self.lang).answer, choices=choices, language=self.lang, entry_id=entry.id)]
+            return [replace(self._ask_delete(entry.text(self.lang).answer), entry_id=entry.id)]
+        flow = self.reminders.intent(action, entry.text(self.lang).answer) if action else None
+        if flow is not None:
+            return [replace(r, entry_id=r.entry_id or entry.id) for r in flow]
         if action == "human":
             return [Reply(entry.text(self.lang).answer + "\n\n" + self._phone_line(), language=self.lang, entry_id=entry.id)]
         return [Reply(entry.text(self.lang).answer, language=self.lang, entry_id=entry.id)]
+
+    def _ask_delete(self, question: str) -> Reply:
+        # Never delete on a guess of the matcher: the citizen confirms with a button or "1".
+        choices = (Button(text("confirm_delete", self.lang), payload=CHOICE_CONFIRM_DELETE), Button(text("keep_data", self.lang), payload=CHOICE_KEEP))
+        self.state.pending_choices = (CHOICE_CONFIRM_DELETE, CHOICE_KEEP)
+        return Reply(question, choices=choices, language=self.lang)
 
     def _answer(self, entry: Entry) -> Reply:
         local = entry.text(self.lang)
@@ -230,10 +285,9 @@ class _Turn:
 
     def _office_for(self, entry: Entry) -> Office | None:
         """The office the user named ("Ist das Standesamt offen?"), else the entry's own."""
-        words = f" {fold(self.text)} "
-        for office_id, phrases in self.d.office_phrases(self.kb).items():
-            if any(p in words for p in phrases):
-                return self.kb.offices[office_id]
+        named = self.d.office_named(self.kb, self.text)
+        if named is not None:
+            return self.kb.offices[named]
         return self.kb.offices.get(entry.office) if entry.office else None
 
     def _office_line(self, office: Office) -> str:
@@ -242,16 +296,7 @@ class _Turn:
         return contact + "\n" + self._open_line(office)
 
     def _open_line(self, office: Office) -> str:
-        now = self.d.clock()
-        state = open_state(office, now, self.d.is_holiday)
-        name = office.name(self.lang)
-        if state.open_now and state.closes_at:
-            return text("open_now", self.lang, office=name, time=state.closes_at.strftime("%H:%M"))
-        if state.opens_at is None:
-            return text("closed_long", self.lang, office=name)
-        delta = (state.opens_at.date() - now.date()).days
-        day = text("today", self.lang) if delta == 0 else text("tomorrow", self.lang) if delta == 1 else weekday_name(state.opens_at.weekday(), self.lang)
-        return text("closed_now", self.lang, office=name, day=day, time=state.opens_at.strftime("%H:%M"))
+        return open_line(office, self.d.clock(), self.lang, self.d.is_holiday)
 
     def _phone_line(self) -> str:
         office = self.kb.offices.get(self.s.phone_office)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core.models import Office, TimeSpan
+from bot.core.texts import text, weekday_name
 
 # A public-holiday test for the city's region; injected so the core needs no holiday library.
 HolidayCheck = Callable[[dt.date], bool]
@@ -41,3 +42,16 @@ def open_state(office: Office, now: dt.datetime, is_holiday: HolidayCheck = no_h
             if start > now:
                 return OpenState(False, None, start)
     return OpenState(False, None, None)
+
+
+def open_line(office: Office, now: dt.datetime, lang: str, is_holiday: HolidayCheck = no_holidays) -> str:
+    """"Bürgerbüro hat jetzt geöffnet, heute bis 16:00 Uhr." or when it opens next."""
+    state = open_state(office, now, is_holiday)
+    name = office.name(lang)
+    if state.open_now and state.closes_at:
+        return text("open_now", lang, office=name, time=state.closes_at.strftime("%H:%M"))
+    if state.opens_at is None:
+        return text("closed_long", lang, office=name)
+    delta = (state.opens_at.date() - now.date()).days
+    day = text("today", lang) if delta == 0 else text("tomorrow", lang) if delta == 1 else weekday_name(state.opens_at.weekday(), lang)
+    return text("closed_now", lang, office=name, day=day, time=state.opens_at.strftime("%H:%M"))

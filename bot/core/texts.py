@@ -66,15 +66,162 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, I can only read text messages. Please type your question.",
     },
     "confirm_delete": {"de": "Ja, alles löschen", "en": "Yes, delete everything"},
+    "confirm_delete_question": {
+        "de": "Soll ich wirklich alles löschen, was ich über diesen Chat gespeichert habe? Das lässt sich nicht rückgängig machen.",
+        "en": "Shall I really delete everything I have stored about this chat? This cannot be undone.",
+    },
     "keep_data": {"de": "Nein, behalten", "en": "No, keep it"},
     "data_kept": {"de": "In Ordnung, ich habe nichts gelöscht.", "en": "All right, I have not deleted anything."},
     "today": {"de": "heute", "en": "today"},
     "tomorrow": {"de": "morgen", "en": "tomorrow"},
+    # --- reminders (bot/core/reminder_flows.py) ---
+    "reminders_unavailable": {
+        "de": "Erinnerungen gibt es in diesem Chat leider nicht. Ihre Terminbestätigung enthält alle Angaben; Fragen beantwortet das Bürgertelefon.",
+        "en": "Sorry, reminders are not available in this chat. Your booking confirmation has all the details; the citizens' phone line answers questions.",
+    },
+    "ask_when": {
+        "de": "Wann ist Ihr Termin? Schreiben Sie mir Datum und Uhrzeit, gern mit dem Amt, zum Beispiel „3.12. um 10:30 im Bürgerbüro“.",
+        "en": "When is your appointment? Send me the date and time, and the office if you like, for example “3 December at 10:30 at the Bürgerbüro”.",
+    },
+    "ask_time": {"de": "Um wie viel Uhr ist Ihr Termin am {date}?", "en": "At what time is your appointment on {date}?"},
+    "ask_date": {"de": "An welchem Tag ist Ihr Termin um {time}?", "en": "On which day is your appointment at {time}?"},
+    "in_past": {
+        "de": "{moment} liegt schon in der Vergangenheit. Wann ist Ihr Termin? Bitte nennen Sie mir Datum und Uhrzeit.",
+        "en": "{moment} is already in the past. When is your appointment? Please tell me the date and time.",
+    },
+    "too_far": {
+        "de": "{moment} ist mehr als zwei Jahre entfernt, so weit im Voraus erinnere ich nicht. Bitte prüfen Sie das Datum.",
+        "en": "{moment} is more than two years away; I do not set reminders that far ahead. Please check the date.",
+    },
+    "confirm_appointment": {"de": "Soll ich Sie an diesen Termin erinnern?", "en": "Shall I remind you of this appointment?"},
+    "subject_line": {"de": "Anliegen: {subject}", "en": "About: {subject}"},
+    "leads_line": {"de": "Ich erinnere Sie {leads}.", "en": "I will remind you {leads}."},
+    "yes_save": {"de": "Ja, speichern", "en": "Yes, save it"},
+    "no_wrong": {"de": "Nein, stimmt nicht", "en": "No, that is wrong"},
+    "saved": {
+        "de": "Gespeichert: Ihr Termin am {moment}.",
+        "en": "Saved: your appointment on {moment}.",
+    },
+    "list_hint": {
+        "de": "„Meine Erinnerungen“ zeigt alle Erinnerungen; dort können Sie sie auch beenden.",
+        "en": "“My reminders” shows all your reminders; you can also end them there.",
+    },
+    "not_saved": {
+        "de": "Gut, ich habe nichts gespeichert. Schreiben Sie mir Datum und Uhrzeit gern noch einmal, oder fragen Sie etwas anderes.",
+        "en": "All right, I have not saved anything. Send me the date and time again, or ask me something else.",
+    },
+    "flow_cancelled": {"de": "In Ordnung, abgebrochen.", "en": "All right, cancelled."},
+    "lost_track": {
+        "de": "Entschuldigung, die Angaben zu diesem Termin habe ich nicht mehr. Schreiben Sie mir Datum und Uhrzeit bitte noch einmal.",
+        "en": "Sorry, I no longer have the details of that appointment. Please send me the date and time again.",
+    },
+    "reminders_none": {
+        "de": "Sie haben zurzeit keine Erinnerungen. Zum Beispiel: „Erinnere mich an meinen Termin am 3.12. um 10:30“, „Status“ mit Ihrer Vorgangsnummer oder „Müllabfuhr-Erinnerung“.",
+        "en": "You have no reminders at the moment. For example: “remind me of my appointment on 3 December at 10:30”, “status” with your case number, or “waste collection reminder”.",
+    },
+    "reminders_list": {
+        "de": "Ihre Erinnerungen. Tippen Sie auf eine (oder antworten Sie mit ihrer Nummer), um sie zu beenden:",
+        "en": "Your reminders. Tap one (or reply with its number) to end it:",
+    },
+    "label_appointment": {"de": "Termin {moment}", "en": "Appointment {moment}"},
+    "label_case": {"de": "Vorgang {reference}", "en": "Case {reference}"},
+    "label_waste": {"de": "Müllabfuhr {district}", "en": "Waste collection {district}"},
+    "reminder_ended": {"de": "Beendet: {label}. Dazu bekommen Sie keine Erinnerungen mehr.", "en": "Ended: {label}. You will get no more reminders about it."},
+    "reminder_gone": {"de": "Diese Erinnerung war schon beendet.", "en": "That reminder had already ended."},
+    "list_outdated": {"de": "Diese Liste ist nicht mehr aktuell.", "en": "That list is out of date."},
+    "link_ask": {
+        "de": "Öffnen Sie den Link in Ihrer Terminbestätigung, oder schicken Sie mir den Code daraus: „link“ und dahinter der Code.",
+        "en": "Open the link in your booking confirmation, or send me the code from it: “link” followed by the code.",
+    },
+    "link_ok": {"de": "Verbunden: Ich erinnere Sie an diesen Termin.", "en": "Linked: I will remind you of this appointment."},
+    "link_malformed": {
+        "de": "Mit diesem Code kann ich nichts anfangen; vielleicht ist er unvollständig. Öffnen Sie bitte den Link aus Ihrer Terminbestätigung noch einmal, oder kopieren Sie den Code vollständig.",
+        "en": "I cannot read this code; it may be incomplete. Please open the link from your booking confirmation again, or copy the whole code.",
+    },
+    "link_forged": {
+        "de": "Dieser Code ist nicht gültig. Bitte verwenden Sie nur den Link aus der Terminbestätigung der Stadt.",
+        "en": "This code is not valid. Please only use the link from the city's booking confirmation.",
+    },
+    "link_expired": {
+        "de": "Dieser Link ist abgelaufen. Sie können den Termin aber selbst eintragen, zum Beispiel „Erinnere mich an meinen Termin am 3.12. um 10:30“.",
+        "en": "This link has expired. You can still add the appointment yourself, for example “remind me of my appointment on 3 December at 10:30”.",
+    },
+    "link_used": {
+        "de": "Dieser Link wurde schon verwendet; jeder Link gilt nur einmal. Ob der Termin schon verbunden ist, sehen Sie unter „Meine Erinnerungen“.",
+        "en": "This link has already been used; each link works only once. “My reminders” shows whether the appointment is already linked.",
+    },
+    "link_unknown": {
+        "de": "Zu diesem Link finde ich keinen Termin mehr; vielleicht wurde er abgesagt oder verschoben. Bitte schauen Sie in Ihre Nachrichten vom Amt.",
+        "en": "I can no longer find an appointment for this link; it may have been cancelled or moved. Please check your messages from the office.",
+    },
+    "case_ask": {
+        "de": "Wie lautet Ihre Vorgangsnummer? Sie steht auf der Bestätigung oder Quittung Ihres Antrags, zum Beispiel RP-2026-004711.",
+        "en": "What is your case number? It is on the confirmation or receipt of your application, for example RP-2026-004711.",
+    },
+    "case_ok": {
+        "de": "Gut, ich melde mich hier, sobald sich bei Vorgang {reference} etwas ändert, zum Beispiel wenn Ihr Dokument abholbereit ist.",
+        "en": "Good, I will message you here as soon as case {reference} changes, for example when your document is ready for collection.",
+    },
+    "case_unknown": {
+        "de": "Die Vorgangsnummer „{reference}“ finde ich nicht. Bitte prüfen Sie die Schreibweise: Sie steht auf der Bestätigung oder Quittung Ihres Antrags (zum Beispiel RP-2026-004711). Neue Anträge kenne ich manchmal erst nach ein bis zwei Tagen.",
+        "en": "I cannot find the case number “{reference}”. Please check how it is written: it is on the confirmation or receipt of your application (for example RP-2026-004711). New applications sometimes reach me only after a day or two.",
+    },
+    "waste_none": {
+        "de": "Für die Müllabfuhr habe ich noch keine Abfuhrkalender. Die Termine stehen im Abfallkalender der Stadt.",
+        "en": "I do not have any waste collection calendars yet. The dates are in the city's waste calendar.",
+    },
+    "waste_ask": {"de": "Für welchen Bezirk soll ich Sie an die Müllabfuhr erinnern?", "en": "For which district shall I remind you of the waste collection?"},
+    "waste_ask_name": {
+        "de": "Für welchen Bezirk soll ich Sie an die Müllabfuhr erinnern? Schreiben Sie mir den Namen, zum Beispiel „{example}“.",
+        "en": "For which district shall I remind you of the waste collection? Send me its name, for example “{example}”.",
+    },
+    "waste_ok": {
+        "de": "Gut, ich erinnere Sie jeweils am Vorabend an die Müllabfuhr in {district}.",
+        "en": "Good, I will remind you the evening before each waste collection in {district}.",
+    },
+    "my_data_intro": {"de": "Das ist alles, was ich über diesen Chat gespeichert habe:", "en": "This is everything I have stored about this chat:"},
+    "data_deleted_reminders": {
+        "de": "Erledigt: Ich habe alles gelöscht, was ich über diesen Chat gespeichert hatte. Ihre Erinnerungen sind beendet.",
+        "en": "Done: I have deleted everything I had stored about this chat. Your reminders have been cancelled.",
+    },
+    "office_page": {"de": "{office}: Kontakt und Öffnungszeiten", "en": "{office}: contact and opening hours"},
+    "and": {"de": "und", "en": "and"},
+    "before": {"de": "{span} vorher", "en": "{span} before"},
+    # --- notices as they go out (bot/core/notices.py) ---
+    "notice_appointment": {"de": "**Erinnerung an Ihren Termin**", "en": "**Reminder of your appointment**"},
+    "notice_cant_come": {
+        "de": "Sie können nicht kommen? Bitte sagen Sie den Termin ab, damit ihn jemand anderes bekommt.",
+        "en": "Cannot make it? Please cancel the appointment so someone else can have it.",
+    },
+    "notice_cancelled": {"de": "**Ihr Termin wurde abgesagt**", "en": "**Your appointment has been cancelled**"},
+    "notice_cancelled_body": {
+        "de": "Das Amt hat diesen Termin abgesagt. Bitte buchen Sie einen neuen Termin oder rufen Sie an.",
+        "en": "The office has cancelled this appointment. Please book a new one or give them a call.",
+    },
+    "notice_case": {"de": "**Neues zu Ihrem Antrag**", "en": "**News about your application**"},
+    "notice_case_other": {
+        "de": "Bei Ihrem Vorgang {reference} gibt es Neuigkeiten. Näheres erfahren Sie beim Amt.",
+        "en": "There is news about your case {reference}. The office can tell you more.",
+    },
+    "notice_followup": {
+        "de": "Erinnerung: Ihr {document} (Vorgang {reference}) liegt weiterhin zur Abholung bereit.",
+        "en": "Reminder: your {document} (case {reference}) is still waiting to be collected.",
+    },
+    "notice_pickup": {"de": "Abholung: {place}", "en": "Collect it at: {place}"},
+    "notice_waste": {"de": "Müllabfuhr", "en": "Waste collection"},
+    "in_district": {"de": "in {district}", "en": "in {district}"},
+    "notice_waste_hint": {"de": "Bitte stellen Sie die Tonnen rechtzeitig an die Straße.", "en": "Please put your bins out in time."},
+    "notice_waste_unknown": {"de": "Abgeholt wird laut Abfallkalender.", "en": "See the waste calendar for what is collected."},
 }
 
 WEEKDAY_NAMES = {
     "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+
+MONTH_NAMES = {
+    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"),
 }
 
 
@@ -86,3 +233,10 @@ def text(key: str, lang: str, **values: str) -> str:
 
 def weekday_name(weekday: int, lang: str) -> str:
     return (WEEKDAY_NAMES.get(lang) or WEEKDAY_NAMES["en"])[weekday]
+
+
+def inline(value: str, limit: int = 80) -> str:
+    """A value from a person or another system, made safe to place into a sentence of the Markdown
+    subset: one line, no bold markers, links or code fences of its own, and not too long."""
+    flat = " ".join(value.split()).replace("**", "").replace("](", "] (").replace("`", "'")
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

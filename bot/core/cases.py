@@ -1,0 +1,54 @@
+"""The documents and statuses a case (an application the city works on) can have.
+
+One table for the dialogue, the notices and the back-office API's validation: a status or a
+document the API accepts has a text here, and the API accepts nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Document:
+    names: dict[str, str]
+    office: str | None  # office id where it is collected (offices.yaml); None: the letter says where
+
+    def name(self, lang: str) -> str:
+        return self.names.get(lang) or self.names["en"]
+
+
+# German names all take "Ihr" ("Ihr Reisepass", "Ihr Dokument"), so one sentence fits every document.
+DOCUMENTS: dict[str, Document] = {
+    "reisepass": Document({"de": "Reisepass", "en": "passport"}, "buergerbuero"),
+    "personalausweis": Document({"de": "Personalausweis", "en": "identity card"}, "buergerbuero"),
+    "aufenthaltstitel": Document({"de": "Aufenthaltstitel", "en": "residence permit"}, "auslaenderbehoerde"),
+    "fuehrerschein": Document({"de": "Führerschein", "en": "driving licence"}, "strassenverkehrsamt"),
+    "other": Document({"de": "Dokument", "en": "document"}, None),
+}
+
+# status -> (de, en); {document} and {reference} are filled in.
+CASE_STATUSES: dict[str, dict[str, str]] = {
+    "received": {
+        "de": "Ihr Antrag (Vorgang {reference}, {document}) ist bei uns eingegangen. Ich melde mich, sobald sich etwas tut.",
+        "en": "Your application (case {reference}, {document}) has been received. I will let you know as soon as anything changes.",
+    },
+    "in_progress": {
+        "de": "Ihr Antrag (Vorgang {reference}, {document}) wird jetzt bearbeitet.",
+        "en": "Your application (case {reference}, {document}) is now being processed.",
+    },
+    "ready_for_pickup": {
+        "de": "Ihr {document} (Vorgang {reference}) liegt zur Abholung bereit.",
+        "en": "Your {document} (case {reference}) is ready for collection.",
+    },
+    "collected": {
+        "de": "Ihr {document} (Vorgang {reference}) wurde abgeholt. Zu diesem Vorgang schicke ich keine Nachrichten mehr.",
+        "en": "Your {document} (case {reference}) has been collected. I will send no more messages about this case.",
+    },
+    "rejected": {
+        "de": "Ihr Antrag (Vorgang {reference}, {document}) konnte nicht abgeschlossen werden. Sie bekommen dazu Post; bei Fragen hilft Ihnen das Amt gern weiter.",
+        "en": "Your application (case {reference}, {document}) could not be completed. You will receive a letter about it; the office will gladly answer your questions.",
+    },
+}
+# Statuses after which nothing more happens: the storage side may end the subscription.
+FINAL_STATUSES = frozenset({"collected", "rejected"})
