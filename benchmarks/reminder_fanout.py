@@ -102,8 +102,8 @@ INSERT INTO reminders (dedupe_key, subject_id, channel, profile, chat_id, langua
 SELECT 'bench:' || g, 's' || g, 'telegram', 'default', (100000 + (g - 1) / 2)::text, CASE WHEN g % 2 = 0 THEN 'de' ELSE 'en' END,
        'case_status',
        '{"reference": "RP-' || (90000000 + g) || '", "document": "reisepass", "status": "ready_for_pickup"}',
-       now() + (:later * interval '30 days') - interval '1 minute', NULL, 'pending', 0
-FROM generate_series(:first, :last) AS g
+       now() + (CAST(:later AS integer) * interval '30 days') - interval '1 minute', NULL, 'pending', 0
+FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS g
 """
 
 

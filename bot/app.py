@@ -14,7 +14,7 @@ from bot.config import ProfileConfig, Settings
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.live import LiveKnowledge
-from bot.core.ports import NoUsageLog, UnansweredLog, UsageLog, UserStateStore
+from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageLog, UserStateStore
 from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
 from bot.storage.database import make_engine, migrate
@@ -61,6 +61,7 @@ class Storage:
     unanswered: UnansweredLog
     usage: UsageLog = field(default_factory=NoUsageLog)
     engine: Engine | None = None  # None for storage kept in memory
+    book: ReminderBook | None = None  # None: no reminders here (the dialogue says so)
 
     def close(self) -> None:
         """Write what is still buffered (usage events); call once on shutdown."""
@@ -76,8 +77,11 @@ def open_database(settings: Settings) -> Engine:
 
 def open_storage(settings: Settings) -> Storage:
     """The database behind the core's ports."""
+    from bot.reminders.process import reminder_book
+
     engine = open_database(settings)
-    return Storage(CachedUserStates(SqlUserStates(engine)), SqlUnansweredLog(engine), SqlUsageLog(engine), engine)
+    book = reminder_book(settings, engine, city_clock(settings))
+    return Storage(CachedUserStates(SqlUserStates(engine)), SqlUnansweredLog(engine), SqlUsageLog(engine), engine, book)
 
 
 def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage, profile: ProfileConfig | None = None) -> Dialogue:
@@ -89,4 +93,5 @@ def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage, pr
         clock=city_clock(settings),
         is_holiday=holiday_check(settings),
         usage=storage.usage,
+        book=storage.book,
     )

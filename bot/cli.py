@@ -48,7 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
-    result: int = handler(args, settings)
+    from bot.reminders.process import BadLinkKeys
+
+    try:
+        result: int = handler(args, settings)
+    except BadLinkKeys as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return result
 
 
@@ -194,15 +200,13 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import city_clock
-    from bot.reminders.process import BadLinkKeys, run_worker
-    from bot.storage.database import make_engine, migrate
+    from bot.app import city_clock, open_database
+    from bot.reminders.process import run_worker
 
-    engine = make_engine(settings.database_url)
-    migrate(engine)
+    engine = open_database(settings)
     try:
         asyncio.run(run_worker(settings, engine, city_clock(settings)))
-    except (MissingSecret, BadLinkKeys) as exc:
+    except MissingSecret as exc:
         print(f"config: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK

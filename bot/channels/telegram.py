@@ -36,6 +36,7 @@ from telegram.ext import (
 
 from bot.channels.markup import to_html
 from bot.channels.splitting import split_message
+from bot.channels.telegram_http import AiohttpRequest
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
 from bot.core.texts import text as core_text
@@ -59,7 +60,7 @@ class TelegramSettings:
     listen: str = "127.0.0.1"
     port: int = 8443
     url_path: str = "telegram"
-    concurrency: int = 4  # more made python-telegram-bot slower here (httpcore pool scan)
+    concurrency: int = 4  # updates handled at once; more gained nothing here
     per_chat_per_second: float = 1.0
     overall_per_second: float = 30.0  # Telegram's limit for one bot; 0 lifts it (benchmarks, local Bot API)
     poll_timeout: float = 10.0
@@ -81,6 +82,8 @@ class TelegramChannel:
             .token(s.token)
             .rate_limiter(AIORateLimiter(overall_max_rate=s.overall_per_second, group_max_rate=20, max_retries=3))
             .concurrent_updates(s.concurrency)
+            .request(AiohttpRequest(connection_pool_size=64))
+            .get_updates_request(AiohttpRequest(connection_pool_size=1))
         )
         if s.base_url:
             builder = builder.base_url(s.base_url).base_file_url(s.base_url.replace("/bot", "/file/bot"))
@@ -310,7 +313,7 @@ def _may_have_left(exc: NetworkError) -> bool:
     """Whether the request may have reached Telegram: only a refused or failed connection proves it did not."""
     cause = exc.__cause__
     while cause is not None:
-        if isinstance(cause, ConnectionRefusedError) or type(cause).__name__ in ("ConnectError", "ConnectTimeout", "PoolTimeout"):
+        if isinstance(cause, ConnectionRefusedError) or type(cause).__name__ in ("ConnectError", "ConnectTimeout", "PoolTimeout", "ClientConnectorError"):
             return False
         cause = cause.__cause__
     return True
