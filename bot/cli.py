@@ -10,16 +10,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.app import Storage, build_dialogue, open_storage
+from bot.app import Storage, build_dialogue, city_clock, open_storage
 from bot.channels.console import run_console
 from bot.channels.markup import reply_as_plain
+from bot.config import MissingSecret as MissingConfigSecret
 from bot.config import Settings, load_settings
+from bot.core.knowledge import load_knowledge
 from bot.core.live import InvalidKnowledge, LiveKnowledge
 from bot.core.matching.evaluation import Labelled, predict, score
 from bot.core.models import Incoming
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.validation import check
+from bot.reminders.backoffice import Backoffice
+from bot.reminders.csv_import import Outcome, UnreadableFile, check_client, import_appointments
 from bot.runtime import MissingSecret, build_channels, run_channels
+from bot.storage.database import make_engine, migrate
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -73,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("dirs", nargs="*", type=Path)
     val.add_argument("--quick", action="store_true", help="skip the held-out routing check (ten extra builds)")
     val.set_defaults(handler=_cmd_validate)
+
+    appointments = sub.add_parser("appointments", help="appointments from the city's booking systems")
+    appointments_sub = appointments.add_subparsers(dest="appointments_command")
+    imp = appointments_sub.add_parser("import", help="create appointments from a CSV file; prints each one's deep link")
+    imp.add_argument("file", type=Path, help="CSV (; or ,) with the columns external_ref, starts_at and optionally office, subject, language")
+    imp.add_argument("--client", required=True, help="the booking system's name: external_ref is unique per client")
+    imp.add_argument("--json", action="store_true", help="one JSON object per row")
+    _knowledge_arg(imp)
+    imp.set_defaults(handler=_cmd_appointments_import)
     return p
 
 
@@ -188,3 +202,38 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         for m in report.misses:
             print(f"{m.item.expect!s:<28} {m.entry_id if m.score >= threshold else None!s:<28} {m.score:6.3f}  {m.item.text[:70]}")
     return EXIT_OK
+
+
+def _cmd_appointments_import(args: argparse.Namespace, settings: Settings) -> int:
+    problem = check_client(args.client)
+    if problem:
+        print(f"--client: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    offices = frozenset(load_knowledge(_dirs(args, settings), settings.languages).knowledge.offices)
+    try:
+        service = Backoffice.from_settings(settings, lambda: offices, city_clock(settings))
+    except MissingConfigSecret as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    counts = {"created": 0, "exists": 0, "error": 0}
+    try:
+        for outcome in import_appointments(args.file, service, engine, args.client):
+            counts[outcome.status] += 1
+            print(json.dumps(outcome.as_dict(), ensure_ascii=False) if args.json else _outcome_line(args.file, outcome))
+    except UnreadableFile as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        engine.dispose()
+    print(f"{counts['created']} created, {counts['exists']} already there, {counts['error']} failed", file=sys.stderr)
+    return EXIT_PROBLEMS if counts["error"] else EXIT_OK
+
+
+def _outcome_line(path: Path, outcome: Outcome) -> str:
+    created = outcome.appointment
+    if created is None:
+        return f"{path}:{outcome.line}: {outcome.error}"
+    links = " ".join(link.get("url") or link["command"] for link in created.links)
+    return f"{outcome.external_ref}: {outcome.status}, token {created.token}, valid until {created.expires_at:%Y-%m-%d %H:%M} UTC {links}".rstrip()
