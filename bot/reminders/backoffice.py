@@ -43,6 +43,7 @@ EXTERNAL_REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # goes into 
 CASE_REFERENCE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 MAX_SUBJECT = 200
 MAX_AHEAD = dt.timedelta(days=731)  # a booking two years ahead is a typo in the year
+MAX_AGE = dt.timedelta(days=731)  # a status change older than that is a typo too (or history nobody needs told)
 CLOCK_SKEW = dt.timedelta(minutes=5)  # a system's clock may run a little ahead of ours
 FOLLOWUP_TIME = dt.time(10, 0)  # city time: late enough to be polite, early enough to still go that day
 APPOINTMENT_FIELDS = ("external_ref", "starts_at", "office", "subject", "language")
@@ -377,6 +378,8 @@ class Backoffice:
         changed_at = utc(case.changed_at) if case.changed_at is not None else now
         if changed_at > now + CLOCK_SKEW:
             raise InvalidField("changed_at", "must not be in the future")
+        if changed_at < now - MAX_AGE:
+            raise InvalidField("changed_at", "more than two years ago")
         values = {"reference": case.reference, "source": client, "document": case.document, "status": case.status, "changed_at": changed_at}
         created = conn.execute(insert_or_ignore(conn, CaseRow, ["reference"]).returning(CaseRow.reference), [values]).first()
         if created is None:

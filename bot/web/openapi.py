@@ -121,7 +121,7 @@ def openapi_document(server_url: str, languages: Sequence[str]) -> dict[str, Any
                 "document": {"type": "string", "enum": sorted(CASE_DOCUMENTS)},
                 "status": {"type": "string", "enum": sorted(CASE_STATUSES)},
                 "changed_at": {"type": ["string", "null"], "format": "date-time", "description": "When the status changed (ISO 8601 "
-                               "with offset; not in the future). Absent or null: now. Send it, so that a late report cannot "
+                               "with offset; not in the future, at most two years ago). Absent or null: now. Send it, so that a late report cannot "
                                "overwrite a newer one"},
             },
         },

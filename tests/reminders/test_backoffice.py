@@ -247,6 +247,8 @@ def test_case_time_defaults_to_now_and_must_not_be_in_the_future(service: Backof
     with pytest.raises(InvalidField) as info:
         case_status(service, engine, "RP-2", "received", NOW + dt.timedelta(hours=1))
     assert info.value.field == "changed_at"
+    with pytest.raises(InvalidField, match="two years ago"):
+        case_status(service, engine, "RP-2", "received", dt.datetime(311, 11, 19, 3, 11, tzinfo=dt.UTC))
 
 
 @pytest.mark.parametrize(
