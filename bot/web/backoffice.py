@@ -131,7 +131,7 @@ async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamRe
 
 @web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method == "GET" and request.path.endswith("/openapi.json"):
+    if request.match_info.handler is _openapi:  # the description is public
         return await handler(request)
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
