@@ -233,7 +233,7 @@ def test_parallel_identical_requests_execute_once(make_api: Callable[..., Api], 
     def offices() -> Collection[str]:
         calls.append(1)
         if hold and len(calls) == 1:
-            wait_for_blocked_key_claim(engine)
+            wait_for_blocked_insert(engine, "idempotency_keys")
         return OFFICES
 
     api = make_api(known_offices=offices)
@@ -244,20 +244,36 @@ def test_parallel_identical_requests_execute_once(make_api: Callable[..., Api], 
     assert len(calls) == 1 and count(engine, AppointmentRow) == 1
 
 
-def wait_for_blocked_key_claim(engine: Engine) -> None:
-    """Until another connection waits at the INSERT into idempotency_keys (bounded: fail, do not hang)."""
+def test_parallel_identical_requests_without_key_create_one_appointment(make_api: Callable[..., Api], engine: Engine) -> None:
+    """Without a key both requests run; both pass validation before either inserts, and the unique external_ref
+    makes the later insert find the earlier one's appointment instead of failing or duplicating it."""
+    both_validated = threading.Barrier(2, timeout=30)
+
+    def offices() -> Collection[str]:
+        both_validated.wait()
+        return OFFICES
+
+    api = make_api(known_offices=offices)
+    replies = api.parallel(*[lambda: api.send("POST", "/appointments", NEW) for _ in range(2)])
+    assert sorted(r.status for r in replies) == [200, 201]
+    assert replies[0].body["id"] == replies[1].body["id"]
+    assert count(engine, AppointmentRow) == 1
+
+
+def wait_for_blocked_insert(engine: Engine, table: str) -> None:
+    """Until another connection waits at an INSERT into ``table`` (bounded: fail, do not hang)."""
     deadline = time.monotonic() + 30
     with engine.connect() as conn:
         while time.monotonic() < deadline:
             waiting = conn.execute(text(
                 "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' "
-                "and query like 'INSERT INTO idempotency_keys%'"
-            )).scalar_one()
+                "and query like :insert"
+            ), {"insert": f"INSERT INTO {table} %"}).scalar_one()
             if waiting:
                 return
             conn.rollback()
             threading.Event().wait(0.02)
-    raise AssertionError("the second request never waited for the key")
+    raise AssertionError(f"the other request never waited at the insert into {table}")
 
 
 # The description
