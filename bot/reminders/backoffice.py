@@ -46,6 +46,7 @@ MAX_AHEAD = dt.timedelta(days=731)  # a booking two years ahead is a typo in the
 MAX_AGE = dt.timedelta(days=731)  # a status change older than that is a typo too (or history nobody needs told)
 CLOCK_SKEW = dt.timedelta(minutes=5)  # a system's clock may run a little ahead of ours
 FOLLOWUP_TIME = dt.time(10, 0)  # city time: late enough to be polite, early enough to still go that day
+RESERVED_SOURCES = frozenset({"chat"})  # the source of appointments citizens add in the chat: no client may use it
 APPOINTMENT_FIELDS = ("external_ref", "starts_at", "office", "subject", "language")
 CASE_FIELDS = ("document", "status", "changed_at")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")

@@ -19,11 +19,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.reminders.backoffice import APPOINTMENT_FIELDS, Backoffice, BackofficeError, CreatedAppointment, InvalidField
+from bot.reminders.backoffice import APPOINTMENT_FIELDS, RESERVED_SOURCES, Backoffice, BackofficeError, CreatedAppointment, InvalidField
 
 REQUIRED = ("external_ref", "starts_at")
 CLIENT_RE = re.compile(r"[a-z0-9-]{1,64}")  # as BackofficeClient.name
-RESERVED_SOURCES = frozenset({"chat"})  # appointments citizens add in the chat carry this source
 
 
 class UnreadableFile(Exception):

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine
 from bot.config import MissingSecret, Settings, secret
 from bot.reminders.backoffice import (
     EXTERNAL_REF_RE,
+    RESERVED_SOURCES,
     Backoffice,
     Conflict,
     InvalidField,
@@ -70,6 +71,8 @@ def client_tokens(settings: Settings) -> tuple[tuple[bytes, str], ...]:
     """The configured clients' token digests; raises :class:`MissingSecret` for a missing, short or shared token."""
     out: list[tuple[bytes, str]] = []
     for client in settings.backoffice_clients:
+        if client.name in RESERVED_SOURCES:
+            raise MissingSecret(f"backoffice client {client.name}: the name is reserved for appointments added in the chat")
         token = secret(client.token_env)
         if not token:
             raise MissingSecret(f"backoffice client {client.name}: token missing (set {client.token_env})")

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from sqlalchemy import Engine, func, select, text
 
-from bot.config import MissingSecret, Settings
+from bot.config import BackofficeClient, MissingSecret, Settings
 from bot.core.models import NoticeKind
 from bot.storage.tables import AppointmentRow, IdempotencyRow
 from bot.web.backoffice import create_backoffice_app
@@ -80,6 +80,9 @@ def test_missing_or_short_client_tokens_stop_the_start(engine: Engine, settings:
     with pytest.raises(MissingSecret, match="TEST_BACKOFFICE_AUSWEIS"):
         create_backoffice_app(engine, settings, lambda: OFFICES, clock)
     monkeypatch.setenv("TEST_BACKOFFICE_AUSWEIS", TOKENS["ausweis"])
+    with pytest.raises(MissingSecret, match="reserved"):
+        create_backoffice_app(engine, settings.model_copy(update={"backoffice_clients": [BackofficeClient(name="chat", token_env="X")]}),
+                              lambda: OFFICES, clock)
     monkeypatch.delenv("BUERGERBOT_LINK_KEYS")
     with pytest.raises(MissingSecret, match="BUERGERBOT_LINK_KEYS"):
         create_backoffice_app(engine, settings, lambda: OFFICES, clock)
