@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app import Storage, build_dialogue, city_clock, open_database, open_storage
 from bot.channels.console import run_console
 from bot.channels.markup import reply_as_plain
+from bot.config import MissingSecret as MissingConfigSecret
 from bot.config import Settings, load_settings
 from bot.core.knowledge import load_knowledge
 from bot.core.live import InvalidKnowledge, LiveKnowledge
@@ -25,11 +26,14 @@ from bot.core.matching.evaluation import Labelled, predict, score
 from bot.core.models import Incoming
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.validation import check
+from bot.reminders.backoffice import Backoffice
+from bot.reminders.csv_import import Outcome, UnreadableFile, check_client, import_appointments
 from bot.reports import stale, unanswered, usage
 from bot.reports.links import check_links
 from bot.reports.since import parse_since
 from bot.reports.template import slug_problem, write_entry_file
 from bot.runtime import MissingSecret, build_channels, run_channels
+from bot.storage.database import make_engine, migrate
 from bot.storage.retention import purge
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -48,11 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
-    from bot.reminders.process import BadLinkKeys
-
     try:
         result: int = handler(args, settings)
-    except BadLinkKeys as exc:
+    except MissingConfigSecret as exc:
         print(f"config: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return result
@@ -119,6 +121,15 @@ def _parser() -> argparse.ArgumentParser:
     st.set_defaults(handler=_cmd_report_stale)
     pu = report_sub.add_parser("purge", help="delete unanswered questions and usage events past their retention now")
     pu.set_defaults(handler=_cmd_report_purge)
+
+    appointments = sub.add_parser("appointments", help="appointments from the city's booking systems")
+    appointments_sub = appointments.add_subparsers(dest="appointments_command")
+    imp = appointments_sub.add_parser("import", help="create appointments from a CSV file; prints each one's deep link")
+    imp.add_argument("file", type=Path, help="CSV (; or ,) with the columns external_ref, starts_at and optionally office, subject, language")
+    imp.add_argument("--client", required=True, help="the booking system's name: external_ref is unique per client")
+    imp.add_argument("--json", action="store_true", help="one JSON object per row")
+    _knowledge_arg(imp)
+    imp.set_defaults(handler=_cmd_appointments_import)
     return p
 
 
@@ -388,3 +399,36 @@ def _cmd_faq_new(args: argparse.Namespace, settings: Settings) -> int:
 def _new_entry_folder(dirs: list[Path], kind: str) -> Path:
     base = dirs[0] if dirs else Path("faq")
     return base / "services" if kind == "service" and (base / "services").is_dir() else base
+def _cmd_appointments_import(args: argparse.Namespace, settings: Settings) -> int:
+    problem = check_client(args.client)
+    if problem:
+        print(f"--client: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    offices = frozenset(load_knowledge(_dirs(args, settings), settings.languages).knowledge.offices)
+    try:
+        service = Backoffice.from_settings(settings, lambda: offices, city_clock(settings))
+    except MissingConfigSecret as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    counts = {"created": 0, "exists": 0, "error": 0}
+    try:
+        for outcome in import_appointments(args.file, service, engine, args.client):
+            counts[outcome.status] += 1
+            print(json.dumps(outcome.as_dict(), ensure_ascii=False) if args.json else _outcome_line(args.file, outcome))
+    except UnreadableFile as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        engine.dispose()
+    print(f"{counts['created']} created, {counts['exists']} already there, {counts['error']} failed", file=sys.stderr)
+    return EXIT_PROBLEMS if counts["error"] else EXIT_OK
+
+
+def _outcome_line(path: Path, outcome: Outcome) -> str:
+    created = outcome.appointment
+    if created is None:
+        return f"{path}:{outcome.line}: {outcome.error}"
+    links = " ".join(link.get("url") or link["command"] for link in created.links)
+    return f"{outcome.external_ref}: {outcome.status}, token {created.token}, valid until {created.expires_at:%Y-%m-%d %H:%M} UTC {links}".rstrip()

@@ -132,6 +132,15 @@ class Settings(BaseSettings):
         return env_settings, init_settings, file_secret_settings
 
 
+class MissingSecret(Exception):
+    """A secret the configuration names is not in the environment (or is unusable)."""
+
+
+def secret(name: str | None) -> str | None:
+    """The value of the environment variable ``name`` (secrets never live in the config file)."""
+    return os.environ.get(name) if name else None
+
+
 def load_settings(path: Path | None = None) -> tuple[Settings | None, list[str]]:
     """Settings from ``path`` (or buergerbot.toml / $BUERGERBOT_CONFIG if present) and the environment."""
     path = path or Path(os.environ.get("BUERGERBOT_CONFIG", DEFAULT_CONFIG))

@@ -241,3 +241,49 @@ def test_reports_without_a_database_exit_2(url: str, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("BUERGERBOT_DATABASE_URL", url)
     code, _, err = run(capsys, "report", "usage")
     assert code == 2 and err.startswith("database: cannot open database_url:")
+def import_config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "import.toml"
+    cfg.write_text(f'database_url = "sqlite:///{tmp_path / "bot.db"}"\n[[profiles]]\nname = "buerger"\n[profiles.telegram]\n'
+                   'username = "MusterstadtBot"\n', encoding="utf-8")
+    return cfg
+
+
+def test_appointments_import(tiny_kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUERGERBOT_LINK_KEYS", "cd" * 32)
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=10)).replace(microsecond=0).isoformat()
+    data = tmp_path / "termine.csv"
+    data.write_text(f"external_ref;starts_at;office;subject\nT-1;{soon};buergerbuero;Personalausweis\nT-2;{soon};rathauskeller;x\n"
+                    f"T-3;{soon};;\n", encoding="utf-8-sig")
+    argv = ["--config", str(import_config(tmp_path)), "appointments", "import", str(data), "--client", "termine", "--faq-dir", str(tiny_kb)]
+    code, out, err = run(capsys, *argv)
+    lines = out.splitlines()
+    assert code == 1 and len(lines) == 3
+    assert lines[0].startswith("T-1: created, token ") and "https://t.me/MusterstadtBot?start=" in lines[0]
+    assert lines[1] == f"{data}:3: office: unknown office id 'rathauskeller'"
+    assert lines[2].startswith("T-3: created")
+    assert "2 created, 0 already there, 1 failed" in err
+    code, out, _ = run(capsys, *argv, "--json")  # the same file again: nothing twice
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and [(r["line"], r["status"]) for r in rows] == [(2, "exists"), (3, "error"), (4, "exists")]
+    assert rows[1]["error"] == {"field": "office", "message": "office: unknown office id 'rathauskeller'"}
+    assert rows[0]["links"][0]["url"].endswith(rows[0]["token"])
+    data.write_text(f"external_ref,starts_at\nT-4,{soon}\n", encoding="utf-8")
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and out.startswith("T-4: created")
+
+
+def test_appointments_import_refusals(tiny_kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = str(import_config(tmp_path))
+    monkeypatch.delenv("BUERGERBOT_LINK_KEYS", raising=False)
+    data = tmp_path / "t.csv"
+    data.write_text("external_ref;starts_at\n", encoding="utf-8")
+    code, _, err = run(capsys, "--config", cfg, "appointments", "import", str(data), "--client", "termine", "--faq-dir", str(tiny_kb))
+    assert code == 2 and "config: reminders: deep-link keys missing (set BUERGERBOT_LINK_KEYS" in err
+    monkeypatch.setenv("BUERGERBOT_LINK_KEYS", "cd" * 32)
+    code, _, err = run(capsys, "--config", cfg, "appointments", "import", str(data), "--client", "chat", "--faq-dir", str(tiny_kb))
+    assert code == 2 and "reserved" in err
+    code, _, err = run(capsys, "--config", cfg, "appointments", "import", str(tmp_path / "nope.csv"), "--client", "termine", "--faq-dir", str(tiny_kb))
+    assert code == 2 and "nope.csv" in err
+    data.write_text("ref;starts_at\n", encoding="utf-8")
+    code, out, _ = run(capsys, "--config", cfg, "appointments", "import", str(data), "--client", "termine", "--faq-dir", str(tiny_kb))
+    assert code == 1 and out.startswith(f"{data}:1: unknown column 'ref'")

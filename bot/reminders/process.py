@@ -7,18 +7,18 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from bot.config import Settings
+from bot.config import Settings, secret
 from bot.core.knowledge import KnowledgeBase, load_knowledge
 from bot.core.models import Notice, Reply
 from bot.core.notices import render_notice
 from bot.core.ports import Deliverer
+from bot.reminders.link_keys import link_signer
 from bot.reminders.planning import ReminderPolicy
 from bot.reminders.service import ReminderService
 from bot.reminders.tokens import TokenSigner
@@ -29,20 +29,11 @@ from bot.storage.reminder_book import SqlReminderBook
 log = logging.getLogger(__name__)
 
 
-class BadLinkKeys(ValueError):
-    pass
-
-
-def link_signer(settings: Settings, clock: Callable[[], dt.datetime] | None = None) -> TokenSigner | None:
-    """The booking-link signer from the keys in the environment (hex, comma-separated, newest first)."""
-    raw = os.environ.get(settings.reminders.link_keys_env, "").strip()
-    if not raw:
+def chat_link_signer(settings: Settings, clock: Callable[[], dt.datetime]) -> TokenSigner | None:
+    """The signer for links citizens redeem; None where no keys are configured (links then fail politely)."""
+    if not secret(settings.reminders.link_keys_env):
         return None
-    try:
-        keys = [bytes.fromhex(k.strip()) for k in raw.split(",") if k.strip()]
-        return TokenSigner(keys, now=(lambda: clock().astimezone(dt.UTC)) if clock else None)
-    except (ValueError, TypeError) as exc:
-        raise BadLinkKeys(f"{settings.reminders.link_keys_env}: {exc}") from None
+    return link_signer(settings.reminders, lambda: clock().astimezone(dt.UTC))
 
 
 class CalendarFolder:
@@ -63,7 +54,7 @@ class CalendarFolder:
 
 def reminder_book(settings: Settings, engine: Engine, clock: Callable[[], dt.datetime]) -> SqlReminderBook:
     policy = ReminderPolicy.from_config(settings.reminders, settings.timezone)
-    return SqlReminderBook(engine, policy, clock, signer=link_signer(settings, clock), calendar=CalendarFolder(settings.reminders.waste_dir))
+    return SqlReminderBook(engine, policy, clock, signer=chat_link_signer(settings, clock), calendar=CalendarFolder(settings.reminders.waste_dir))
 
 
 def notice_renderer(knowledge: Callable[[], KnowledgeBase], clock: Callable[[], dt.datetime]) -> Callable[[Notice], Reply]:

@@ -17,13 +17,11 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection
 
 from bot.core.models import ChatRef, NoticeKind
+from bot.storage.inserts import insert_or_ignore
 from bot.storage.tables import ReminderRow
 
 
@@ -53,13 +51,6 @@ def enqueue(conn: Connection, items: Iterable[Due]) -> int:
     ]
     if not rows:
         return 0
-    dialect = conn.dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = pg_insert(ReminderRow).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(ReminderRow).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    else:  # pragma: no cover - other databases: one row at a time
-        stmt = insert(ReminderRow)
+    stmt = insert_or_ignore(conn, ReminderRow, ["dedupe_key"])
     result = conn.execute(stmt.returning(ReminderRow.id), rows)
     return len(result.fetchall())

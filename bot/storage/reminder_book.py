@@ -10,14 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.core.models import Appointment, ChatRef, LinkError, LinkResult, NoticeKind, Subscription, SubscriptionKind
 from bot.reminders.planning import ReminderPolicy, appointment_dues, waste_dues
 from bot.reminders.queue import Due, enqueue
 from bot.reminders.tokens import BadSignature, ExpiredToken, MalformedToken, TokenSigner
 from bot.reminders.waste import WasteCalendar
+from bot.storage.inserts import insert_or_ignore
 from bot.storage.tables import AppointmentChatRow, AppointmentRow, CaseRow, ChatStateRow, ReminderRow, SubscriptionRow
 
 _REFERENCE_JUNK = re.compile(r"[\s]+")
@@ -153,8 +152,7 @@ class SqlReminderBook:
     def _subscribe(self, conn: Connection, chat: ChatRef, language: str, kind: SubscriptionKind, ref: str, now: dt.datetime) -> Subscription:
         values = {"id": uuid.uuid4().hex, "kind": kind.value, "ref": ref, "channel": chat.channel, "chat_id": chat.chat_id,
                   "profile": chat.profile, "language": language, "created_at": now}
-        upsert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        conn.execute(upsert(SubscriptionRow).values(values).on_conflict_do_nothing(index_elements=["kind", "ref", "channel", "chat_id"]))
+        conn.execute(insert_or_ignore(conn, SubscriptionRow, ["kind", "ref", "channel", "chat_id"]).values(values))
         row = conn.execute(select(SubscriptionRow.id).where(
             SubscriptionRow.kind == kind.value, SubscriptionRow.ref == ref, SubscriptionRow.channel == chat.channel, SubscriptionRow.chat_id == chat.chat_id,
         )).one()

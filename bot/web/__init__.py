@@ -1,0 +1,1 @@
+"""HTTP interfaces: the back-office API (and the operations endpoints)."""

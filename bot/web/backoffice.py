@@ -1,0 +1,234 @@
+"""The back-office API: an aiohttp sub-application the operations server mounts (e.g. under /api/v1).
+
+Routes (described in bot/web/openapi.py, served at GET /openapi.json):
+
+* ``POST /appointments``                 create an appointment, answer its deep-link token and links
+* ``DELETE /appointments/{external_ref}`` cancel it
+* ``POST /cases/{reference}/status``     report a case's status
+
+Every route but the description wants ``Authorization: Bearer <token>``; each configured client has
+its own token, read from the environment variable its configuration names. Database work runs in a
+worker thread, so the event loop (and the chat channels sharing it) never waits for the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import Connection, Engine
+
+from bot.config import MissingSecret, Settings, secret
+from bot.reminders.backoffice import (
+    EXTERNAL_REF_RE,
+    RESERVED_SOURCES,
+    Backoffice,
+    Conflict,
+    InvalidField,
+    NotFound,
+    parse_case_update,
+)
+from bot.web.idempotency import KEY_RE, Answer, KeyReused, fingerprint, run_once
+from bot.web.openapi import MAX_BODY_BYTES, openapi_document
+
+log = logging.getLogger(__name__)
+
+MIN_TOKEN_CHARS = 32  # e.g. python -c "import secrets; print(secrets.token_urlsafe(32))" gives 43
+REALM = 'Bearer realm="buergerbot"'
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class _State:
+    engine: Engine
+    service: Backoffice
+    tokens: tuple[tuple[bytes, str], ...]  # (sha256 of the token, client name)
+    clock: Callable[[], dt.datetime]
+    languages: tuple[str, ...]
+
+
+STATE = web.AppKey("backoffice", _State)
+CLIENT = web.RequestKey("backoffice_client", str)  # the authenticated client's name
+
+
+class _Refused(Exception):
+    """An answer that is not a success, raised from anywhere below the middleware."""
+
+    def __init__(self, status: int, error: str, message: str, field: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message, self.field, self.headers = status, error, message, field, headers or {}
+
+
+def client_tokens(settings: Settings) -> tuple[tuple[bytes, str], ...]:
+    """The configured clients' token digests; raises :class:`MissingSecret` for a missing, short or shared token."""
+    out: list[tuple[bytes, str]] = []
+    for client in settings.backoffice_clients:
+        if client.name in RESERVED_SOURCES:
+            raise MissingSecret(f"backoffice client {client.name}: the name is reserved for appointments added in the chat")
+        token = secret(client.token_env)
+        if not token:
+            raise MissingSecret(f"backoffice client {client.name}: token missing (set {client.token_env})")
+        if len(token) < MIN_TOKEN_CHARS:
+            raise MissingSecret(f"backoffice client {client.name}: the token in {client.token_env} needs at least {MIN_TOKEN_CHARS} characters")
+        digest = hashlib.sha256(token.encode()).digest()
+        if any(digest == d for d, _ in out):
+            raise MissingSecret(f"backoffice client {client.name}: its token is another client's too")
+        out.append((digest, client.name))
+    return tuple(out)
+
+
+def create_backoffice_app(engine: Engine, settings: Settings, known_offices: Callable[[], Collection[str]],
+                          clock: Callable[[], dt.datetime]) -> web.Application:
+    """The sub-application; raises :class:`MissingSecret` when a token or the deep-link keys are not configured.
+
+    ``known_offices`` returns the office ids of the live knowledge; ``clock`` the current, timezone-aware time.
+    """
+    state = _State(engine, Backoffice.from_settings(settings, known_offices, clock), client_tokens(settings), clock, tuple(settings.languages))
+    app = web.Application(middlewares=[_answer_errors, _authenticate])
+    app[STATE] = state
+    app.router.add_post("/appointments", _create_appointment)
+    app.router.add_delete("/appointments/{external_ref}", _cancel_appointment)
+    app.router.add_post("/cases/{reference}/status", _post_case_status)
+    app.router.add_get("/openapi.json", _openapi)
+    return app
+
+
+def _error_body(error: str, message: str, field: str | None = None) -> dict[str, str]:
+    body = {"error": error, "message": message}
+    if field is not None:
+        body["field"] = field
+    return body
+
+
+@web.middleware
+async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every refusal as a JSON ``Error``; never a traceback to the client."""
+    try:
+        return await handler(request)
+    except _Refused as exc:
+        return web.json_response(_error_body(exc.error, exc.message, exc.field), status=exc.status, headers=exc.headers)
+    except InvalidField as exc:
+        return web.json_response(_error_body("invalid", exc.reason, exc.field), status=400)
+    except NotFound as exc:
+        return web.json_response(_error_body("not_found", exc.message), status=404)
+    except Conflict as exc:
+        return web.json_response(_error_body("conflict", exc.message), status=409)
+    except KeyReused:
+        return web.json_response(_error_body("key_reused", "this Idempotency-Key was used for a different request"), status=422)
+    except web.HTTPException as exc:  # aiohttp's own: unknown route, wrong method
+        error = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "invalid")
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow",)}
+        return web.json_response(_error_body(error, exc.reason), status=exc.status, headers=headers)
+    except Exception:
+        log.exception("back-office request %s %s failed", request.method, request.path)
+        return web.json_response(_error_body("internal", "internal error; the request may be retried"), status=500)
+
+
+@web.middleware
+async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.match_info.handler is _openapi:  # the description is public
+        return await handler(request)
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _Refused(401, "unauthorized", "send Authorization: Bearer <token>", headers={"WWW-Authenticate": REALM})
+    digest = hashlib.sha256(token.strip().encode()).digest()
+    client = None
+    for known, name in request.app[STATE].tokens:  # no early exit: the time taken does not tell which client matched
+        if hmac.compare_digest(digest, known):
+            client = name
+    if client is None:
+        raise _Refused(401, "unauthorized", "unknown token", headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
+    request[CLIENT] = client
+    return await handler(request)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    too_large = _Refused(413, "too_large", f"the body must not be larger than {MAX_BODY_BYTES} bytes")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise too_large
+    data = bytearray()
+    async for chunk in request.content.iter_any():
+        data += chunk
+        if len(data) > MAX_BODY_BYTES:
+            raise too_large
+    try:
+        body = json.loads(bytes(data))
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise _Refused(400, "not_json", "the body must be a JSON object (Content-Type: application/json, UTF-8)") from None
+    if not isinstance(body, dict):
+        raise _Refused(400, "not_json", "the body must be a JSON object")
+    return body
+
+
+async def _execute(request: web.Request, body: dict[str, Any] | None, action: Callable[[Connection], Answer]) -> web.Response:
+    """Run ``action`` in one transaction in a worker thread, once per Idempotency-Key."""
+    state = request.app[STATE]
+    client: str = request[CLIENT]
+    key = request.headers.get("Idempotency-Key")
+
+    def work() -> Answer:
+        if key is None:
+            with state.engine.begin() as conn:
+                return action(conn)
+        return run_once(state.engine, client, key, fingerprint(request.method, request.path, body), action, state.clock())
+
+    if key is not None and not KEY_RE.fullmatch(key):
+        raise _Refused(400, "invalid", "1 to 128 printable ASCII characters without spaces", field="Idempotency-Key")
+    answer = await asyncio.to_thread(work)
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return web.json_response(answer.body, status=answer.status, headers=headers)
+
+
+async def _create_appointment(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    body = await _json_object(request)
+    new = state.service.parse_appointment(body)
+
+    def action(conn: Connection) -> Answer:
+        created = state.service.create_appointment(conn, request[CLIENT], new)
+        log.info("back-office %s: appointment %s (%s) %s", request[CLIENT], created.id, created.external_ref,
+                 "created" if created.created else "existed")
+        return Answer(201 if created.created else 200, created.as_dict())
+
+    return await _execute(request, body, action)
+
+
+async def _cancel_appointment(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    external_ref = request.match_info["external_ref"]
+    if not EXTERNAL_REF_RE.fullmatch(external_ref):
+        raise _Refused(400, "invalid", "not a valid external_ref", field="external_ref")
+
+    def action(conn: Connection) -> Answer:
+        cancelled = state.service.cancel_appointment(conn, request[CLIENT], external_ref=external_ref)
+        log.info("back-office %s: appointment %s (%s) cancelled, %d chats notified", request[CLIENT], cancelled.id, external_ref, cancelled.notified)
+        return Answer(200, cancelled.as_dict())
+
+    return await _execute(request, None, action)
+
+
+async def _post_case_status(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    body = await _json_object(request)
+    case = parse_case_update(request.match_info["reference"], body)
+
+    def action(conn: Connection) -> Answer:
+        result = state.service.post_case_status(conn, request[CLIENT], case)
+        log.info("back-office %s: case %s %s (%s), %d chats notified", request[CLIENT], case.reference, case.status,
+                 "applied" if result.applied else "not newer", result.notified)
+        return Answer(200, result.as_dict())
+
+    return await _execute(request, body, action)
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    mounted_at = request.path.removesuffix("/openapi.json")
+    return web.json_response(openapi_document(mounted_at or "/", request.app[STATE].languages))
