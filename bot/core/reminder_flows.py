@@ -44,9 +44,12 @@ _NO = frozenset({"nein", "n", "no", "nope", "falsch", "wrong"})
 _ABORT = frozenset({"abbrechen", "abbruch", "cancel", "stop", "stopp", "vergiss es", "never mind", "nevermind", "egal"})
 _REMIND = ("erinner", "remind")
 _WASTE = ("muell", "abfall", "abfuhr", "tonne", "waste", "garbage", "rubbish", "trash", "recycling")
-_CASE = ("status", "vorgang", "aktenzeichen", "antragsnummer", "bearbeitungsstand", "case", "reference", "referenz", "tracking",
-         "wo ist", "where is", "fertig", "ready", "abhol", "collect")
-_LINK_TEXT = re.compile(r"^\s*[!/]?link\s+(\S{8,128})\s*$", re.IGNORECASE)  # "link <token>" typed as text (console, "!bot link …")
+_CASE = ("status", "vorgang", "aktenzeichen", "antragsnummer", "bearbeitungsstand", "case", "reference", "referenz", "tracking")
+# Weaker hints count only with a reference that is no plain number ("where is … 12345" is a postcode).
+_CASE_HINTS = ("wo ist", "where is", "fertig", "ready", "abhol", "collect")
+# "link <token>" typed as text (console, "!bot link …"); only something shaped like a link token
+# (bot/reminders/tokens.py: version "1", 30 to 64 base64url characters), so "Link Sperrmüll" stays a question.
+_LINK_TEXT = re.compile(r"^\s*[!/]?link\s+(1[A-Za-z0-9_-]{29,63})\s*$", re.IGNORECASE)
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/._]{2,62}[A-Za-z0-9]$")
 _DATE_LIKE = re.compile(r"^(\d{1,2}[./]\d{1,2}[./]?(\d{2}|\d{4})?|\d{1,2}[:.]\d{2}|\d{4}-\d{1,2}-\d{1,2})$")
 _EDGE_PUNCTUATION = ",.;:!?()[]{}\"'„“”‚‘’«»<>"
@@ -146,7 +149,7 @@ class ReminderFlows:
         folded = f" {fold(self.t.text)} "
         remind = any(f" {w}" in folded for w in _REMIND)
         reference = find_reference(self.t.text)
-        if reference and any(w in folded for w in _CASE):
+        if reference and (any(f" {w}" in folded for w in _CASE) or (not reference.isdigit() and any(f" {w}" in folded for w in _CASE_HINTS))):
             return self._need_book() or self.case(reference, lenient=True)
         if not remind:
             return None
@@ -281,11 +284,11 @@ class ReminderFlows:
         if problem is not None:
             self._remember(_Draft(None, None, office, subject), "date")
             return [self._reply(problem)]
-        appointment = self.book.add_appointment(self.chat, self.t.lang, at, office, subject)
+        self.book.add_appointment(self.chat, self.t.lang, at, office, subject)
         self._clear()
         self.t.state.pending_choices = ()
         lang = self.t.lang
-        parts = [text("saved", lang, moment=format_moment(appointment.starts_at, lang, year=appointment.starts_at.year != self.s.now.year))]
+        parts = [text("saved", lang, moment=format_moment(at, lang, year=at.year != self.s.now.year))]
         leads = self._leads(office)
         if leads:
             parts.append(leads)

@@ -254,6 +254,8 @@ def test_link_without_a_code_and_as_text(make: MakeChat) -> None:
     assert "Mit diesem Code kann ich nichts anfangen" in bad.text
     [linked] = chat.say(f"link {TOKEN}")  # typed, e.g. in the console or after "!bot"
     assert linked.text.startswith("Verbunden")
+    [question] = chat.say("Link Sperrmüll")  # a question about a link, not a code
+    assert question.entry_id == "sperrmuell"
 
 
 @pytest.mark.parametrize("lang", ["de", "en"])
@@ -276,6 +278,14 @@ def test_follow_a_case_from_a_message(make: MakeChat, said: str) -> None:
     assert ok.text.startswith("Gut, ich melde mich hier, sobald sich bei Vorgang RP-2026-004711 etwas ändert")
     assert chat.book is not None
     assert [s.ref for s in chat.book.subscriptions(CHAT)] == ["RP-2026-004711"]
+
+
+@pytest.mark.parametrize("said", ["Wo ist das Bürgerbüro? Ich wohne in 12345", "Is my bulky waste collected in 12345 Musterstadt ready?"])
+def test_a_postcode_is_no_case_number(make: MakeChat, said: str) -> None:
+    chat = make()
+    replies = chat.say(said)
+    assert not any("Vorgang" in r.text or "case number" in r.text for r in replies)
+    assert chat.book is not None and chat.book.subscriptions(CHAT) == []
 
 
 def test_unknown_case_says_where_the_number_is_and_takes_a_correction(make: MakeChat) -> None:
