@@ -152,6 +152,11 @@ class CollectingChannel:
         self.replies.extend(out)
         return out
 
+    def command(self, name: str, argument: str = "", language_hint: str | None = None) -> list[Reply]:
+        out = self.dialogue.handle(Incoming(self.channel, self.chat_id, "", language_hint=language_hint, command=name, argument=argument))
+        self.replies.extend(out)
+        return out
+
     def plain(self, text: str) -> str:
         return "\n\n".join(reply_as_plain(r) for r in self.say(text))
 

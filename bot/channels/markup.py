@@ -1,4 +1,4 @@
-"""Rendering the knowledge files' small Markdown subset (bold, lists, links) for a channel."""
+"""Rendering the small Markdown subset (bold, lists, links, fenced code blocks) for a channel."""
 
 from __future__ import annotations
 
@@ -9,10 +9,29 @@ from bot.core.models import Reply
 
 _LINK = re.compile(r"\[([^\]]*)\]\((https?://[^)\s]+|mailto:[^)\s]+|tel:[^)\s]+)\)")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+# A fenced block (```json … ```), as the dialogue uses for data exports; an unclosed fence stays text.
+_FENCE = re.compile(r"```[A-Za-z0-9_-]*\n(.*?)\n?```", re.DOTALL)
+_PRE = re.compile(r"(<pre>.*?</pre>)", re.DOTALL)
+
+
+def _segments(text: str) -> list[tuple[bool, str]]:
+    """The text cut into (is_code, part) pieces; code is never read as markup."""
+    parts: list[tuple[bool, str]] = []
+    pos = 0
+    for m in _FENCE.finditer(text):
+        parts.append((False, text[pos:m.start()]))
+        parts.append((True, m.group(1)))
+        pos = m.end()
+    parts.append((False, text[pos:]))
+    return parts
 
 
 def to_plain(text: str) -> str:
-    """Markdown subset → plain text: bold markers dropped, links as "label (url)"."""
+    """Markdown subset → plain text: bold markers dropped, links as "label (url)", code as it is."""
+    return "".join(part if code else _plain_inline(part) for code, part in _segments(text))
+
+
+def _plain_inline(text: str) -> str:
     text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(1) != m.group(2) else m.group(2), text)
     return _BOLD.sub(r"\1", text)
 
@@ -31,8 +50,18 @@ def to_html(text: str) -> str:
     """Markdown subset → the HTML Telegram and Matrix accept, everything else escaped.
 
     Escaping comes first and markup is rebuilt from the escaped text, so no string from a file
-    or a user can inject a tag; only http(s), mailto and tel links become anchors.
+    or a user can inject a tag; only http(s), mailto and tel links become anchors. Code blocks
+    become ``<pre>`` with their content escaped and nothing else.
     """
+    return "".join(f"<pre>{html.escape(part, quote=False)}</pre>" if code else _html_inline(part) for code, part in _segments(text))
+
+
+def to_html_lines(text: str) -> str:
+    """:func:`to_html` with line breaks as ``<br>`` (Matrix), except inside ``<pre>``, which keeps them."""
+    return "".join(part if part.startswith("<pre>") else part.replace("\n", "<br>") for part in _PRE.split(to_html(text)))
+
+
+def _html_inline(text: str) -> str:
     escaped = html.escape(text, quote=False)
     escaped = _LINK.sub(lambda m: f'<a href="{m.group(2).replace(chr(34), "&quot;")}">{m.group(1)}</a>', escaped)
     escaped = _BOLD.sub(r"<b>\1</b>", escaped)

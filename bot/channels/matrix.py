@@ -38,7 +38,7 @@ from nio import (
 )
 from nio.api import MessageDirection
 
-from bot.channels.markup import to_html, to_plain
+from bot.channels.markup import to_html, to_html_lines, to_plain
 from bot.core.dialogue import COMMANDS
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
@@ -67,6 +67,16 @@ class MatrixSettings:
     max_rate_limit_wait_s: float = 30.0
     send_attempts: int = 5
     ignore_users: tuple[str, ...] = field(default_factory=tuple)
+
+
+def incoming_from_text(room_id: str, text: str, profile: str = "default") -> Incoming:
+    """A message the bot answers, as the core sees it: "!link <token>", "!termin 3.12. 10:30" or
+    "/help" become commands when the core knows them; everything else is text."""
+    stripped = text.strip()
+    head, *rest = stripped[1:].split(None, 1) or [""]
+    if stripped[:1] in ("!", "/") and head.lower() in COMMANDS:
+        return Incoming(CHANNEL, room_id, "", profile=profile, command=head.lower(), argument=(rest[0].strip() if rest else "")[:64])
+    return Incoming(CHANNEL, room_id, text, profile=profile)
 
 
 class MatrixChannel:
@@ -308,17 +318,13 @@ class MatrixChannel:
         return None
 
     def _incoming(self, room_id: str, text: str) -> Incoming:
-        stripped = text.strip()
-        if stripped[:1] in ("!", "/") and stripped[1:].split(" ", 1)[0].lower() in COMMANDS:
-            head, _, arg = stripped[1:].partition(" ")
-            return Incoming(CHANNEL, room_id, "", profile=self.settings.profile, command=head.lower(), argument=arg.strip()[:64])
-        return Incoming(CHANNEL, room_id, text, profile=self.settings.profile)
+        return incoming_from_text(room_id, text, self.settings.profile)
 
     # -- outgoing ----------------------------------------------------------------------------------
     @staticmethod
     def render(reply: Reply) -> dict[str, Any]:
         """m.notice with HTML (links as anchors, everything escaped) and a plain body."""
-        html_parts = [to_html(reply.text).replace("\n", "<br>")]
+        html_parts = [to_html_lines(reply.text)]
         plain_parts = [to_plain(reply.text)]
         if reply.buttons:
             html_parts.append("<br>".join(f'→ <a href="{html.escape(b.url or "", quote=True)}">{to_html(b.label)}</a>' for b in reply.buttons if b.url))

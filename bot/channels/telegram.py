@@ -128,6 +128,10 @@ class TelegramChannel:
             BotCommand("help", "Help / Hilfe"),
             BotCommand("menu", "Topics / Themen"),
             BotCommand("language", "Language / Sprache"),
+            BotCommand("termin", "Terminerinnerung / appointment reminder"),
+            BotCommand("erinnerungen", "Meine Erinnerungen / my reminders"),
+            BotCommand("meinedaten", "Meine Daten / my data"),
+            BotCommand("loeschen", "Daten löschen / delete my data"),
         ]
         try:
             await self.app.bot.set_my_commands(commands)

@@ -44,8 +44,12 @@ _NO = frozenset({"nein", "n", "no", "nope", "falsch", "wrong"})
 _ABORT = frozenset({"abbrechen", "abbruch", "cancel", "stop", "stopp", "vergiss es", "never mind", "nevermind", "egal"})
 _REMIND = ("erinner", "remind")
 _WASTE = ("muell", "abfall", "abfuhr", "tonne", "waste", "garbage", "rubbish", "trash", "recycling")
-_CASE = ("status", "vorgang", "aktenzeichen", "antragsnummer", "bearbeitungsstand", "case", "reference", "referenz", "tracking",
-         "wo ist", "where is", "fertig", "ready", "abhol", "collect")
+_CASE = ("status", "vorgang", "aktenzeichen", "antragsnummer", "bearbeitungsstand", "case", "reference", "referenz", "tracking")
+# Weaker hints count only with a reference that is no plain number ("where is … 12345" is a postcode).
+_CASE_HINTS = ("wo ist", "where is", "fertig", "ready", "abhol", "collect")
+# "link <token>" typed as text (console, "!bot link …"); only something shaped like a link token
+# (bot/reminders/tokens.py: version "1", 30 to 64 base64url characters), so "Link Sperrmüll" stays a question.
+_LINK_TEXT = re.compile(r"^\s*[!/]?link\s+(1[A-Za-z0-9_-]{29,63})\s*$", re.IGNORECASE)
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/._]{2,62}[A-Za-z0-9]$")
 _DATE_LIKE = re.compile(r"^(\d{1,2}[./]\d{1,2}[./]?(\d{2}|\d{4})?|\d{1,2}[:.]\d{2}|\d{4}-\d{1,2}-\d{1,2})$")
 _EDGE_PUNCTUATION = ",.;:!?()[]{}\"'„“”‚‘’«»<>"
@@ -83,6 +87,13 @@ class ReminderFlows:
         self.touched = False  # whether this turn used the flow state; untouched state is dropped
 
     # -- entry points ------------------------------------------------------------------------------
+    @property
+    def book(self) -> ReminderBook:
+        """The reminder book; every entry point checks first that there is one."""
+        if self.s.book is None:
+            raise RuntimeError("reminder flow without a reminder book")
+        return self.s.book
+
     @property
     def chat(self) -> ChatRef:
         return ChatRef(self.t.msg.channel, self.t.msg.chat_id, self.t.msg.profile)
@@ -132,10 +143,13 @@ class ReminderFlows:
         """A message that carries a reminder's details itself ("Erinnere mich an meinen Termin am 3.12.
         um 10:30", "Status RP-2026-004711"). The matcher would answer the topic (the Bürgerbüro, the
         passport); the details say what the person wants."""
+        typed_link = _LINK_TEXT.match(self.t.text)
+        if typed_link:
+            return self._need_book() or self.command("link", typed_link.group(1))
         folded = f" {fold(self.t.text)} "
         remind = any(f" {w}" in folded for w in _REMIND)
         reference = find_reference(self.t.text)
-        if reference and any(w in folded for w in _CASE):
+        if reference and (any(f" {w}" in folded for w in _CASE) or (not reference.isdigit() and any(f" {w}" in folded for w in _CASE_HINTS))):
             return self._need_book() or self.case(reference, lenient=True)
         if not remind:
             return None
@@ -151,6 +165,14 @@ class ReminderFlows:
         step = self._get("step")
         if step is None or self.s.book is None:
             return None
+        detected = self.t.lang
+        self._flow_language()
+        replies = self._resume(step)
+        if replies is None:
+            self.t.lang = detected
+        return replies
+
+    def _resume(self, step: str) -> list[Reply] | None:
         said = " ".join(fold(self.t.text).split())
         if said in _ABORT:
             self._clear()
@@ -168,7 +190,7 @@ class ReminderFlows:
             if reference:
                 return self.case(reference, lenient=True)
         elif step == "district":
-            found = match_districts(self.t.text, self.s.book.districts())
+            found = match_districts(self.t.text, self.book.districts())
             if found:
                 return self._pick_districts(found)
         return None  # settle() drops the waiting step: the person moved on
@@ -178,6 +200,7 @@ class ReminderFlows:
             return None
         if self.s.book is None:
             return [self._reply(text("reminders_unavailable", self.t.lang))]
+        self._flow_language()
         if payload == CHOICE_YES:
             return self._save()
         if payload == CHOICE_NO:
@@ -251,7 +274,6 @@ class ReminderFlows:
         return None
 
     def _save(self) -> list[Reply]:
-        assert self.s.book is not None
         day, time = _date_from(self._get("date")), _time_from(self._get("time"))
         if self._get("step") != "confirm" or day is None or time is None:
             self._clear()
@@ -262,11 +284,11 @@ class ReminderFlows:
         if problem is not None:
             self._remember(_Draft(None, None, office, subject), "date")
             return [self._reply(problem)]
-        appointment = self.s.book.add_appointment(self.chat, self.t.lang, at, office, subject)
+        self.book.add_appointment(self.chat, self.t.lang, at, office, subject)
         self._clear()
         self.t.state.pending_choices = ()
         lang = self.t.lang
-        parts = [text("saved", lang, moment=format_moment(appointment.starts_at, lang, year=appointment.starts_at.year != self.s.now.year))]
+        parts = [text("saved", lang, moment=format_moment(at, lang, year=at.year != self.s.now.year))]
         leads = self._leads(office)
         if leads:
             parts.append(leads)
@@ -295,12 +317,11 @@ class ReminderFlows:
 
     # -- list and end ------------------------------------------------------------------------------
     def listing(self, intro: str | None = None) -> list[Reply]:
-        assert self.s.book is not None
         lang = self.t.lang
         items: list[tuple[str, str]] = []
-        for appointment in self.s.book.upcoming(self.chat, self.s.now):
+        for appointment in self.book.upcoming(self.chat, self.s.now):
             items.append((f"a:{appointment.id}", self._appointment_label(appointment)))
-        for sub in self.s.book.subscriptions(self.chat):
+        for sub in self.book.subscriptions(self.chat):
             key = "label_case" if sub.kind is SubscriptionKind.CASE else "label_waste"
             items.append((f"s:{sub.id}", text(key, lang, reference=inline(sub.label, 40), district=inline(sub.label, 40))))
         if not items:
@@ -321,12 +342,11 @@ class ReminderFlows:
         return inline(label, 60)
 
     def _cancel(self, ref: str) -> list[Reply]:
-        assert self.s.book is not None
         item = self._listed(ref, "list")
         if item is None:
             return self.listing(intro=text("list_outdated", self.t.lang))
         kind, _, item_id = item.partition(":")
-        done = self.s.book.cancel(self.chat, item_id) if kind == "a" else self.s.book.unsubscribe(self.chat, item_id)
+        done = self.book.cancel(self.chat, item_id) if kind == "a" else self.book.unsubscribe(self.chat, item_id)
         self._touch()
         label = self._label_of(item)
         if not done:
@@ -336,9 +356,8 @@ class ReminderFlows:
     # -- link a booking ----------------------------------------------------------------------------
     def _redeem(self, argument: str) -> list[Reply] | None:
         """None when the token is malformed (the caller decides what that means)."""
-        assert self.s.book is not None
         token = argument.strip().split()[0] if argument.strip() else ""
-        result = self.s.book.redeem(self.chat, self.t.lang, token[:128])
+        result = self.book.redeem(self.chat, self.t.lang, token[:128])
         lang = self.t.lang
         if result.appointment is not None:
             self._clear()
@@ -356,12 +375,11 @@ class ReminderFlows:
 
     # -- follow a case -----------------------------------------------------------------------------
     def case(self, said: str, lenient: bool = False) -> list[Reply]:
-        assert self.s.book is not None
         reference = find_reference(said, lenient=lenient)
         if reference is None:
             self._remember(_Draft(), "case")
             return [self._reply(text("case_ask", self.t.lang))]
-        sub = self.s.book.subscribe_case(self.chat, self.t.lang, reference)
+        sub = self.book.subscribe_case(self.chat, self.t.lang, reference)
         if sub is None:
             self._remember(_Draft(), "case")  # a corrected number in the next message is taken
             return [self._reply(text("case_unknown", self.t.lang, reference=inline(reference, 64)))]
@@ -370,8 +388,7 @@ class ReminderFlows:
 
     # -- waste collection --------------------------------------------------------------------------
     def waste(self, said: str) -> list[Reply]:
-        assert self.s.book is not None
-        districts = self.s.book.districts()
+        districts = self.book.districts()
         if not districts:
             self._clear()
             return [self._reply(text("waste_none", self.t.lang))]
@@ -386,8 +403,7 @@ class ReminderFlows:
         return self._offer_districts(found)
 
     def _offer_districts(self, ids: list[str]) -> list[Reply]:
-        assert self.s.book is not None
-        names = self.s.book.districts()
+        names = self.book.districts()
         lang = self.t.lang
         if len(ids) > MAX_DISTRICT_BUTTONS:
             self._remember(_Draft(), "district")
@@ -398,10 +414,9 @@ class ReminderFlows:
         return [Reply(text("waste_ask", lang), choices=choices, language=lang)]
 
     def _subscribe_waste(self, district: str) -> list[Reply]:
-        assert self.s.book is not None
-        if district not in self.s.book.districts():
+        if district not in self.book.districts():
             return self.waste("")
-        sub = self.s.book.subscribe_waste(self.chat, self.t.lang, district)
+        sub = self.book.subscribe_waste(self.chat, self.t.lang, district)
         self._clear()
         self.t.state.pending_choices = ()
         return [self._reply(text("waste_ok", self.t.lang, district=inline(sub.label, 60)))]
@@ -417,7 +432,7 @@ class ReminderFlows:
             "dialogue_in_progress": {k: v for k, v in state.extra.items() if k.startswith(_STATE)},
         }
         if self.s.book is not None:
-            data["reminders"] = self.s.book.export(self.chat)
+            data["reminders"] = self.book.export(self.chat)
         # A backtick cannot end the code block: inside JSON strings it is written as its escape.
         dumped = json.dumps(data, ensure_ascii=False, indent=2, default=str).replace("`", "\\u0060")
         blocks = _chunks(dumped.split("\n"), MAX_EXPORT_CHARS)
@@ -427,9 +442,16 @@ class ReminderFlows:
 
     def forget(self) -> None:
         if self.s.book is not None:
-            self.s.book.forget(self.chat)
+            self.book.forget(self.chat)
 
     # -- state helpers -----------------------------------------------------------------------------
+    def _flow_language(self) -> None:
+        """A reply like "10", "ja" or "2" says nothing about the language: keep the flow's own,
+        unless the person chose one."""
+        flow_lang = self._get("lang")
+        if flow_lang and self.t.state.language is None:
+            self.t.lang = flow_lang
+
     def _need_book(self) -> list[Reply] | None:
         return [self._reply(text("reminders_unavailable", self.t.lang))] if self.s.book is None else None
 
@@ -445,11 +467,15 @@ class ReminderFlows:
     def _set(self, values: dict[str, str | None]) -> None:
         kept = {k: v for k, v in self.t.state.extra.items() if not k.startswith(_STATE)}
         kept.update({_STATE + k: v for k, v in values.items() if v})
+        if values:
+            kept[_STATE + "lang"] = self.t.lang
         self.t.state.extra = kept  # a new dict: the loaded state object is never changed in place
         self.touched = True
 
     def _clear(self) -> None:
         self._set({})
+        if any(p.startswith(CHOICE_PREFIX) for p in self.t.state.pending_choices):
+            self.t.state.pending_choices = ()  # numbers typed next must not pick from a finished list
 
     def _remember(self, draft: _Draft, step: str) -> None:
         self._set({
@@ -525,14 +551,14 @@ def _chunks(lines: list[str], limit: int) -> list[str]:
 
 def find_reference(said: str, lenient: bool = False) -> str | None:
     """A case reference ("RP-2026-004711") in a message. ``lenient`` for the argument of /status,
-    where any code-like word counts; in free text it needs at least four digits and must not be a
-    date or a time."""
+    where any code-like word counts; in free text it needs five characters, four of them digits,
+    and must not be a date or a time."""
     for word in said.split():
         word = word.strip(_EDGE_PUNCTUATION)
         if not _REFERENCE.match(word) or _DATE_LIKE.match(word):
             continue
         digits = sum(ch.isdigit() for ch in word)
-        if digits >= 4 or (lenient and digits >= 1):
+        if (digits >= 4 and len(word) >= 5) or (lenient and digits >= 1):
             return word
     return None
 

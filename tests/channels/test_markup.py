@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.channels.markup import reply_as_plain, to_html, to_plain
+from bot.channels.markup import reply_as_plain, to_html, to_html_lines, to_plain
 from bot.core.models import Button, Reply
 
 
@@ -27,5 +27,24 @@ def test_javascript_links_stay_text() -> None:
 
 @given(st.text())
 def test_no_tag_survives_from_input(text: str) -> None:
-    out = to_html(text.replace("**", "").replace("](", ""))
+    out = to_html(text.replace("**", "").replace("](", "").replace("```", ""))
     assert "<" not in out.replace("<b>", "").replace("</b>", "")
+
+
+def test_code_block_is_pre_and_nothing_else() -> None:
+    text = 'Ihre Daten:\n\n```json\n{\n  "s": "**x** <b> [a](https://e.example)\n- y"\n}\n```\n\n**Ende**'
+    out = to_html(text)
+    assert out == 'Ihre Daten:\n\n<pre>{\n  "s": "**x** &lt;b&gt; [a](https://e.example)\n- y"\n}</pre>\n\n<b>Ende</b>'
+    assert to_html_lines(text) == 'Ihre Daten:<br><br><pre>{\n  "s": "**x** &lt;b&gt; [a](https://e.example)\n- y"\n}</pre><br><br><b>Ende</b>'
+    assert to_plain(text) == 'Ihre Daten:\n\n{\n  "s": "**x** <b> [a](https://e.example)\n- y"\n}\n\nEnde'
+
+
+def test_an_unclosed_fence_stays_escaped_text() -> None:
+    assert to_html("```\n<i>x</i>") == "```\n&lt;i&gt;x&lt;/i&gt;"
+
+
+@given(st.text())
+def test_no_tag_survives_inside_code(text: str) -> None:
+    out = to_html(f"```\n{text.replace('```', '')}\n```")
+    assert out.startswith("<pre>") and out.endswith("</pre>")
+    assert "<" not in out[len("<pre>"):-len("</pre>")]

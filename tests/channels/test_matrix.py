@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from nio import AsyncClient, AsyncClientConfig, LoginResponse, RoomCreateResponse, RoomMessageNotice, RoomSendError, SyncResponse
 
-from bot.channels.matrix import MatrixChannel, MatrixSettings
+from bot.channels.matrix import MatrixChannel, MatrixSettings, incoming_from_text
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
@@ -272,3 +273,25 @@ def test_access_token_login_history_and_invite_filter(synapse: SynapseServer, ti
         await citizen.client.close()
 
     run_scenario(synapse, scenario)
+
+
+@pytest.mark.parametrize(
+    ("text", "command", "argument"),
+    [
+        ("!link 1AbC_-token", "link", "1AbC_-token"),
+        ("  !LINK\t1AbC  ", "link", "1AbC"),
+        ("/termin 3.12. um 10:30", "termin", "3.12. um 10:30"),
+        ("!erinnerungen", "erinnerungen", ""),
+        ("!help", "help", ""),
+        ("!link " + "x" * 100, "link", "x" * 64),
+    ],
+)
+def test_commands_from_text(text: str, command: str, argument: str) -> None:
+    incoming = incoming_from_text("!room:example", text, profile="welcome")
+    assert (incoming.command, incoming.argument, incoming.text, incoming.profile) == (command, argument, "", "welcome")
+
+
+@pytest.mark.parametrize("text", ["link abc", "!frobnicate now", "!", "", "Wo ist mein Ausweis?"])
+def test_other_messages_stay_text(text: str) -> None:
+    incoming = incoming_from_text("!room:example", text)
+    assert incoming.command is None and incoming.text == text
