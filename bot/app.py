@@ -42,6 +42,8 @@ def dialogue_settings(settings: Settings, profile: ProfileConfig | None = None) 
         default_language=settings.default_language,
         popular=tuple(settings.popular),
         phone_office=settings.phone_office,
+        reminder_offsets=tuple(settings.reminders.offsets),
+        office_reminder_offsets={k: tuple(v) for k, v in settings.reminders.office_offsets.items()},
     )
     if profile is None:
         return common

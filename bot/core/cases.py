@@ -52,3 +52,9 @@ CASE_STATUSES: dict[str, dict[str, str]] = {
 }
 # Statuses after which nothing more happens: the storage side may end the subscription.
 FINAL_STATUSES = frozenset({"collected", "rejected"})
+
+
+def normalise_reference(reference: str) -> str:
+    """A case reference as both sides store and look it up: upper case, no spaces ("rp-2026 004711"
+    typed in a chat finds "RP-2026004711" posted by the city's system)."""
+    return "".join(reference.split()).upper()[:64]

@@ -125,7 +125,7 @@ class MemoryReminderBook:
                 for x in linked.appointments.values()
             ],
             "subscriptions": [{"id": s.id, "kind": s.kind.value, "ref": s.ref, "language": lang} for s, lang in linked.subscriptions.values()],
-            "pending_reminders": [],  # this book sends nothing, so nothing is queued
+            "reminders": [],  # this book sends nothing, so nothing is queued
         }
 
     def forget(self, chat: ChatRef) -> None:

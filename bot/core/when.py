@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core import texts
+from bot.core.schedule import InvalidOffset, parse_offset
 from bot.core.texts import MONTH_NAMES, WEEKDAY_NAMES
 
 MAX_CHARS = 500  # a date is never further in; it also bounds the regex work per message
@@ -265,30 +266,24 @@ def format_moment(at: dt.datetime, lang: str, long: bool = False, year: bool = F
     return f"{format_date(at.date(), lang, long, year)}, {format_time(at.time(), lang)}"
 
 
-_OFFSET = re.compile(r"^\s*(\d{1,4})\s*([wdhm])\s*$")
-_UNITS = {"w": dt.timedelta(weeks=1), "d": dt.timedelta(days=1), "h": dt.timedelta(hours=1), "m": dt.timedelta(minutes=1)}
+_UNIT_MINUTES = {"d": 24 * 60, "h": 60, "m": 1}
 _UNIT_WORDS = {
-    "de": {"w": ("eine Woche", "{n} Wochen"), "d": ("einen Tag", "{n} Tage"), "h": ("eine Stunde", "{n} Stunden"), "m": ("eine Minute", "{n} Minuten")},
-    "en": {"w": ("one week", "{n} weeks"), "d": ("one day", "{n} days"), "h": ("one hour", "{n} hours"), "m": ("one minute", "{n} minutes")},
+    "de": {"d": ("einen Tag", "{n} Tage"), "h": ("eine Stunde", "{n} Stunden"), "m": ("eine Minute", "{n} Minuten")},
+    "en": {"d": ("one day", "{n} days"), "h": ("one hour", "{n} hours"), "m": ("one minute", "{n} minutes")},
 }
-
-
-def parse_offset(text: str) -> dt.timedelta | None:
-    """How long before an appointment a reminder goes out, written "1d", "2h", "30m" or "1w"."""
-    m = _OFFSET.match(text.lower())
-    return int(m.group(1)) * _UNITS[m.group(2)] if m and int(m.group(1)) > 0 else None
 
 
 def describe_offsets(offsets: tuple[str, ...] | list[str], lang: str) -> str:
     """("1d", "1h") → "einen Tag vorher und eine Stunde vorher"; unreadable offsets are left out."""
     words = _UNIT_WORDS.get(lang) or _UNIT_WORDS["en"]
-    parts = []
-    for raw in sorted(offsets, key=lambda o: parse_offset(o) or dt.timedelta(0), reverse=True):
-        m = _OFFSET.match(raw.lower())
-        if not m or int(m.group(1)) == 0:
+    readable = []
+    for raw in offsets:
+        try:
+            readable.append(parse_offset(raw))
+        except InvalidOffset:
             continue
-        n = int(m.group(1))
-        one, many = words[m.group(2)]
-        span = one if n == 1 else many.format(n=n)
-        parts.append(texts.text("before", lang, span=span))
+    parts = []
+    for n, unit in sorted(readable, key=lambda o: o[0] * _UNIT_MINUTES[o[1]], reverse=True):
+        one, many = words[unit]
+        parts.append(texts.text("before", lang, span=one if n == 1 else many.format(n=n)))
     return ", ".join(parts[:-1]) + f" {texts.text('and', lang)} " + parts[-1] if len(parts) > 1 else "".join(parts)

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select, update
 
 from bot.config import Settings
+from bot.core.cases import normalise_reference
 from bot.core.models import CASE_DOCUMENTS, CASE_STATUSES, ChatRef, NoticeKind, SubscriptionKind
 from bot.reminders.link_keys import link_signer
 from bot.reminders.queue import Due, enqueue
@@ -210,7 +211,7 @@ def parse_case_update(reference: str, raw: Mapping[str, object]) -> CaseUpdate:
     if status not in CASE_STATUSES:
         raise InvalidField("status", f"must be one of {', '.join(sorted(CASE_STATUSES))}")
     changed = raw.get("changed_at")
-    return CaseUpdate(reference, document, status, None if changed is None else parse_time("changed_at", changed))
+    return CaseUpdate(normalise_reference(reference), document, status, None if changed is None else parse_time("changed_at", changed))
 
 
 def bot_addresses(settings: Settings) -> list[BotAddress]:

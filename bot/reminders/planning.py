@@ -74,7 +74,7 @@ def waste_dues(
             continue
         out.append(Due(
             dedupe_key=f"waste:{subscription_id}:{day.isoformat()}", subject_id=subscription_id, chat=chat, language=language,
-            kind=NoticeKind.WASTE, params={"district": district, "date": day.isoformat(), "fractions": ",".join(fractions)},
+            kind=NoticeKind.WASTE, params={"district": district, "district_name": calendar.names.get(district, district), "date": day.isoformat(), "fractions": ",".join(fractions)},
             due_at=due, expires_at=stale,
         ))
     return out

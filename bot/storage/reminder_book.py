@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from bot.core.cases import normalise_reference
 from bot.core.models import Appointment, ChatRef, LinkError, LinkResult, NoticeKind, Subscription, SubscriptionKind
 from bot.reminders.planning import ReminderPolicy, appointment_dues, waste_dues
 from bot.reminders.queue import Due, enqueue
@@ -18,14 +18,6 @@ from bot.reminders.tokens import BadSignature, ExpiredToken, MalformedToken, Tok
 from bot.reminders.waste import WasteCalendar
 from bot.storage.inserts import insert_or_ignore
 from bot.storage.tables import AppointmentChatRow, AppointmentRow, CaseRow, ChatStateRow, ReminderRow, SubscriptionRow
-
-_REFERENCE_JUNK = re.compile(r"[\s]+")
-
-
-def normalise_reference(reference: str) -> str:
-    """Case references as printed on receipts ("rp-2026 004711" -> "RP-2026004711" is not wanted:
-    only outer space and case are normalised; inner spaces become nothing)."""
-    return _REFERENCE_JUNK.sub("", reference.strip()).upper()[:64]
 
 
 class SqlReminderBook:

@@ -69,5 +69,5 @@ def test_export_and_forget() -> None:
                                          "subject": "Reisepass", "source": "terminvergabe", "language": "en"}]
     assert [s["ref"] for s in exported["subscriptions"]] == ["suedstadt"]
     book.forget(ME)
-    assert book.export(ME) == {"appointments": [], "subscriptions": [], "pending_reminders": []}
+    assert book.export(ME) == {"appointments": [], "subscriptions": [], "reminders": []}
     assert book.subscriptions(OTHER)  # other chats keep theirs
