@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from zoneinfo import ZoneInfo
 
 import holidays
 from sqlalchemy import Engine
 
-from bot.config import ProfileConfig, Settings
+from bot.config import ProfileConfig, Settings, city_clock
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.live import LiveKnowledge
@@ -20,11 +17,6 @@ from bot.storage.chat_states import SqlUserStates
 from bot.storage.database import make_engine, migrate
 from bot.storage.unanswered import SqlUnansweredLog
 from bot.storage.usage import SqlUsageLog
-
-
-def city_clock(settings: Settings) -> Callable[[], dt.datetime]:
-    zone = ZoneInfo(settings.timezone)
-    return lambda: dt.datetime.now(zone)
 
 
 def holiday_check(settings: Settings) -> HolidayCheck:

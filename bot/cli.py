@@ -1,434 +1,70 @@
-"""`buergerbot` command line: run, chat, ask, eval, the staff's faq tools and reports."""
+"""`buergerbot` on the command line.
+
+``buergerbot worker`` starts from here without loading the rest of the bot (the matcher with NumPy
+and SciPy, the reports): a reminder worker needs a third of the memory that way, and several run
+side by side. Every other command is in bot.commands.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from bot.config import MissingSecret, Settings, city_clock, load_settings
 
-from bot.app import Storage, build_dialogue, city_clock, open_database, open_storage
-from bot.channels.console import run_console
-from bot.channels.markup import reply_as_plain
-from bot.config import MissingSecret as MissingConfigSecret
-from bot.config import Settings, load_settings
-from bot.core.knowledge import load_knowledge
-from bot.core.live import InvalidKnowledge, LiveKnowledge
-from bot.core.matching.evaluation import Labelled, predict, score
-from bot.core.models import Incoming
-from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
-from bot.core.validation import check
-from bot.reminders.backoffice import Backoffice
-from bot.reminders.csv_import import Outcome, UnreadableFile, check_client, import_appointments
-from bot.reports import stale, unanswered, usage
-from bot.reports.links import check_links
-from bot.reports.since import parse_since
-from bot.reports.template import slug_problem, write_entry_file
-from bot.runtime import MissingSecret, build_channels, run_channels
-from bot.storage.database import make_engine, migrate
-from bot.storage.retention import purge
-
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.command in ("run", "worker") else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings, errors = load_settings(args.config)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if _command(args) == "worker":
+        return _worker(args)
+    from bot.commands import main as commands_main
+
+    return commands_main(args)
+
+
+def _command(args: list[str]) -> str | None:
+    """The subcommand: the first word that is neither an option nor the value of --config."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--config":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _worker(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="buergerbot", description="deliver due reminders only (run several against one PostgreSQL)")
+    parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument("command", choices=["worker"])
+    parsed = parser.parse_args(args)
+    settings, errors = load_settings(parsed.config)
     if settings is None:
         for e in errors:
             print(f"config: {e}", file=sys.stderr)
         return EXIT_USAGE
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return EXIT_USAGE
-    try:
-        result: int = handler(args, settings)
-    except MissingConfigSecret as exc:
-        print(f"config: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return result
+    return run_worker_command(settings)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="buergerbot", description="Bürgerbot: the city's chat contact point")
-    p.add_argument("--config", type=Path, default=None, help="TOML config file (default: buergerbot.toml if present)")
-    sub = p.add_subparsers(dest="command")
+def run_worker_command(settings: Settings) -> int:
+    import logging
 
-    run = sub.add_parser("run", help="start the configured channels (the console when none is configured)")
-    run.set_defaults(handler=_cmd_run)
-
-    worker = sub.add_parser("worker", help="deliver due reminders only (run several against one PostgreSQL)")
-    worker.set_defaults(handler=_cmd_worker)
-
-    chat = sub.add_parser("chat", help="chat with the bot in this terminal")
-    _knowledge_arg(chat)
-    chat.set_defaults(handler=_cmd_chat)
-
-    ask = sub.add_parser("ask", help="answer one question")
-    ask.add_argument("question")
-    ask.add_argument("--lang", choices=None, default=None, help="language of the question (default: detected)")
-    ask.add_argument("--json", action="store_true", help="print one JSON object")
-    _knowledge_arg(ask)
-    ask.set_defaults(handler=_cmd_ask)
-
-    ev = sub.add_parser("eval", help="measure the matcher on labelled questions (JSON lines)")
-    ev.add_argument("file", type=Path)
-    ev.add_argument("--json", action="store_true")
-    ev.add_argument("--threshold", type=float, default=None)
-    _knowledge_arg(ev)
-    ev.set_defaults(handler=_cmd_eval)
-
-    faq = sub.add_parser("faq", help="tools for the knowledge files")
-    faq_sub = faq.add_subparsers(dest="faq_command")
-    val = faq_sub.add_parser("validate", help="check the knowledge files; problems as path:line: message")
-    val.add_argument("dirs", nargs="*", type=Path)
-    val.add_argument("--quick", action="store_true", help="skip the held-out routing check (ten extra builds)")
-    val.set_defaults(handler=_cmd_validate)
-    new = faq_sub.add_parser("new", help="write a new entry file from a template (de and en) to fill in")
-    new.add_argument("id", help="the new entry's id: lower case, '-' between words, e.g. hundesteuer-anmelden")
-    new.add_argument("--dir", type=Path, default=None, help="folder for the file (default: the first knowledge folder; its services/ for --kind service)")
-    new.add_argument("--kind", choices=("faq", "service"), default="faq")
-    new.set_defaults(handler=_cmd_faq_new)
-
-    report = sub.add_parser("report", help="reports for staff: unanswered questions, usage, stale entries")
-    report_sub = report.add_subparsers(dest="report_command")
-    un = report_sub.add_parser("unanswered", help="questions the bot could not answer, grouped by similarity")
-    un.add_argument("--since", type=_since, default="7d", help="how far back: 12h, 7d, 2w (default 7d)")
-    un.add_argument("--json", action="store_true")
-    _knowledge_arg(un)
-    un.set_defaults(handler=_cmd_report_unanswered)
-    us = report_sub.add_parser("usage", help="top entries by channel and language, out-of-scope share, choices offered and taken")
-    us.add_argument("--since", type=_since, default="30d", help="how far back: 12h, 7d, 2w (default 30d)")
-    us.add_argument("--top", type=int, default=20, help="entries in the table (default 20; --json lists all)")
-    us.add_argument("--json", action="store_true")
-    us.set_defaults(handler=_cmd_report_usage)
-    st = report_sub.add_parser("stale", help="entries due for review, past valid_until, or (with --check-links) with broken links")
-    st.add_argument("--json", action="store_true")
-    st.add_argument("--check-links", action="store_true", help="request every link (needs internet access)")
-    st.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per link (default 10)")
-    _knowledge_arg(st)
-    st.set_defaults(handler=_cmd_report_stale)
-    pu = report_sub.add_parser("purge", help="delete unanswered questions and usage events past their retention now")
-    pu.set_defaults(handler=_cmd_report_purge)
-
-    appointments = sub.add_parser("appointments", help="appointments from the city's booking systems")
-    appointments_sub = appointments.add_subparsers(dest="appointments_command")
-    imp = appointments_sub.add_parser("import", help="create appointments from a CSV file; prints each one's deep link")
-    imp.add_argument("file", type=Path, help="CSV (; or ,) with the columns external_ref, starts_at and optionally office, subject, language")
-    imp.add_argument("--client", required=True, help="the booking system's name: external_ref is unique per client")
-    imp.add_argument("--json", action="store_true", help="one JSON object per row")
-    _knowledge_arg(imp)
-    imp.set_defaults(handler=_cmd_appointments_import)
-    return p
-
-
-def _since(value: str) -> dt.timedelta:
-    try:
-        return parse_since(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds <= 600:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds between 0 and 600")
-    return seconds
-
-
-def _knowledge_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--faq-dir", type=Path, action="append", default=None, help="knowledge folder (repeatable; default: faq/ and intents/)")
-
-
-def _dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
-    return list(getattr(args, "faq_dir", None) or settings.knowledge_dirs)
-
-
-def _live(args: argparse.Namespace, settings: Settings) -> LiveKnowledge | None:
-    try:
-        return LiveKnowledge(_dirs(args, settings), settings.languages)
-    except InvalidKnowledge as exc:
-        print("The knowledge files have errors; not starting:", file=sys.stderr)
-        for p in exc.problems:
-            print(p, file=sys.stderr)
-        return None
-
-
-def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
-    dirs = list(args.dirs) or list(settings.knowledge_dirs)
-    checked = check(dirs, settings.languages, held_out=not args.quick)
-    for p in sorted(checked.problems, key=lambda p: (p.path, p.line)):
-        print(p)
-    errors = sum(p.severity == "error" for p in checked.problems)
-    warnings = len(checked.problems) - errors
-    kb = checked.knowledge
-    print(f"{len(kb.entries)} entries, {len(kb.offices)} offices, {len(kb.synonyms)} synonyms: {errors} errors, {warnings} warnings", file=sys.stderr)
-    return EXIT_OK if checked.ok else EXIT_PROBLEMS
-
-
-def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    live = _live(args, settings)
-    if live is None:
-        return EXIT_PROBLEMS
-    storage = open_storage(settings)
-    try:
-        run_console(build_dialogue(settings, live, storage), sys.stdin, sys.stdout, before_each=live.refresh)
-    finally:
-        storage.close()
-    return EXIT_OK
-
-
-def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    if not any(p.telegram or p.matrix for p in settings.profiles):
-        return _cmd_chat(args, settings)  # no chat channel configured: the console serves
-    live = _live(args, settings)
-    if live is None:
-        return EXIT_PROBLEMS
-    storage = open_storage(settings)
-    try:
-        channels = build_channels(settings, live, storage)
-        asyncio.run(run_channels(settings, live, channels, storage))
-    except MissingSecret as exc:
-        print(f"config: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    finally:
-        storage.close()
-    return EXIT_OK
-
-
-def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import city_clock, open_database
     from bot.reminders.process import run_worker
+    from bot.storage.database import make_engine, migrate
 
-    engine = open_database(settings)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    engine = make_engine(settings.database_url)
+    migrate(engine)
     try:
         asyncio.run(run_worker(settings, engine, city_clock(settings)))
     except MissingSecret as exc:
         print(f"config: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
-
-
-def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    live = _live(args, settings)
-    if live is None:
-        return EXIT_PROBLEMS
-    # A one-off question: nothing about it is stored.
-    dialogue = build_dialogue(settings, live, Storage(MemoryUserStates(), MemoryUnansweredLog()))
-    snap = live.snapshot
-    lang = args.lang or snap.matcher.detect(args.question, settings.default_language)
-    result = snap.matcher.match(args.question, lang)
-    best = result.best
-    answered = best is not None and best.score >= settings.matching.threshold
-    replies = dialogue.handle(Incoming(channel="cli", chat_id="cli", text=args.question, language_hint=lang))
-    answer = "\n\n".join(reply_as_plain(r) for r in replies)
-    if args.json:
-        print(json.dumps({
-            "id": best.entry_id if answered and best else None,
-            "score": round(best.score, 4) if best else 0.0,
-            "language": lang,
-            "answer": answer,
-            "alternatives": [{"id": m.entry_id, "score": round(m.score, 4)} for m in result.matches[1:4]],
-        }, ensure_ascii=False))
-    else:
-        print(answer)
-    return EXIT_OK
-
-
-def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    items: list[Labelled] = []
-    try:
-        lines = args.file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"{args.file}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    for no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            items.append(Labelled(str(obj["text"]), obj.get("expect"), obj.get("lang")))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            print(f"{args.file}:{no}: not a JSON object with 'text' and 'expect' ({exc})", file=sys.stderr)
-            return EXIT_USAGE
-    live = _live(args, settings)
-    if live is None:
-        return EXIT_PROBLEMS
-    predictions, ms = predict(live.snapshot.matcher, items)
-    threshold = args.threshold if args.threshold is not None else settings.matching.threshold
-    report = score(predictions, threshold, ms)
-    if args.json:
-        print(json.dumps(report.as_dict()))
-        return EXIT_OK
-    for key, value in report.as_dict().items():
-        print(f"{key:>22}: {value}")
-    if report.misses:
-        print(f"\n{len(report.misses)} misses:")
-        print(f"{'expected':<28} {'got':<28} {'score':>6}  question")
-        for m in report.misses:
-            print(f"{m.item.expect!s:<28} {m.entry_id if m.score >= threshold else None!s:<28} {m.score:6.3f}  {m.item.text[:70]}")
-    return EXIT_OK
-
-
-def _database(settings: Settings) -> Engine | None:
-    try:
-        return open_database(settings)
-    except (SQLAlchemyError, OSError) as exc:
-        print(f"database: cannot open database_url: {exc}", file=sys.stderr)
-        return None
-
-
-def _window(since: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
-    until = dt.datetime.now(dt.UTC)
-    return until - since, until
-
-
-def _cmd_report_unanswered(args: argparse.Namespace, settings: Settings) -> int:
-    live = _live(args, settings)
-    if live is None:
-        return EXIT_PROBLEMS
-    engine = _database(settings)
-    if engine is None:
-        return EXIT_USAGE
-    since, until = _window(args.since)
-    try:
-        questions = unanswered.load_unanswered(engine, since)
-    except SQLAlchemyError as exc:
-        print(f"database: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    clusters = unanswered.cluster_questions(questions)
-    unanswered.add_nearest(clusters, live.snapshot, settings.matching.threshold)
-    if args.json:
-        print(json.dumps(unanswered.as_json(clusters, since, until), ensure_ascii=False))
-    else:
-        print(unanswered.as_table(clusters, since, ZoneInfo(settings.timezone)))
-    return EXIT_OK
-
-
-def _cmd_report_usage(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _database(settings)
-    if engine is None:
-        return EXIT_USAGE
-    since, until = _window(args.since)
-    try:
-        report = usage.usage_report(engine, since, until)
-    except SQLAlchemyError as exc:
-        print(f"database: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.json:
-        print(json.dumps(report.as_dict(), ensure_ascii=False))
-    else:
-        print(usage.as_table(report, ZoneInfo(settings.timezone), top=max(args.top, 0)))
-    return EXIT_OK
-
-
-def _cmd_report_stale(args: argparse.Namespace, settings: Settings) -> int:
-    loaded = load_knowledge(_dirs(args, settings), settings.languages)
-    for p in loaded.errors:
-        print(p, file=sys.stderr)
-    if loaded.errors:
-        print(f"{len(loaded.errors)} errors in the knowledge files (see buergerbot faq validate); the report covers the entries that loaded",
-              file=sys.stderr)
-    kb = loaded.knowledge
-    today = city_clock(settings)().date()
-    links = asyncio.run(check_links(stale.all_links(kb), timeout=args.timeout)) if args.check_links else None
-    found = stale.stale_entries(kb, today, settings.staff.review_after_days, links)
-    checked = len(links) if links is not None else None
-    if args.json:
-        print(json.dumps(stale.as_json(found, kb, today, settings.staff.review_after_days, checked), ensure_ascii=False))
-    else:
-        print(stale.as_lines(found, kb, checked))
-    # Stale entries are a report, not a failure; files that do not load are.
-    return EXIT_PROBLEMS if loaded.errors else EXIT_OK
-
-
-def _cmd_report_purge(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _database(settings)
-    if engine is None:
-        return EXIT_USAGE
-    staff = settings.staff
-    try:
-        purged = purge(engine, dt.datetime.now(dt.UTC), staff.unanswered_retention_days, staff.usage_retention_days)
-    except SQLAlchemyError as exc:
-        print(f"database: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"deleted {purged.unanswered} unanswered questions older than {staff.unanswered_retention_days} days "
-          f"and {purged.usage} usage events older than {staff.usage_retention_days} days")
-    return EXIT_OK
-
-
-def _cmd_faq_new(args: argparse.Namespace, settings: Settings) -> int:
-    problem = slug_problem(args.id)
-    if problem is not None:
-        print(problem, file=sys.stderr)
-        return EXIT_USAGE
-    dirs = list(settings.knowledge_dirs)
-    folder: Path = args.dir or _new_entry_folder(dirs, args.kind)
-    known = load_knowledge([*dirs, folder], settings.languages).knowledge.entries
-    if args.id in known:
-        print(f"the id {args.id!r} is already used at {known[args.id].source}; choose another (never reuse an old id)", file=sys.stderr)
-        return EXIT_PROBLEMS
-    try:
-        path = write_entry_file(folder, args.id, args.kind, settings.languages, city_clock(settings)().date())
-    except FileExistsError:
-        print(f"{folder / (args.id + '.yaml')} already exists; nothing written", file=sys.stderr)
-        return EXIT_PROBLEMS
-    except OSError as exc:
-        print(f"cannot write the new entry in {folder}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"created {path}: fill in every <<…>> placeholder, then run: buergerbot faq validate")
-    if not any(path.resolve().is_relative_to(d.resolve()) for d in dirs):
-        print(f"note: {folder} is not one of the knowledge folders ({', '.join(map(str, dirs))}); the bot will not read it there", file=sys.stderr)
-    return EXIT_OK
-
-
-def _new_entry_folder(dirs: list[Path], kind: str) -> Path:
-    base = dirs[0] if dirs else Path("faq")
-    return base / "services" if kind == "service" and (base / "services").is_dir() else base
-def _cmd_appointments_import(args: argparse.Namespace, settings: Settings) -> int:
-    problem = check_client(args.client)
-    if problem:
-        print(f"--client: {problem}", file=sys.stderr)
-        return EXIT_USAGE
-    offices = frozenset(load_knowledge(_dirs(args, settings), settings.languages).knowledge.offices)
-    try:
-        service = Backoffice.from_settings(settings, lambda: offices, city_clock(settings))
-    except MissingConfigSecret as exc:
-        print(f"config: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    counts = {"created": 0, "exists": 0, "error": 0}
-    try:
-        for outcome in import_appointments(args.file, service, engine, args.client):
-            counts[outcome.status] += 1
-            print(json.dumps(outcome.as_dict(), ensure_ascii=False) if args.json else _outcome_line(args.file, outcome))
-    except UnreadableFile as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USAGE
-    finally:
-        engine.dispose()
-    print(f"{counts['created']} created, {counts['exists']} already there, {counts['error']} failed", file=sys.stderr)
-    return EXIT_PROBLEMS if counts["error"] else EXIT_OK
-
-
-def _outcome_line(path: Path, outcome: Outcome) -> str:
-    created = outcome.appointment
-    if created is None:
-        return f"{path}:{outcome.line}: {outcome.error}"
-    links = " ".join(link.get("url") or link["command"] for link in created.links)
-    return f"{outcome.external_ref}: {outcome.status}, token {created.token}, valid until {created.expires_at:%Y-%m-%d %H:%M} UTC {links}".rstrip()

@@ -5,10 +5,13 @@ Loading returns errors instead of exiting, so the CLI decides how to report them
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -154,3 +157,9 @@ def load_settings(path: Path | None = None) -> tuple[Settings | None, list[str]]
         return Settings(**data), []
     except ValidationError as exc:
         return None, [f"{path}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+
+
+def city_clock(settings: Settings) -> Callable[[], dt.datetime]:
+    """The current time in the city's time zone."""
+    zone = ZoneInfo(settings.timezone)
+    return lambda: dt.datetime.now(zone)

@@ -1,5 +1,5 @@
-"""Intent matcher: normalisation, features, a trained sparse linear index, ranked matches."""
+"""Intent matcher: normalisation, features, a trained sparse linear index, ranked matches.
 
-from bot.core.matching.matcher import Match, Matcher, MatchResult
-
-__all__ = ["Match", "MatchResult", "Matcher"]
+Import the modules themselves (``bot.core.matching.matcher``): this package file stays empty so
+that a process needing only normalisation (a reminder worker) does not load NumPy and SciPy.
+"""
