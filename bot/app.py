@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 import holidays
+from sqlalchemy import Engine
 
 from bot.config import ProfileConfig, Settings
 from bot.core.dialogue import Dialogue, DialogueSettings
@@ -57,13 +58,14 @@ def dialogue_settings(settings: Settings, profile: ProfileConfig | None = None) 
 class Storage:
     states: UserStateStore
     unanswered: UnansweredLog
+    engine: Engine | None = None  # None for in-memory storage (one-off questions, tests)
 
 
 def open_storage(settings: Settings) -> Storage:
     """The database, migrated to the newest schema, behind the core's ports."""
     engine = make_engine(settings.database_url)
     migrate(engine)
-    return Storage(CachedUserStates(SqlUserStates(engine)), SqlUnansweredLog(engine))
+    return Storage(CachedUserStates(SqlUserStates(engine)), SqlUnansweredLog(engine), engine)
 
 
 def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage, profile: ProfileConfig | None = None) -> Dialogue:

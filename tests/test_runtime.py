@@ -12,7 +12,8 @@ from bot.app import Storage, build_dialogue
 from bot.config import Settings, load_settings
 from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
-from bot.runtime import MissingSecret, build_channels
+from bot.credentials import MissingSecret
+from bot.runtime import build_channels
 from tests.conftest import REPO
 from tests.fakes.aio import reap_tasks
 from tests.fakes.telegram_api import FakeBotApi

@@ -1,0 +1,1 @@
+"""The bot's HTTP server (aiohttp): operations endpoints, and room for more route tables."""
