@@ -40,6 +40,7 @@ from nio.api import MessageDirection
 from bot.channels.markup import to_html, to_plain
 from bot.core.dialogue import COMMANDS
 from bot.core.models import Incoming, Reply
+from bot.ops.logs import pseudonym
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ class MatrixChannel:
             return
         resp = await self.client.join(room_id)
         if isinstance(resp, JoinError):
-            log.warning("matrix: could not join a room (%s)", resp.status_code)
+            log.warning("matrix: could not join a room (%s)", resp.status_code, extra={"chat": pseudonym(CHANNEL, room_id)})
             return
         self._state.setdefault("joined_at", {})[room_id] = int(time.time() * 1000)
 
@@ -344,4 +345,4 @@ class MatrixChannel:
                 continue
             log.warning("matrix: send failed (%s), attempt %d", resp.status_code, attempt + 1)
             await asyncio.sleep(min(2 ** attempt, 10))
-        log.error("matrix: a reply could not be delivered after %d attempts", self.settings.send_attempts)
+        log.error("matrix: a reply could not be delivered after %d attempts", self.settings.send_attempts, extra={"chat": pseudonym(CHANNEL, room_id)})

@@ -38,6 +38,7 @@ from bot.channels.markup import to_html
 from bot.channels.splitting import split_message
 from bot.core.models import Incoming, Reply
 from bot.core.texts import text as core_text
+from bot.ops.logs import pseudonym
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +176,11 @@ class TelegramChannel:
         await self._send(chat.id, [Reply(core_text("text_only", lang), language=lang)])
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # Logged without message content or chat id: only what kind of thing failed.
-        log.error("telegram handler failed: %s", type(context.error).__name__, exc_info=context.error)
+        # Logged without message content or chat id: what kind of thing failed, and a pseudonym
+        # of the chat, so operators see whether failures hit one chat or many (bot.ops.logs).
+        chat = update.effective_chat if isinstance(update, Update) else None
+        extra = {"chat": pseudonym(CHANNEL, chat.id)} if chat is not None else {}
+        log.error("telegram handler failed: %s", type(context.error).__name__, exc_info=context.error, extra=extra)
 
     async def _dispatch(self, update: Update, incoming: Incoming) -> None:
         chat = update.effective_chat

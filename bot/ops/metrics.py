@@ -15,16 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    PlatformCollector,
-    ProcessCollector,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector
+from prometheus_client.exposition import choose_encoder
 
 from bot.core.models import Incoming, Reply
 from bot.core.ports import UnansweredLog
@@ -76,9 +68,11 @@ class Metrics:
         )
         self.knowledge_entries = Gauge("buergerbot_knowledge_entries", "Entries in the live knowledge", registry=r)
 
-    def exposition(self) -> tuple[bytes, str]:
-        """The Prometheus text format of every metric, and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """Every metric in the format the scraper's Accept header asks for (Prometheus text by
+        default, OpenMetrics on request), and its content type."""
+        encode, content_type = choose_encoder(accept)
+        return encode(self.registry), content_type
 
     def observe(self, handle: Handle, profile: str) -> Handle:
         """``handle``, counting every message, its replies and how long it took."""

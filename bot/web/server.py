@@ -62,7 +62,7 @@ def create_app(metrics: Metrics, checks: Mapping[str, Check], extensions: Sequen
 
     @routes.get("/metrics")
     async def metrics_page(request: web.Request) -> web.Response:
-        body, content_type = metrics.exposition()
+        body, content_type = metrics.exposition(request.headers.get("Accept", ""))
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     app.add_routes(routes)
