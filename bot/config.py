@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     @field_validator("holiday_region")
     @classmethod
     def _known_region(cls, value: str | None) -> str | None:
-        states = holidays.Germany.subdivisions
+        states = holidays.list_supported_countries()["DE"]
         if value and value not in states:
             raise ValueError(f"unknown German state {value!r} (one of {', '.join(states)}; empty for no holidays)")
         return value

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
 from tests.conftest import REPO
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """main() sets up process-wide logging; later tests get the root logger back as it was."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -105,3 +117,54 @@ def test_console_chat_via_module(tiny_kb: Path, tmp_path: Path) -> None:
     again = subprocess.run([sys.executable, "-m", "bot", "chat", "--faq-dir", str(tiny_kb)], input="Sperrmüll\n",
                            capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
     assert "Answer about sperrmuell." in again.stdout
+
+
+def test_config_check_clean_and_masked(tiny_kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"knowledge_dirs = [{json.dumps(str(tiny_kb))}]\npopular = ['personalausweis']\n"
+                   "[[profiles]]\nname = 'buerger'\n[profiles.telegram]\ntoken_env = 'TG_TOKEN'\n", encoding="utf-8")
+    monkeypatch.setenv("TG_TOKEN", "42:do-not-print-me")
+    monkeypatch.setenv("BUERGERBOT_LINK_KEYS", "cd" * 32)
+    monkeypatch.setenv("BUERGERBOT_LOG_PSEUDONYM_KEY", "pseudonym-key")
+    code, out, err = run(capsys, "config", "check", "--config", str(cfg))
+    assert code == 0, err
+    assert 'profiles[0].telegram.token_env = "TG_TOKEN"  # set' in out.splitlines()
+    assert "do-not-print-me" not in out + err and "cd" * 32 not in out + err
+    assert err.strip().endswith("0 errors, 0 notes")
+
+
+def test_config_check_lists_every_error(tiny_kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"knowledge_dirs = [{json.dumps(str(tiny_kb))}]\n"
+                   "[reminders.office_offsets]\nkfz-stelle = ['1d']\n"
+                   "[[backoffice_clients]]\nname = 'crm'\ntoken_env = 'CRM_TOKEN'\n"
+                   "[[profiles]]\nname = 'buerger'\n[profiles.telegram]\ntoken_env = 'TG_TOKEN'\nwebhook_url = 'https://bot.musterstadt.example/tg'\n",
+                   encoding="utf-8")
+    for name in ("TG_TOKEN", "CRM_TOKEN", "BUERGERBOT_LINK_KEYS", "BUERGERBOT_TELEGRAM_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = run(capsys, "config", "check", "--config", str(cfg))
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 2
+    assert [e.split(":")[1].strip() for e in errors] == ["profile buerger", "back-office client crm", "reminders", "reminders.office_offsets"]
+    monkeypatch.setenv("TG_TOKEN", "1:x")
+    code, _, err = run(capsys, "config", "check", "--config", str(cfg))
+    assert "webhook secret missing (set BUERGERBOT_TELEGRAM_WEBHOOK_SECRET; webhook_url is set)" in err
+
+
+def test_config_check_of_a_file_that_does_not_load(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("colour = 'red'\n[matching]\nthreshold = 'high'\n", encoding="utf-8")
+    code, out, err = run(capsys, "config", "check", "--config", str(cfg))
+    assert code == 2 and out == ""
+    assert f"error: {cfg}: colour: unknown key (check the spelling)" in err.splitlines()
+    assert any(line.startswith(f"error: {cfg}: matching.threshold: ") for line in err.splitlines())
+
+
+def test_run_refuses_missing_secrets_and_unknown_profiles(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[[profiles]]\nname = 'buerger'\n[profiles.telegram]\ntoken_env = 'TG_TOKEN'\n", encoding="utf-8")
+    monkeypatch.delenv("TG_TOKEN", raising=False)
+    code, _, err = run(capsys, "--config", str(cfg), "run")
+    assert code == 2 and "config: profile buerger: telegram token missing (set TG_TOKEN)" in err
+    code, _, err = run(capsys, "--config", str(cfg), "run", "--profile", "welcome")
+    assert code == 2 and "config: no profile welcome (configured: buerger)" in err

@@ -136,6 +136,7 @@ def test_services_start_after_the_channels_and_stop_before_them_while_not_ready(
         stop.set()
         await eventually(lambda: _is(port, "/readyz", 503))  # the scheduler is still stopping: not ready, still serving
         status, body = await http_get(port, "/readyz")
+        assert status == 503
         assert json.loads(body)["not_ready"] == ["channels"] and json.loads(body)["checks"]["channels"] == "stopping"
         assert (await http_get(port, "/healthz"))[0] == 200
         gate.set()

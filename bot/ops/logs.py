@@ -85,6 +85,10 @@ class TextFormatter(logging.Formatter):
         return f"{line} {extras}" if extras else line
 
 
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one handler configure_logging installs, so a second call replaces it."""
+
+
 def resolve_format(wanted: str, stream: TextIO) -> str:
     """"auto" is text when a person watches the terminal, JSON when a collector reads the output."""
     if wanted != "auto":
@@ -96,12 +100,13 @@ def resolve_format(wanted: str, stream: TextIO) -> str:
 def configure_logging(fmt: str = "auto", level: int = logging.INFO, pseudonym_key: bytes | None = None, stream: TextIO | None = None) -> None:
     """Route every log record to ``stream`` (stderr) in the given format; replaces earlier set-ups."""
     out = stream or sys.stderr
-    handler = logging.StreamHandler(out)
+    handler = _OurHandler(out)
     handler.setFormatter(JsonFormatter() if resolve_format(fmt, out) == "json" else TextFormatter())
     handler.addFilter(_Scrub())
     root = logging.getLogger()
     for old in root.handlers[:]:
-        root.removeHandler(old)
+        if isinstance(old, _OurHandler):  # handlers others installed (pytest's capture) stay
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     for name, quiet in _QUIET.items():
