@@ -42,7 +42,7 @@ def alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (safe to run from several workers at once on
-    PostgreSQL: Alembic's version table update is transactional)."""
+    PostgreSQL: migrations/env.py serialises them with an advisory lock)."""
     command.upgrade(alembic_config(engine), "head")
 
 
