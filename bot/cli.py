@@ -26,7 +26,7 @@ from bot.ops.metrics import Metrics
 from bot.runtime import build_channels, run_channels
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
-log = logging.getLogger("bot")
+log = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -180,7 +180,8 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         channels = build_channels(settings, live, storage, metrics)
         asyncio.run(run_channels(settings, live, channels, storage=storage, metrics=metrics))
     except Exception as exc:  # a wrong token, an unreachable database, a port in use: one clear line, then out
-        log.error("the bot stopped: %s: %s", type(exc).__name__, exc, exc_info=True)
+        log.error("the bot stopped: %s: %s", type(exc).__name__, exc)
+        log.debug("where it stopped", exc_info=True)
         return EXIT_PROBLEMS
     return EXIT_OK
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -168,3 +169,19 @@ def test_run_refuses_missing_secrets_and_unknown_profiles(tmp_path: Path, capsys
     assert code == 2 and "config: profile buerger: telegram token missing (set TG_TOKEN)" in err
     code, _, err = run(capsys, "--config", str(cfg), "run", "--profile", "welcome")
     assert code == 2 and "config: no profile welcome (configured: buerger)" in err
+
+
+def test_run_that_cannot_start_says_why_in_one_line(tmp_path: Path, tiny_kb: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "c.toml"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg.write_text(f"knowledge_dirs = [{json.dumps(str(tiny_kb))}]\ndatabase_url = {json.dumps(f'sqlite:///{tmp_path}/bot.db')}\n"
+                       f"[http]\nport = {port}\n[[profiles]]\nname = 'buerger'\n[profiles.telegram]\ntoken_env = 'TG_TOKEN'\n", encoding="utf-8")
+        monkeypatch.setenv("TG_TOKEN", "1:never-used")
+        monkeypatch.setenv("BUERGERBOT_LINK_KEYS", "ef" * 32)
+        code, _, err = run(capsys, "--config", str(cfg), "--log-format", "text", "run")
+    assert code == 1
+    assert "ERROR bot.cli: the bot stopped: OSError:" in err and "address already in use" in err
+    assert "Traceback" not in err
