@@ -9,21 +9,30 @@ RUN /venv/bin/pip install --no-cache-dir .
 
 # Run stage: only the environment, the knowledge files and an unprivileged user.
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 --home-dir /app buergerbot \
-    && mkdir -p /data && chown buergerbot /data
+RUN groupadd --system --gid 10001 buergerbot \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app buergerbot \
+    && mkdir -p /data && chown 10001:10001 /data
 COPY --from=build /venv /venv
 WORKDIR /app
 COPY faq ./faq
 COPY intents ./intents
+# The operations server listens on every interface of the container, so Prometheus can scrape
+# /metrics; publish the port only where it should be reachable (see docker-compose.yml).
 ENV PATH="/venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     BUERGERBOT_DATA_DIR=/data \
-    BUERGERBOT_DATABASE_URL=sqlite:////data/buergerbot.db
+    BUERGERBOT_DATABASE_URL=sqlite:////data/buergerbot.db \
+    BUERGERBOT_HTTP__LISTEN=0.0.0.0 \
+    BUERGERBOT_HTTP__PORT=8080 \
+    BUERGERBOT_LOG_FORMAT=json
+EXPOSE 8080
 VOLUME ["/data"]
-USER buergerbot
-# The knowledge must load and validate (the check start-up runs; a /healthz endpoint comes with
-# the monitoring work and will replace this heavier check).
-HEALTHCHECK --interval=5m --timeout=60s --start-period=30s \
-    CMD buergerbot faq validate --quick >/dev/null 2>&1 || exit 1
+USER 10001:10001
+# Liveness from the bot's own /healthz (standard library only, no curl in the image). Start-up
+# loads and checks the knowledge before the server listens, hence the start period.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 \
+    CMD ["python", "-m", "bot.ops.healthcheck"]
+# SIGTERM (docker stop) lets the replies in flight finish; give it the time in stop_grace_period.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["buergerbot"]
 CMD ["run"]

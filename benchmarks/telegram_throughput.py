@@ -19,7 +19,8 @@ messages round-robin, so two messages of one chat are never handled at the same 
 message of the question mix gets exactly one ``sendMessage``; more than that is counted as
 ``extra_sends``.
 
-Bot under test: ``TelegramChannel`` + the production ``Dialogue`` (``bot.app.build_dialogue`` with
+Bot under test: ``TelegramChannel`` + the production ``Dialogue``, wrapped by the metrics
+(``bot.ops.metrics.Metrics.observe``) as ``buergerbot run`` does (``bot.app.build_dialogue`` with
 ``open_storage``: the default Musterstadt knowledge in ``faq/`` and ``intents/``, city clock,
 holiday calendar, chat states and unanswered questions in the database, by default a new SQLite
 file in a temporary folder as shipped, ``--database-url`` for another). Questions: half of the messages are
@@ -268,10 +269,13 @@ Starter = Callable[[str], Awaitable[Callable[[], Awaitable[None]]]]
 
 
 def buergerbot_starter(live: Any, data_dir: Path, database_url: str | None, concurrency: int, per_chat: float | None, lift_flood_limit: bool) -> Starter:
-    """TelegramChannel + the production dialogue; ``per_chat`` None keeps the shipped per-chat limit."""
+    """TelegramChannel + the production dialogue, counted by the metrics as in `buergerbot run`;
+    ``per_chat`` None keeps the shipped per-chat limit."""
     from bot.channels.telegram import TelegramChannel, TelegramSettings
+    from bot.ops.metrics import Metrics
 
     dialogue = harness.production_dialogue(live, data_dir, database_url)
+    handle = Metrics().observe(dialogue.handle, "default")
 
     async def start(base_url: str) -> Callable[[], Awaitable[None]]:
         settings = TelegramSettings(token=TOKEN, base_url=base_url, concurrency=concurrency, poll_timeout=10)
@@ -279,7 +283,7 @@ def buergerbot_starter(live: Any, data_dir: Path, database_url: str | None, conc
             settings = dataclasses.replace(settings, per_chat_per_second=per_chat)
         if lift_flood_limit:
             settings = dataclasses.replace(settings, overall_per_second=0)
-        channel = TelegramChannel(settings, dialogue.handle)
+        channel = TelegramChannel(settings, handle)
         await channel.start()
         return channel.stop
 

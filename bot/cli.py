@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import MissingSecret, Settings, city_clock, load_settings
+from bot.config import Settings, city_clock, load_settings
+from bot.credentials import MissingSecret
 
 EXIT_OK, EXIT_USAGE = 0, 2
 

@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -18,7 +19,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app import Storage, build_dialogue, open_database, open_storage
 from bot.channels.console import run_console
 from bot.channels.markup import reply_as_plain
-from bot.config import MissingSecret as MissingConfigSecret
 from bot.config import Settings, city_clock, load_settings
 from bot.core.knowledge import load_knowledge
 from bot.core.live import InvalidKnowledge, LiveKnowledge
@@ -26,35 +26,42 @@ from bot.core.matching.evaluation import Labelled, predict, score
 from bot.core.models import Incoming
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.validation import check
+from bot.credentials import MissingSecret, check_secrets, log_pseudonym_key
+from bot.ops.config_check import check_config, effective_lines
+from bot.ops.logs import configure_logging
+from bot.ops.metrics import Metrics
 from bot.reminders.backoffice import Backoffice
 from bot.reminders.csv_import import Outcome, UnreadableFile, check_client, import_appointments
 from bot.reports import stale, unanswered, usage
 from bot.reports.links import check_links
 from bot.reports.since import parse_since
 from bot.reports.template import slug_problem, write_entry_file
-from bot.runtime import MissingSecret, build_channels, run_channels
+from bot.runtime import build_channels, run_channels
 from bot.storage.database import make_engine, migrate
 from bot.storage.retention import purge
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.command in ("run", "worker") else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings, errors = load_settings(args.config)
-    if settings is None:
-        for e in errors:
-            print(f"config: {e}", file=sys.stderr)
-        return EXIT_USAGE
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
+    settings, errors = load_settings(args.config)
+    if handler is _cmd_config_check:
+        return _cmd_config_check(settings, errors)
+    if settings is None:
+        for e in errors:
+            print(f"config: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(args.log_format or settings.log_format, logging.INFO if args.command == "run" else logging.WARNING, log_pseudonym_key(settings))
     try:
         result: int = handler(args, settings)
-    except MissingConfigSecret as exc:
+    except MissingSecret as exc:
         print(f"config: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return result
@@ -63,10 +70,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="buergerbot", description="Bürgerbot: the city's chat contact point")
     p.add_argument("--config", type=Path, default=None, help="TOML config file (default: buergerbot.toml if present)")
+    p.add_argument("--log-format", choices=("auto", "text", "json"), default=None,
+                   help="log lines as text or one JSON object each (default: the config's log_format; auto = text in a terminal)")
     sub = p.add_subparsers(dest="command")
 
     run = sub.add_parser("run", help="start the configured channels (the console when none is configured)")
+    run.add_argument("--profile", action="append", default=None, metavar="NAME",
+                     help="serve only this profile (repeatable): one worker process per profile or group of profiles")
     run.set_defaults(handler=_cmd_run)
+
+    config = sub.add_parser("config", help="tools for the configuration")
+    config_sub = config.add_subparsers(dest="config_command")
+    config_check = config_sub.add_parser("check", help="print the effective configuration (secrets masked) and every error; exit 2 on errors")
+    config_check.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="TOML config file")
+    config_check.set_defaults(handler=_cmd_config_check)
 
     worker = sub.add_parser("worker", help="deliver due reminders only (run several against one PostgreSQL)")
     worker.set_defaults(handler=_cmd_worker)
@@ -192,22 +209,88 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _cmd_config_check(settings: Settings | None, load_errors: list[str]) -> int:
+    if settings is None:
+        for e in load_errors:
+            print(f"error: {e}", file=sys.stderr)
+        print(f"{len(load_errors)} errors (secrets and ids are checked once the settings load)", file=sys.stderr)
+        return EXIT_USAGE
+    for line in effective_lines(settings):
+        print(line)
+    findings = check_config(settings)
+    for e in findings.errors:
+        print(f"error: {e}", file=sys.stderr)
+    for n in findings.notes:
+        print(f"note: {n}", file=sys.stderr)
+    print(f"{len(findings.errors)} errors, {len(findings.notes)} notes", file=sys.stderr)
+    return EXIT_USAGE if findings.errors else EXIT_OK
+
+
+def _only_profiles(settings: Settings, names: list[str] | None) -> Settings | None:
+    if not names:
+        return settings
+    known = {p.name for p in settings.profiles}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        print(f"config: no profile {', '.join(unknown)} (configured: {', '.join(sorted(known)) or 'none'})", file=sys.stderr)
+        return None
+    return settings.model_copy(update={"profiles": [p for p in settings.profiles if p.name in names]})
+
+
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    selected = _only_profiles(settings, args.profile)
+    if selected is None:
+        return EXIT_USAGE
+    settings = selected
     if not any(p.telegram or p.matrix for p in settings.profiles):
         return _cmd_chat(args, settings)  # no chat channel configured: the console serves
+    refused = check_secrets(settings).errors
+    for e in refused:
+        print(f"config: {e}", file=sys.stderr)
+    if refused:
+        return EXIT_USAGE
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS
-    storage = open_storage(settings)
+    storage = None
     try:
-        channels = build_channels(settings, live, storage)
-        asyncio.run(run_channels(settings, live, channels, storage))
-    except MissingSecret as exc:
-        print(f"config: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        storage = open_storage(settings)
+        metrics = Metrics()
+        channels = build_channels(settings, live, storage, metrics)
+        services, extensions = _reminder_parts(settings, live, storage, channels, metrics)
+        asyncio.run(run_channels(settings, live, channels, storage=storage, metrics=metrics, services=services, extensions=extensions))
+    except Exception as exc:  # a wrong token, an unreachable database, a port in use: one clear line, then out
+        log.error("the bot stopped: %s: %s", type(exc).__name__, exc)
+        log.debug("where it stopped", exc_info=True)
+        return EXIT_PROBLEMS
     finally:
-        storage.close()
+        if storage is not None:
+            storage.close()
     return EXIT_OK
+
+
+def _reminder_parts(settings: Settings, live: LiveKnowledge, storage: Storage, channels: Sequence[object], metrics: Metrics) -> tuple[list[Any], list[Any]]:
+    """The reminder scheduler (delivering through this process's channels) and, with clients
+    configured, the back-office API on the operations server."""
+    from functools import partial
+
+    from bot.core.ports import Deliverer
+    from bot.reminders.process import notice_renderer, reminder_service
+    from bot.web.backoffice import install_backoffice
+
+    assert storage.engine is not None
+    clock = city_clock(settings)
+    deliverers: dict[tuple[str, str], Deliverer] = {}
+    for channel in channels:
+        address = getattr(channel, "address", None)
+        if address is not None and hasattr(channel, "deliver"):
+            deliverers[address] = channel  # type: ignore[assignment]
+    service = reminder_service(settings, storage.engine, deliverers, notice_renderer(lambda: live.snapshot.knowledge, clock), clock, metrics.reminder_event)
+    extensions = []
+    if settings.backoffice_clients:
+        offices = lambda: set(live.snapshot.knowledge.offices)  # noqa: E731
+        extensions.append(partial(install_backoffice, storage.engine, settings, offices, clock))
+    return [service], extensions
 
 
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -399,7 +482,7 @@ def _cmd_appointments_import(args: argparse.Namespace, settings: Settings) -> in
     offices = frozenset(load_knowledge(_dirs(args, settings), settings.languages).knowledge.offices)
     try:
         service = Backoffice.from_settings(settings, lambda: offices, city_clock(settings))
-    except MissingConfigSecret as exc:
+    except MissingSecret as exc:
         print(f"config: {exc}", file=sys.stderr)
         return EXIT_USAGE
     engine = make_engine(settings.database_url)

@@ -10,10 +10,11 @@ import os
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import holidays
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG = Path("buergerbot.toml")
@@ -87,6 +88,15 @@ class BackofficeClient(BaseModel):
     token_env: str  # environment variable holding the client's bearer token
 
 
+class HttpConfig(BaseModel):
+    """The operations HTTP server of `buergerbot run`: /metrics, /healthz, /readyz (and later APIs)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    listen: str = "127.0.0.1"  # "0.0.0.0" in a container, so Prometheus and the health check reach it
+    port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests); the log names the one taken
+
+
 class ProfileConfig(BaseModel):
     """One face of the bot: e.g. the citizens' bot, or the Welcome Center (English first)."""
 
@@ -121,6 +131,53 @@ class Settings(BaseSettings):
     reminders: RemindersConfig = RemindersConfig()
     staff: StaffConfig = StaffConfig()
     backoffice_clients: list[BackofficeClient] = []
+    http: HttpConfig = HttpConfig()
+    log_format: Literal["auto", "text", "json"] = "auto"  # auto: text in a terminal, JSON lines otherwise
+    log_pseudonym_key_env: str = "BUERGERBOT_LOG_PSEUDONYM_KEY"  # key for chat pseudonyms in logs (random per process if unset)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
+        return value
+
+    @field_validator("holiday_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        states = holidays.list_supported_countries()["DE"]
+        if value and value not in states:
+            raise ValueError(f"unknown German state {value!r} (one of {', '.join(states)}; empty for no holidays)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url  # only here: importing SQLAlchemy costs start-up time
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL (sqlite:///path/bot.db or postgresql://user@host/db)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        problems = [
+            f"{where}: {lang!r} is not one of languages {self.languages}"
+            for where, lang in [("default_language", self.default_language), *((f"profile {p.name}: default_language", p.default_language) for p in self.profiles)]
+            if lang not in self.languages
+        ]
+        for what, names in (("profile", [p.name for p in self.profiles]), ("back-office client", [c.name for c in self.backoffice_clients])):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                problems.append(f"{what} names must be unique: {', '.join(twice)} more than once")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -135,18 +192,12 @@ class Settings(BaseSettings):
         return env_settings, init_settings, file_secret_settings
 
 
-class MissingSecret(Exception):
-    """A secret the configuration names is not in the environment (or is unusable)."""
-
-
-def secret(name: str | None) -> str | None:
-    """The value of the environment variable ``name`` (secrets never live in the config file)."""
-    return os.environ.get(name) if name else None
-
-
 def load_settings(path: Path | None = None) -> tuple[Settings | None, list[str]]:
     """Settings from ``path`` (or buergerbot.toml / $BUERGERBOT_CONFIG if present) and the environment."""
-    path = path or Path(os.environ.get("BUERGERBOT_CONFIG", DEFAULT_CONFIG))
+    named = path or os.environ.get("BUERGERBOT_CONFIG")
+    path = Path(named or DEFAULT_CONFIG)
+    if named and not path.is_file():
+        return None, [f"{path}: no such file"]
     data: dict[str, Any] = {}
     if path.exists():
         try:
@@ -156,7 +207,14 @@ def load_settings(path: Path | None = None) -> tuple[Settings | None, list[str]]
     try:
         return Settings(**data), []
     except ValidationError as exc:
-        return None, [f"{path}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return None, [f"{path}: {_error_text(e)}" for e in exc.errors()]
+
+
+def _error_text(error: Any) -> str:
+    """``dotted.path: message`` for one pydantic error (list positions as numbers: profiles.0.name)."""
+    where = ".".join(str(p) for p in error["loc"])
+    message = "unknown key (check the spelling)" if error["type"] == "extra_forbidden" else str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 def city_clock(settings: Settings) -> Callable[[], dt.datetime]:

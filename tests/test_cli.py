@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
+import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +22,16 @@ from bot.storage.database import make_engine, migrate
 from bot.storage.unanswered import SqlUnansweredLog
 from bot.storage.usage import SqlUsageLog
 from tests.conftest import REPO, entry_yaml
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """main() sets up process-wide logging; later tests get the root logger back as it was."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -287,3 +299,69 @@ def test_appointments_import_refusals(tiny_kb: Path, tmp_path: Path, capsys: pyt
     data.write_text("ref;starts_at\n", encoding="utf-8")
     code, out, _ = run(capsys, "--config", cfg, "appointments", "import", str(data), "--client", "termine", "--faq-dir", str(tiny_kb))
     assert code == 1 and out.startswith(f"{data}:1: unknown column 'ref'")
+
+def test_config_check_clean_and_masked(tiny_kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"knowledge_dirs = [{json.dumps(str(tiny_kb))}]\npopular = ['personalausweis']\n"
+                   "[[profiles]]\nname = 'buerger'\n[profiles.telegram]\ntoken_env = 'TG_TOKEN'\n", encoding="utf-8")
+    monkeypatch.setenv("TG_TOKEN", "42:do-not-print-me")
+    monkeypatch.setenv("BUERGERBOT_LINK_KEYS", "cd" * 32)
+    monkeypatch.setenv("BUERGERBOT_LOG_PSEUDONYM_KEY", "pseudonym-key")
+    code, out, err = run(capsys, "config", "check", "--config", str(cfg))
+    assert code == 0, err
+    assert 'profiles[0].telegram.token_env = "TG_TOKEN"  # set' in out.splitlines()
+    assert "do-not-print-me" not in out + err and "cd" * 32 not in out + err
+    assert err.strip().endswith("0 errors, 0 notes")
+
+
+def test_config_check_lists_every_error(tiny_kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"knowledge_dirs = [{json.dumps(str(tiny_kb))}]\n"
+                   "[reminders.office_offsets]\nkfz-stelle = ['1d']\n"
+                   "[[backoffice_clients]]\nname = 'crm'\ntoken_env = 'CRM_TOKEN'\n"
+                   "[[profiles]]\nname = 'buerger'\n[profiles.telegram]\ntoken_env = 'TG_TOKEN'\nwebhook_url = 'https://bot.musterstadt.example/tg'\n",
+                   encoding="utf-8")
+    for name in ("TG_TOKEN", "CRM_TOKEN", "BUERGERBOT_LINK_KEYS", "BUERGERBOT_TELEGRAM_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = run(capsys, "config", "check", "--config", str(cfg))
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 2
+    assert [e.split(":")[1].strip() for e in errors] == ["profile buerger", "back-office client crm", "reminders", "reminders.office_offsets"]
+    monkeypatch.setenv("TG_TOKEN", "1:x")
+    code, _, err = run(capsys, "config", "check", "--config", str(cfg))
+    assert "webhook secret missing (set BUERGERBOT_TELEGRAM_WEBHOOK_SECRET; webhook_url is set)" in err
+
+
+def test_config_check_of_a_file_that_does_not_load(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("colour = 'red'\n[matching]\nthreshold = 'high'\n", encoding="utf-8")
+    code, out, err = run(capsys, "config", "check", "--config", str(cfg))
+    assert code == 2 and out == ""
+    assert f"error: {cfg}: colour: unknown key (check the spelling)" in err.splitlines()
+    assert any(line.startswith(f"error: {cfg}: matching.threshold: ") for line in err.splitlines())
+
+
+def test_run_refuses_missing_secrets_and_unknown_profiles(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[[profiles]]\nname = 'buerger'\n[profiles.telegram]\ntoken_env = 'TG_TOKEN'\n", encoding="utf-8")
+    monkeypatch.delenv("TG_TOKEN", raising=False)
+    code, _, err = run(capsys, "--config", str(cfg), "run")
+    assert code == 2 and "config: profile buerger: telegram token missing (set TG_TOKEN)" in err
+    code, _, err = run(capsys, "--config", str(cfg), "run", "--profile", "welcome")
+    assert code == 2 and "config: no profile welcome (configured: buerger)" in err
+
+
+def test_run_that_cannot_start_says_why_in_one_line(tmp_path: Path, tiny_kb: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "c.toml"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg.write_text(f"knowledge_dirs = [{json.dumps(str(tiny_kb))}]\ndatabase_url = {json.dumps(f'sqlite:///{tmp_path}/bot.db')}\n"
+                       f"[http]\nport = {port}\n[[profiles]]\nname = 'buerger'\n[profiles.telegram]\ntoken_env = 'TG_TOKEN'\n", encoding="utf-8")
+        monkeypatch.setenv("TG_TOKEN", "1:never-used")
+        monkeypatch.setenv("BUERGERBOT_LINK_KEYS", "ef" * 32)
+        code, _, err = run(capsys, "--config", str(cfg), "--log-format", "text", "run")
+    assert code == 1
+    assert "ERROR bot.cli: the bot stopped: OSError:" in err and "address already in use" in err
+    assert "Traceback" not in err

@@ -1,23 +1,31 @@
-"""Profiles from the configuration: one process, several faces of the bot."""
+"""The runtime: profiles in one process, the operations server, background services, shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import os
+import signal
+import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.app import Storage, build_dialogue
 from bot.config import Settings, StaffConfig, load_settings
 from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
-from bot.runtime import MissingSecret, build_channels, purge_loop
+from bot.credentials import MissingSecret
+from bot.ops.metrics import Metrics
+from bot.runtime import build_channels, purge_loop, run_channels
 from bot.storage.database import make_engine, migrate
 from bot.storage.unanswered import SqlUnansweredLog
 from tests.conftest import REPO
-from tests.fakes.aio import reap_tasks
+from tests.fakes.aio import eventually, free_port, reap_tasks
 from tests.fakes.telegram_api import FakeBotApi
 
 CITIZENS, WELCOME = "111:CITIZENS", "222:WELCOME"
@@ -106,3 +114,204 @@ def test_purge_loop_deletes_expired_questions_at_start_and_stops(tmp_path: Path)
     asyncio.run(main())
     assert texts() == ["recent"]
     engine.dispose()
+
+
+# --- the operations server and the lifecycle ---------------------------------------------------
+
+
+async def http_get(port: int, path: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}{path}") as resp:
+        return resp.status, await resp.text()
+
+
+async def status_of(port: int, path: str) -> int:
+    try:
+        return (await http_get(port, path))[0]
+    except aiohttp.ClientConnectionError:
+        return 0
+
+
+class Recorder:
+    """A channel or background service that notes when it is started and stopped."""
+
+    def __init__(self, name: str, events: list[str], gate: asyncio.Event | None = None) -> None:
+        self.name, self.events, self.gate = name, events, gate
+
+    async def start(self) -> None:
+        self.events.append(f"start {self.name}")
+
+    async def stop(self) -> None:
+        if self.gate is not None:
+            await self.gate.wait()
+        self.events.append(f"stop {self.name}")
+
+
+def http_settings(tiny_kb: Path, port: int, **more: Any) -> Settings:
+    return Settings.model_validate({"knowledge_dirs": [tiny_kb], "http": {"port": port}, **more})
+
+
+def test_services_start_after_the_channels_and_stop_before_them_while_not_ready(tiny_kb: Path, tmp_path: Path) -> None:
+    async def main() -> None:
+        port, events, gate, stop = free_port(), [], asyncio.Event(), asyncio.Event()
+        storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), make_engine(f"sqlite:///{tmp_path / 'bot.db'}"))
+        runner = asyncio.create_task(run_channels(
+            http_settings(tiny_kb, port), LiveKnowledge([tiny_kb]), [Recorder("telegram", events)], storage=storage,
+            services=[Recorder("scheduler", events, gate)], stop=stop,
+        ))
+        await eventually(lambda: _is(port, "/readyz", 200))
+        assert events == ["start telegram", "start scheduler"]
+        _, body = await http_get(port, "/readyz")
+        assert json.loads(body)["checks"] == {"knowledge": "ok", "database": "ok", "channels": "ok"}
+        stop.set()
+        await eventually(lambda: _is(port, "/readyz", 503))  # the scheduler is still stopping: not ready, still serving
+        status, body = await http_get(port, "/readyz")
+        assert status == 503
+        assert json.loads(body)["not_ready"] == ["channels"] and json.loads(body)["checks"]["channels"] == "stopping"
+        assert (await http_get(port, "/healthz"))[0] == 200
+        gate.set()
+        await runner
+        assert events == ["start telegram", "start scheduler", "stop scheduler", "stop telegram"]
+        assert await status_of(port, "/healthz") == 0  # the HTTP server went last
+
+    asyncio.run(main())
+
+
+async def _is(port: int, path: str, status: int) -> bool:
+    return await status_of(port, path) == status
+
+
+def test_an_unreachable_database_is_not_ready(tiny_kb: Path) -> None:
+    async def main() -> None:
+        port, stop = free_port(), asyncio.Event()
+        storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), make_engine("postgresql://postgres@127.0.0.1:1/nowhere"))
+        runner = asyncio.create_task(run_channels(http_settings(tiny_kb, port), LiveKnowledge([tiny_kb]), [], storage=storage, stop=stop))
+        try:
+            await eventually(lambda: _is(port, "/readyz", 503))
+            body = json.loads((await http_get(port, "/readyz"))[1])
+            assert body["not_ready"] == ["database"] and body["checks"]["database"].startswith("failed: ")
+        finally:
+            stop.set()
+            await runner
+
+    asyncio.run(main())
+
+
+def test_knowledge_reloads_are_counted(tiny_kb: Path) -> None:
+    async def main() -> None:
+        port, stop, metrics = free_port(), asyncio.Event(), Metrics()
+        runner = asyncio.create_task(run_channels(http_settings(tiny_kb, port, reload_seconds=0.05), LiveKnowledge([tiny_kb]), [],
+                                                  metrics=metrics, stop=stop))
+
+        def sample(name: str) -> float:
+            return metrics.registry.get_sample_value(name) or 0.0
+
+        async def reached(name: str, value: float) -> bool:
+            return sample(name) == value
+
+        try:
+            await eventually(lambda: _is(port, "/readyz", 200))
+            assert sample("buergerbot_knowledge_entries") == 8
+            (tiny_kb / "broken.yaml").write_text("entries: [\n", encoding="utf-8")
+            await eventually(lambda: reached("buergerbot_knowledge_reload_errors_total", 1))
+            (tiny_kb / "broken.yaml").unlink()
+            await eventually(lambda: reached("buergerbot_knowledge_reloads_total", 1))
+            _, text = await http_get(port, "/metrics")
+            assert "buergerbot_knowledge_reload_errors_total 1.0" in text and "buergerbot_knowledge_reloads_total 1.0" in text
+        finally:
+            stop.set()
+            await runner
+
+    asyncio.run(main())
+
+
+def test_metrics_move_while_the_bot_answers(tiny_kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    monkeypatch.setenv("TOKEN_A", CITIZENS)
+
+    async def main() -> None:
+        async with FakeBotApi(CITIZENS) as fake:
+            port, stop, metrics = free_port(), asyncio.Event(), Metrics()
+            settings = http_settings(tiny_kb, port, profiles=[{"name": "buerger", "telegram": {"token_env": "TOKEN_A", "base_url": fake.base_url}}])
+            live = LiveKnowledge([tiny_kb])
+            channels = build_channels(settings, live, MEMORY, metrics)
+            runner = asyncio.create_task(run_channels(settings, live, channels, storage=MEMORY, metrics=metrics, stop=stop))
+            try:
+                await eventually(lambda: _is(port, "/readyz", 200))
+                fake.push_message(5, "Personalausweis beantragen")
+                fake.push_message(6, "Wer hat gestern das Spiel gewonnen?")
+                await fake.wait_for(1, chat_id=5)
+                await fake.wait_for(1, chat_id=6)
+                _, text = await http_get(port, "/metrics")
+            finally:
+                stop.set()
+                await runner
+                await reap_tasks()
+        labels = '{channel="telegram",profile="buerger"}'
+        assert f"buergerbot_messages_received_total{labels} 2.0" in text
+        assert f"buergerbot_answered_total{labels} 1.0" in text
+        assert f"buergerbot_unanswered_total{labels} 1.0" in text
+        assert f"buergerbot_handle_seconds_count{labels} 2.0" in text
+
+    asyncio.run(main())
+
+
+def test_sigterm_lets_every_reply_in_flight_finish(tiny_kb: Path, tmp_path: Path) -> None:
+    """`buergerbot run` as its own process: SIGTERM while replies wait for the per-chat flood limit."""
+    chats, per_chat = (987654321, 987654322), 5
+
+    async def main() -> tuple[int, int, list[str], dict[int, int]]:
+        async with FakeBotApi(CITIZENS) as fake:
+            config = tmp_path / "bot.toml"
+            values = {"kb": str(tiny_kb), "db": f"sqlite:///{tmp_path / 'bot.db'}", "data": str(tmp_path / "data"), "api": fake.base_url}
+            kb, db, data, api = (json.dumps(v) for v in values.values())  # JSON strings are TOML strings
+            config.write_text(
+                f"knowledge_dirs = [{kb}]\ndatabase_url = {db}\ndata_dir = {data}\nlog_format = 'json'\n[http]\nport = 0\n"
+                f"[[profiles]]\nname = 'buerger'\n[profiles.telegram]\ntoken_env = 'TOKEN_A'\nbase_url = {api}\n",
+                encoding="utf-8",
+            )
+            env = {**os.environ, "TOKEN_A": CITIZENS, "BUERGERBOT_LINK_KEYS": "ab" * 32, "PTB_TIMEDELTA": "true"}
+            proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "--config", str(config), "run",
+                                                        cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE)
+            assert proc.stderr is not None
+            lines: list[str] = []
+            port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+            async def read_log() -> None:
+                assert proc.stderr is not None
+                async for raw in proc.stderr:
+                    lines.append(raw.decode())
+                    record = json.loads(raw)
+                    if "http_port" in record and not port.done():
+                        port.set_result(record["http_port"])
+
+            reader = asyncio.create_task(read_log())
+            try:
+                http_port = await asyncio.wait_for(asyncio.shield(port), 120)
+                await eventually(lambda: _is(http_port, "/readyz", 200))
+                for n in range(per_chat):
+                    for chat in chats:
+                        fake.push_message(chat, "Personalausweis beantragen" if n % 2 else "Sperrmüll anmelden")
+                await eventually(lambda: _true(not fake.pending_updates))  # every update fetched by the bot
+                await fake.wait_for(1)
+                answered_before = len([m for m, _ in fake.sent if m == "sendMessage"])
+                proc.send_signal(signal.SIGTERM)
+                code = await asyncio.wait_for(proc.wait(), 120)
+                await reader
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+            return code, answered_before, lines, {chat: len(fake.messages_to(chat)) for chat in chats}
+
+    code, answered_before, lines, replies = asyncio.run(main())
+    log = "".join(lines)
+    assert code == 0, log
+    assert answered_before < len(chats) * per_chat  # the signal came while replies were still waiting
+    assert replies == dict.fromkeys(chats, per_chat), log
+    messages = [json.loads(line)["message"] for line in lines]
+    assert "stopping: finishing replies in flight" in messages and messages[-1] == "stopped"
+    assert "Personalausweis" not in log and "Sperrm" not in log and "98765432" not in log  # no texts, no chat ids
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -42,6 +42,7 @@ from bot.channels.markup import to_html, to_html_lines, to_plain
 from bot.core.dialogue import COMMANDS
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
+from bot.ops.logs import pseudonym
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +267,7 @@ class MatrixChannel:
             return
         resp = await self.client.join(room_id)
         if isinstance(resp, JoinError):
-            log.warning("matrix: could not join a room (%s)", resp.status_code)
+            log.warning("matrix: could not join a room (%s)", resp.status_code, extra={"chat": pseudonym(CHANNEL, room_id)})
             return
         self._state.setdefault("joined_at", {})[room_id] = int(time.time() * 1000)
 
@@ -342,6 +343,11 @@ class MatrixChannel:
     # -- reminders ---------------------------------------------------------------------------------
     idempotent = True  # the delivery key is the transaction id: the homeserver drops a repeat
 
+    @property
+    def address(self) -> tuple[str, str]:
+        """(channel, profile): the reminder rows this channel delivers."""
+        return CHANNEL, self.settings.profile
+
     async def deliver(self, chat_id: str, reply: Reply, key: str) -> None:
         """Send a reminder; sending the same key again is harmless, so every failure may be retried."""
         content = self.render(reply)
@@ -371,4 +377,4 @@ class MatrixChannel:
                 continue
             log.warning("matrix: send failed (%s), attempt %d", resp.status_code, attempt + 1)
             await asyncio.sleep(min(2 ** attempt, 10))
-        log.error("matrix: a reply could not be delivered after %d attempts", self.settings.send_attempts)
+        log.error("matrix: a reply could not be delivered after %d attempts", self.settings.send_attempts, extra={"chat": pseudonym(CHANNEL, room_id)})

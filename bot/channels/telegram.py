@@ -37,9 +37,12 @@ from telegram.ext import (
 from bot.channels.markup import to_html
 from bot.channels.splitting import split_message
 from bot.channels.telegram_http import AiohttpRequest
+from bot.config import ProfileConfig
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
 from bot.core.texts import text as core_text
+from bot.credentials import telegram_secrets
+from bot.ops.logs import pseudonym
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,17 @@ class TelegramSettings:
     per_chat_per_second: float = 1.0
     overall_per_second: float = 30.0  # Telegram's limit for one bot; 0 lifts it (benchmarks, local Bot API)
     poll_timeout: float = 10.0
+
+    @classmethod
+    def from_profile(cls, profile: ProfileConfig) -> TelegramSettings:
+        """The settings of a configured profile; raises MissingSecret without its token."""
+        t = profile.telegram
+        if t is None:
+            raise ValueError(f"profile {profile.name} has no Telegram account")
+        secrets = telegram_secrets(profile, t)
+        return cls(token=secrets.token, profile=profile.name, base_url=t.base_url, webhook_url=t.webhook_url,
+                   webhook_secret=secrets.webhook_secret, listen=t.listen, port=t.port, url_path=t.url_path,
+                   overall_per_second=t.overall_per_second, per_chat_per_second=t.per_chat_per_second)
 
 
 class TelegramChannel:
@@ -183,8 +197,11 @@ class TelegramChannel:
         await self._send(chat.id, [Reply(core_text("text_only", lang), language=lang)])
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # Logged without message content or chat id: only what kind of thing failed.
-        log.error("telegram handler failed: %s", type(context.error).__name__, exc_info=context.error)
+        # Logged without message content or chat id: what kind of thing failed, and a pseudonym
+        # of the chat, so operators see whether failures hit one chat or many (bot.ops.logs).
+        chat = update.effective_chat if isinstance(update, Update) else None
+        extra = {"chat": pseudonym(CHANNEL, chat.id)} if chat is not None else {}
+        log.error("telegram handler failed: %s", type(context.error).__name__, exc_info=context.error, extra=extra)
 
     async def _dispatch(self, update: Update, incoming: Incoming) -> None:
         chat = update.effective_chat
@@ -225,6 +242,11 @@ class TelegramChannel:
 
     # -- reminders -----------------------------------------------------------------------------
     idempotent = False  # sendMessage has no idempotency key: a message in doubt is never sent again
+
+    @property
+    def address(self) -> tuple[str, str]:
+        """(channel, profile): the reminder rows this channel delivers."""
+        return CHANNEL, self.settings.profile
 
     async def open_for_delivery(self) -> None:
         """Ready to send without taking updates (a reminder worker process)."""

@@ -254,7 +254,7 @@ class Backoffice:
     def from_settings(cls, settings: Settings, known_offices: Callable[[], Collection[str]], clock: Callable[[], dt.datetime]) -> Backoffice:
         """Raises ``MissingSecret`` when the deep-link keys are not configured."""
         return cls(
-            link_signer(settings.reminders, clock),
+            link_signer(settings, clock),
             known_offices=known_offices,
             languages=settings.languages,
             default_language=settings.default_language,

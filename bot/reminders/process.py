@@ -13,11 +13,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from bot.config import Settings, secret
+from bot.config import Settings
 from bot.core.knowledge import KnowledgeBase, load_knowledge
 from bot.core.models import Notice, Reply
 from bot.core.notices import render_notice
 from bot.core.ports import Deliverer
+from bot.credentials import secret
 from bot.reminders.link_keys import link_signer
 from bot.reminders.planning import ReminderPolicy
 from bot.reminders.service import ReminderService
@@ -33,7 +34,7 @@ def chat_link_signer(settings: Settings, clock: Callable[[], dt.datetime]) -> To
     """The signer for links citizens redeem; None where no keys are configured (links then fail politely)."""
     if not secret(settings.reminders.link_keys_env):
         return None
-    return link_signer(settings.reminders, lambda: clock().astimezone(dt.UTC))
+    return link_signer(settings, lambda: clock().astimezone(dt.UTC))
 
 
 class CalendarFolder:
@@ -75,14 +76,13 @@ def reminder_service(
 async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.datetime]) -> None:
     """Deliver Telegram reminders until SIGTERM. Matrix reminders go out from the process that syncs
     the Matrix account (`buergerbot run`): an encrypted room needs that session's keys."""
-    from bot.channels.telegram import CHANNEL, TelegramChannel
-    from bot.runtime import telegram_settings
+    from bot.channels.telegram import CHANNEL, TelegramChannel, TelegramSettings
 
     loaded = load_knowledge(settings.knowledge_dirs, settings.languages)
     if not loaded.ok:
         raise RuntimeError("knowledge files have errors; run `buergerbot faq validate`")
     knowledge = loaded.knowledge
-    channels = {(CHANNEL, p.name): TelegramChannel(telegram_settings(p), lambda msg: []) for p in settings.profiles if p.telegram}
+    channels = {(CHANNEL, p.name): TelegramChannel(TelegramSettings.from_profile(p), lambda msg: []) for p in settings.profiles if p.telegram}
     for channel in channels.values():
         await channel.open_for_delivery()
     service = reminder_service(settings, engine, channels, notice_renderer(lambda: knowledge, clock), clock)

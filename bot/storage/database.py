@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -49,5 +49,11 @@ def alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (safe to run from several workers at once on
-    PostgreSQL: Alembic's version table update is transactional)."""
+    PostgreSQL: migrations/env.py serialises them with an advisory lock)."""
     command.upgrade(alembic_config(engine), "head")
+
+
+def ping(engine: Engine) -> None:
+    """Raises unless the database answers a trivial query (readiness)."""
+    with engine.connect() as conn:
+        conn.execute(text("select 1"))

@@ -1,1 +1,1 @@
-"""HTTP interfaces: the back-office API (and the operations endpoints)."""
+"""The bot's HTTP server (aiohttp): operations endpoints and the back-office API."""

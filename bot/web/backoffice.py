@@ -26,7 +26,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Connection, Engine
 
-from bot.config import MissingSecret, Settings, secret
+from bot.config import Settings
+from bot.credentials import MissingSecret, backoffice_token
 from bot.reminders.backoffice import (
     EXTERNAL_REF_RE,
     RESERVED_SOURCES,
@@ -73,9 +74,7 @@ def client_tokens(settings: Settings) -> tuple[tuple[bytes, str], ...]:
     for client in settings.backoffice_clients:
         if client.name in RESERVED_SOURCES:
             raise MissingSecret(f"backoffice client {client.name}: the name is reserved for appointments added in the chat")
-        token = secret(client.token_env)
-        if not token:
-            raise MissingSecret(f"backoffice client {client.name}: token missing (set {client.token_env})")
+        token = backoffice_token(client)
         if len(token) < MIN_TOKEN_CHARS:
             raise MissingSecret(f"backoffice client {client.name}: the token in {client.token_env} needs at least {MIN_TOKEN_CHARS} characters")
         digest = hashlib.sha256(token.encode()).digest()
@@ -232,3 +231,9 @@ async def _post_case_status(request: web.Request) -> web.Response:
 async def _openapi(request: web.Request) -> web.Response:
     mounted_at = request.path.removesuffix("/openapi.json")
     return web.json_response(openapi_document(mounted_at or "/", request.app[STATE].languages))
+
+
+def install_backoffice(engine: Engine, settings: Settings, known_offices: Callable[[], Collection[str]], clock: Callable[[], dt.datetime],
+                       app: web.Application) -> None:
+    """Mount the API under /api/v1 on the operations server (an extension of bot.web.server)."""
+    app.add_subapp("/api/v1/", create_backoffice_app(engine, settings, known_offices, clock))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 
 async def reap_tasks() -> None:
@@ -16,3 +17,19 @@ async def reap_tasks() -> None:
     for task in others:
         task.cancel()
     await asyncio.gather(*others, return_exceptions=True)
+
+
+def free_port() -> int:
+    """A TCP port free right now on 127.0.0.1, for servers a test must know the port of in advance."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], timeout: float = 30.0, every: float = 0.05) -> None:
+    """Wait until ``condition()`` is true; TimeoutError after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not await condition():
+            await asyncio.sleep(every)

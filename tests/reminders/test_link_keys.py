@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import MissingSecret, RemindersConfig
+from bot.config import Settings
+from bot.credentials import MissingSecret
 from bot.reminders.link_keys import link_signer
 from bot.reminders.tokens import key_id
 from tests.reminders.conftest import NOW
@@ -14,9 +15,9 @@ OLD_KEY, NEW_KEY = "11" * 32, "22" * 32
 
 def test_newest_key_signs_and_older_ones_verify(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BUERGERBOT_LINK_KEYS", OLD_KEY)
-    token = link_signer(RemindersConfig(), lambda: NOW).issue().token
+    token = link_signer(Settings(), lambda: NOW).issue().token
     monkeypatch.setenv("BUERGERBOT_LINK_KEYS", f" {NEW_KEY} , {OLD_KEY} ")
-    rotated = link_signer(RemindersConfig(), lambda: NOW)
+    rotated = link_signer(Settings(), lambda: NOW)
     assert rotated.signing_key_id == key_id(bytes.fromhex(NEW_KEY))
     assert rotated.verify(token)
 
@@ -29,4 +30,4 @@ def test_unusable_keys_are_refused(monkeypatch: pytest.MonkeyPatch, value: str |
     else:
         monkeypatch.setenv("BUERGERBOT_LINK_KEYS", value)
     with pytest.raises(MissingSecret, match=message):
-        link_signer(RemindersConfig())
+        link_signer(Settings())

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
@@ -11,9 +17,10 @@ from bot.core.models import UserState
 from bot.core.ports import MemoryUserStates
 from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
-from bot.storage.database import migrate
+from bot.storage.database import alembic_config, migrate
 from bot.storage.tables import UnansweredRow
 from bot.storage.unanswered import SqlUnansweredLog
+from tests.databases import PG_URL, postgres_engine
 
 
 def test_migrations_create_the_tables(engine: Engine) -> None:
@@ -83,3 +90,28 @@ def test_cache_touches_the_store_only_on_change() -> None:
     assert cached.load("t", "1").language == "en" and inner.loads == 5
     cached.delete("t", "1")
     assert cached.load("t", "1") == UserState()
+
+
+def test_workers_starting_together_migrate_once(tmp_path: Path) -> None:
+    """Several `buergerbot run` workers apply the migrations at start-up against one PostgreSQL.
+
+    Separate processes, as in production (Alembic's context is process-global, not thread-safe)."""
+    pg = postgres_engine()
+    if pg is None:
+        pytest.skip(f"no PostgreSQL reachable at {PG_URL}")
+    schema = f"m_{os.getpid()}_{abs(hash(tmp_path)) % 10**8}"
+    with pg.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = PG_URL + f"?options=-csearch_path%3D{schema}"
+    code = "import sys; from bot.storage.database import make_engine, migrate; migrate(make_engine(sys.argv[1]))"
+    try:
+        workers = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        failures = [err for w in workers if (err := w.communicate(timeout=120)[1]) and w.returncode != 0]
+        assert failures == []
+        with pg.connect() as conn:
+            head = ScriptDirectory.from_config(alembic_config(pg)).get_current_head()
+            assert conn.execute(text(f'select version_num from "{schema}".alembic_version')).scalars().all() == [head]
+    finally:
+        with pg.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        pg.dispose()

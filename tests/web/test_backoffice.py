@@ -13,8 +13,9 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from sqlalchemy import Engine, func, select, text
 
-from bot.config import BackofficeClient, MissingSecret, Settings
+from bot.config import BackofficeClient, Settings
 from bot.core.models import NoticeKind
+from bot.credentials import MissingSecret
 from bot.storage.tables import AppointmentRow, IdempotencyRow
 from bot.web.backoffice import create_backoffice_app
 from bot.web.openapi import openapi_document

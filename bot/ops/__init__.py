@@ -1,0 +1,1 @@
+"""Operating the bot: metrics, logs and the configuration check (no chat or web library here)."""

@@ -1,0 +1,84 @@
+"""`buergerbot config check`: the effective configuration with secrets masked, and what is wrong with it.
+
+Settings the file or the environment got wrong (unknown keys, bad values) are found when they are
+loaded (bot/config.py); this module adds what needs the environment or the knowledge files:
+missing secrets (bot/credentials.py) and ids that name no office.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+from bot.core.knowledge import load_knowledge
+from bot.credentials import check_secrets, secret
+
+ENV_PREFIX = "BUERGERBOT_"
+
+
+@dataclass
+class Findings:
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def effective_lines(settings: Settings, environ: dict[str, str] | None = None) -> list[str]:
+    """``dotted.key = value`` lines (TOML values); a ``*_env`` setting shows whether its variable
+    is set, never its value; values that come from BUERGERBOT_* variables say so."""
+    environ = dict(os.environ) if environ is None else environ
+    overrides = {name: name[len(ENV_PREFIX):].lower().replace("__", ".") for name in environ if name.upper().startswith(ENV_PREFIX)}
+    lines = []
+    for key, value in _flatten(settings.model_dump(mode="json")):
+        shown = json.dumps(_masked_url(value) if key == "database_url" else value, ensure_ascii=False)
+        remarks = []
+        if key.endswith("_env") and isinstance(value, str):
+            remarks.append("set" if secret(value) else "unset")
+        plain_key = key.replace("[", ".").replace("]", "")
+        remarks += [f"from {name}" for name, path in overrides.items() if plain_key == path or plain_key.startswith(path + ".")]
+        lines.append(f"{key} = {shown}" + (f"  # {', '.join(remarks)}" if remarks else ""))
+    return lines
+
+
+def check_config(settings: Settings) -> Findings:
+    """Everything that would stop `buergerbot run` or quietly not work, beyond what loading found."""
+    report = check_secrets(settings)
+    findings = Findings(list(report.errors), list(report.notes))
+    loaded = load_knowledge(settings.knowledge_dirs, settings.languages)
+    if not loaded.ok:
+        findings.errors.append(f"knowledge: {len(loaded.errors)} errors in the knowledge files (buergerbot faq validate lists them)")
+        return findings  # the ids below cannot be checked against broken knowledge
+    kb = loaded.knowledge
+    offices = set(kb.offices)
+    findings.errors += [
+        f"reminders.office_offsets: {office!r} is not an office in the knowledge files (known: {', '.join(sorted(offices))})"
+        for office in settings.reminders.office_offsets
+        if office not in offices
+    ]
+    if settings.phone_office not in offices:
+        findings.errors.append(f"phone_office: {settings.phone_office!r} is not an office in the knowledge files")
+    for where, popular in [("popular", settings.popular), *((f"profile {p.name}: popular", p.popular or []) for p in settings.profiles)]:
+        unknown = [e for e in popular if e not in kb.entries]
+        if unknown:
+            findings.notes.append(f"{where}: no entry {', '.join(map(repr, unknown))}; the menu leaves them out")
+    return findings
+
+
+def _flatten(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            yield from _flatten(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
+        for i, v in enumerate(value):
+            yield from _flatten(v, f"{key}[{i}]")
+    else:
+        yield key, value
+
+
+def _masked_url(url: Any) -> Any:
+    return make_url(url).render_as_string(hide_password=True) if isinstance(url, str) else url

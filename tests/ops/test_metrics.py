@@ -1,0 +1,74 @@
+"""Messages, replies, answers and fallbacks are counted around the dialogue, per channel and profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.app import Storage, build_dialogue
+from bot.config import Settings
+from bot.core.live import LiveKnowledge
+from bot.core.models import Incoming, Reply
+from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from bot.ops.metrics import Metrics
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def counted_dialogue(tiny_kb: Path, metrics: Metrics, profile: str = "buerger"):  # type: ignore[no-untyped-def]
+    unanswered = MemoryUnansweredLog()
+    storage = Storage(MemoryUserStates(), metrics.count_unanswered(unanswered, profile))
+    dialogue = build_dialogue(Settings(knowledge_dirs=[tiny_kb]), LiveKnowledge([tiny_kb]), storage)
+    return metrics.observe(dialogue.handle, profile), unanswered
+
+
+def test_answers_and_fallbacks_are_counted(tiny_kb: Path) -> None:
+    metrics = Metrics()
+    handle, unanswered = counted_dialogue(tiny_kb, metrics)
+    assert handle(Incoming("telegram", "1", "Personalausweis beantragen"))[0].entry_id == "personalausweis"
+    handle(Incoming("telegram", "1", "Wer hat gestern das Spiel gewonnen?"))
+    handle(Incoming("matrix", "!r", "Sperrmüll anmelden"))
+    labels = {"channel": "telegram", "profile": "buerger"}
+    assert sample(metrics, "buergerbot_messages_received_total", **labels) == 2
+    assert sample(metrics, "buergerbot_answered_total", **labels) == 1
+    assert sample(metrics, "buergerbot_unanswered_total", **labels) == 1 == len(unanswered.records)
+    assert sample(metrics, "buergerbot_replies_total", **labels) == 2
+    assert sample(metrics, "buergerbot_handle_seconds_count", **labels) == 2
+    assert sample(metrics, "buergerbot_answered_total", channel="matrix", profile="buerger") == 1
+
+
+def test_a_failing_handle_is_counted_and_raised() -> None:
+    metrics = Metrics()
+
+    def broken(msg: Incoming) -> list[Reply]:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        metrics.observe(broken, "welcome")(Incoming("telegram", "1", "x"))
+    assert sample(metrics, "buergerbot_handle_failures_total", channel="telegram", profile="welcome") == 1
+    assert sample(metrics, "buergerbot_messages_received_total", channel="telegram", profile="welcome") == 1
+
+
+def test_each_metrics_has_its_own_registry() -> None:
+    a, b = Metrics(), Metrics()
+    a.reminders_sent.labels(channel="telegram").inc()
+    a.knowledge_reloads.inc()
+    assert sample(a, "buergerbot_reminders_sent_total", channel="telegram") == 1
+    assert sample(b, "buergerbot_reminders_sent_total", channel="telegram") == 0
+    assert sample(b, "buergerbot_knowledge_reloads_total") == 0
+
+
+def test_exposition_is_prometheus_text() -> None:
+    metrics = Metrics()
+    metrics.reminders_dropped.labels(channel="matrix").inc(3)
+    body, content_type = metrics.exposition()
+    assert content_type.startswith("text/plain; version=0.0.4")
+    text = body.decode()
+    assert 'buergerbot_reminders_dropped_total{channel="matrix"} 3.0' in text
+    assert "# TYPE buergerbot_handle_seconds histogram" in text
+    assert "process_resident_memory_bytes" in text  # the process collector is registered too
+    body, content_type = metrics.exposition("application/openmetrics-text; version=1.0.0")
+    assert content_type.startswith("application/openmetrics-text") and body.decode().endswith("# EOF\n")
