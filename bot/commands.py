@@ -10,7 +10,6 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -32,6 +31,7 @@ from bot.ops.logs import configure_logging
 from bot.ops.metrics import Metrics
 from bot.reminders.backoffice import Backoffice
 from bot.reminders.csv_import import Outcome, UnreadableFile, check_client, import_appointments
+from bot.reminders.process import reminder_parts
 from bot.reports import stale, unanswered, usage
 from bot.reports.links import check_links
 from bot.reports.since import parse_since
@@ -257,7 +257,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         storage = open_storage(settings)
         metrics = Metrics()
         channels = build_channels(settings, live, storage, metrics)
-        services, extensions = _reminder_parts(settings, live, storage, channels, metrics)
+        services, extensions = reminder_parts(settings, live, storage, channels, metrics)
         asyncio.run(run_channels(settings, live, channels, storage=storage, metrics=metrics, services=services, extensions=extensions))
     except Exception as exc:  # a wrong token, an unreachable database, a port in use: one clear line, then out
         log.error("the bot stopped: %s: %s", type(exc).__name__, exc)
@@ -267,30 +267,6 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         if storage is not None:
             storage.close()
     return EXIT_OK
-
-
-def _reminder_parts(settings: Settings, live: LiveKnowledge, storage: Storage, channels: Sequence[object], metrics: Metrics) -> tuple[list[Any], list[Any]]:
-    """The reminder scheduler (delivering through this process's channels) and, with clients
-    configured, the back-office API on the operations server."""
-    from functools import partial
-
-    from bot.core.ports import Deliverer
-    from bot.reminders.process import notice_renderer, reminder_service
-    from bot.web.backoffice import install_backoffice
-
-    assert storage.engine is not None
-    clock = city_clock(settings)
-    deliverers: dict[tuple[str, str], Deliverer] = {}
-    for channel in channels:
-        address = getattr(channel, "address", None)
-        if address is not None and hasattr(channel, "deliver"):
-            deliverers[address] = channel  # type: ignore[assignment]
-    service = reminder_service(settings, storage.engine, deliverers, notice_renderer(lambda: live.snapshot.knowledge, clock), clock, metrics.reminder_event)
-    extensions = []
-    if settings.backoffice_clients:
-        offices = lambda: set(live.snapshot.knowledge.offices)  # noqa: E731
-        extensions.append(partial(install_backoffice, storage.engine, settings, offices, clock))
-    return [service], extensions
 
 
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

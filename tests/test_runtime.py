@@ -153,7 +153,7 @@ def http_settings(tiny_kb: Path, port: int, **more: Any) -> Settings:
 def test_services_start_after_the_channels_and_stop_before_them_while_not_ready(tiny_kb: Path, tmp_path: Path) -> None:
     async def main() -> None:
         port, events, gate, stop = free_port(), [], asyncio.Event(), asyncio.Event()
-        storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), make_engine(f"sqlite:///{tmp_path / 'bot.db'}"))
+        storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), engine=make_engine(f"sqlite:///{tmp_path / 'bot.db'}"))
         runner = asyncio.create_task(run_channels(
             http_settings(tiny_kb, port), LiveKnowledge([tiny_kb]), [Recorder("telegram", events)], storage=storage,
             services=[Recorder("scheduler", events, gate)], stop=stop,
@@ -183,7 +183,7 @@ async def _is(port: int, path: str, status: int) -> bool:
 def test_an_unreachable_database_is_not_ready(tiny_kb: Path) -> None:
     async def main() -> None:
         port, stop = free_port(), asyncio.Event()
-        storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), make_engine("postgresql://postgres@127.0.0.1:1/nowhere"))
+        storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), engine=make_engine("postgresql://postgres@127.0.0.1:1/nowhere"))
         runner = asyncio.create_task(run_channels(http_settings(tiny_kb, port), LiveKnowledge([tiny_kb]), [], storage=storage, stop=stop))
         try:
             await eventually(lambda: _is(port, "/readyz", 503))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from bot.core.models import Appointment, ChatRef, LinkResult, Reply, Subscription, UserState
 
@@ -119,10 +119,16 @@ class DeliveryFailed(Exception):
         self.maybe_sent = maybe_sent
 
 
+@runtime_checkable
 class Deliverer(Protocol):
     """A channel that sends reminders. ``idempotent`` channels deduplicate by ``key`` themselves
     (Matrix transaction ids), so a message in doubt can safely be sent again."""
 
     idempotent: bool
+
+    @property
+    def address(self) -> tuple[str, str]:
+        """(channel, profile): the reminder rows this deliverer sends."""
+        ...
 
     async def deliver(self, chat_id: str, reply: Reply, key: str) -> None: ...

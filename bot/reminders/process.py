@@ -8,12 +8,14 @@ import contextlib
 import datetime as dt
 import logging
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from bot.config import Settings
+from bot.config import Settings, city_clock
 from bot.core.knowledge import KnowledgeBase, load_knowledge
 from bot.core.models import Notice, Reply
 from bot.core.notices import render_notice
@@ -26,6 +28,12 @@ from bot.reminders.tokens import TokenSigner
 from bot.reminders.waste import WasteCalendar, load_calendars
 from bot.reminders.worker import Observe, ReminderWorker
 from bot.storage.reminder_book import SqlReminderBook
+
+if TYPE_CHECKING:
+    from bot.app import Storage
+    from bot.core.live import LiveKnowledge
+    from bot.ops.metrics import Metrics
+    from bot.web.server import Extension
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +106,22 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
         for channel in channels.values():
             with contextlib.suppress(Exception):
                 await channel.app.shutdown()
+
+
+def reminder_parts(
+    settings: Settings, live: LiveKnowledge, storage: Storage, channels: Sequence[object], metrics: Metrics,
+) -> tuple[list[ReminderService], list[Extension]]:
+    """For `buergerbot run`: the reminder scheduler, delivering through this process's channels, and
+    with back-office clients configured the back-office API on the operations server."""
+    from bot.web.backoffice import install_backoffice
+
+    if storage.engine is None:
+        return [], []
+    clock = city_clock(settings)
+    deliverers = {channel.address: channel for channel in channels if isinstance(channel, Deliverer)}
+    service = reminder_service(settings, storage.engine, deliverers, notice_renderer(lambda: live.snapshot.knowledge, clock), clock, metrics.reminder_event)
+    extensions: list[Extension] = []
+    if settings.backoffice_clients:
+        engine = storage.engine
+        extensions.append(partial(install_backoffice, engine, settings, lambda: set(live.snapshot.knowledge.offices), clock))
+    return [service], extensions

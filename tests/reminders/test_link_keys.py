@@ -22,7 +22,7 @@ def test_newest_key_signs_and_older_ones_verify(monkeypatch: pytest.MonkeyPatch)
     assert rotated.verify(token)
 
 
-@pytest.mark.parametrize(("value", "message"), [(None, "missing"), (" , ", "missing"), ("xyz", "hexadecimal"), ("ab" * 16, "at least 32 bytes"),
+@pytest.mark.parametrize(("value", "message"), [(None, "missing"), (" , ", "missing"), ("xyz", "hexadecimal"), ("ab" * 16, "at least 32"),
                                                 (f"{'ab' * 32},{'ab' * 32}", "twice")])
 def test_unusable_keys_are_refused(monkeypatch: pytest.MonkeyPatch, value: str | None, message: str) -> None:
     if value is None:
