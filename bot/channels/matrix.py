@@ -37,6 +37,7 @@ from nio import (
     SyncResponse,
 )
 from nio.api import MessageDirection
+from nio.exceptions import LocalProtocolError
 
 from bot.channels.markup import to_html, to_html_lines, to_plain
 from bot.core.dialogue import COMMANDS
@@ -353,14 +354,23 @@ class MatrixChannel:
         content = self.render(reply)
         txn = "reminder-" + hashlib.sha256(key.encode()).hexdigest()[:32]
         for _ in range(self.settings.send_attempts):
-            resp = await self.client.room_send(chat_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=True)
+            try:
+                resp = await self.client.room_send(chat_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=True)
+            except LocalProtocolError:
+                # nio refuses a room it does not know (encrypted sends look the room up first). After
+                # a first sync that means the bot is not in it; before, it may just not know yet.
+                raise DeliveryFailed("not in the room", permanent=bool(self.client.next_batch)) from None
             if not isinstance(resp, RoomSendError):
                 return
             if resp.status_code == "M_LIMIT_EXCEEDED":
                 await asyncio.sleep(min((resp.retry_after_ms or 1000) / 1000, self.settings.max_rate_limit_wait_s))
                 continue
-            if resp.status_code in ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_TOKEN"):
+            if resp.status_code in ("M_FORBIDDEN", "M_NOT_FOUND"):
                 raise DeliveryFailed(resp.status_code, permanent=True)
+            if resp.status_code == "M_UNKNOWN_TOKEN":
+                # The account's login is gone: every chat is affected, not this one; keep the reminder for later.
+                log.error("matrix: the access token was refused; reminders wait until the bot logs in again")
+                raise DeliveryFailed(resp.status_code)
             await asyncio.sleep(1)
         raise DeliveryFailed("matrix: not accepted after retries", maybe_sent=True)
 
