@@ -17,6 +17,7 @@ same number of processes sending the same messages with python-telegram-bot and 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import re
@@ -34,9 +35,12 @@ if __package__:  # python -m benchmarks.reminder_fanout
 else:  # python benchmarks/reminder_fanout.py
     import harness  # type: ignore[no-redef]
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
+from bot.core.models import ChatRef, NoticeKind
+from bot.reminders.queue import Due, enqueue
 from bot.storage.database import make_engine, migrate
+from bot.storage.tables import ReminderRow
 
 TOKEN = "123456:fanout"
 REF = re.compile(r"RP-9\d{7}")
@@ -112,20 +116,30 @@ def seed(url: str, due: int, stored: int) -> None:
     engine = make_engine(url)
     migrate(engine)
     with engine.begin() as conn:
-        conn.execute(text(_SEED), {"first": 1, "last": due, "later": 0})
-        for start in range(due + 1, stored + 1, 200_000):
-            conn.execute(text(_SEED), {"first": start, "last": min(stored, start + 199_999), "later": 1})
-        conn.execute(text("ANALYZE reminders"))
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(_SEED), {"first": 1, "last": due, "later": 0})
+            for start in range(due + 1, stored + 1, 200_000):
+                conn.execute(text(_SEED), {"first": start, "last": min(stored, start + 199_999), "later": 1})
+            conn.execute(text("ANALYZE reminders"))
+        else:
+            now = dt.datetime.now(dt.UTC)
+            enqueue(conn, [
+                Due(f"bench:{g}", f"s{g}", ChatRef("telegram", str(100000 + (g - 1) // 2), "default"), "de" if g % 2 == 0 else "en",
+                    NoticeKind.CASE_STATUS, {"reference": f"RP-{90000000 + g}", "document": "reisepass", "status": "ready_for_pickup"},
+                    now - dt.timedelta(minutes=1) if g <= due else now + dt.timedelta(days=30))
+                for g in range(1, stored + 1)
+            ])
     engine.dispose()
 
 
 def queue_state(url: str) -> dict[str, Any]:
     engine = make_engine(url)
+    now = dt.datetime.now(dt.UTC)
     with engine.connect() as conn:
-        by_status = dict(conn.execute(text("SELECT status, count(*) FROM reminders WHERE due_at <= now() GROUP BY status")).all())
-        span = conn.execute(text("SELECT min(sent_at), max(sent_at) FROM reminders WHERE status = 'sent'")).one()
+        by_status = dict(conn.execute(select(ReminderRow.status, func.count()).where(ReminderRow.due_at <= now).group_by(ReminderRow.status)).all())
+        first, last = conn.execute(select(func.min(ReminderRow.sent_at), func.max(ReminderRow.sent_at)).where(ReminderRow.status == "sent")).one()
     engine.dispose()
-    return {"by_status": {k: int(v) for k, v in by_status.items()}, "first": span[0], "last": span[1]}
+    return {"by_status": {k: int(v) for k, v in by_status.items()}, "first": first, "last": last}
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -143,7 +157,8 @@ def run(workers: int = 3, reminders: int = 10_000, stored: int | None = None, ki
         database_url: str = "postgresql://postgres@127.0.0.1:5432/test", timeout: float = 600, log: harness.Progress | None = None) -> dict[str, Any]:
     log = log or (lambda msg: None)
     stored = max(stored or reminders, reminders)
-    schema, url = fresh_schema(database_url)
+    sqlite = database_url.startswith("sqlite")
+    schema, url = ("", database_url) if sqlite else fresh_schema(database_url)
     fake = Fake()
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -205,7 +220,8 @@ def run(workers: int = 3, reminders: int = 10_000, stored: int | None = None, ki
             if p.poll() is None:
                 p.kill()
         fake.close()
-        drop_schema(database_url, schema)
+        if not sqlite:
+            drop_schema(database_url, schema)
 
 
 def baseline(processes: int, messages: int) -> dict[str, Any]:
