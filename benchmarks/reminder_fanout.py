@@ -168,6 +168,7 @@ def run(workers: int = 3, reminders: int = 10_000, stored: int | None = None, ki
             config = Path(tmp) / "fanout.toml"
             config.write_text(
                 f'data_dir = "{tmp}"\n'
+                "[http]\nport = 0\n"
                 "[reminders]\npoll_seconds = 0.2\nlease_seconds = 10\nbatch_size = 500\nquiet_hours = [\"00:00\", \"00:00\"]\n"
                 f'[[profiles]]\nname = "default"\n[profiles.telegram]\nbase_url = "{fake.base_url}"\ntoken_env = "FANOUT_TOKEN"\n'
                 "overall_per_second = 0\nper_chat_per_second = 0\n"

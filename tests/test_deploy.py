@@ -117,6 +117,16 @@ def test_compose_workers_get_every_secret_their_profile_names() -> None:
     assert sorted(served) == sorted(profiles)  # every profile has its worker, none has two
 
 
+def test_compose_reminder_workers_can_send_for_every_telegram_profile() -> None:
+    settings, errors = load_settings(REPO / "buergerbot.example.toml")
+    assert settings is not None, errors
+    [worker] = [s for s in compose()["services"].values() if s.get("command") == ["worker"]]
+    assert worker["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert worker["deploy"]["replicas"] >= 2  # nothing but the database is shared: replicas are safe
+    needed = {p.telegram.token_env for p in settings.profiles if p.telegram} | {settings.reminders.link_keys_env, "BUERGERBOT_DATABASE_URL"}
+    assert needed <= set(worker["environment"])
+
+
 def test_compose_file_passes_docker_compose_config() -> None:
     for command in (["docker", "compose"], ["docker-compose"]):
         if shutil.which(command[0]) is None:

@@ -82,30 +82,45 @@ def reminder_service(
 
 
 async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.datetime]) -> None:
-    """Deliver Telegram reminders until SIGTERM. Matrix reminders go out from the process that syncs
-    the Matrix account (`buergerbot run`): an encrypted room needs that session's keys."""
-    from bot.channels.telegram import CHANNEL, TelegramChannel, TelegramSettings
+    """Deliver Telegram reminders until SIGTERM, with /healthz, /readyz and /metrics on the
+    operations port. Matrix reminders go out from the process that syncs the Matrix account
+    (`buergerbot run`): an encrypted room needs that session's keys."""
+    from bot.channels.telegram import TelegramChannel, TelegramSettings
+    from bot.ops.metrics import Metrics
+    from bot.storage.database import ping
+    from bot.web.server import HttpServer, create_app
 
     loaded = load_knowledge(settings.knowledge_dirs, settings.languages)
     if not loaded.ok:
         raise RuntimeError("knowledge files have errors; run `buergerbot faq validate`")
     knowledge = loaded.knowledge
-    channels = {(CHANNEL, p.name): TelegramChannel(TelegramSettings.from_profile(p), lambda msg: []) for p in settings.profiles if p.telegram}
-    for channel in channels.values():
+    channels = [TelegramChannel(TelegramSettings.from_profile(p), lambda msg: []) for p in settings.profiles if p.telegram]
+    for channel in channels:
         await channel.open_for_delivery()
-    service = reminder_service(settings, engine, channels, notice_renderer(lambda: knowledge, clock), clock)
+    metrics = Metrics()
+    service = reminder_service(settings, engine, {c.address: c for c in channels}, notice_renderer(lambda: knowledge, clock), clock, metrics.reminder_event)
+
+    async def database() -> str | None:
+        await asyncio.to_thread(ping, engine)
+        return None
+
+    http = HttpServer(create_app(metrics, {"database": database}), settings.http.listen, settings.http.port) if settings.http.enabled else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if http is not None:
+        await http.start()
     await service.start()
     try:
         await stop.wait()
     finally:
         await service.stop()
-        for channel in channels.values():
+        for channel in channels:
             with contextlib.suppress(Exception):
                 await channel.app.shutdown()
+        if http is not None:
+            await http.stop()
 
 
 def reminder_parts(
