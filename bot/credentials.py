@@ -1,4 +1,5 @@
-"""Secrets, read from the environment variables the configuration names (never from the file).
+"""Secrets, read from the environment variables the configuration names (never from the file),
+or from a file whose path is in ``<NAME>_FILE`` (Docker and Kubernetes secrets).
 
 Every secret is read and checked here, once: `buergerbot run` takes the values from these
 functions, and `buergerbot config check` reports what they refuse, so a clean check means the
@@ -21,8 +22,19 @@ class MissingSecret(Exception):
 
 
 def secret(name: str | None) -> str | None:
-    """The value of the environment variable ``name``; None when unnamed, unset or empty."""
-    return (os.environ.get(name) or None) if name else None
+    """The value of the environment variable ``name``, else the content of the file named in
+    ``<name>_FILE`` (one trailing newline dropped); None when unnamed, unset or empty."""
+    if not name:
+        return None
+    value = os.environ.get(name)
+    if not value and os.environ.get(f"{name}_FILE"):
+        path = os.environ[f"{name}_FILE"]
+        try:
+            with open(path, encoding="utf-8") as f:
+                value = f.read().removesuffix("\n")
+        except OSError as exc:
+            raise MissingSecret(f"{name}_FILE: cannot read {path} ({exc.strerror})") from None
+    return value or None
 
 
 @dataclass(frozen=True)

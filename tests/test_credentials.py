@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.config import BackofficeClient, MatrixConfig, ProfileConfig, Settings, TelegramConfig
@@ -12,6 +14,7 @@ from bot.credentials import (
     link_keys,
     matrix_secrets,
     parse_link_keys,
+    secret,
     telegram_secrets,
 )
 
@@ -47,6 +50,19 @@ def test_empty_variable_counts_as_missing(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("BUERGERBOT_TELEGRAM_TOKEN", "")
     with pytest.raises(MissingSecret):
         telegram_secrets(profile(), TelegramConfig())
+
+
+def test_a_secret_can_come_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("BUERGERBOT_TELEGRAM_TOKEN", raising=False)
+    (tmp_path / "token").write_text("123:FROM-FILE\n", encoding="utf-8")
+    monkeypatch.setenv("BUERGERBOT_TELEGRAM_TOKEN_FILE", str(tmp_path / "token"))
+    assert secret("BUERGERBOT_TELEGRAM_TOKEN") == "123:FROM-FILE"
+    monkeypatch.setenv("BUERGERBOT_TELEGRAM_TOKEN", "123:FROM-ENV")
+    assert secret("BUERGERBOT_TELEGRAM_TOKEN") == "123:FROM-ENV"  # the variable itself wins
+    monkeypatch.delenv("BUERGERBOT_TELEGRAM_TOKEN")
+    monkeypatch.setenv("BUERGERBOT_TELEGRAM_TOKEN_FILE", str(tmp_path / "missing"))
+    with pytest.raises(MissingSecret, match="BUERGERBOT_TELEGRAM_TOKEN_FILE: cannot read"):
+        secret("BUERGERBOT_TELEGRAM_TOKEN")
 
 
 def test_matrix_needs_a_password_or_a_token(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.core.knowledge import load_knowledge
-from bot.credentials import check_secrets, secret
+from bot.credentials import MissingSecret, check_secrets, secret
 
 ENV_PREFIX = "BUERGERBOT_"
 
@@ -38,7 +38,7 @@ def effective_lines(settings: Settings, environ: dict[str, str] | None = None) -
         shown = json.dumps(_masked_url(value) if key == "database_url" else value, ensure_ascii=False)
         remarks = []
         if key.endswith("_env") and isinstance(value, str):
-            remarks.append("set" if secret(value) else "unset")
+            remarks.append(_secret_state(value))
         plain_key = key.replace("[", ".").replace("]", "")
         remarks += [f"from {name}" for name, path in overrides.items() if plain_key == path or plain_key.startswith(path + ".")]
         lines.append(f"{key} = {shown}" + (f"  # {', '.join(remarks)}" if remarks else ""))
@@ -82,3 +82,10 @@ def _flatten(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
 
 def _masked_url(url: Any) -> Any:
     return make_url(url).render_as_string(hide_password=True) if isinstance(url, str) else url
+
+
+def _secret_state(name: str) -> str:
+    try:
+        return "set" if secret(name) else "unset"
+    except MissingSecret as exc:  # a *_FILE that cannot be read: say so here, the error list names it too
+        return f"unreadable ({exc})"
