@@ -12,6 +12,7 @@ from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.live import LiveKnowledge
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageLog, UserStateStore
+from bot.core.schedule import QuietHours
 from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
 from bot.storage.database import make_engine, migrate
@@ -36,6 +37,7 @@ def dialogue_settings(settings: Settings, profile: ProfileConfig | None = None) 
         phone_office=settings.phone_office,
         reminder_offsets=tuple(settings.reminders.offsets),
         office_reminder_offsets={k: tuple(v) for k, v in settings.reminders.office_offsets.items()},
+        reminder_quiet_hours=QuietHours.parse(*settings.reminders.quiet_hours),
     )
     if profile is None:
         return common

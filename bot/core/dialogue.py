@@ -9,7 +9,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from bot.core.hours import HolidayCheck, no_holidays, open_line
 from bot.core.knowledge import KnowledgeBase
@@ -19,6 +19,7 @@ from bot.core.matching.normalise import fold
 from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
 from bot.core.reminder_flows import ReminderFlows, ReminderSetup
+from bot.core.schedule import QuietHours
 from bot.core.texts import text
 
 CHOICE_ENTRY = "entry:"
@@ -57,6 +58,7 @@ class DialogueSettings:
     # so the dialogue can tell people truthfully which reminders will come.
     reminder_offsets: tuple[str, ...] = ("1d", "1h")
     office_reminder_offsets: dict[str, tuple[str, ...]] | None = None
+    reminder_quiet_hours: QuietHours = field(default_factory=QuietHours)
 
 
 class Dialogue:
@@ -140,7 +142,7 @@ class _Turn:
         offsets = self.s.office_reminder_offsets or {}
         return ReminderSetup(
             self.d.book, self.kb, now if now.tzinfo else now.astimezone(), lambda said: self.d.office_named(self.kb, said),
-            self.s.reminder_offsets, offsets,
+            self.s.reminder_offsets, offsets, self.s.reminder_quiet_hours,
         )
 
     def run(self) -> list[Reply]:

@@ -25,6 +25,7 @@ from bot.core.matching.normalise import fold
 from bot.core.models import Appointment, Button, ChatRef, Incoming, LinkError, Reply, SubscriptionKind, UserState
 from bot.core.notices import office_buttons, place_line
 from bot.core.ports import ReminderBook
+from bot.core.schedule import QuietHours, plan_appointment
 from bot.core.texts import MONTH_NAMES, WEEKDAY_NAMES, inline, text
 from bot.core.when import When, describe_offsets, format_date, format_moment, format_time, parse_when
 
@@ -78,6 +79,7 @@ class ReminderSetup:
     office_named: Callable[[str], str | None]  # the office a text names (Dialogue.office_named)
     offsets: tuple[str, ...] = ("1d", "1h")
     office_offsets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    quiet: QuietHours = field(default_factory=QuietHours)
 
 
 class ReminderFlows:
@@ -259,7 +261,7 @@ class ReminderFlows:
         self._remember(draft, "confirm")
         self.t.state.pending_choices = (CHOICE_YES, CHOICE_NO)
         parts = [text("confirm_appointment", lang), self._appointment_block(at, draft.office, draft.subject)]
-        leads = self._leads(draft.office)
+        leads = self._leads(draft.office, at)
         if leads:
             parts.append(leads)
         choices = (Button(text("yes_save", lang), payload=CHOICE_YES), Button(text("no_wrong", lang), payload=CHOICE_NO))
@@ -289,7 +291,7 @@ class ReminderFlows:
         self.t.state.pending_choices = ()
         lang = self.t.lang
         parts = [text("saved", lang, moment=format_moment(at, lang, year=at.year != self.s.now.year))]
-        leads = self._leads(office)
+        leads = self._leads(office, at)
         if leads:
             parts.append(leads)
         parts.append(text("list_hint", lang))
@@ -310,10 +312,13 @@ class ReminderFlows:
             lines.append(text("subject_line", self.t.lang, subject=inline(subject)))
         return "\n".join(lines)
 
-    def _leads(self, office: str | None) -> str:
+    def _leads(self, office: str | None, at: dt.datetime) -> str:
+        """The reminders that will really come: those already past or swallowed by the quiet hours are not promised."""
         offsets = self.s.office_offsets.get(office, self.s.offsets) if office else self.s.offsets
-        described = describe_offsets(offsets, self.t.lang)
-        return text("leads_line", self.t.lang, leads=described) if described else ""
+        planned = [p.lead for p in plan_appointment(at, list(offsets), self.s.quiet, self.s.now)]
+        if not planned:
+            return text("no_leads", self.t.lang)
+        return text("leads_line", self.t.lang, leads=describe_offsets(planned, self.t.lang))
 
     # -- list and end ------------------------------------------------------------------------------
     def listing(self, intro: str | None = None) -> list[Reply]:
@@ -364,7 +369,7 @@ class ReminderFlows:
             appointment = result.appointment
             at = appointment.starts_at.astimezone(self.s.now.tzinfo) if self.s.now.tzinfo else appointment.starts_at
             parts = [text("link_ok", lang), self._appointment_block(at, appointment.office, appointment.subject)]
-            leads = self._leads(appointment.office)
+            leads = self._leads(appointment.office, at)
             if leads:
                 parts.append(leads)
             parts.append(text("list_hint", lang))

@@ -96,6 +96,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "confirm_appointment": {"de": "Soll ich Sie an diesen Termin erinnern?", "en": "Shall I remind you of this appointment?"},
     "subject_line": {"de": "Anliegen: {subject}", "en": "About: {subject}"},
     "leads_line": {"de": "Ich erinnere Sie {leads}.", "en": "I will remind you {leads}."},
+    "no_leads": {
+        "de": "Für eine Erinnerung ist es bei diesem Termin schon zu knapp; ich schicke dazu keine Nachricht mehr.",
+        "en": "This appointment is too close for a reminder; I will not send one for it.",
+    },
     "yes_save": {"de": "Ja, speichern", "en": "Yes, save it"},
     "no_wrong": {"de": "Nein, stimmt nicht", "en": "No, that is wrong"},
     "saved": {

@@ -357,7 +357,8 @@ class Backoffice:
         if starts_at <= now:
             return result  # nobody needs to hear that a past appointment will not take place
         params = {"starts_at": self._city(starts_at).isoformat(), "office": row.office or "", "subject": row.subject}
-        chats = conn.execute(select(AppointmentChatRow).where(AppointmentChatRow.appointment_id == row.id)).all()
+        # FOR SHARE: a chat deleting its data meanwhile waits until these notices are queued, then takes them along.
+        chats = conn.execute(select(AppointmentChatRow).where(AppointmentChatRow.appointment_id == row.id).with_for_update(read=True)).all()
         notified = enqueue(conn, [
             Due(
                 dedupe_key=f"appt-cancel:{row.id}:{chat.channel}:{chat.chat_id}", subject_id=row.id,
@@ -397,6 +398,7 @@ class Backoffice:
     def _notify_case(self, conn: Connection, case: CaseUpdate, changed_at: dt.datetime, now: dt.datetime) -> CaseResult:
         subscriptions = conn.execute(
             select(SubscriptionRow).where(SubscriptionRow.kind == SubscriptionKind.CASE.value, SubscriptionRow.ref == case.reference)
+            .with_for_update(read=True)
         ).all()
         changed_key = changed_at.isoformat()
         followup_at = self.followup_due(changed_at) if case.status == "ready_for_pickup" else None
@@ -404,10 +406,13 @@ class Backoffice:
         if subscriptions:
             # Whatever the new status, the old "still waiting" reminder no longer fits (the one this
             # very change schedules is kept, should it exist from an earlier report of it).
+            # Only a new "ready for pickup" keeps its own follow-up: after "collected" none may remain,
+            # even when the city's system reports both with the same time.
+            keep = list(followup_keys.values()) if followup_at is not None else []
             conn.execute(
                 update(ReminderRow)
                 .where(ReminderRow.subject_id.in_(list(followup_keys)), ReminderRow.kind == NoticeKind.CASE_FOLLOWUP.value,
-                       ReminderRow.status == "pending", ReminderRow.dedupe_key.not_in(list(followup_keys.values())))
+                       ReminderRow.status == "pending", ReminderRow.dedupe_key.not_in(keep))
                 .values(status="cancelled")
             )
         params = {"reference": case.reference, "document": case.document, "status": case.status}

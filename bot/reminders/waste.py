@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dateutil.rrule import rrulestr
 from icalendar import Calendar, Component
@@ -80,28 +81,47 @@ def load_calendars(folder: Path) -> WasteCalendar:
 
 
 def _collection_days(parsed: Calendar) -> dict[dt.date, tuple[str, ...]]:
+    """Every collection day with its fractions. An event with RECURRENCE-ID moves one occurrence of
+    its series (a holiday shift): the original day is dropped, the event's own day counts."""
+    events = list(parsed.walk("VEVENT"))
+    moved: dict[str, set[dt.date]] = defaultdict(set)
+    for event in events:
+        if event.get("RECURRENCE-ID") is not None:
+            moved[str(event.get("UID", ""))].add(_day(event.get("RECURRENCE-ID").dt))
     merged: dict[dt.date, list[str]] = defaultdict(list)
-    for event in parsed.walk("VEVENT"):
+    for event in events:
         start = event.get("DTSTART")
         if start is None:
             continue
-        first = start.dt.date() if isinstance(start.dt, dt.datetime) else start.dt
         fractions = fractions_of(str(event.get("SUMMARY", "")))
-        for day in _occurrences(event, first):
+        if event.get("RECURRENCE-ID") is not None:
+            days = [_day(start.dt)]
+        else:
+            days = [d for d in _occurrences(event, _day(start.dt)) if d not in moved.get(str(event.get("UID", "")), set())]
+        for day in days:
             for f in fractions:
                 if f not in merged[day]:
                     merged[day].append(f)
     return {day: tuple(fs) for day, fs in merged.items()}
 
 
+def _day(value: dt.date | dt.datetime) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _dates(prop: Any) -> set[dt.date]:
+    """The days of an EXDATE or RDATE property (one line or several)."""
+    lines: list[Any] = prop if isinstance(prop, list) else [prop] if prop is not None else []
+    return {_day(d.dt) for line in lines for d in line.dts}
+
+
 def _occurrences(event: Component, first: dt.date) -> list[dt.date]:
+    extra = _dates(event.get("RDATE"))
     rule = event.get("RRULE")
     if rule is None:
-        return [first]
+        return sorted({first} | extra)
     start = dt.datetime.combine(first, dt.time())
     recurrence = rrulestr(rule.to_ical().decode(), dtstart=start, ignoretz=True)
-    excluded: set[dt.date] = set()
-    exdates = event.get("EXDATE")
-    for ex in exdates if isinstance(exdates, list) else [exdates] if exdates is not None else []:
-        excluded.update(d.dt.date() if isinstance(d.dt, dt.datetime) else d.dt for d in ex.dts)
-    return [d.date() for d in recurrence.between(start, start + _HORIZON, inc=True) if d.date() not in excluded]
+    excluded = _dates(event.get("EXDATE"))
+    days = {d.date() for d in recurrence.between(start, start + _HORIZON, inc=True)} | extra
+    return sorted(days - excluded)

@@ -81,7 +81,8 @@ class SqlReminderBook:
 
     def redeem(self, chat: ChatRef, language: str, token: str) -> LinkResult:
         if self._signer is None:
-            return LinkResult(error=LinkError.UNKNOWN)
+            # Without keys no link can be genuine; "malformed" lets /start greet as usual.
+            return LinkResult(error=LinkError.MALFORMED)
         try:
             verified = self._signer.verify(token)
         except MalformedToken:
@@ -170,11 +171,20 @@ class SqlReminderBook:
             return bool(removed)
 
     def top_up_waste(self) -> int:
-        """Queue the coming collections for every waste subscriber (hourly job; existing rows stay as they are)."""
+        """Queue the coming collections for every waste subscriber (hourly job), and cancel queued
+        reminders for days a replaced calendar no longer has. Returns how many rows were queued."""
         calendar = self._calendar()
         now = self._clock()
         with self._engine.begin() as conn:
-            subs = conn.execute(select(SubscriptionRow).where(SubscriptionRow.kind == SubscriptionKind.WASTE.value)).all()
+            # FOR SHARE: a chat deleting its data at this moment waits, or its rows are already gone.
+            subs = conn.execute(select(SubscriptionRow).where(SubscriptionRow.kind == SubscriptionKind.WASTE.value).with_for_update(read=True)).all()
+            districts = {s.id: s.ref for s in subs}
+            queued = conn.execute(select(ReminderRow.id, ReminderRow.subject_id, ReminderRow.dedupe_key).where(
+                ReminderRow.kind == NoticeKind.WASTE.value, ReminderRow.status == "pending", ReminderRow.subject_id.in_(list(districts)),
+            )).all()
+            gone = [r.id for r in queued if _waste_day(r.dedupe_key) not in calendar.days.get(districts[r.subject_id], {})]
+            if gone:
+                conn.execute(update(ReminderRow).where(ReminderRow.id.in_(gone)).values(status="cancelled"))
             return enqueue(conn, [
                 due for s in subs
                 for due in waste_dues(self._policy, calendar, s.id, s.ref, ChatRef(s.channel, s.chat_id, s.profile), s.language, now)
@@ -221,12 +231,22 @@ class SqlReminderBook:
                 AppointmentChatRow.channel == chat.channel, AppointmentChatRow.chat_id == chat.chat_id,
             )
             chat_made = [r.id for r in conn.execute(select(AppointmentRow.id).where(AppointmentRow.id.in_(own), AppointmentRow.source == "chat"))]
-            conn.execute(delete(ReminderRow).where(ReminderRow.channel == chat.channel, ReminderRow.chat_id == chat.chat_id))
+            # Subscriptions and links first: a job that read them FOR SHARE and is queueing rows for
+            # this chat is waited for here, so the reminders deleted next include its rows.
             conn.execute(delete(SubscriptionRow).where(SubscriptionRow.channel == chat.channel, SubscriptionRow.chat_id == chat.chat_id))
             conn.execute(delete(AppointmentChatRow).where(AppointmentChatRow.channel == chat.channel, AppointmentChatRow.chat_id == chat.chat_id))
+            conn.execute(delete(ReminderRow).where(ReminderRow.channel == chat.channel, ReminderRow.chat_id == chat.chat_id))
             if chat_made:
                 conn.execute(delete(AppointmentRow).where(AppointmentRow.id.in_(chat_made)))
             conn.execute(delete(ChatStateRow).where(ChatStateRow.channel == chat.channel, ChatStateRow.chat_id == chat.chat_id))
+
+
+def _waste_day(dedupe_key: str) -> dt.date | None:
+    """The collection day in a waste reminder's key (``waste:<subscription>:<ISO date>``)."""
+    try:
+        return dt.date.fromisoformat(dedupe_key.rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        return None
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -453,3 +453,13 @@ def test_find_reference(said: str, lenient: bool, expected: str | None) -> None:
 )
 def test_find_subject(said: str, subject: str) -> None:
     assert find_subject(said) == subject
+
+
+def test_only_reminders_that_can_still_come_are_promised(make: MakeChat) -> None:
+    chat = make()
+    confirm = chat.say("Erinnere mich an meinen Termin heute um 10:45 im Bürgerbüro")[0].text
+    assert "zu knapp" in confirm and "vorher" not in confirm
+    chat = make()
+    confirm = chat.say("Erinnere mich an meinen Termin morgen um 7:30")[0].text
+    # One day before is 07:30 today, already past; one hour before is 06:30 tomorrow, allowed that early.
+    assert "eine Stunde vorher" in confirm and "einen Tag vorher" not in confirm

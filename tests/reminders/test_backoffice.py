@@ -276,3 +276,14 @@ def test_tokens_expire_a_day_after_the_appointment(service: Backoffice, engine: 
     clock.now = dt.datetime(2026, 10, 24, 7, 30, tzinfo=dt.UTC)
     with pytest.raises(ExpiredToken):
         signer.verify(created.token)
+
+
+def test_collected_cancels_the_followup_even_at_the_same_reported_time(service: Backoffice, engine: Engine) -> None:
+    """Systems that report by day or minute send "ready" and "collected" with one timestamp."""
+    subscribe(engine, "s1", "RP-1", "!a:x")
+    day = NOW - dt.timedelta(hours=2)
+    with engine.begin() as conn:
+        service.post_case_status(conn, "ausweis", CaseUpdate("RP-1", "reisepass", "ready_for_pickup", day))
+    with engine.begin() as conn:
+        assert service.post_case_status(conn, "ausweis", CaseUpdate("RP-1", "reisepass", "collected", day)).applied
+    assert [r["status"] for r in reminders(engine, kind=NoticeKind.CASE_FOLLOWUP.value)] == ["cancelled"]

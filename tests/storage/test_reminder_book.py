@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,57 @@ def test_the_hourly_top_up_queues_new_collections_once(engine: Engine) -> None:
     assert b.top_up_waste() > 0
     again = len(queued(engine))
     assert again > before and b.top_up_waste() == 0
+
+
+def test_deleting_my_data_while_the_hourly_top_up_runs_leaves_nothing_behind(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The top-up reads the subscriptions, the citizen's /delete arrives, then the top-up queues rows."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time; the interleaving needs two concurrent PostgreSQL sessions")
+    import bot.storage.reminder_book as module
+
+    clock = Clock(at("2026-11-23", "10:00"))
+    b = book(engine, clock)
+    b.subscribe_waste(CHAT, "de", "suedstadt")
+    clock.now = at("2026-11-27", "10:00")  # days later: new collections come into the window
+    read, forgotten = threading.Event(), threading.Event()
+    real = module.waste_dues
+
+    def paused(*args: object, **kwargs: object) -> list[object]:
+        read.set()  # the subscriptions are read; let /delete try now
+        forgotten.wait(2)  # it must wait for us (it cannot finish while we hold the rows)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "waste_dues", paused)
+    top_up = threading.Thread(target=b.top_up_waste)
+    top_up.start()
+    assert read.wait(10)
+    deleting = threading.Thread(target=lambda: (b.forget(CHAT), forgotten.set()))
+    deleting.start()
+    top_up.join(15)
+    deleting.join(15)
+    assert not top_up.is_alive() and not deleting.is_alive()
+    assert queued(engine) == [] and b.subscriptions(CHAT) == []
+
+
+def test_a_replaced_calendar_cancels_the_days_it_no_longer_has(engine: Engine, tmp_path: Path) -> None:
+    folder = tmp_path / "waste"
+    folder.mkdir()
+    ics = (REPO / "faq" / "waste" / "suedstadt.ics").read_text(encoding="utf-8")
+    (folder / "suedstadt.ics").write_text(ics, encoding="utf-8")
+    clock = Clock(at("2026-11-21", "12:00"))
+    b = SqlReminderBook(engine, POLICY, clock, calendar=lambda: load_calendars(folder))
+    b.subscribe_waste(CHAT, "de", "suedstadt")
+    assert ("waste", at("2026-11-24", "18:00"), "pending") in queued(engine)
+    # The waste company moves the Wednesday collection of 25 Nov to Thursday 26 Nov.
+    moved = ics.replace("END:VCALENDAR", "BEGIN:VEVENT\r\nUID:rest-suedstadt@musterstadt.example\r\nRECURRENCE-ID;VALUE=DATE:20261125\r\n"
+                        "DTSTAMP:20261101T000000Z\r\nDTSTART;VALUE=DATE:20261126\r\nSUMMARY:Restmüll\r\nEND:VEVENT\r\nEND:VCALENDAR")
+    (folder / "suedstadt.ics").write_text(moved, encoding="utf-8")
+    b.top_up_waste()
+    rows = queued(engine)
+    assert ("waste", at("2026-11-24", "18:00"), "cancelled") in rows
+    assert ("waste", at("2026-11-25", "18:00"), "pending") in rows
+
+
+def test_without_link_keys_a_start_payload_is_not_taken_for_a_booking(engine: Engine) -> None:
+    # A campaign link (/start flyer2026) on a bot without keys must greet, not say "booking unknown".
+    assert book(engine, Clock(at("2026-11-21", "12:00"))).redeem(CHAT, "de", "flyer2026").error is LinkError.MALFORMED
