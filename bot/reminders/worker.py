@@ -119,7 +119,11 @@ class ReminderWorker:
         # A few lanes, each marking and sending one window at a time: one lane's database round
         # trips overlap another's sends, and at most lanes x window messages are ever in flight.
         windows = [sendable[i:i + self._window] for i in range(0, len(sendable), self._window)]
-        await asyncio.gather(*(self._lane(windows[i::self._lanes]) for i in range(self._lanes)))
+        # A task group: should one lane fail (the database went away), the other is stopped too and
+        # waited for, so no lane is still sending when the service or its channels shut down.
+        async with asyncio.TaskGroup() as lanes:
+            for i in range(self._lanes):
+                lanes.create_task(self._lane(windows[i::self._lanes]))
         return len(rows)
 
     async def _lane(self, windows: Sequence[Sequence[Claimed]]) -> None:
