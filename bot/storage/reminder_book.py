@@ -53,8 +53,7 @@ class SqlReminderBook:
         query = (
             select(AppointmentRow)
             .join(AppointmentChatRow, AppointmentChatRow.appointment_id == AppointmentRow.id)
-            .where(AppointmentChatRow.channel == chat.channel, AppointmentChatRow.chat_id == chat.chat_id,
-                   AppointmentRow.status == "active", AppointmentRow.starts_at > now)
+            .where(*_links_of(chat), AppointmentRow.status == "active", AppointmentRow.starts_at > now)
             .order_by(AppointmentRow.starts_at)
         )
         with self._engine.connect() as conn:
@@ -66,15 +65,12 @@ class SqlReminderBook:
     def cancel(self, chat: ChatRef, appointment_id: str) -> bool:
         """This chat no longer wants reminders of it; an appointment the chat itself added is gone."""
         with self._engine.begin() as conn:
-            removed = conn.execute(delete(AppointmentChatRow).where(
-                AppointmentChatRow.appointment_id == appointment_id, AppointmentChatRow.channel == chat.channel,
-                AppointmentChatRow.chat_id == chat.chat_id,
-            )).rowcount
+            removed = conn.execute(delete(AppointmentChatRow).where(AppointmentChatRow.appointment_id == appointment_id, *_links_of(chat))).rowcount
             if not removed:
                 return False
             conn.execute(delete(ReminderRow).where(
                 ReminderRow.subject_id == appointment_id, ReminderRow.channel == chat.channel, ReminderRow.chat_id == chat.chat_id,
-                ReminderRow.status == "pending",
+                ReminderRow.profile == chat.profile, ReminderRow.status == "pending",
             ))
             conn.execute(delete(AppointmentRow).where(AppointmentRow.id == appointment_id, AppointmentRow.source == "chat"))
             return True
@@ -108,8 +104,7 @@ class SqlReminderBook:
             if appointment.starts_at <= now:
                 return LinkResult(error=LinkError.EXPIRED)
             already = conn.execute(select(AppointmentChatRow.appointment_id).where(
-                AppointmentChatRow.appointment_id == appointment.id, AppointmentChatRow.channel == chat.channel,
-                AppointmentChatRow.chat_id == chat.chat_id,
+                AppointmentChatRow.appointment_id == appointment.id, *_links_of(chat),
             )).first()
             if already is None:
                 self._follow(conn, appointment, chat, language, now)
@@ -145,10 +140,8 @@ class SqlReminderBook:
     def _subscribe(self, conn: Connection, chat: ChatRef, language: str, kind: SubscriptionKind, ref: str, now: dt.datetime) -> Subscription:
         values = {"id": uuid.uuid4().hex, "kind": kind.value, "ref": ref, "channel": chat.channel, "chat_id": chat.chat_id,
                   "profile": chat.profile, "language": language, "created_at": now}
-        conn.execute(insert_or_ignore(conn, SubscriptionRow, ["kind", "ref", "channel", "chat_id"]).values(values))
-        row = conn.execute(select(SubscriptionRow.id).where(
-            SubscriptionRow.kind == kind.value, SubscriptionRow.ref == ref, SubscriptionRow.channel == chat.channel, SubscriptionRow.chat_id == chat.chat_id,
-        )).one()
+        conn.execute(insert_or_ignore(conn, SubscriptionRow, ["kind", "ref", "channel", "chat_id", "profile"]).values(values))
+        row = conn.execute(select(SubscriptionRow.id).where(SubscriptionRow.kind == kind.value, SubscriptionRow.ref == ref, *_subscriptions_of(chat))).one()
         return Subscription(row.id, kind, ref, self._label(kind, ref))
 
     def _label(self, kind: SubscriptionKind, ref: str) -> str:
@@ -156,16 +149,13 @@ class SqlReminderBook:
 
     def subscriptions(self, chat: ChatRef) -> list[Subscription]:
         with self._engine.connect() as conn:
-            rows = conn.execute(select(SubscriptionRow.id, SubscriptionRow.kind, SubscriptionRow.ref).where(
-                SubscriptionRow.channel == chat.channel, SubscriptionRow.chat_id == chat.chat_id,
-            ).order_by(SubscriptionRow.created_at)).all()
+            rows = conn.execute(select(SubscriptionRow.id, SubscriptionRow.kind, SubscriptionRow.ref).where(*_subscriptions_of(chat))
+                                .order_by(SubscriptionRow.created_at)).all()
         return [Subscription(r.id, SubscriptionKind(r.kind), r.ref, self._label(SubscriptionKind(r.kind), r.ref)) for r in rows]
 
     def unsubscribe(self, chat: ChatRef, subscription_id: str) -> bool:
         with self._engine.begin() as conn:
-            removed = conn.execute(delete(SubscriptionRow).where(
-                SubscriptionRow.id == subscription_id, SubscriptionRow.channel == chat.channel, SubscriptionRow.chat_id == chat.chat_id,
-            )).rowcount
+            removed = conn.execute(delete(SubscriptionRow).where(SubscriptionRow.id == subscription_id, *_subscriptions_of(chat))).rowcount
             if removed:
                 conn.execute(delete(ReminderRow).where(ReminderRow.subject_id == subscription_id, ReminderRow.status == "pending"))
             return bool(removed)
@@ -194,6 +184,7 @@ class SqlReminderBook:
         return dict(self._calendar().names)
 
     # -- the citizen's data ------------------------------------------------------------------------
+    # export and forget cover every profile: they answer "everything about me", whichever bot is asked.
     def export(self, chat: ChatRef) -> dict[str, Any]:
         where_chat = (ReminderRow.channel == chat.channel, ReminderRow.chat_id == chat.chat_id)
         with self._engine.connect() as conn:
@@ -239,6 +230,16 @@ class SqlReminderBook:
             if chat_made:
                 conn.execute(delete(AppointmentRow).where(AppointmentRow.id.in_(chat_made)))
             conn.execute(delete(ChatStateRow).where(ChatStateRow.channel == chat.channel, ChatStateRow.chat_id == chat.chat_id))
+
+
+def _links_of(chat: ChatRef) -> tuple[Any, ...]:
+    """This chat's appointment links as seen by one profile: a Telegram user has the same chat id
+    with every bot of the city, and each bot lists and ends only its own."""
+    return (AppointmentChatRow.channel == chat.channel, AppointmentChatRow.chat_id == chat.chat_id, AppointmentChatRow.profile == chat.profile)
+
+
+def _subscriptions_of(chat: ChatRef) -> tuple[Any, ...]:
+    return (SubscriptionRow.channel == chat.channel, SubscriptionRow.chat_id == chat.chat_id, SubscriptionRow.profile == chat.profile)
 
 
 def _waste_day(dedupe_key: str) -> dt.date | None:

@@ -83,7 +83,7 @@ class AppointmentChatRow(Base):
     appointment_id: Mapped[str] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    profile: Mapped[str] = mapped_column(String(64))
+    profile: Mapped[str] = mapped_column(String(64), primary_key=True)
     language: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
@@ -104,7 +104,7 @@ class SubscriptionRow(Base):
 
     __tablename__ = "subscriptions"
     __table_args__ = (
-        UniqueConstraint("kind", "ref", "channel", "chat_id", name="uq_subscriptions_chat"),
+        UniqueConstraint("kind", "ref", "channel", "chat_id", "profile", name="uq_subscriptions_chat"),
         Index("ix_subscriptions_chat", "channel", "chat_id"),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

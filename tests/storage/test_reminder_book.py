@@ -194,3 +194,21 @@ def test_a_replaced_calendar_cancels_the_days_it_no_longer_has(engine: Engine, t
 def test_without_link_keys_a_start_payload_is_not_taken_for_a_booking(engine: Engine) -> None:
     # A campaign link (/start flyer2026) on a bot without keys must greet, not say "booking unknown".
     assert book(engine, Clock(at("2026-11-21", "12:00"))).redeem(CHAT, "de", "flyer2026").error is LinkError.MALFORMED
+
+
+def test_each_bot_of_the_city_keeps_its_own_reminders_for_the_same_telegram_user(engine: Engine) -> None:
+    """A Telegram user has one chat id with every bot: the citizens' bot and the Welcome Center
+    list and end only their own; asking either for "my data" shows and deletes everything."""
+    clock = Clock(at("2026-11-21", "12:00"))
+    b = book(engine, clock)
+    citizens, welcome = ChatRef("telegram", "4711", "buerger"), ChatRef("telegram", "4711", "welcome")
+    mine = b.subscribe_waste(citizens, "de", "mitte")
+    theirs = b.subscribe_waste(welcome, "en", "mitte")
+    assert mine.id != theirs.id
+    appointment = b.add_appointment(welcome, "en", at("2026-12-03", "10:30"), None, "")
+    assert b.subscriptions(citizens) == [mine] and b.subscriptions(welcome) == [theirs]
+    assert b.upcoming(citizens, clock.now) == [] and b.upcoming(welcome, clock.now) == [appointment]
+    assert not b.cancel(citizens, appointment.id)
+    assert len(b.export(citizens)["subscriptions"]) == 2
+    b.forget(citizens)
+    assert b.subscriptions(welcome) == [] and b.upcoming(welcome, clock.now) == []
