@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ from sqlalchemy import Engine, insert, inspect, select, text
 from bot.core.models import ChatRef, LinkError, SubscriptionKind
 from bot.reminders.tokens import TokenSigner
 from bot.reminders.waste import load_calendars
+from bot.storage.database import make_engine
 from bot.storage.reminder_book import SqlReminderBook
 from bot.storage.tables import AppointmentRow, CaseRow, ReminderRow
+from tests.databases import NO_POSTGRES, postgres_schema
 from tests.reminders.helpers import POLICY, Clock, at
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,11 +145,22 @@ def test_the_hourly_top_up_queues_new_collections_once(engine: Engine) -> None:
     assert again > before and b.top_up_waste() == 0
 
 
-def test_deleting_my_data_while_the_hourly_top_up_runs_leaves_nothing_behind(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def postgres() -> Iterator[Engine]:
+    """PostgreSQL only: SQLite runs one writer at a time, so it cannot interleave two sessions."""
+    with postgres_schema() as url:
+        if url is None:
+            pytest.skip(NO_POSTGRES)
+        eng = make_engine(url)
+        yield eng
+        eng.dispose()
+
+
+def test_deleting_my_data_while_the_hourly_top_up_runs_leaves_nothing_behind(postgres: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """The top-up reads the subscriptions, the citizen's /delete arrives, then the top-up queues rows."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite runs one writer at a time; the interleaving needs two concurrent PostgreSQL sessions")
     import bot.storage.reminder_book as module
+
+    engine = postgres
 
     clock = Clock(at("2026-11-23", "10:00"))
     b = book(engine, clock)
