@@ -33,7 +33,9 @@ COMMANDS = frozenset({
 CHOICE_CONFIRM_DELETE = "delete:yes"
 CHOICE_KEEP = "delete:no"
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Control, zero-width and direction-override characters, and lone UTF-16 surrogates (valid in JSON,
+# but no database or encoder takes them).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class _Turn:
         self.state = replace(state)
         self.deleted = False
         self.text = _clean(msg.text)
+        self.argument = _clean(msg.argument)
         hint = msg.language_hint if self.s.use_language_hint else None
         detected = self.matcher.detect(self.text, hint or self.s.default_language) if fold(self.text) else None
         self.text_lang = detected or hint or self.s.default_language
@@ -151,15 +154,18 @@ class _Turn:
         return replies
 
     def _route(self) -> list[Reply]:
+        # Offered choices answer only the very next message: a number typed later must not pick
+        # from a list two replies back (an old "delete everything?" least of all).
+        offered, self.state.pending_choices = self.state.pending_choices, ()
         if self.msg.command is not None:
             return self._command(self.msg.command)
         if self.msg.choice:
             return self._choice(self.msg.choice)
         stripped = self.text.strip()
-        if stripped.isdigit() and self.state.pending_choices:
+        if stripped.isascii() and stripped.isdigit() and offered:  # not "²" or "①", which int() refuses
             n = int(stripped)
-            if 1 <= n <= len(self.state.pending_choices):
-                return self._choice(self.state.pending_choices[n - 1])
+            if 1 <= n <= len(offered):
+                return self._choice(offered[n - 1])
         if not fold(self.text):
             return [self._help_reply(text("not_understood", self.lang))]
         result = self.matcher.match(self.text, self.text_lang, k=8)
@@ -188,7 +194,7 @@ class _Turn:
         return self._respond(self._entry(best))
 
     def _command(self, command: str) -> list[Reply]:
-        handled = self.reminders.command(command, self.msg.argument)
+        handled = self.reminders.command(command, self.argument)
         if handled is not None:
             return handled
         if command in ("loeschen", "delete"):

@@ -504,7 +504,7 @@ class ReminderFlows:
         """The key of the item a payload points at, if the list is still the one shown."""
         digest, _, position = ref.partition(":")
         items = (self._get("items") or "").split("\n")
-        if self._get("step") != step or digest != self._get("hash") or not position.isdigit() or not 1 <= int(position) <= len(items):
+        if self._get("step") != step or digest != self._get("hash") or not (position.isascii() and position.isdigit()) or not 1 <= int(position) <= len(items):
             return None
         self._touch()
         return items[int(position) - 1].split("\t", 1)[0]
