@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Settings, city_clock, load_settings
-from bot.credentials import MissingSecret
+from bot.credentials import MissingSecret, log_pseudonym_key
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,15 +57,20 @@ def _worker(args: list[str]) -> int:
 def run_worker_command(settings: Settings) -> int:
     import logging
 
+    from bot.ops.logs import configure_logging
     from bot.reminders.process import run_worker
     from bot.storage.database import make_engine, migrate
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    engine = make_engine(settings.database_url)
-    migrate(engine)
+    log = logging.getLogger("bot.worker")
     try:
+        configure_logging(settings.log_format, logging.INFO, log_pseudonym_key(settings))
+        engine = make_engine(settings.database_url)
+        migrate(engine)
         asyncio.run(run_worker(settings, engine, city_clock(settings)))
     except MissingSecret as exc:
         print(f"config: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # an unreachable database, broken knowledge files: one clear line, then out
+        log.error("the worker stopped: %s: %s", type(exc).__name__, exc)
+        return EXIT_PROBLEMS
     return EXIT_OK

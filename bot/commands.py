@@ -25,7 +25,7 @@ from bot.core.matching.evaluation import Labelled, predict, score
 from bot.core.models import Incoming
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.validation import check
-from bot.credentials import MissingSecret, check_secrets, log_pseudonym_key
+from bot.credentials import MissingSecret, log_pseudonym_key
 from bot.ops.config_check import check_config, effective_lines
 from bot.ops.logs import configure_logging
 from bot.ops.metrics import Metrics
@@ -58,8 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for e in errors:
             print(f"config: {e}", file=sys.stderr)
         return EXIT_USAGE
-    configure_logging(args.log_format or settings.log_format, logging.INFO if args.command == "run" else logging.WARNING, log_pseudonym_key(settings))
     try:
+        configure_logging(args.log_format or settings.log_format, logging.INFO if args.command == "run" else logging.WARNING, log_pseudonym_key(settings))
         result: int = handler(args, settings)
     except MissingSecret as exc:
         print(f"config: {exc}", file=sys.stderr)
@@ -244,7 +244,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     settings = selected
     if not any(p.telegram or p.matrix for p in settings.profiles):
         return _cmd_chat(args, settings)  # no chat channel configured: the console serves
-    refused = check_secrets(settings).errors
+    refused = check_config(settings).errors  # exactly what `config check` refuses
     for e in refused:
         print(f"config: {e}", file=sys.stderr)
     if refused:

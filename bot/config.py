@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+
+from bot.core.schedule import QuietHours, parse_offset
 
 DEFAULT_CONFIG = Path("buergerbot.toml")
 
@@ -61,22 +63,48 @@ class RemindersConfig(BaseModel):
     offsets: list[str] = ["1d", "1h"]  # how long before an appointment: "1d", "2h", "30m"
     office_offsets: dict[str, list[str]] = {}  # office id -> its own offsets
     quiet_hours: tuple[str, str] = ("21:00", "08:00")  # no reminders in between, except for appointments that morning
-    case_followup_days: int = Field(7, ge=1)  # remind again when a document is still waiting to be collected
+    case_followup_days: int = Field(7, ge=1, le=365)  # remind again when a document is still waiting to be collected
     waste_dir: Path = Path("faq/waste")  # one iCal file per district: <district-id>.ics
     waste_evening: str = "18:00"  # waste reminders go out at this time the evening before
     poll_seconds: float = Field(5.0, gt=0)  # how often a worker looks for due reminders
     batch_size: int = Field(200, ge=1, le=10_000)  # rows claimed at once
     lease_seconds: int = Field(120, ge=10)  # a claimed row returns to the queue after this
     link_keys_env: str = "BUERGERBOT_LINK_KEYS"  # comma-separated hex keys (>= 32 bytes each), newest first
-    link_ttl_days: int = Field(90, ge=1)
+    link_ttl_days: int = Field(90, ge=1, le=3650)
+
+    @field_validator("offsets")
+    @classmethod
+    def _offsets(cls, value: list[str]) -> list[str]:
+        for offset in value:
+            parse_offset(offset)  # InvalidOffset is a ValueError: reported with its dotted path
+        return value
+
+    @field_validator("office_offsets")
+    @classmethod
+    def _office_offsets(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for offsets in value.values():
+            cls._offsets(offsets)
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: tuple[str, str]) -> tuple[str, str]:
+        QuietHours.parse(*value)  # "HH:MM"; ValueError otherwise
+        return value
+
+    @field_validator("waste_evening")
+    @classmethod
+    def _evening(cls, value: str) -> str:
+        dt.time.fromisoformat(value)
+        return value
 
 
 class StaffConfig(BaseModel):
     """Staff reports, and how long the data behind them is kept (deleted hourly by the running bot)."""
 
     model_config = ConfigDict(extra="forbid")
-    unanswered_retention_days: int = Field(90, ge=1)  # questions the bot could not answer
-    usage_retention_days: int = Field(400, ge=1)  # usage events (answers, fallbacks, choices)
+    unanswered_retention_days: int = Field(90, ge=1, le=36_500)  # questions the bot could not answer
+    usage_retention_days: int = Field(400, ge=1, le=36_500)  # usage events (answers, fallbacks, choices)
     review_after_days: int = Field(365, ge=1)  # `report stale`: entries not reviewed for this long
 
 
@@ -208,6 +236,8 @@ def load_settings(path: Path | None = None) -> tuple[Settings | None, list[str]]
         return Settings(**data), []
     except ValidationError as exc:
         return None, [f"{path}: {_error_text(e)}" for e in exc.errors()]
+    except SettingsError as exc:  # a BUERGERBOT_* variable that cannot be read (a list that is not JSON)
+        return None, [f"environment: {exc.__cause__ or exc}"]
 
 
 def _error_text(error: Any) -> str:

@@ -133,7 +133,10 @@ def check_secrets(settings: Settings) -> SecretReport:
         errors.append(problem)
     elif problem:
         notes.append(f"{problem} (needed once a chat channel or back-office client is configured)")
-    if log_pseudonym_key(settings) is None:
+    problem = _refusal(partial(log_pseudonym_key, settings))
+    if problem:
+        errors.append(problem)
+    elif log_pseudonym_key(settings) is None:
         notes.append(f"logs: {settings.log_pseudonym_key_env} unset; chat pseudonyms in logs change with every restart")
     return SecretReport(errors, notes)
 

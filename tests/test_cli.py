@@ -368,3 +368,36 @@ def test_run_that_cannot_start_says_why_in_one_line(tmp_path: Path, tiny_kb: Pat
     assert code == 1
     assert "ERROR bot.commands: the bot stopped: OSError:" in err and "address already in use" in err
     assert "Traceback" not in err
+
+
+# --- configuration mistakes end in one clear line and exit 2, never a traceback ---
+
+
+@pytest.mark.parametrize("line", ['offsets = ["3x"]', 'quiet_hours = ["25:00", "08:00"]', 'waste_evening = "abends"', "case_followup_days = 100000"])
+def test_bad_reminder_settings_are_config_errors(line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "b.toml"
+    config.write_text(f"[reminders]\n{line}\n", encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(config), "config", "check")
+    assert code == 2 and "reminders." in err
+    code, _, err = run(capsys, "--config", str(config), "run")
+    assert code == 2 and err.startswith("config: ")
+
+
+def test_an_environment_list_that_is_not_json_is_a_config_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BUERGERBOT_LANGUAGES", "de,en")
+    code, _, err = run(capsys, "faq", "validate", "--quick")
+    assert code == 2 and err.startswith("config: environment:")
+
+
+def test_an_unreadable_secret_file_is_a_config_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BUERGERBOT_LOG_PSEUDONYM_KEY_FILE", str(tmp_path / "missing"))
+    code, _, err = run(capsys, "config", "check")
+    assert code == 2 and "BUERGERBOT_LOG_PSEUDONYM_KEY_FILE: cannot read" in err
+    code, _, err = run(capsys, "faq", "validate", "--quick")
+    assert code == 2 and "BUERGERBOT_LOG_PSEUDONYM_KEY_FILE: cannot read" in err
+
+
+def test_retention_beyond_a_century_is_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BUERGERBOT_STAFF__USAGE_RETENTION_DAYS", "1000000")
+    code, _, err = run(capsys, "report", "purge")
+    assert code == 2 and "staff.usage_retention_days" in err

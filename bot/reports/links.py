@@ -30,8 +30,10 @@ async def check_links(urls: Iterable[str], timeout: float = 10.0, concurrency: i
     if not unique:
         return {}
     slots = asyncio.Semaphore(concurrency)
-    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=8, resolver=resolver) if resolver else \
-        aiohttp.TCPConnector(limit=concurrency, limit_per_host=8)
+    # As many connections per host as links in flight: city links mostly share one host, and a link
+    # waiting for a connection inside its own time limit would be reported as broken.
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, resolver=resolver) if resolver else \
+        aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
     async with aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT},
                                      timeout=aiohttp.ClientTimeout(total=timeout)) as session:
 

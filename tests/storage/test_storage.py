@@ -17,7 +17,7 @@ from bot.core.models import UserState
 from bot.core.ports import MemoryUserStates
 from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
-from bot.storage.database import alembic_config, migrate
+from bot.storage.database import alembic_config, make_engine, migrate
 from bot.storage.tables import UnansweredRow
 from bot.storage.unanswered import SqlUnansweredLog
 from tests.databases import PG_URL, postgres_engine
@@ -115,3 +115,13 @@ def test_workers_starting_together_migrate_once(tmp_path: Path) -> None:
         with pg.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         pg.dispose()
+
+
+def test_database_errors_carry_no_chat_id_or_question_text(tmp_path: Path) -> None:
+    """Errors end up in logs; their text must not quote the statement's parameters."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # not migrated: every statement fails
+    with pytest.raises(Exception) as failed:
+        SqlUserStates(engine).save("telegram", "987654321", UserState(language="de"))
+    with pytest.raises(Exception) as failed_question:
+        SqlUnansweredLog(engine).record("Mein geheimes Anliegen", "de", "telegram", dt.datetime.now(dt.UTC))
+    assert "987654321" not in str(failed.value) and "geheimes" not in str(failed_question.value)
