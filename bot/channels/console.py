@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TextIO
 
+from bot.channels.commands import split_command
 from bot.channels.markup import reply_as_plain
 from bot.core.dialogue import Dialogue
 from bot.core.models import Incoming
@@ -23,6 +24,14 @@ def run_console(dialogue: Dialogue, stdin: TextIO, stdout: TextIO, before_each: 
             return
         if before_each is not None:
             before_each()
-        for reply in dialogue.handle(Incoming(channel="console", chat_id="console", text=line.rstrip("\n"))):
+        for reply in dialogue.handle(incoming(line.rstrip("\n"))):
             stdout.write(reply_as_plain(reply) + "\n\n")
         stdout.flush()
+
+
+def incoming(line: str) -> Incoming:
+    """A typed line as the core sees it: "/termin morgen 9 Uhr" is a command, as on Telegram."""
+    command = split_command(line)
+    if command is not None:
+        return Incoming(channel="console", chat_id="console", text="", command=command[0], argument=command[1])
+    return Incoming(channel="console", chat_id="console", text=line)

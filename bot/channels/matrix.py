@@ -39,8 +39,8 @@ from nio import (
 from nio.api import MessageDirection
 from nio.exceptions import LocalProtocolError
 
+from bot.channels.commands import split_command
 from bot.channels.markup import to_html, to_html_lines, to_plain
-from bot.core.dialogue import COMMANDS
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
 from bot.ops.logs import pseudonym
@@ -74,10 +74,9 @@ class MatrixSettings:
 def incoming_from_text(room_id: str, text: str, profile: str = "default") -> Incoming:
     """A message the bot answers, as the core sees it: "!link <token>", "!termin 3.12. 10:30" or
     "/help" become commands when the core knows them; everything else is text."""
-    stripped = text.strip()
-    head, *rest = stripped[1:].split(None, 1) or [""]
-    if stripped[:1] in ("!", "/") and head.lower() in COMMANDS:
-        return Incoming(CHANNEL, room_id, "", profile=profile, command=head.lower(), argument=(rest[0].strip() if rest else "")[:64])
+    command = split_command(text)
+    if command is not None:
+        return Incoming(CHANNEL, room_id, "", profile=profile, command=command[0], argument=command[1])
     return Incoming(CHANNEL, room_id, text, profile=profile)
 
 

@@ -1,0 +1,28 @@
+"""The console channel speaks the same commands as the chat apps."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+from bot.channels.commands import split_command
+from bot.channels.console import incoming, run_console
+from tests.conftest import CollectingChannel
+
+
+def test_typed_commands_are_commands_and_everything_else_is_text() -> None:
+    assert split_command("/termin morgen 9 Uhr") == ("termin", "morgen 9 Uhr")
+    assert split_command("!LINK  abc ") == ("link", "abc")
+    assert split_command("/unbekannt x") is None and split_command("termin morgen") is None and split_command("") is None
+    assert split_command("/start " + "x" * 500) == ("start", "x" * 64)
+    line = incoming("/hilfe")
+    assert (line.command, line.text) == ("hilfe", "")
+    assert incoming("Perso beantragen").text == "Perso beantragen"
+
+
+def test_console_session(make_chat: Callable[..., CollectingChannel]) -> None:
+    out = io.StringIO()
+    run_console(make_chat().dialogue, io.StringIO("/sprache\nPerso beantragen\n"), out)
+    text = out.getvalue()
+    assert "English" in text  # /sprache offered the languages, as the command does on Telegram
+    assert "Antwort zu personalausweis." in text
