@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ from bot.core.ports import DeliveryFailed
 from bot.ops.logs import pseudonym
 
 log = logging.getLogger(__name__)
+_NOT_IN_ROOM = frozenset({"M_FORBIDDEN", "M_NOT_FOUND"})  # retrying will not help
 
 Handle = Callable[[Incoming], Sequence[Reply]]
 CHANNEL = "matrix"
@@ -350,40 +352,44 @@ class MatrixChannel:
 
     async def deliver(self, chat_id: str, reply: Reply, key: str) -> None:
         """Send a reminder; sending the same key again is harmless, so every failure may be retried."""
-        content = self.render(reply)
         txn = "reminder-" + hashlib.sha256(key.encode()).hexdigest()[:32]
-        for _ in range(self.settings.send_attempts):
-            try:
-                resp = await self.client.room_send(chat_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=True)
-            except LocalProtocolError:
-                # nio refuses a room it does not know (encrypted sends look the room up first). After
-                # a first sync that means the bot is not in it; before, it may just not know yet.
-                raise DeliveryFailed("not in the room", permanent=bool(self.client.next_batch)) from None
-            if not isinstance(resp, RoomSendError):
-                return
-            if resp.status_code == "M_LIMIT_EXCEEDED":
-                await asyncio.sleep(min((resp.retry_after_ms or 1000) / 1000, self.settings.max_rate_limit_wait_s))
-                continue
-            if resp.status_code in ("M_FORBIDDEN", "M_NOT_FOUND"):
-                raise DeliveryFailed(resp.status_code, permanent=True)
-            if resp.status_code == "M_UNKNOWN_TOKEN":
-                # The account's login is gone: every chat is affected, not this one; keep the reminder for later.
-                log.error("matrix: the access token was refused; reminders wait until the bot logs in again")
-                raise DeliveryFailed(resp.status_code)
-            await asyncio.sleep(1)
-        raise DeliveryFailed("matrix: not accepted after retries", maybe_sent=True)
+        try:
+            error = await self._room_send(chat_id, self.render(reply), txn)
+        except LocalProtocolError:
+            # nio refuses a room it does not know (encrypted sends look the room up first). After
+            # a first sync that means the bot is not in it; before, it may just not know yet.
+            raise DeliveryFailed("not in the room", permanent=bool(self.client.next_batch)) from None
+        if error is None:
+            return
+        if error.status_code in _NOT_IN_ROOM:
+            raise DeliveryFailed(error.status_code, permanent=True)
+        if error.status_code == "M_UNKNOWN_TOKEN":
+            # The account's login is gone: every chat is affected, not this one; keep the reminder for later.
+            log.error("matrix: the access token was refused; reminders wait until the bot logs in again")
+            raise DeliveryFailed(error.status_code)
+        raise DeliveryFailed(f"matrix: not accepted after retries ({error.status_code})", maybe_sent=True)
 
     async def _send(self, room_id: str, reply: Reply) -> None:
-        content = self.render(reply)
+        if await self._room_send(room_id, self.render(reply)) is not None:
+            log.error("matrix: a reply could not be delivered after %d attempts", self.settings.send_attempts, extra={"chat": pseudonym(CHANNEL, room_id)})
+
+    async def _room_send(self, room_id: str, content: dict[str, Any], tx_id: str | None = None) -> RoomSendError | None:
+        """Send with M_LIMIT_EXCEEDED waited out and other errors retried with back-off; the last
+        error when it did not go through. Errors no retry can mend come back at once."""
+        tx_id = tx_id or uuid.uuid4().hex  # one id for all attempts: a retry of a send that went through is dropped
+        error: RoomSendError | None = None
         for attempt in range(self.settings.send_attempts):
-            resp = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+            resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id, ignore_unverified_devices=True)
             if not isinstance(resp, RoomSendError):
-                return
+                return None
+            error = resp
             if resp.status_code == "M_LIMIT_EXCEEDED":
                 wait = min((resp.retry_after_ms or 1000) / 1000, self.settings.max_rate_limit_wait_s)
                 log.info("matrix: rate limited, waiting %.1fs", wait)
                 await asyncio.sleep(wait)
                 continue
+            if resp.status_code in _NOT_IN_ROOM or resp.status_code == "M_UNKNOWN_TOKEN":
+                return resp
             log.warning("matrix: send failed (%s), attempt %d", resp.status_code, attempt + 1)
             await asyncio.sleep(min(2 ** attempt, 10))
-        log.error("matrix: a reply could not be delivered after %d attempts", self.settings.send_attempts, extra={"chat": pseudonym(CHANNEL, room_id)})
+        return error

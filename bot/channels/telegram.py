@@ -259,16 +259,11 @@ class TelegramChannel:
             target = int(chat_id)
         except ValueError:
             raise DeliveryFailed("not a Telegram chat id", permanent=True) from None
-        chunks = split_message(reply.text, _TEXT_LIMIT, lambda t: len(to_html(t)))
-        markup = self._keyboard(reply)
-        for i, chunk in enumerate(chunks):
+        messages = self._messages(reply)
+        for i, (html, markup) in enumerate(messages):
             for _ in range(5):
                 try:
-                    async with self._chat_limiter(target):
-                        await self.app.bot.send_message(
-                            target, to_html(chunk), parse_mode=ParseMode.HTML, reply_markup=markup if i == len(chunks) - 1 else None,
-                            link_preview_options=LinkPreviewOptions(is_disabled=True),
-                        )
+                    await self._post(target, html, markup)
                     break
                 except RetryAfter as exc:
                     await asyncio.sleep(_seconds(exc.retry_after))
@@ -282,11 +277,14 @@ class TelegramChannel:
     # -- outgoing ------------------------------------------------------------------------------
     async def _send(self, chat_id: int, replies: Sequence[Reply]) -> None:
         for reply in replies:
-            chunks = split_message(reply.text, _TEXT_LIMIT, lambda t: len(to_html(t)))
-            markup = self._keyboard(reply)
-            for i, chunk in enumerate(chunks):
-                last = i == len(chunks) - 1
-                await self._send_one(chat_id, to_html(chunk), markup if last else None)
+            for html, markup in self._messages(reply):
+                await self._send_one(chat_id, html, markup)
+
+    def _messages(self, reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+        """The reply as Telegram messages: HTML chunks below the length limit, the keyboard on the last."""
+        chunks = [to_html(c) for c in split_message(reply.text, _TEXT_LIMIT, lambda t: len(to_html(t)))]
+        markup = self._keyboard(reply)
+        return [(html, markup if i == len(chunks) - 1 else None) for i, html in enumerate(chunks)]
 
     def _keyboard(self, reply: Reply) -> InlineKeyboardMarkup | None:
         rows = [[InlineKeyboardButton(b.label[:64], url=b.url)] for b in reply.buttons if b.url]
@@ -298,15 +296,10 @@ class TelegramChannel:
         return InlineKeyboardMarkup(rows) if rows else None
 
     async def _send_one(self, chat_id: int, html: str, markup: InlineKeyboardMarkup | None) -> None:
-        limiter = self._chat_limiter(chat_id)
         delay = 0.5
         for attempt in range(4):
             try:
-                async with limiter:
-                    await self.app.bot.send_message(
-                        chat_id, html, parse_mode=ParseMode.HTML, reply_markup=markup,
-                        link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    )
+                await self._post(chat_id, html, markup)
                 return
             except RetryAfter as exc:  # left over after the rate limiter's own retries
                 await asyncio.sleep(_seconds(exc.retry_after))
@@ -316,6 +309,10 @@ class TelegramChannel:
                 log.warning("telegram send failed (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay *= 2
+
+    async def _post(self, chat_id: int, html: str, markup: InlineKeyboardMarkup | None) -> None:
+        async with self._chat_limiter(chat_id):
+            await self.app.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=_NO_PREVIEW)
 
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
         if self.settings.per_chat_per_second <= 0:
@@ -332,6 +329,7 @@ class TelegramChannel:
         return limiter
 
 
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # form links would otherwise unfold into large cards
 _UNLIMITED = AsyncLimiter(1e9, 1.0)  # per-chat limit lifted (benchmarks, a local Bot API server)
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import RemindersConfig
 from bot.core.models import ChatRef, NoticeKind
-from bot.core.schedule import QuietHours, parse_offset, plan_appointment
+from bot.core.schedule import QuietHours, plan_appointment
 from bot.reminders.queue import Due
 from bot.reminders.waste import WasteCalendar
 
@@ -28,8 +28,6 @@ class ReminderPolicy:
 
     @classmethod
     def from_config(cls, cfg: RemindersConfig, timezone: str) -> ReminderPolicy:
-        for offset in [*cfg.offsets, *(o for os in cfg.office_offsets.values() for o in os)]:
-            parse_offset(offset)  # fail at start-up, not at the first appointment
         return cls(
             zone=ZoneInfo(timezone),
             offsets=tuple(cfg.offsets),

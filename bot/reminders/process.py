@@ -71,13 +71,12 @@ def notice_renderer(knowledge: Callable[[], KnowledgeBase], clock: Callable[[], 
 
 
 def reminder_service(
-    settings: Settings, engine: Engine, deliverers: Mapping[tuple[str, str], Deliverer], render: Callable[[Notice], Reply],
+    settings: Settings, book: SqlReminderBook, deliverers: Mapping[tuple[str, str], Deliverer], render: Callable[[Notice], Reply],
     clock: Callable[[], dt.datetime], observe: Observe | None = None,
 ) -> ReminderService:
+    """The delivery jobs over the same database, policy and calendars as ``book``."""
     r = settings.reminders
-    policy = ReminderPolicy.from_config(r, settings.timezone)
-    worker = ReminderWorker(engine, deliverers, render, policy, clock, batch_size=r.batch_size, lease_seconds=r.lease_seconds, observe=observe)
-    book = reminder_book(settings, engine, clock)
+    worker = ReminderWorker(book.engine, deliverers, render, book.policy, clock, batch_size=r.batch_size, lease_seconds=r.lease_seconds, observe=observe)
     return ReminderService(worker, clock, poll_seconds=r.poll_seconds, top_up=book.top_up_waste)
 
 
@@ -98,7 +97,8 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
     for channel in channels:
         await channel.open_for_delivery()
     metrics = Metrics()
-    service = reminder_service(settings, engine, {c.address: c for c in channels}, notice_renderer(lambda: knowledge, clock), clock, metrics.reminder_event)
+    book = reminder_book(settings, engine, clock)
+    service = reminder_service(settings, book, {c.address: c for c in channels}, notice_renderer(lambda: knowledge, clock), clock, metrics.reminder_event)
 
     async def database() -> str | None:
         await asyncio.to_thread(ping, engine)
@@ -130,11 +130,12 @@ def reminder_parts(
     with back-office clients configured the back-office API on the operations server."""
     from bot.web.backoffice import install_backoffice
 
-    if storage.engine is None:
-        return [], []
+    book = storage.book
+    if storage.engine is None or not isinstance(book, SqlReminderBook):
+        return [], []  # storage kept in memory: nothing to deliver from
     clock = city_clock(settings)
     deliverers = {channel.address: channel for channel in channels if isinstance(channel, Deliverer)}
-    service = reminder_service(settings, storage.engine, deliverers, notice_renderer(lambda: live.snapshot.knowledge, clock), clock, metrics.reminder_event)
+    service = reminder_service(settings, book, deliverers, notice_renderer(lambda: live.snapshot.knowledge, clock), clock, metrics.reminder_event)
     extensions: list[Extension] = []
     if settings.backoffice_clients:
         engine = storage.engine

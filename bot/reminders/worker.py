@@ -50,6 +50,7 @@ class Claimed:
     kind: NoticeKind
     params: dict[str, str]
     expires_at: dt.datetime | None
+    attempts: int = 0  # before this one
 
     @property
     def key(self) -> str:
@@ -164,18 +165,21 @@ class ReminderWorker:
             .where(ReminderRow.id.in_(due.scalar_subquery()))
             .values(worker=self.worker_id, lease_until=now + self._lease)
             .returning(ReminderRow.id, ReminderRow.channel, ReminderRow.chat_id, ReminderRow.profile, ReminderRow.language,
-                       ReminderRow.kind, ReminderRow.params, ReminderRow.expires_at)
+                       ReminderRow.kind, ReminderRow.params, ReminderRow.expires_at, ReminderRow.attempts)
         )
+        claimed: list[Claimed] = []
+        unreadable: list[int] = []
         with self._engine.begin() as conn:
-            rows = conn.execute(stmt).all()
-        claimed = []
-        for r in rows:
-            try:
-                kind = NoticeKind(r.kind)
-                params = {str(k): str(v) for k, v in json.loads(r.params).items()}
-            except (ValueError, AttributeError):
-                kind, params = NoticeKind.APPOINTMENT, {}
-            claimed.append(Claimed(r.id, ChatRef(r.channel, r.chat_id, r.profile), r.language, kind, params, r.expires_at))
+            for r in conn.execute(stmt).all():
+                try:
+                    kind = NoticeKind(r.kind)
+                    params = {str(k): str(v) for k, v in json.loads(r.params).items()}
+                except (ValueError, AttributeError):  # a row no version of the bot wrote: never send a guess
+                    unreadable.append(r.id)
+                    continue
+                claimed.append(Claimed(r.id, ChatRef(r.channel, r.chat_id, r.profile), r.language, kind, params, r.expires_at, r.attempts))
+            if unreadable:
+                conn.execute(update(ReminderRow).where(ReminderRow.id.in_(unreadable)).values(status="failed", worker=None, lease_until=None))
         return claimed
 
     def _mark_sending(self, ids: Sequence[int]) -> set[int]:
@@ -218,14 +222,10 @@ class ReminderWorker:
             return "failed", None
         if error.maybe_sent and not self._deliverers[(outcome.row.chat.channel, outcome.row.chat.profile)].idempotent:
             return "in_doubt", None
-        attempts = self._attempts(outcome.row.id)
+        attempts = outcome.row.attempts + 1  # this attempt was counted when the row was marked sending
         if attempts >= MAX_ATTEMPTS:
             return "failed", None
         return "pending", now + dt.timedelta(seconds=30 * 2 ** attempts)
-
-    def _attempts(self, row_id: int) -> int:
-        with self._engine.connect() as conn:
-            return int(conn.execute(select(ReminderRow.attempts).where(ReminderRow.id == row_id)).scalar_one())
 
     def _settle(self, dropped: Sequence[int], deferred: Sequence[tuple[int, dt.datetime]]) -> None:
         with self._engine.begin() as conn:

@@ -25,8 +25,8 @@ class SqlReminderBook:
         self, engine: Engine, policy: ReminderPolicy, clock: Callable[[], dt.datetime],
         signer: TokenSigner | None = None, calendar: Callable[[], WasteCalendar] = WasteCalendar,
     ) -> None:
-        self._engine = engine
-        self._policy = policy
+        self.engine = engine
+        self.policy = policy
         self._clock = clock
         self._signer = signer
         self._calendar = calendar
@@ -34,8 +34,8 @@ class SqlReminderBook:
     # -- appointments ------------------------------------------------------------------------------
     def add_appointment(self, chat: ChatRef, language: str, starts_at: dt.datetime, office: str | None, subject: str) -> Appointment:
         now = self._clock()
-        appointment = Appointment(uuid.uuid4().hex, self._policy.local(starts_at), office, subject[:200], "chat")
-        with self._engine.begin() as conn:
+        appointment = Appointment(uuid.uuid4().hex, self.policy.local(starts_at), office, subject[:200], "chat")
+        with self.engine.begin() as conn:
             conn.execute(insert(AppointmentRow).values(
                 id=appointment.id, source="chat", external_ref=None, starts_at=starts_at, office=office, subject=appointment.subject,
                 language=language, status="active", token_id=None, redeemed_at=None, created_at=now,
@@ -47,7 +47,7 @@ class SqlReminderBook:
         conn.execute(insert(AppointmentChatRow).values(
             appointment_id=appointment.id, channel=chat.channel, chat_id=chat.chat_id, profile=chat.profile, language=language, created_at=now,
         ))
-        enqueue(conn, appointment_dues(self._policy, appointment.id, appointment.starts_at, appointment.office, appointment.subject, chat, language, now))
+        enqueue(conn, appointment_dues(self.policy, appointment.id, appointment.starts_at, appointment.office, appointment.subject, chat, language, now))
 
     def upcoming(self, chat: ChatRef, now: dt.datetime) -> list[Appointment]:
         query = (
@@ -56,15 +56,15 @@ class SqlReminderBook:
             .where(*_links_of(chat), AppointmentRow.status == "active", AppointmentRow.starts_at > now)
             .order_by(AppointmentRow.starts_at)
         )
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             return [self._appointment_from(r) for r in conn.execute(query)]
 
     def _appointment_from(self, row: Any) -> Appointment:
-        return Appointment(row.id, self._policy.local(row.starts_at), row.office, row.subject, row.source)
+        return Appointment(row.id, self.policy.local(row.starts_at), row.office, row.subject, row.source)
 
     def cancel(self, chat: ChatRef, appointment_id: str) -> bool:
         """This chat no longer wants reminders of it; an appointment the chat itself added is gone."""
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             removed = conn.execute(delete(AppointmentChatRow).where(AppointmentChatRow.appointment_id == appointment_id, *_links_of(chat))).rowcount
             if not removed:
                 return False
@@ -88,7 +88,7 @@ class SqlReminderBook:
         except ExpiredToken:
             return LinkResult(error=LinkError.EXPIRED)
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             # The conditional update is the single-use check: of two chats redeeming at once, one wins.
             claimed = conn.execute(
                 update(AppointmentRow)
@@ -114,7 +114,7 @@ class SqlReminderBook:
     def subscribe_case(self, chat: ChatRef, language: str, reference: str) -> Subscription | None:
         ref = normalise_reference(reference)
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             case = conn.execute(select(CaseRow).where(CaseRow.reference == ref)).first()
             if case is None:
                 return None
@@ -132,9 +132,9 @@ class SqlReminderBook:
         if district not in calendar.names:
             raise KeyError(district)
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             sub = self._subscribe(conn, chat, language, SubscriptionKind.WASTE, district, now)
-            enqueue(conn, waste_dues(self._policy, calendar, sub.id, district, chat, language, now))
+            enqueue(conn, waste_dues(self.policy, calendar, sub.id, district, chat, language, now))
             return sub
 
     def _subscribe(self, conn: Connection, chat: ChatRef, language: str, kind: SubscriptionKind, ref: str, now: dt.datetime) -> Subscription:
@@ -142,19 +142,17 @@ class SqlReminderBook:
                   "profile": chat.profile, "language": language, "created_at": now}
         conn.execute(insert_or_ignore(conn, SubscriptionRow, ["kind", "ref", "channel", "chat_id", "profile"]).values(values))
         row = conn.execute(select(SubscriptionRow.id).where(SubscriptionRow.kind == kind.value, SubscriptionRow.ref == ref, *_subscriptions_of(chat))).one()
-        return Subscription(row.id, kind, ref, self._label(kind, ref))
-
-    def _label(self, kind: SubscriptionKind, ref: str) -> str:
-        return self._calendar().names.get(ref, ref) if kind is SubscriptionKind.WASTE else ref
+        return _subscription(row.id, kind, ref, self._calendar().names)
 
     def subscriptions(self, chat: ChatRef) -> list[Subscription]:
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             rows = conn.execute(select(SubscriptionRow.id, SubscriptionRow.kind, SubscriptionRow.ref).where(*_subscriptions_of(chat))
                                 .order_by(SubscriptionRow.created_at)).all()
-        return [Subscription(r.id, SubscriptionKind(r.kind), r.ref, self._label(SubscriptionKind(r.kind), r.ref)) for r in rows]
+        names = self._calendar().names  # once per listing: the calendar folder is checked for changes on each call
+        return [_subscription(r.id, SubscriptionKind(r.kind), r.ref, names) for r in rows]
 
     def unsubscribe(self, chat: ChatRef, subscription_id: str) -> bool:
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             removed = conn.execute(delete(SubscriptionRow).where(SubscriptionRow.id == subscription_id, *_subscriptions_of(chat))).rowcount
             if removed:
                 conn.execute(delete(ReminderRow).where(ReminderRow.subject_id == subscription_id, ReminderRow.status == "pending"))
@@ -165,7 +163,7 @@ class SqlReminderBook:
         reminders for days a replaced calendar no longer has. Returns how many rows were queued."""
         calendar = self._calendar()
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             # FOR SHARE: a chat deleting its data at this moment waits, or its rows are already gone.
             subs = conn.execute(select(SubscriptionRow).where(SubscriptionRow.kind == SubscriptionKind.WASTE.value).with_for_update(read=True)).all()
             districts = {s.id: s.ref for s in subs}
@@ -177,7 +175,7 @@ class SqlReminderBook:
                 conn.execute(update(ReminderRow).where(ReminderRow.id.in_(gone)).values(status="cancelled"))
             return enqueue(conn, [
                 due for s in subs
-                for due in waste_dues(self._policy, calendar, s.id, s.ref, ChatRef(s.channel, s.chat_id, s.profile), s.language, now)
+                for due in waste_dues(self.policy, calendar, s.id, s.ref, ChatRef(s.channel, s.chat_id, s.profile), s.language, now)
             ])
 
     def districts(self) -> dict[str, str]:
@@ -187,7 +185,7 @@ class SqlReminderBook:
     # export and forget cover every profile: they answer "everything about me", whichever bot is asked.
     def export(self, chat: ChatRef) -> dict[str, Any]:
         where_chat = (ReminderRow.channel == chat.channel, ReminderRow.chat_id == chat.chat_id)
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             appointments = conn.execute(
                 select(AppointmentRow.id, AppointmentRow.starts_at, AppointmentRow.office, AppointmentRow.subject, AppointmentRow.source,
                        AppointmentRow.status, AppointmentChatRow.language, AppointmentChatRow.created_at)
@@ -202,7 +200,7 @@ class SqlReminderBook:
             ).all()
         return {
             "appointments": [
-                {"id": a.id, "starts_at": self._policy.local(a.starts_at).isoformat(), "office": a.office, "subject": a.subject,
+                {"id": a.id, "starts_at": self.policy.local(a.starts_at).isoformat(), "office": a.office, "subject": a.subject,
                  "source": a.source, "status": a.status, "language": a.language, "linked_at": _iso(a.created_at)}
                 for a in appointments
             ],
@@ -217,7 +215,7 @@ class SqlReminderBook:
         }
 
     def forget(self, chat: ChatRef) -> None:
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             own = select(AppointmentChatRow.appointment_id).where(
                 AppointmentChatRow.channel == chat.channel, AppointmentChatRow.chat_id == chat.chat_id,
             )
@@ -230,6 +228,11 @@ class SqlReminderBook:
             if chat_made:
                 conn.execute(delete(AppointmentRow).where(AppointmentRow.id.in_(chat_made)))
             conn.execute(delete(ChatStateRow).where(ChatStateRow.channel == chat.channel, ChatStateRow.chat_id == chat.chat_id))
+
+
+def _subscription(sub_id: str, kind: SubscriptionKind, ref: str, district_names: dict[str, str]) -> Subscription:
+    """A subscription as the citizen sees it: a waste district by its name, a case by its reference."""
+    return Subscription(sub_id, kind, ref, district_names.get(ref, ref) if kind is SubscriptionKind.WASTE else ref)
 
 
 def _links_of(chat: ChatRef) -> tuple[Any, ...]:

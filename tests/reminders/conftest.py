@@ -12,6 +12,7 @@ from sqlalchemy import Engine, insert, select
 from bot.config import BackofficeClient, MatrixConfig, ProfileConfig, Settings, TelegramConfig
 from bot.reminders.backoffice import Backoffice
 from bot.storage.tables import AppointmentChatRow, ReminderRow, SubscriptionRow
+from tests.fakes.clock import Clock
 
 NOW = dt.datetime(2026, 10, 20, 8, 0, tzinfo=dt.UTC)  # a Tuesday, five days before the end of summer time
 LINK_KEY = "ab" * 32
@@ -19,17 +20,9 @@ OFFICES = {"buergerbuero", "standesamt"}
 TOKENS = {"termine": "termine-token-0123456789abcdefghijklmnop", "ausweis": "ausweis-token-0123456789abcdefghijklmnop"}
 
 
-class Clock:
-    def __init__(self, now: dt.datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

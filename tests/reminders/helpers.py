@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 from bot.core.models import Notice, Reply
 from bot.core.ports import DeliveryFailed
 from bot.reminders.planning import ReminderPolicy
+from tests.fakes.clock import Clock
+
+__all__ = ["BERLIN", "POLICY", "Clock", "RecordingDeliverer", "at", "plain_render"]
 
 BERLIN = ZoneInfo("Europe/Berlin")
 POLICY = ReminderPolicy(zone=BERLIN)
@@ -15,14 +18,6 @@ POLICY = ReminderPolicy(zone=BERLIN)
 
 def at(day: str, hm: str) -> dt.datetime:
     return dt.datetime.fromisoformat(f"{day}T{hm}").replace(tzinfo=BERLIN)
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 def plain_render(notice: Notice) -> Reply:

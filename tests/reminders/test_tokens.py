@@ -19,6 +19,7 @@ from bot.reminders.tokens import (
     TokenSigner,
     key_id,
 )
+from tests.fakes.clock import Clock
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 START = datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)
@@ -41,17 +42,9 @@ def distinct_keys(n: int) -> list[bytes]:
 KEY_A, KEY_B, KEY_C = distinct_keys(3)
 
 
-class Clock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
@@ -93,7 +86,7 @@ def test_token_id_size_limits(signer: TokenSigner, size: int) -> None:
 
 @given(token_id=st.binary(min_size=1, max_size=MAX_TOKEN_ID_BYTES), ttl_minutes=st.integers(1, 10 * 365 * 24 * 60))
 def test_every_token_fits_telegram_start_payload(token_id: bytes, ttl_minutes: int) -> None:
-    signer = TokenSigner([KEY_A], now=Clock())
+    signer = TokenSigner([KEY_A], now=Clock(START))
     issued = signer.issue(token_id=token_id, ttl=timedelta(minutes=ttl_minutes))
     assert TOKEN_RE.match(issued.token), issued.token
     assert signer.verify(issued.token).token_id == token_id.hex()
@@ -277,7 +270,7 @@ def test_key_id_is_one_alphabet_character() -> None:
 @settings(max_examples=500)
 @given(junk=st.text())
 def test_random_text_never_verifies(junk: str) -> None:
-    signer = TokenSigner([KEY_A, KEY_B], now=Clock())
+    signer = TokenSigner([KEY_A, KEY_B], now=Clock(START))
     with pytest.raises(TokenError):
         signer.verify(junk)
 
@@ -285,7 +278,7 @@ def test_random_text_never_verifies(junk: str) -> None:
 @settings(max_examples=500)
 @given(junk=st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True))
 def test_random_alphabet_strings_never_verify(junk: str) -> None:
-    signer = TokenSigner([KEY_A, KEY_B], now=Clock())
+    signer = TokenSigner([KEY_A, KEY_B], now=Clock(START))
     with pytest.raises(TokenError):
         signer.verify(junk)
 
@@ -294,7 +287,7 @@ def test_random_alphabet_strings_never_verify(junk: str) -> None:
 @given(body=st.from_regex(r"[A-Za-z0-9_-]{28,62}", fullmatch=True), use_b=st.booleans())
 def test_well_formed_forgeries_never_verify(body: str, use_b: bool) -> None:
     """Right version, a configured key id, plausible length: only the MAC stands in the way."""
-    signer = TokenSigner([KEY_A, KEY_B], now=Clock())
+    signer = TokenSigner([KEY_A, KEY_B], now=Clock(START))
     forged = "1" + key_id(KEY_B if use_b else KEY_A) + body
     with pytest.raises((BadSignature, MalformedToken)):
         signer.verify(forged)
@@ -302,7 +295,7 @@ def test_well_formed_forgeries_never_verify(body: str, use_b: bool) -> None:
 
 @given(token_id=st.binary(min_size=1, max_size=MAX_TOKEN_ID_BYTES), position=st.integers(0, 63), data=st.data())
 def test_hypothesis_single_character_change(token_id: bytes, position: int, data: st.DataObject) -> None:
-    signer = TokenSigner([KEY_A, KEY_B], now=Clock())
+    signer = TokenSigner([KEY_A, KEY_B], now=Clock(START))
     token = signer.issue(token_id=token_id).token
     i = position % len(token)
     c = data.draw(st.characters().filter(lambda ch: ch != token[i]))

@@ -21,7 +21,7 @@ from bot.config import BackofficeClient, ProfileConfig, Settings, TelegramConfig
 from bot.storage.database import make_engine, migrate
 from bot.web.backoffice import create_backoffice_app
 from bot.web.openapi import openapi_document
-from tests.reminders.conftest import LINK_KEY, OFFICES, TOKENS, Clock
+from tests.reminders.conftest import LINK_KEY, NOW, OFFICES, TOKENS, Clock
 
 PREFIX = "/api/v1"
 schema = schemathesis.openapi.from_dict(openapi_document(PREFIX, ["de", "en"]))
@@ -37,7 +37,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         engine = make_engine(f"sqlite:///{Path(tmp_path_factory.mktemp('fuzz')) / 'bot.db'}")
         migrate(engine)
         root = web.Application()
-        root.add_subapp(PREFIX, create_backoffice_app(engine, cfg, lambda: OFFICES, Clock()))
+        root.add_subapp(PREFIX, create_backoffice_app(engine, cfg, lambda: OFFICES, Clock(NOW)))
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(root)
     loop.run_until_complete(runner.setup())
