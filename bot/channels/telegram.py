@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.channels.markup import to_html
 from bot.channels.splitting import split_message
@@ -311,8 +313,14 @@ class TelegramChannel:
                 delay *= 2
 
     async def _post(self, chat_id: int, html: str, markup: InlineKeyboardMarkup | None) -> None:
+        # Through the library (rate limiter, errors, retries), but without turning Telegram's echo
+        # of the sent message back into a Message: nothing reads it, and parsing its entities and
+        # keyboard cost about 0.4 ms a message, a sixth of the adapter's work (see _SENT_AS_IS).
+        params: dict[str, object] = {"chat_id": chat_id, "text": html, "parse_mode": ParseMode.HTML, "link_preview_options": _NO_PREVIEW}
+        if markup is not None:
+            params["reply_markup"] = markup
         async with self._chat_limiter(chat_id):
-            await self.app.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=_NO_PREVIEW)
+            await self.app.bot.do_api_request("sendMessage", api_kwargs=params)
 
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
         if self.settings.per_chat_per_second <= 0:
@@ -330,6 +338,9 @@ class TelegramChannel:
 
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # form links would otherwise unfold into large cards
+# do_api_request warns when it calls a method the library also wraps; _post does so on purpose.
+_SENT_AS_IS = r"Please use 'Bot\.sendMessage'"
+warnings.filterwarnings("ignore", message=_SENT_AS_IS, category=PTBUserWarning)
 _UNLIMITED = AsyncLimiter(1e9, 1.0)  # per-chat limit lifted (benchmarks, a local Bot API server)
 
 

@@ -9,7 +9,7 @@ limiting — stays python-telegram-bot's.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import json
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -17,7 +17,7 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+_JSON = {"Content-Type": "application/json"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -66,9 +66,10 @@ class AiohttpRequest(BaseRequest):
                     form.add_field(name, content, filename=filename, content_type=mimetype)
                 data = form
             else:
-                # Encoded here: aiohttp's own form handling of a dict cost more than the whole request.
-                data = urlencode(request_data.json_parameters).encode()
-                headers = _FORM
+                # A JSON body, which the Bot API accepts for every method without files: url-encoding
+                # a long HTML answer in pure Python cost ~0.2 ms a message, json.dumps a few µs.
+                data = json.dumps(request_data.parameters, ensure_ascii=False).encode()
+                headers = _JSON
         try:
             async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
