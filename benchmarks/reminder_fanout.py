@@ -142,6 +142,28 @@ def queue_state(url: str) -> dict[str, Any]:
     return {"by_status": {k: int(v) for k, v in by_status.items()}, "first": first, "last": last}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_seconds() -> float:
+    """CPU of every local PostgreSQL process (server, backends, WAL writer): a rough share, as other
+    users of the same server count too."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().split(" (", 1)[1].startswith("postgres)"):
+                total += cpu_seconds(int(stat.parent.name))
+        except (OSError, IndexError):
+            continue
+    return total
+
+
 def peak_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -179,13 +201,20 @@ def run(workers: int = 3, reminders: int = 10_000, stored: int | None = None, ki
                 procs.append(subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config), "worker"], cwd=str(harness.REPO), env=env,
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             killed = False
+            fake_cpu = database_cpu = 0.0
             peaks: dict[int, float] = {}
+            cpu_at_first_send: dict[int, float] = {}  # start-up (imports, knowledge) is not delivery work
+            sent_at_first_look = 0
             while time.monotonic() - started < timeout:
                 time.sleep(0.25)
                 for p in procs:
                     if p.poll() is None:
                         peaks[p.pid] = max(peaks.get(p.pid, 0.0), peak_rss_mb(p.pid))
                 state = queue_state(url)["by_status"]
+                if not cpu_at_first_send and state.get("sent", 0):
+                    cpu_at_first_send = {p.pid: cpu_seconds(p.pid) for p in procs}
+                    fake_cpu, database_cpu = cpu_seconds(fake.proc.pid), database_cpu_seconds()
+                    sent_at_first_look = state["sent"]
                 open_rows = state.get("pending", 0) + state.get("sending", 0)
                 if kill_one and not killed and state.get("sent", 0) >= reminders // 3:
                     procs[0].send_signal(signal.SIGKILL)
@@ -194,6 +223,9 @@ def run(workers: int = 3, reminders: int = 10_000, stored: int | None = None, ki
                 if open_rows == 0:
                     break
             wall = time.monotonic() - started
+            cpu_used = sum(cpu_seconds(p.pid) - cpu_at_first_send.get(p.pid, 0.0) for p in procs if p.poll() is None)
+            if cpu_at_first_send:
+                fake_cpu, database_cpu = cpu_seconds(fake.proc.pid) - fake_cpu, database_cpu_seconds() - database_cpu
             for p in procs:
                 if p.poll() is None:
                     peaks[p.pid] = max(peaks.get(p.pid, 0.0), peak_rss_mb(p.pid))
@@ -208,10 +240,18 @@ def run(workers: int = 3, reminders: int = 10_000, stored: int | None = None, ki
         lost = sum(1 for ref in expected if ref not in got)
         span = (state["last"] - state["first"]).total_seconds() if state["first"] and state["last"] else 0.0
         sent = state["by_status"].get("sent", 0)
+
+        def per_reminder(cpu_s: float) -> float | None:
+            return round(1000 * cpu_s / (sent - sent_at_first_look), 3) if sent > sent_at_first_look else None
+
         return {
             "workers": workers, "reminders": reminders, "stored": stored, "kill_one": kill_one,
             "delivered_per_s": round(sent / span, 1) if span else None,
             "wall_incl_startup_s": round(wall, 2),
+            # CPU of the surviving workers from the first send on, per reminder sent in that time.
+            "worker_cpu_ms_per_reminder": per_reminder(cpu_used) if not kill_one else None,
+            "fake_cpu_ms_per_reminder": per_reminder(fake_cpu),
+            "database_cpu_ms_per_reminder": per_reminder(database_cpu),
             "duplicates": duplicates, "lost": lost, "in_doubt": state["by_status"].get("in_doubt", 0),
             "statuses": state["by_status"], "received": sum(got.values()), "unexpected": sum(n for ref, n in got.items() if ref not in expected),
             "peak_rss_mb": round(max(peaks.values(), default=0.0), 1), "peak_rss_mb_each": [round(v, 1) for v in peaks.values()],

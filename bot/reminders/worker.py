@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, and_, delete, or_, select, tuple_, update
 
 from bot.core.models import ChatRef, Notice, NoticeKind, Reply
 from bot.core.ports import Deliverer, DeliveryFailed
@@ -128,10 +128,15 @@ class ReminderWorker:
         return len(rows)
 
     async def _lane(self, windows: Sequence[Sequence[Claimed]]) -> None:
-        for window in windows:
-            marked = self._mark_sending([r.id for r in window])
-            outcomes = await asyncio.gather(*(self._deliver(r) for r in window if r.id in marked))
-            self._record(outcomes)
+        if not windows:
+            return
+        # One connection for all of the lane's windows: a checkout per statement cost a ping to
+        # the database each time, and the loop waits for every round trip.
+        with self._engine.connect() as conn:
+            for window in windows:
+                marked = self._mark_sending(conn, [r.id for r in window])
+                outcomes = await asyncio.gather(*(self._deliver(r) for r in window if r.id in marked))
+                self._record(conn, outcomes)
 
     async def _deliver(self, row: Claimed) -> Outcome:
         deliverer = self._deliverers[(row.chat.channel, row.chat.profile)]
@@ -182,7 +187,7 @@ class ReminderWorker:
                 conn.execute(update(ReminderRow).where(ReminderRow.id.in_(unreadable)).values(status="failed", worker=None, lease_until=None))
         return claimed
 
-    def _mark_sending(self, ids: Sequence[int]) -> set[int]:
+    def _mark_sending(self, conn: Connection, ids: Sequence[int]) -> set[int]:
         """The delivery key: committed before anything leaves, and only for rows still ours."""
         stmt = (
             update(ReminderRow)
@@ -190,13 +195,13 @@ class ReminderWorker:
             .values(status="sending", attempts=ReminderRow.attempts + 1)
             .returning(ReminderRow.id)
         )
-        with self._engine.begin() as conn:
+        with conn.begin():
             return {r.id for r in conn.execute(stmt)}
 
-    def _record(self, outcomes: Sequence[Outcome]) -> None:
+    def _record(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
         now = self._clock()
         sent = [o.row.id for o in outcomes if o.error is None]
-        with self._engine.begin() as conn:
+        with conn.begin():
             if conn.dialect.name == "postgresql":
                 # Safe to commit without waiting for the flush: if the database crashed before it,
                 # these rows would still say "sending" and be held in doubt, never sent twice.
