@@ -141,19 +141,22 @@ def tiny_kb(tmp_path: Path) -> Path:
 class CollectingChannel:
     """The standard test double for dialogue tests: sends texts in, collects replies."""
 
-    def __init__(self, dialogue: Dialogue, channel: str = "test", chat_id: str = "chat-1") -> None:
+    def __init__(self, dialogue: Dialogue, channel: str = "test", chat_id: str = "chat-1", profile: str = "default") -> None:
         self.dialogue = dialogue
         self.channel = channel
         self.chat_id = chat_id
+        self.profile = profile
         self.replies: list[Reply] = []
 
     def say(self, text: str = "", choice: str | None = None, language_hint: str | None = None) -> list[Reply]:
-        out = self.dialogue.handle(Incoming(self.channel, self.chat_id, text, language_hint=language_hint, choice=choice))
+        out = self.dialogue.handle(Incoming(self.channel, self.chat_id, text, language_hint=language_hint, profile=self.profile, choice=choice))
         self.replies.extend(out)
         return out
 
     def command(self, name: str, argument: str = "", language_hint: str | None = None) -> list[Reply]:
-        out = self.dialogue.handle(Incoming(self.channel, self.chat_id, "", language_hint=language_hint, command=name, argument=argument))
+        out = self.dialogue.handle(
+            Incoming(self.channel, self.chat_id, "", language_hint=language_hint, profile=self.profile, command=name, argument=argument)
+        )
         self.replies.extend(out)
         return out
 

@@ -76,7 +76,7 @@ class Dialogue:
         book: ReminderBook | None = None,
     ) -> None:
         self._knowledge = knowledge
-        self._states = states
+        self.states = states
         self.unanswered = unanswered
         self.settings = settings or DialogueSettings()
         self.clock = clock or dt.datetime.now
@@ -106,7 +106,7 @@ class Dialogue:
         return None
 
     def handle(self, msg: Incoming) -> list[Reply]:
-        state = self._states.load(msg.channel, msg.chat_id)
+        state = self.states.load(msg.chat)
         snap = self._knowledge()
         turn = _Turn(self, snap, msg, state)
         replies = turn.run()
@@ -114,9 +114,9 @@ class Dialogue:
             if reply.entry_id is not None:
                 turn.used("answer", (reply.entry_id,))
         if turn.deleted:
-            self._states.delete(msg.channel, msg.chat_id)
+            self.states.forget(msg.chat)
         else:
-            self._states.save(msg.channel, msg.chat_id, turn.state)
+            self.states.save(msg.chat, turn.state)
         return replies
 
 
@@ -145,7 +145,7 @@ class _Turn:
         offsets = self.s.office_reminder_offsets or {}
         return ReminderSetup(
             self.d.book, self.kb, now if now.tzinfo else now.astimezone(), lambda said: self.d.office_named(self.kb, said),
-            self.s.reminder_offsets, offsets, self.s.reminder_quiet_hours,
+            self.s.reminder_offsets, offsets, self.s.reminder_quiet_hours, self.d.states,
         )
 
     def run(self) -> list[Reply]:

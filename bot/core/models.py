@@ -122,6 +122,10 @@ class Incoming:
     command: str | None = None  # "start", "help", "menu", "language", … without the channel's prefix
     argument: str = ""  # what followed the command, e.g. a /start deep-link payload
 
+    @property
+    def chat(self) -> ChatRef:
+        return ChatRef(self.channel, self.chat_id, self.profile)
+
 
 @dataclass(frozen=True)
 class Button:
@@ -156,7 +160,8 @@ class UserState:
 
 @dataclass(frozen=True)
 class ChatRef:
-    """Where a reminder goes: one chat on one channel, answered by one profile."""
+    """One chat on one channel, answered by one profile: where a reminder goes, whose state the
+    dialogue keeps. A Telegram user has the same chat id with every bot of the city."""
 
     channel: str
     chat_id: str

@@ -9,9 +9,19 @@ from bot.core.models import Appointment, ChatRef, LinkResult, Reply, Subscriptio
 
 
 class UserStateStore(Protocol):
-    def load(self, channel: str, chat_id: str) -> UserState: ...
-    def save(self, channel: str, chat_id: str, state: UserState) -> None: ...
-    def delete(self, channel: str, chat_id: str) -> None: ...
+    """A chat's state with one profile: the same Telegram user talks to every bot of the city under
+    one chat id, and a language chosen or a choice offered in one bot must not carry over to another.
+    ``export`` and ``forget`` cover every profile, as the ReminderBook's do: "my data" is everything
+    about the person, whichever bot is asked."""
+
+    def load(self, chat: ChatRef) -> UserState: ...
+    def save(self, chat: ChatRef, state: UserState) -> None: ...
+    def export(self, chat: ChatRef) -> dict[str, UserState]:
+        """The chat's state with every profile that keeps one, by profile."""
+        ...
+    def forget(self, chat: ChatRef) -> None:
+        """Delete the chat's state with every profile."""
+        ...
 
 
 class UnansweredLog(Protocol):
@@ -41,16 +51,20 @@ class MemoryUserStates:
     """User states kept in memory: the console, tests, and single-process bots without a database."""
 
     def __init__(self) -> None:
-        self._states: dict[tuple[str, str], UserState] = {}
+        # By chat, then profile, so that forgetting a chat finds every profile's state.
+        self._states: dict[tuple[str, str], dict[str, UserState]] = {}
 
-    def load(self, channel: str, chat_id: str) -> UserState:
-        return self._states.get((channel, chat_id)) or UserState()
+    def load(self, chat: ChatRef) -> UserState:
+        return self._states.get((chat.channel, chat.chat_id), {}).get(chat.profile) or UserState()
 
-    def save(self, channel: str, chat_id: str, state: UserState) -> None:
-        self._states[(channel, chat_id)] = state
+    def save(self, chat: ChatRef, state: UserState) -> None:
+        self._states.setdefault((chat.channel, chat.chat_id), {})[chat.profile] = state
 
-    def delete(self, channel: str, chat_id: str) -> None:
-        self._states.pop((channel, chat_id), None)
+    def export(self, chat: ChatRef) -> dict[str, UserState]:
+        return dict(self._states.get((chat.channel, chat.chat_id), {}))
+
+    def forget(self, chat: ChatRef) -> None:
+        self._states.pop((chat.channel, chat.chat_id), None)
 
 
 class MemoryUnansweredLog:

@@ -24,7 +24,7 @@ from bot.core.knowledge import KnowledgeBase
 from bot.core.matching.normalise import fold
 from bot.core.models import Appointment, Button, ChatRef, Incoming, LinkError, Reply, SubscriptionKind, UserState
 from bot.core.notices import office_buttons, place_line
-from bot.core.ports import ReminderBook
+from bot.core.ports import ReminderBook, UserStateStore
 from bot.core.schedule import QuietHours, plan_appointment
 from bot.core.texts import MONTH_NAMES, WEEKDAY_NAMES, inline, text
 from bot.core.when import When, describe_offsets, format_date, format_moment, format_time, parse_when
@@ -80,6 +80,7 @@ class ReminderSetup:
     offsets: tuple[str, ...] = ("1d", "1h")
     office_offsets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     quiet: QuietHours = field(default_factory=QuietHours)
+    states: UserStateStore | None = None  # for the data export: what the other bots keep about the chat
 
 
 class ReminderFlows:
@@ -98,7 +99,7 @@ class ReminderFlows:
 
     @property
     def chat(self) -> ChatRef:
-        return ChatRef(self.t.msg.channel, self.t.msg.chat_id, self.t.msg.profile)
+        return self.t.msg.chat
 
     def command(self, name: str, argument: str) -> list[Reply] | None:
         """Replies for a reminder command; None for a command that is not one (or /start without a link)."""
@@ -429,13 +430,12 @@ class ReminderFlows:
     # -- the chat's data ---------------------------------------------------------------------------
     def export(self, intro: str | None = None) -> list[Reply]:
         """Everything stored about this chat as JSON (GDPR access request)."""
-        state = self.t.state
-        data: dict[str, object] = {
-            "chat": {"channel": self.t.msg.channel, "chat_id": self.t.msg.chat_id},
-            "language": state.language,
-            "offered_choices": list(state.pending_choices),
-            "dialogue_in_progress": {k: v for k, v in state.extra.items() if k.startswith(_STATE)},
-        }
+        data: dict[str, object] = {"chat": {"channel": self.t.msg.channel, "chat_id": self.t.msg.chat_id}, **_state_data(self.t.state)}
+        # The person's state with the city's other bots: "delete my data" removes it too, so it is shown.
+        others = self.s.states.export(self.chat) if self.s.states is not None else {}
+        others = {profile: state for profile, state in others.items() if profile != self.chat.profile and state != UserState()}
+        if others:
+            data["other_bots"] = {profile: _state_data(others[profile]) for profile in sorted(others)}
         if self.s.book is not None:
             data["reminders"] = self.book.export(self.chat)
         # A backtick cannot end the code block: inside JSON strings it is written as its escape.
@@ -537,6 +537,15 @@ def _time_from(value: str | None) -> dt.time | None:
         return dt.time.fromisoformat(value) if value else None
     except ValueError:
         return None
+
+
+def _state_data(state: UserState) -> dict[str, object]:
+    """A chat's state as the data export shows it."""
+    return {
+        "language": state.language,
+        "offered_choices": list(state.pending_choices),
+        "dialogue_in_progress": {k: v for k, v in state.extra.items() if k.startswith(_STATE)},
+    }
 
 
 def _chunks(lines: list[str], limit: int) -> list[str]:

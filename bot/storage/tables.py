@@ -33,11 +33,12 @@ class Base(DeclarativeBase):
 
 
 class ChatStateRow(Base):
-    """What outlives a restart of one chat's dialogue: the language choice."""
+    """What outlives a restart of one chat's dialogue with one profile: the language choice."""
 
     __tablename__ = "chat_states"
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(64), primary_key=True, server_default="default")
     language: Mapped[str | None] = mapped_column(String(8))
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.dialogue import CHOICE_ENTRY, Dialogue
+from bot.core.dialogue import CHOICE_ENTRY, Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
-from bot.core.models import Incoming
-from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from bot.core.models import ChatRef, Incoming
+from bot.core.ports import MemoryUnansweredLog, MemoryUsageLog, MemoryUserStates
 from tests.conftest import MONDAY_10, CollectingChannel, entry_yaml
 
 MakeChat = Callable[..., CollectingChannel]
@@ -149,13 +149,40 @@ def test_delete_my_data_needs_confirmation(tiny_kb: Path) -> None:
     states = MemoryUserStates()
     chat = CollectingChannel(Dialogue(lambda: live.snapshot, states, MemoryUnansweredLog(), clock=lambda: MONDAY_10))
     chat.say("English please")
-    assert states.load("test", "chat-1").language == "en"
+    assert states.load(ChatRef("test", "chat-1")).language == "en"
     [ask] = chat.say("delete my data")
     assert [c.payload for c in ask.choices] == ["delete:yes", "delete:no"]
-    assert states.load("test", "chat-1").language == "en"  # nothing deleted yet
+    assert states.load(ChatRef("test", "chat-1")).language == "en"  # nothing deleted yet
     [done] = chat.say("1")
     assert "deleted everything" in done.text
-    assert states.load("test", "chat-1").language is None
+    assert states.load(ChatRef("test", "chat-1")).language is None
+
+
+def test_two_bots_keep_their_own_state_for_one_chat_id(tiny_kb: Path) -> None:
+    """A Telegram user has the same chat id with the citizens' bot and the Welcome Center; one
+    process answers both over one state store, as bot/app.py wires it."""
+    live = LiveKnowledge([tiny_kb])
+    states, usage = MemoryUserStates(), MemoryUsageLog()
+
+    def bot(profile: str) -> CollectingChannel:
+        dialogue = Dialogue(lambda: live.snapshot, states, MemoryUnansweredLog(), DialogueSettings(ambiguity_gap=0.5),
+                            clock=lambda: MONDAY_10, usage=usage)
+        return CollectingChannel(dialogue, channel="telegram", chat_id="4711", profile=profile)
+
+    citizens, welcome = bot("buerger"), bot("welcome")
+    [switched] = welcome.say("English please")
+    assert switched.language == "en"
+    [reply] = citizens.say("Sperrmüll anmelden")
+    assert reply.language == "de" and "Antwort zu sperrmuell." in reply.text
+    assert states.load(ChatRef("telegram", "4711", "buerger")).language is None
+
+    [offer] = welcome.say("Wohnsitz")
+    assert offer.text == "Did you mean …?" and len(offer.choices) >= 2
+    [not_a_choice] = citizens.say("1")  # a normal message to the citizens' bot: nothing was offered there
+    assert not_a_choice.entry_id is None and not not_a_choice.choices
+    assert [r[0] for r in usage.records][-1] == "out_of_scope"
+    [taken] = welcome.say("1")  # the Welcome Center's offer still stands
+    assert CHOICE_ENTRY + str(taken.entry_id) == offer.choices[0].payload and taken.language == "en"
 
 
 def test_emergency_first_then_the_other_answer(make_chat: MakeChat) -> None:

@@ -50,15 +50,16 @@ def kb_dir(tiny_kb: Path) -> Path:
 def make(kb_dir: Path) -> MakeChat:
     live = LiveKnowledge([kb_dir])
 
-    def build(book: MemoryReminderBook | str | None = "default", clock: dt.datetime = NOW, **settings: object) -> Chat:
+    def build(book: MemoryReminderBook | str | None = "default", clock: dt.datetime = NOW, states: MemoryUserStates | None = None,
+              profile: str = "default", **settings: object) -> Chat:
         if book == "default":
             book = MemoryReminderBook(tokens={TOKEN: LINKED}, cases={"RP-2026-004711"}, districts=DISTRICTS)
-        states = MemoryUserStates()
+        states = states or MemoryUserStates()
         dialogue = Dialogue(
             lambda: live.snapshot, states, MemoryUnansweredLog(), DialogueSettings(popular=("personalausweis",), **settings),  # type: ignore[arg-type]
             clock=lambda: clock, book=book if isinstance(book, MemoryReminderBook) else None,
         )
-        chat = Chat(dialogue)
+        chat = Chat(dialogue, profile=profile)
         chat.book = book if isinstance(book, MemoryReminderBook) else None
         chat.states = states
         return chat
@@ -67,7 +68,7 @@ def make(kb_dir: Path) -> MakeChat:
 
 
 def flow_state(chat: Chat) -> dict[str, str]:
-    return {k: v for k, v in chat.states.load("test", "chat-1").extra.items() if k.startswith("rem.")}
+    return {k: v for k, v in chat.states.load(CHAT).extra.items() if k.startswith("rem.")}
 
 
 def upcoming(chat: Chat) -> list[Appointment]:
@@ -395,7 +396,26 @@ def test_delete_forgets_reminders_too(make: MakeChat) -> None:
     assert done.text == "Done: I have deleted everything I had stored about this chat. Your reminders have been cancelled."
     assert upcoming(chat) == []
     assert chat.book is not None and chat.book.export(CHAT)["appointments"] == []
-    assert chat.states.load("test", "chat-1").language is None
+    assert chat.states.load(CHAT).language is None
+
+
+def test_my_data_and_delete_cover_the_other_bots_state_of_the_chat(make: MakeChat) -> None:
+    """The same person's language choice with the Welcome Center is theirs too: the citizens' bot
+    shows it under "my data" and deletes it with everything else, as it does their reminders."""
+    states = MemoryUserStates()
+    book = MemoryReminderBook(districts=DISTRICTS)
+    citizens, welcome = make(book, states=states, profile="buerger"), make(book, states=states, profile="welcome")
+    welcome.say("English please")
+    [export] = citizens.command("meinedaten")
+    data = _json_block(export)
+    assert data["language"] is None
+    assert data["other_bots"] == {"welcome": {"language": "en", "offered_choices": [], "dialogue_in_progress": {}}}
+    assert "other_bots" not in _json_block(welcome.command("mydata")[0])  # the citizens' bot stored nothing
+    [ask] = citizens.command("loeschen")
+    citizens.say(choice=ask.choices[0].payload)
+    assert states.export(ChatRef("test", "chat-1")) == {}
+    [reply] = welcome.say("Sperrmüll anmelden")
+    assert reply.language == "de"
 
 
 # --- without a reminder book ---------------------------------------------------------------------

@@ -1,11 +1,18 @@
-"""The migrations build exactly the schema the table classes describe: no change without a migration."""
+"""The migrations build exactly the schema the table classes describe (no change without a migration),
+and carry the rows already stored across."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
+from bot.core.models import ChatRef, UserState
+from bot.storage.chat_states import SqlUserStates
+from bot.storage.database import alembic_config, migrate
 from bot.storage.tables import Base
 
 
@@ -13,3 +20,24 @@ def test_migrated_schema_matches_the_table_classes(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []
+
+
+def test_a_language_stored_before_profiles_had_their_own_state_stays_with_the_default_profile(engine: Engine) -> None:
+    """Migration 0005 keys chat states by profile: a row from before it becomes the profile "default"'s."""
+    config = alembic_config(engine)
+    command.downgrade(config, "0004")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO chat_states (channel, chat_id, language, updated_at) VALUES ('telegram', '1', 'en', :at)"),
+                     {"at": dt.datetime(2026, 11, 1, tzinfo=dt.UTC)})
+    migrate(engine)
+    store = SqlUserStates(engine)
+    assert store.load(ChatRef("telegram", "1", "default")).language == "en"
+    assert store.load(ChatRef("telegram", "1", "welcome")) == UserState()
+    store.save(ChatRef("telegram", "1", "welcome"), UserState(language="de"))
+    # Back down, one row per chat: the choice made last, as the old key would have kept it.
+    command.downgrade(config, "0004")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT channel, chat_id, language FROM chat_states")).all() == [("telegram", "1", "de")]
+    migrate(engine)
+    assert store.export(ChatRef("telegram", "1")) == {"default": UserState(language="de")}
+

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, insert, inspect, select, text
 
-from bot.core.models import ChatRef, LinkError, SubscriptionKind
+from bot.core.models import ChatRef, LinkError, SubscriptionKind, UserState
 from bot.reminders.tokens import TokenSigner
 from bot.reminders.waste import load_calendars
+from bot.storage.chat_states import SqlUserStates
 from bot.storage.database import make_engine
 from bot.storage.reminder_book import SqlReminderBook
 from bot.storage.tables import AppointmentRow, CaseRow, ReminderRow
@@ -119,6 +120,9 @@ def test_export_shows_everything_and_forget_leaves_no_row_about_the_chat(engine:
     b.redeem(CHAT, "de", _booked(engine, signer, at("2026-12-04", "09:00")))
     b.subscribe_waste(CHAT, "de", "mitte")
     b.add_appointment(OTHER, "de", at("2026-12-05", "10:30"), None, "")
+    states = SqlUserStates(engine)
+    states.save(CHAT, UserState(language="en"))
+    states.save(ChatRef(CHAT.channel, CHAT.chat_id, "welcome"), UserState(language="de"))  # the same user with another bot
     exported = b.export(CHAT)
     json.dumps(exported)
     assert len(exported["appointments"]) == 2 and len(exported["subscriptions"]) == 1 and len(exported["reminders"]) >= 4

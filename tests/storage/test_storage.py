@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
-from bot.core.models import UserState
+from bot.core.models import ChatRef, UserState
 from bot.core.ports import MemoryUserStates
 from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
@@ -29,20 +29,40 @@ def test_migrations_create_the_tables(engine: Engine) -> None:
     migrate(engine)  # running again is a no-op
 
 
-def test_chat_state_round_trip_and_delete(engine: Engine) -> None:
+CITIZENS = ChatRef("telegram", "1", "buerger")
+WELCOME = ChatRef("telegram", "1", "welcome")
+
+
+def test_chat_state_round_trip_and_forget(engine: Engine) -> None:
     store = SqlUserStates(engine)
-    assert store.load("telegram", "1") == UserState()
-    store.save("telegram", "1", UserState(language="en", pending_choices=("entry:a", "entry:b")))
-    assert store.load("telegram", "1") == UserState(language="en")  # offered choices stay in memory
-    store.save("telegram", "1", UserState(language="de"))
-    assert store.load("telegram", "1").language == "de"
-    store.delete("telegram", "1")
-    assert store.load("telegram", "1") == UserState()
+    assert store.load(CITIZENS) == UserState()
+    store.save(CITIZENS, UserState(language="en", pending_choices=("entry:a", "entry:b")))
+    assert store.load(CITIZENS) == UserState(language="en")  # offered choices stay in memory
+    store.save(CITIZENS, UserState(language="de"))
+    assert store.load(CITIZENS).language == "de"
+    store.forget(CITIZENS)
+    assert store.load(CITIZENS) == UserState()
+
+
+def test_one_chat_id_keeps_a_state_per_profile(engine: Engine) -> None:
+    """A Telegram user has the same chat id with the citizens' bot and the Welcome Center."""
+    store = SqlUserStates(engine)
+    store.save(CITIZENS, UserState(language="de"))
+    store.save(WELCOME, UserState(language="en"))
+    store.save(ChatRef("telegram", "2", "welcome"), UserState(language="en"))
+    assert store.load(CITIZENS).language == "de" and store.load(WELCOME).language == "en"
+    assert store.export(WELCOME) == {"buerger": UserState(language="de"), "welcome": UserState(language="en")}
+    store.save(WELCOME, UserState())  # back to no choice: only this profile's row goes
+    assert store.export(CITIZENS) == {"buerger": UserState(language="de")}
+    store.save(WELCOME, UserState(language="en"))
+    store.forget(CITIZENS)  # "delete my data" asked in one bot covers every bot
+    assert store.export(WELCOME) == {}
+    assert store.load(ChatRef("telegram", "2", "welcome")).language == "en"
 
 
 def test_empty_state_leaves_no_row(engine: Engine) -> None:
     store = SqlUserStates(engine)
-    store.save("matrix", "!room", UserState())
+    store.save(ChatRef("matrix", "!room"), UserState())
     with engine.connect() as conn:
         assert conn.execute(text("select count(*) from chat_states")).scalar() == 0
 
@@ -63,33 +83,49 @@ class CountingStates(MemoryUserStates):
         super().__init__()
         self.loads = self.saves = 0
 
-    def load(self, channel: str, chat_id: str) -> UserState:
+    def load(self, chat: ChatRef) -> UserState:
         self.loads += 1
-        return super().load(channel, chat_id)
+        return super().load(chat)
 
-    def save(self, channel: str, chat_id: str, state: UserState) -> None:
+    def save(self, chat: ChatRef, state: UserState) -> None:
         self.saves += 1
-        super().save(channel, chat_id, state)
+        super().save(chat, state)
 
 
 def test_cache_touches_the_store_only_on_change() -> None:
     inner = CountingStates()
     cached = CachedUserStates(inner, max_chats=2)
+    one, two, three = ChatRef("t", "1"), ChatRef("t", "2"), ChatRef("t", "3")
     for _ in range(5):
-        state = cached.load("t", "1")
-        cached.save("t", "1", state)
+        state = cached.load(one)
+        cached.save(one, state)
     assert (inner.loads, inner.saves) == (1, 0)
     state.language = "en"  # a copy: changing it does not change the cache
-    assert cached.load("t", "1").language is None
-    cached.save("t", "1", UserState(pending_choices=("entry:a",)))
-    assert inner.saves == 0 and cached.load("t", "1").pending_choices == ("entry:a",)  # memory only
-    cached.save("t", "1", state)
-    assert inner.saves == 1 and inner.load("t", "1").language == "en"
-    cached.load("t", "2")
-    cached.load("t", "3")  # evicts chat 1 (max 2)
-    assert cached.load("t", "1").language == "en" and inner.loads == 5
-    cached.delete("t", "1")
-    assert cached.load("t", "1") == UserState()
+    assert cached.load(one).language is None
+    cached.save(one, UserState(pending_choices=("entry:a",)))
+    assert inner.saves == 0 and cached.load(one).pending_choices == ("entry:a",)  # memory only
+    cached.save(one, state)
+    assert inner.saves == 1 and inner.load(one).language == "en"
+    cached.load(two)
+    cached.load(three)  # evicts chat 1 (max 2)
+    assert cached.load(one).language == "en" and inner.loads == 5
+    cached.forget(one)
+    assert cached.load(one) == UserState()
+
+
+def test_cache_keeps_each_profile_apart_and_forgets_them_together() -> None:
+    inner = CountingStates()
+    cached = CachedUserStates(inner, max_chats=1)
+    cached.save(WELCOME, UserState(language="en", pending_choices=("entry:a", "entry:b")))
+    assert cached.load(CITIZENS) == UserState()
+    cached.save(CITIZENS, UserState(pending_choices=("entry:c",)))
+    assert cached.load(WELCOME) == UserState(language="en", pending_choices=("entry:a", "entry:b"))
+    assert inner.loads == 1  # one chat in the cache, with both profiles
+    # The export shows the offered choices, which only the cache holds.
+    assert cached.export(CITIZENS) == {"welcome": UserState(language="en", pending_choices=("entry:a", "entry:b")),
+                                       "buerger": UserState(pending_choices=("entry:c",))}
+    cached.forget(CITIZENS)
+    assert cached.load(WELCOME) == UserState() and inner.export(WELCOME) == {}
 
 
 def test_workers_starting_together_migrate_once(tmp_path: Path) -> None:
@@ -121,7 +157,7 @@ def test_database_errors_carry_no_chat_id_or_question_text(tmp_path: Path) -> No
     """Errors end up in logs; their text must not quote the statement's parameters."""
     engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # not migrated: every statement fails
     with pytest.raises(Exception) as failed:
-        SqlUserStates(engine).save("telegram", "987654321", UserState(language="de"))
+        SqlUserStates(engine).save(ChatRef("telegram", "987654321"), UserState(language="de"))
     with pytest.raises(Exception) as failed_question:
         SqlUnansweredLog(engine).record("Mein geheimes Anliegen", "de", "telegram", dt.datetime.now(dt.UTC))
     assert "987654321" not in str(failed.value) and "geheimes" not in str(failed_question.value)
