@@ -281,7 +281,9 @@ class TelegramChannel:
 
     def _messages(self, reply: Reply) -> list[tuple[str, JSONDict | None]]:
         """The reply as Telegram messages: HTML chunks below the length limit, the keyboard on the last."""
-        chunks = [to_html(c) for c in split_message(reply.text, _TEXT_LIMIT, lambda t: len(to_html(t)))]
+        whole = to_html(reply.text)
+        # Nearly every answer fits one message: render it once instead of once to measure and again to send.
+        chunks = [whole] if len(whole) <= _TEXT_LIMIT else [to_html(c) for c in split_message(reply.text, _TEXT_LIMIT, lambda t: len(to_html(t)))]
         markup = self._keyboard(reply)
         return [(html, markup if i == len(chunks) - 1 else None) for i, html in enumerate(chunks)]
 
