@@ -314,8 +314,9 @@ class TelegramChannel:
 
     async def _post(self, chat_id: int, html: str, markup: JSONDict | None) -> None:
         # The library's request layer (errors, RetryAfter) under the library's rate limiter, but
-        # not its Bot methods: converting parameters and parsing Telegram's echo of every sent
-        # message into a Message cost more than the request itself, and nothing reads that echo.
+        # not its Bot methods: converting the parameters and parsing Telegram's echo of every sent
+        # message into a Message took about as much CPU as the HTTP request itself (~0.25 ms), and
+        # nothing reads that echo.
         params: JSONDict = {"chat_id": chat_id, "text": html, "parse_mode": ParseMode.HTML, "link_preview_options": _NO_PREVIEW}
         if markup is not None:
             params["reply_markup"] = markup

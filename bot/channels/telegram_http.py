@@ -25,9 +25,10 @@ _JSON = {"Content-Type": "application/json"}
 def json_request(values: dict[str, Any]) -> RequestData:
     """Request data from parameters that already are plain JSON values (no files, no library objects).
 
-    The adapter's replies and reminders are built this way: the library's conversion of every
-    parameter (``RequestParameter.from_input``) cost more than the HTTP request itself.
-    ``RequestParameter`` is internal to python-telegram-bot (pinned to 22.x in pyproject.toml).
+    The adapter's replies and reminders are built this way, skipping the library's conversion of
+    every parameter (``RequestParameter.from_input``, made for library objects such as keyboards:
+    about 40 µs a message). ``RequestParameter`` is internal to python-telegram-bot (pinned to
+    22.x in pyproject.toml).
     """
     return RequestData([RequestParameter(name, value, None) for name, value in values.items()])
 
