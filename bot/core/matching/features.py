@@ -84,16 +84,23 @@ class Analyser:
         return out
 
     def features(self, text: str, lang: str, repair: bool = False) -> Counter[str]:
-        words = self.words(text)
-        if repair and self._known:
-            words = [self._repair(w) for w in words]
+        typed = self.words(text)
+        words = [self._repair(w) for w in typed] if repair and self._known else typed
         parts = [p for w in words for p in self._split(w)] if self._known else []
         stem = self._stem_fn(lang)
         stems = [stem(w) for w in words]
         feats: Counter[str] = Counter("w|" + s for s in stems)
         feats.update("w|" + stem(p) for p in parts)
         feats.update(f"b|{a} {b}" for a, b in pairwise(stems))
-        for w in words:
+        # Word pairs one apart survive the small word between them that breaks a plain bigram
+        # ("Ausweis ist verloren", "Ausweis wurde verloren").
+        feats.update(f"s|{a} {b}" for a, b in zip(stems, stems[2:], strict=False))
+        if stems:
+            # The opening word tells the kind of question (wann/wo/wie, when/where/how).
+            feats["e|" + stems[0]] += 1
+        # Character n-grams come from the words as typed: they already tolerate typos, and a
+        # repair's guess (an unknown place name "repaired" into a known word) would count twice.
+        for w in typed:
             feats.update(_char_ngrams(w))
         return feats
 
