@@ -84,8 +84,9 @@ class Analyser:
         return out
 
     def features(self, text: str, lang: str, repair: bool = False) -> Counter[str]:
-        typed = self.words(text)
-        words = [self._repair(w) for w in typed] if repair and self._known else typed
+        words = self.words(text)
+        if repair and self._known:
+            words = [self._repair(w) for w in words]
         parts = [p for w in words for p in self._split(w)] if self._known else []
         stem = self._stem_fn(lang)
         stems = [stem(w) for w in words]
@@ -98,9 +99,7 @@ class Analyser:
         if stems:
             # The opening word tells the kind of question (wann/wo/wie, when/where/how).
             feats["e|" + stems[0]] += 1
-        # Character n-grams come from the words as typed: they already tolerate typos, and a
-        # repair's guess (an unknown place name "repaired" into a known word) would count twice.
-        for w in typed:
+        for w in words:
             feats.update(_char_ngrams(w))
         return feats
 
