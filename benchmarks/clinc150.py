@@ -2,10 +2,17 @@
 
 What is measured: intent accuracy with out-of-scope rejection on the public CLINC150 benchmark
 (150 intents, "oos" as out of scope), following its protocol. The matcher is built from ``train``
-(each intent one entry, its utterances the examples, language "en"), the answer threshold is
-chosen on ``val`` + ``oos_val`` with ``bot.core.matching.evaluation.choose_threshold``, and the
-figures are reported on ``test`` + ``oos_test``: in-scope accuracy, OOS recall, false-rejection
-rate, milliseconds per single (unbatched) query, build seconds and the threshold.
+(each intent one entry, its utterances the examples, language "en") with ``oos_train`` as its
+negative examples (``Matcher.build(negatives=...)``; ``--no-negatives`` leaves them out), the
+answer threshold is chosen on ``val`` + ``oos_val`` with
+``bot.core.matching.evaluation.choose_threshold``, and the figures are reported on ``test`` +
+``oos_test``: in-scope accuracy, OOS recall, false-rejection rate, milliseconds per single
+(unbatched) query, build seconds and the threshold.
+
+``--tune`` is for choosing the matcher's parameters without looking at test: it reports on
+``val`` + ``oos_val`` only, once at the threshold chosen on all of it (optimistic) and once
+cross-fitted (threshold chosen on one random half, scored on the other, both ways, averaged).
+``--param name=value`` overrides a ``TrainingParams`` field for such runs.
 
 Baselines, each with its threshold chosen on val the same way and scored by the same
 ``evaluation.score``:
@@ -16,12 +23,13 @@ Baselines, each with its threshold chosen on val the same way and scored by the 
 * ``tfidf_linearsvc``: TF-IDF word 1-2 grams + char_wb 2-5 grams and a LinearSVC (scikit-learn),
   the maximum of the decision function as its score; its ms/query is measured batched.
 
-Usage: ``python benchmarks/clinc150.py [--data PATH] [--json]``. JSON goes to stdout, progress to
+Usage: ``python benchmarks/clinc150.py [--data PATH] [--json] [--tune] [--param NAME=VALUE]``. JSON goes to stdout, progress to
 stderr; exit code 2 (with a JSON error object) when the data file is missing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import sys
@@ -33,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from bot.core.matching.evaluation import Labelled, Prediction, Report, choose_threshold, predict, score
-from bot.core.matching.matcher import Example, Matcher
+from bot.core.matching.matcher import Example, Matcher, TrainingParams
 
 if __package__:  # python -m benchmarks.clinc150
     from benchmarks import harness
@@ -60,18 +68,64 @@ def report(predictions: Sequence[Prediction], threshold: float, ms: float, build
     return out
 
 
-def run_project(train: Sequence[Sequence[str]], val: list[Labelled], test: list[Labelled]) -> dict[str, Any]:
-    log(f"project: building from {len(train)} training utterances")
+def build_project(train: Sequence[Sequence[str]], negatives: Sequence[Sequence[str]], params: TrainingParams) -> tuple[Matcher, float]:
+    log(f"project: building from {len(train)} training utterances and {len(negatives)} negatives")
     start = time.perf_counter()
-    matcher = Matcher.build([Example(intent, "en", text) for text, intent in train], default_language="en")
+    matcher = Matcher.build(
+        [Example(intent, "en", text) for text, intent in train],
+        params=params,
+        default_language="en",
+        negatives=[Example(OOS, "en", text) for text, _ in negatives],
+    )
     build_s = time.perf_counter() - start
-    log(f"project: built in {build_s:.1f} s, {matcher.feature_count} features; predicting val")
+    log(f"project: built in {build_s:.1f} s, {matcher.feature_count} features")
+    return matcher, build_s
+
+
+def run_project(
+    train: Sequence[Sequence[str]], negatives: Sequence[Sequence[str]], params: TrainingParams, val: list[Labelled], test: list[Labelled]
+) -> dict[str, Any]:
+    matcher, build_s = build_project(train, negatives, params)
     predict(matcher, val[:200])  # warm-up (caches, first-call costs), not counted
     val_pred, _ = predict(matcher, val)
     threshold = choose_threshold(val_pred)
     log(f"project: threshold {threshold}; predicting test")
     test_pred, ms = predict(matcher, test)
-    return report(test_pred, threshold, ms, build_s, features=matcher.feature_count, ms_per_query_mode="single query, unbatched")
+    return report(
+        test_pred, threshold, ms, build_s, features=matcher.feature_count, negatives=len(negatives), ms_per_query_mode="single query, unbatched"
+    )
+
+
+def tune_project(train: Sequence[Sequence[str]], negatives: Sequence[Sequence[str]], params: TrainingParams, val: list[Labelled]) -> dict[str, Any]:
+    """Val-only figures for choosing parameters; test is not touched."""
+    matcher, build_s = build_project(train, negatives, params)
+    predict(matcher, val[:200])
+    val_pred, ms = predict(matcher, val)
+    threshold = choose_threshold(val_pred)
+    order = list(range(len(val_pred)))
+    random.Random(SEED).shuffle(order)
+    halves = [[val_pred[i] for i in order[: len(order) // 2]], [val_pred[i] for i in order[len(order) // 2 :]]]
+    crossed = [score(b, choose_threshold(a)) for a, b in (halves, halves[::-1])]
+    return {
+        "params": dataclasses.asdict(params),
+        "val": report(val_pred, threshold, ms, build_s, negatives=len(negatives)),
+        "val_cross_fitted": {
+            "in_scope_accuracy": round(sum(r.in_scope_accuracy for r in crossed) / 2, 4),
+            "oos_recall": round(sum(r.oos_recall or 0.0 for r in crossed) / 2, 4),
+            "false_rejection_rate": round(sum(r.false_rejection_rate for r in crossed) / 2, 4),
+        },
+    }
+
+
+def training_params(overrides: Sequence[str]) -> TrainingParams:
+    fields = {f.name: f.type for f in dataclasses.fields(TrainingParams)}
+    values: dict[str, Any] = {}
+    for item in overrides:
+        name, _, value = item.partition("=")
+        if name not in fields:
+            raise SystemExit(f"unknown TrainingParams field: {name}")
+        values[name] = int(value) if fields[name] in ("int", int) else float(value)
+    return TrainingParams(**values)
 
 
 def run_rapidfuzz(train: Sequence[Sequence[str]], val: list[Labelled], test: list[Labelled], sample: int) -> dict[str, Any]:
@@ -161,6 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CLINC150 data_full.json")
     parser.add_argument("--baseline-sample", type=int, default=1000, help="test+oos_test queries for the rapidfuzz baseline (0: all)")
     parser.add_argument("--skip-baselines", action="store_true", help="measure the project matcher only")
+    parser.add_argument("--no-negatives", action="store_true", help="build without oos_train as negative examples")
+    parser.add_argument("--tune", action="store_true", help="project matcher on val + oos_val only (for choosing parameters)")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a TrainingParams field")
     args = parser.parse_args(argv)
 
     if not args.data.is_file():
@@ -171,8 +228,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     val = labelled(data["val"] + data["oos_val"])
     test = labelled(data["test"] + data["oos_test"])
 
+    negatives = [] if args.no_negatives else data["oos_train"]
+    params = training_params(args.param)
+
     wall = time.perf_counter()
-    project = run_project(train, val, test)
+    if args.tune:
+        return harness.print_result({"dataset": "clinc150", "mode": "tune", **tune_project(train, negatives, params, val)}, wall, indent=2)
+    project = run_project(train, negatives, params, val, test)
     baselines: dict[str, Any] = {}
     if not args.skip_baselines:
         baselines["rapidfuzz_wratio_nearest"] = run_rapidfuzz(train, val, test, args.baseline_sample)

@@ -93,6 +93,12 @@ class Analyser:
         feats: Counter[str] = Counter("w|" + s for s in stems)
         feats.update("w|" + stem(p) for p in parts)
         feats.update(f"b|{a} {b}" for a, b in pairwise(stems))
+        # Word pairs one apart survive the small word between them that breaks a plain bigram
+        # ("Ausweis ist verloren", "Ausweis wurde verloren").
+        feats.update(f"s|{a} {b}" for a, b in zip(stems, stems[2:], strict=False))
+        if stems:
+            # The opening word tells the kind of question (wann/wo/wie, when/where/how).
+            feats["e|" + stems[0]] += 1
         for w in words:
             feats.update(_char_ngrams(w))
         return feats

@@ -54,6 +54,8 @@ class TrainingParams:
     # entries) trains fully in seconds; a synthetic 100k-phrasing base would take many minutes per
     # epoch, so there the epochs shrink (to none: centroids alone), keeping reloads quick.
     work_budget: float = 2e7
+    # Step size for negative examples (questions that belong to no entry), per pass over them.
+    negative_rate: float = 0.3
 
 
 class Matcher:
@@ -83,7 +85,11 @@ class Matcher:
         synonyms: Mapping[str, str] | None = None,
         params: TrainingParams | None = None,
         default_language: str = "de",
+        negatives: Sequence[Example] = (),
     ) -> Matcher:
+        """``negatives`` are questions no entry should answer (their ``entry_id`` is ignored):
+        training pushes every entry's score for them below zero, which teaches the threshold
+        what out-of-scope looks like near the knowledge base's topics."""
         if not examples:
             raise ValueError("a matcher needs at least one example")
         params = params or TrainingParams()
@@ -96,7 +102,7 @@ class Matcher:
         column = {e: i for i, e in enumerate(entry_ids)}
         x = vectoriser.documents
         y = np.array([column[ex.entry_id] for ex in examples])
-        weights = _train(x, y, len(entry_ids), params)
+        weights = _train(x, y, len(entry_ids), params, _query_matrix(vectoriser, negatives))
         languages = sorted({ex.language for ex in examples})
         words_by_language: dict[str, set[str]] = {}
         for ex in examples:
@@ -166,7 +172,25 @@ def _folded(synonyms: Mapping[str, str]) -> dict[str, str]:
     return {fold(k): fold(v) for k, v in synonyms.items() if fold(k) and fold(v)}
 
 
-def _train(x: sp.csr_matrix, y: np.ndarray, classes: int, p: TrainingParams) -> sp.csr_matrix:
+def _query_matrix(vectoriser: Vectoriser, examples: Sequence[Example]) -> sp.csr_matrix | None:
+    """Examples weighed as questions are (typo repair, unknown words), one row each."""
+    if not examples:
+        return None
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for row, ex in enumerate(examples):
+        idx, val = vectoriser.query(ex.text, ex.language)
+        rows.extend([row] * len(idx))
+        cols.extend(idx)
+        vals.extend(val)
+    shape = (len(examples), vectoriser.size)
+    return sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=shape)
+
+
+def _train(
+    x: sp.csr_matrix, y: np.ndarray, classes: int, p: TrainingParams, negatives: sp.csr_matrix | None = None
+) -> sp.csr_matrix:
     """Averaged multi-class perceptron with a margin, in mini-batches of sparse updates.
 
     Returns the feature × entry weight matrix. Averaging (weights minus step-weighted updates
@@ -176,33 +200,63 @@ def _train(x: sp.csr_matrix, y: np.ndarray, classes: int, p: TrainingParams) -> 
     onehot = sp.csr_matrix((np.ones(n, dtype=np.float32), (np.arange(n), y)), shape=(n, classes))
     counts = np.asarray(onehot.sum(axis=0)).ravel()
     w = (x.T @ onehot).tocsr().multiply(1.0 / np.maximum(counts, 1)).tocsr().astype(np.float32)
-    if classes < 2:
+    if classes < 2 and negatives is None:
         return w
     updates = sp.csr_matrix(w.shape, dtype=np.float32)
     step = 1.0
     rng = np.random.default_rng(p.seed)
     epochs = p.epochs if n * classes <= p.work_budget else int(p.epochs * p.work_budget / (n * classes))
+    batches = -(-n // p.batch_size)
     for _ in range(epochs):
         order = rng.permutation(n)
-        for start in range(0, n, p.batch_size):
-            rows = order[start : start + p.batch_size]
-            xb = x[rows]
-            scores = (xb @ w).toarray()
-            r = np.arange(len(rows))
-            truth = scores[r, y[rows]]
-            scores[r, y[rows]] = -np.inf
-            rival = scores.argmax(axis=1)
-            bad = np.nonzero(truth - scores[r, rival] < p.margin)[0]
-            if len(bad):
-                delta = sp.csr_matrix(
-                    (
-                        np.concatenate([np.full(len(bad), p.learning_rate), np.full(len(bad), -p.learning_rate)]).astype(np.float32),
-                        (np.concatenate([bad, bad]), np.concatenate([y[rows][bad], rival[bad]])),
-                    ),
-                    shape=(len(rows), classes),
-                )
-                change = (xb.T @ delta).tocsr()
+        for b in range(batches):
+            rows = order[b * p.batch_size : (b + 1) * p.batch_size]
+            change = _margin_update(x[rows], y[rows], w, p)
+            if negatives is not None:
+                # Negatives are spread over the epoch's batches, so each is seen once an epoch.
+                chunk = negatives[b * negatives.shape[0] // batches : (b + 1) * negatives.shape[0] // batches]
+                change = _sum(change, _negative_update(chunk, w, p.negative_rate))
+            if change is not None:
                 w = w + change
                 updates = updates + change * step
             step += 1.0
     return (w - updates * (1.0 / step)).tocsr().astype(np.float32)
+
+
+def _margin_update(xb: sp.csr_matrix, yb: np.ndarray, w: sp.csr_matrix, p: TrainingParams) -> sp.csr_matrix | None:
+    """Towards the true entry and away from the best rival, for examples won by less than the margin."""
+    if w.shape[1] < 2:
+        return None
+    scores = (xb @ w).toarray()
+    r = np.arange(len(yb))
+    truth = scores[r, yb]
+    scores[r, yb] = -np.inf
+    rival = scores.argmax(axis=1)
+    bad = np.nonzero(truth - scores[r, rival] < p.margin)[0]
+    if not len(bad):
+        return None
+    delta = sp.csr_matrix(
+        (
+            np.concatenate([np.full(len(bad), p.learning_rate), np.full(len(bad), -p.learning_rate)]).astype(np.float32),
+            (np.concatenate([bad, bad]), np.concatenate([yb[bad], rival[bad]])),
+        ),
+        shape=(len(yb), w.shape[1]),
+    )
+    return (xb.T @ delta).tocsr()
+
+
+def _negative_update(xn: sp.csr_matrix, w: sp.csr_matrix, rate: float) -> sp.csr_matrix | None:
+    """Away from every entry that scores a negative example above zero."""
+    if xn.shape[0] == 0:
+        return None
+    rows, cols = np.nonzero((xn @ w).toarray() > 0.0)
+    if not len(rows):
+        return None
+    delta = sp.csr_matrix((np.full(len(rows), -rate, dtype=np.float32), (rows, cols)), shape=(xn.shape[0], w.shape[1]))
+    return (xn.T @ delta).tocsr()
+
+
+def _sum(a: sp.csr_matrix | None, b: sp.csr_matrix | None) -> sp.csr_matrix | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return (a + b).tocsr()
