@@ -1,6 +1,10 @@
 """a chat's state (its language choice) belongs to one profile, like its appointments and
 subscriptions since 0004: a language chosen in the Welcome Center must not switch the citizens' bot
 
+Rows from before come through as profile 'default': which bot they were chosen in is unknown. A
+deployment with named profiles can hand them to one of its bots once after the upgrade, e.g.
+``UPDATE chat_states SET profile = 'buerger' WHERE profile = 'default';``
+
 Revision ID: 0005
 Revises: 0004
 """
