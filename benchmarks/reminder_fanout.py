@@ -61,7 +61,7 @@ async def serve_fake() -> None:
             break
         texts = [p.get("text", "") for m, p in fake.sent if m == "sendMessage"]
         fake.sent.clear()
-        print(json.dumps({"texts": texts, "cpu_s": time.process_time()}), flush=True)
+        print(json.dumps({"texts": texts}), flush=True)
     await fake.stop()
 
 
@@ -142,15 +142,6 @@ def queue_state(url: str) -> dict[str, Any]:
     return {"by_status": {k: int(v) for k, v in by_status.items()}, "first": first, "last": last}
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU the process has used so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def database_cpu_seconds() -> float:
     """CPU of every local PostgreSQL process (server, backends, WAL writer): a rough share, as other
     users of the same server count too."""
@@ -158,7 +149,7 @@ def database_cpu_seconds() -> float:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             if stat.read_text().split(" (", 1)[1].startswith("postgres)"):
-                total += cpu_seconds(int(stat.parent.name))
+                total += harness.process_cpu_seconds(int(stat.parent.name))
         except (OSError, IndexError):
             continue
     return total
@@ -212,8 +203,8 @@ def run(workers: int = 3, reminders: int = 10_000, stored: int | None = None, ki
                         peaks[p.pid] = max(peaks.get(p.pid, 0.0), peak_rss_mb(p.pid))
                 state = queue_state(url)["by_status"]
                 if not cpu_at_first_send and state.get("sent", 0):
-                    cpu_at_first_send = {p.pid: cpu_seconds(p.pid) for p in procs}
-                    fake_cpu, database_cpu = cpu_seconds(fake.proc.pid), database_cpu_seconds()
+                    cpu_at_first_send = {p.pid: harness.process_cpu_seconds(p.pid) for p in procs}
+                    fake_cpu, database_cpu = harness.process_cpu_seconds(fake.proc.pid), database_cpu_seconds()
                     sent_at_first_look = state["sent"]
                 open_rows = state.get("pending", 0) + state.get("sending", 0)
                 if kill_one and not killed and state.get("sent", 0) >= reminders // 3:
@@ -223,9 +214,9 @@ def run(workers: int = 3, reminders: int = 10_000, stored: int | None = None, ki
                 if open_rows == 0:
                     break
             wall = time.monotonic() - started
-            cpu_used = sum(cpu_seconds(p.pid) - cpu_at_first_send.get(p.pid, 0.0) for p in procs if p.poll() is None)
+            cpu_used = sum(harness.process_cpu_seconds(p.pid) - cpu_at_first_send.get(p.pid, 0.0) for p in procs if p.poll() is None)
             if cpu_at_first_send:
-                fake_cpu, database_cpu = cpu_seconds(fake.proc.pid) - fake_cpu, database_cpu_seconds() - database_cpu
+                fake_cpu, database_cpu = harness.process_cpu_seconds(fake.proc.pid) - fake_cpu, database_cpu_seconds() - database_cpu
             for p in procs:
                 if p.poll() is None:
                     peaks[p.pid] = max(peaks.get(p.pid, 0.0), peak_rss_mb(p.pid))

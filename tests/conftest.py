@@ -230,6 +230,16 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield eng
         eng.dispose()
         return
+    yield from _postgres_engine()
+
+
+@pytest.fixture
+def postgres() -> Iterator[Engine]:
+    """PostgreSQL only, for what SQLite cannot show (two sessions interleaving, row locks)."""
+    yield from _postgres_engine()
+
+
+def _postgres_engine() -> Iterator[Engine]:
     with postgres_schema() as url:
         if url is None:
             pytest.skip(NO_POSTGRES)

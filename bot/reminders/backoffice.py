@@ -302,7 +302,7 @@ class Backoffice:
         assert row is not None  # the insert was skipped because it exists
         if row.status != "active":
             raise Conflict(f"external_ref {new.external_ref!r} belongs to a cancelled appointment; use a new external_ref")
-        same = (as_utc(row.starts_at), row.office, row.subject, row.language) == (as_utc(new.starts_at), new.office, new.subject, new.language)
+        same = (row.starts_at, row.office, row.subject, row.language) == (as_utc(new.starts_at), new.office, new.subject, new.language)
         if not same or row.token_id is None:
             raise Conflict(f"external_ref {new.external_ref!r} exists with other data; to reschedule, cancel it and create a new one")
         return self._with_token(row.id, row.external_ref or "", new.starts_at, bytes.fromhex(row.token_id), created=False,
@@ -353,7 +353,7 @@ class Backoffice:
             .values(status="cancelled")
         )
         now = self._now()
-        starts_at = as_utc(row.starts_at)
+        starts_at = row.starts_at  # UtcDateTime: already aware UTC
         if starts_at <= now:
             return result  # nobody needs to hear that a past appointment will not take place
         params = {"starts_at": self._city(starts_at).isoformat(), "office": row.office or "", "subject": row.subject}
@@ -389,7 +389,7 @@ class Backoffice:
             row = conn.execute(select(CaseRow).where(CaseRow.reference == case.reference).with_for_update()).one()
             if row.source != client:
                 raise Conflict(f"case {case.reference!r} is reported by another system")
-            stale = as_utc(row.changed_at) > changed_at or (row.status, row.document) == (case.status, case.document)
+            stale = row.changed_at > changed_at or (row.status, row.document) == (case.status, case.document)
             if stale:
                 return CaseResult(case.reference, row.document, row.status, self._city(row.changed_at), False, 0, None)
             conn.execute(update(CaseRow).where(CaseRow.reference == case.reference).values(**values))

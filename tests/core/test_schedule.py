@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -11,13 +10,9 @@ from hypothesis import strategies as st
 
 from bot.core.models import NoticeKind
 from bot.core.schedule import Action, InvalidOffset, QuietHours, decide, parse_offset, plan_appointment, subtract
+from tests.reminders.helpers import BERLIN, at
 
-BERLIN = ZoneInfo("Europe/Berlin")
 QUIET = QuietHours()
-
-
-def at(day: str, hm: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(f"{day}T{hm}").replace(tzinfo=BERLIN)
 
 
 def test_offsets_parse_and_reject() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,8 @@ from bot.core.models import ChatRef, LinkError, SubscriptionKind, UserState
 from bot.reminders.tokens import TokenSigner
 from bot.reminders.waste import load_calendars
 from bot.storage.chat_states import SqlUserStates
-from bot.storage.database import make_engine
 from bot.storage.reminder_book import SqlReminderBook
 from bot.storage.tables import AppointmentRow, CaseRow, ReminderRow
-from tests.databases import NO_POSTGRES, postgres_schema
 from tests.reminders.helpers import POLICY, Clock, at
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,17 +144,6 @@ def test_the_hourly_top_up_queues_new_collections_once(engine: Engine) -> None:
     assert b.top_up_waste() > 0
     again = len(queued(engine))
     assert again > before and b.top_up_waste() == 0
-
-
-@pytest.fixture
-def postgres() -> Iterator[Engine]:
-    """PostgreSQL only: SQLite runs one writer at a time, so it cannot interleave two sessions."""
-    with postgres_schema() as url:
-        if url is None:
-            pytest.skip(NO_POSTGRES)
-        eng = make_engine(url)
-        yield eng
-        eng.dispose()
 
 
 def test_deleting_my_data_while_the_hourly_top_up_runs_leaves_nothing_behind(postgres: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
