@@ -2,7 +2,8 @@
 
 Stems make "beantragen"/"beantragt" and "parking"/"parked" equal; bigrams keep "anmelden Gewerbe"
 apart from "abmelden Gewerbe"; character n-grams inside words carry typos and German compounds
-("Anwohnerparkausweis" shares most of its n-grams with "Parkausweis für Anwohner").
+("Anwohnerparkausweis" shares most of its n-grams with "Parkausweis für Anwohner"). German
+verbs split by the sentence ("melde … an", "abgeholt") are added back whole (see german.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import scipy.sparse as sp
 import Stemmer
 from rapidfuzz import fuzz, process
 
-from bot.core.matching.normalise import tokens
+from bot.core.matching import german
+from bot.core.matching.normalise import MAX_MATCH_CHARS, tokens
 
 _STEMMER_NAMES = {
     "de": "german", "en": "english", "fr": "french", "es": "spanish", "it": "italian",
@@ -61,8 +63,10 @@ class Analyser:
         for w in sorted(self._known):
             self._by_length.setdefault(len(w), []).append(w)
         self._stemmers: dict[str, Stemmer.Stemmer | None] = {}
+        self._known_german_stems: frozenset[str] | None = None
         self._repair = lru_cache(maxsize=50_000)(self._repair_uncached)
         self._split = lru_cache(maxsize=50_000)(self._split_uncached)
+        self._participle = lru_cache(maxsize=50_000)(self._participle_uncached)
 
     def words(self, text: str) -> list[str]:
         """Folded words with synonyms replaced by the word the knowledge base uses."""
@@ -84,9 +88,12 @@ class Analyser:
         return out
 
     def features(self, text: str, lang: str, repair: bool = False) -> Counter[str]:
-        words = self.words(text)
+        german_verbs = lang == "de" and bool(self._known)
+        # German questions are read clause by clause: a separable verb's particle ends its clause.
+        clauses = [self.words(c) for c in german.clauses(text[:MAX_MATCH_CHARS])] if german_verbs else [self.words(text)]
         if repair and self._known:
-            words = [self._repair(w) for w in words]
+            clauses = [[self._repair(w) for w in c] for c in clauses]
+        words = [w for c in clauses for w in c]
         parts = [p for w in words for p in self._split(w)] if self._known else []
         stem = self._stem_fn(lang)
         stems = [stem(w) for w in words]
@@ -101,7 +108,20 @@ class Analyser:
             feats["e|" + stems[0]] += 1
         for w in words:
             feats.update(_char_ngrams(w))
+        if german_verbs:
+            known_stems = self._german_stems()
+            feats.update("w|" + s for c in clauses for s in german.rejoined_verbs(c, stem, known_stems))
+            feats.update("w|" + s for w in words if (s := self._participle(w)) is not None)
         return feats
+
+    def _german_stems(self) -> frozenset[str]:
+        if self._known_german_stems is None:
+            stem = self._stem_fn("de")
+            self._known_german_stems = frozenset(stem(w) for w in self._known)
+        return self._known_german_stems
+
+    def _participle_uncached(self, word: str) -> str | None:
+        return german.participle_stem(word, self._stem_fn("de"), self._german_stems())
 
     def _stem_fn(self, lang: str):  # type: ignore[no-untyped-def]
         if lang not in self._stemmers:

@@ -93,3 +93,9 @@ def test_language_from_vocabulary_when_no_function_words(tiny_kb: Path) -> None:
     assert m.detect("bulky waste", hint="de") == "en"
     assert m.detect("Sperrmüll", hint="en") == "de"
     assert m.detect("xyz", hint="en") == "en"
+
+
+def test_separable_german_verbs_tell_anmelden_from_abmelden(tiny_kb: Path) -> None:
+    m = build(tiny_kb)
+    assert best(m, "Wo melde ich meinen Wohnsitz an?") == "wohnsitz-anmelden"
+    assert best(m, "Wo melde ich meinen Wohnsitz ab?") == "wohnsitz-abmelden"
