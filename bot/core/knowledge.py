@@ -42,6 +42,8 @@ class KnowledgeBase:
     synonyms: dict[str, str]  # variant → canonical, all languages
     languages: tuple[str, ...]
     questions: list[QuestionRef] = field(default_factory=list)
+    # Questions no entry should answer (``off_topic:`` files): the matcher learns to score them low.
+    off_topic: list[QuestionRef] = field(default_factory=list)
 
     def examples(self) -> Iterator[QuestionRef]:
         """What the matcher learns from: every example question, and each title as one more."""
@@ -100,6 +102,7 @@ class _Loader:
         self.office_refs: list[tuple[str, str, int]] = []
         self.synonyms: dict[str, str] = {}
         self.questions: list[QuestionRef] = []
+        self.off_topic: list[QuestionRef] = []
 
     def problem(self, path: str, line: int, message: str, severity: str = "error") -> None:
         self.problems.append(Problem(path, line, message, severity))
@@ -130,7 +133,7 @@ class _Loader:
             return
         self._check_nodes(name, node)
         if not isinstance(data, dict) or len(data) != 1:
-            self.problem(name, 1, "expected exactly one top-level key: entries, offices or synonyms")
+            self.problem(name, 1, "expected exactly one top-level key: entries, offices, synonyms or off_topic")
             return
         key, body = next(iter(data.items()))
         body_node = _child(node, key)
@@ -140,8 +143,10 @@ class _Loader:
             self._offices(name, body, body_node)
         elif key == "synonyms":
             self._synonyms(name, body, body_node)
+        elif key == "off_topic":
+            self._off_topic(name, body, body_node)
         else:
-            self.problem(name, 1, f"unknown top-level key {key!r}: use entries, offices or synonyms")
+            self.problem(name, 1, f"unknown top-level key {key!r}: use entries, offices, synonyms or off_topic")
 
     def _check_nodes(self, name: str, node: yaml.Node) -> None:
         """Duplicate keys (YAML would silently keep the last) and placeholders left unfilled."""
@@ -281,6 +286,25 @@ class _Loader:
                         self.problem(name, _line(entry_node), f"{v!r} is already a synonym of {self.synonyms[key]!r}", "warning")
                     self.synonyms[key] = str(canonical)
 
+    def _off_topic(self, name: str, body: Any, node: yaml.Node | None) -> None:
+        if not isinstance(body, dict):
+            self.problem(name, _line(node), "'off_topic' must map a language to a list of questions")
+            return
+        for lang, questions in body.items():
+            lang_node = _child(node, lang)
+            if lang not in self.languages:
+                self.problem(name, _line(lang_node), f"unknown language {lang!r} (the bot speaks {', '.join(self.languages)})")
+                continue
+            if not isinstance(questions, list):
+                self.problem(name, _line(lang_node), f"off_topic {lang!r} must be a list of questions ('- …')")
+                continue
+            for i, text in enumerate(questions):
+                line = _line(_child(lang_node, i))
+                if not isinstance(text, str) or not text.strip():
+                    self.problem(name, line, "an off-topic question must be a line of text")
+                    continue
+                self.off_topic.append(QuestionRef("", str(lang), text, name, line))
+
     def _validate(self, model: type[BaseModel], raw: Any, name: str, node: yaml.Node | None, prefix: tuple[Any, ...] = ()) -> Any:
         try:
             return model.model_validate(raw)
@@ -315,6 +339,7 @@ class _Loader:
             synonyms=self.synonyms,
             languages=self.languages,
             questions=[q for q in self.questions if q.entry_id in known],
+            off_topic=self.off_topic,
         )
         return LoadResult(kb, self.problems)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.core.knowledge import KnowledgeBase, LoadResult, load_knowledge
 from bot.core.matching.evaluation import held_out_misses
 from bot.core.matching.matcher import Example, Matcher
+from bot.core.matching.normalise import fold
 from bot.core.models import Problem
 
 
@@ -27,8 +28,12 @@ def examples_of(kb: KnowledgeBase) -> list[Example]:
     return [Example(q.entry_id, q.language, q.text) for q in kb.examples()]
 
 
+def off_topic_of(kb: KnowledgeBase) -> list[Example]:
+    return [Example("", q.language, q.text) for q in kb.off_topic]
+
+
 def build_matcher(kb: KnowledgeBase, default_language: str | None = None) -> Matcher:
-    return Matcher.build(examples_of(kb), kb.synonyms, default_language=default_language or kb.languages[0])
+    return Matcher.build(examples_of(kb), kb.synonyms, default_language=default_language or kb.languages[0], negatives=off_topic_of(kb))
 
 
 def check(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), held_out: bool = False) -> Checked:
@@ -44,6 +49,13 @@ def check(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), held_ou
         if not kb.entries and loaded.ok:
             problems.append(Problem(str(dirs[0]) if dirs else ".", 0, "no entries found"))
         return Checked(kb, None, problems)
+    asked = {(q.language, fold(q.text)): q for q in kb.questions}
+    for q in kb.off_topic:
+        same = asked.get((q.language, fold(q.text)))
+        if same is not None:
+            problems.append(Problem(q.path, q.line, f"off-topic question {q.text!r} is also an example question of {same.entry_id!r} ({same.path}:{same.line})"))
+    if any(p.severity == "error" for p in problems):
+        return Checked(kb, None, problems)
     matcher = build_matcher(kb)
     for q in kb.questions:
         best = matcher.match(q.text, q.language).best
@@ -52,7 +64,7 @@ def check(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), held_ou
             problems.append(Problem(q.path, q.line, f"{q.entry_id} ({q.language}): example question {q.text!r} is answered by {where!r}"))
     if held_out:
         lines = {(q.entry_id, q.language, q.text): (q.path, q.line) for q in kb.questions}
-        misses, _ = held_out_misses(examples_of(kb), kb.synonyms)
+        misses, _ = held_out_misses(examples_of(kb), kb.synonyms, negatives=off_topic_of(kb))
         for ex, got in misses:
             if (ex.entry_id, ex.language, ex.text) not in lines:
                 continue  # a title, not a question staff wrote

@@ -134,3 +134,27 @@ def test_unfilled_placeholders_name_their_lines(tiny_kb: Path) -> None:
         f"{where}:10: placeholder <<Antwort>> is still to be filled in",
         f"{where}:10: placeholder <<mehr>> is still to be filled in",
     ]
+
+
+def test_off_topic_questions_load_with_their_lines(tiny_kb: Path) -> None:
+    (tiny_kb / "off-topic.yaml").write_text("off_topic:\n  de:\n    - Wie wird das Wetter?\n  en:\n    - Tell me a joke\n", encoding="utf-8")
+    checked = check([tiny_kb])
+    assert checked.ok, checked.problems
+    assert [(q.language, q.text, q.line) for q in checked.knowledge.off_topic] == [("de", "Wie wird das Wetter?", 3), ("en", "Tell me a joke", 5)]
+
+
+def test_off_topic_mistakes_name_file_and_line(tiny_kb: Path) -> None:
+    path = tiny_kb / "extra.yaml"
+    msgs = problems_for(tiny_kb, "off_topic:\n  fr:\n    - Quel temps fait-il ?\n  de: Wetter\n  en:\n    - 42\n    - ''\n")
+    assert f"{path}:3: unknown language 'fr' (the bot speaks de, en)" in msgs  # where its questions start
+    assert f"{path}:4: off_topic 'de' must be a list of questions ('- …')" in msgs
+    assert f"{path}:6: an off-topic question must be a line of text" in msgs
+    assert f"{path}:7: an off-topic question must be a line of text" in msgs
+    assert problems_for(tiny_kb, "off_topic: [Wetter]\n") == [f"{path}:1: 'off_topic' must map a language to a list of questions"]
+
+
+def test_an_off_topic_question_that_is_also_an_example_is_an_error(tiny_kb: Path) -> None:
+    example = next(q for q in load_knowledge([tiny_kb]).knowledge.questions if q.language == "de")
+    msgs = problems_for(tiny_kb, f"off_topic:\n  de:\n    - {example.text.upper()}\n")
+    assert msgs == [f"{tiny_kb / 'extra.yaml'}:3: off-topic question {example.text.upper()!r} is also an example question of "
+                    f"{example.entry_id!r} ({example.path}:{example.line})"]

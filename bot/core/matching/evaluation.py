@@ -97,6 +97,7 @@ def held_out_misses(
     synonyms: dict[str, str],
     folds: int = 10,
     params: TrainingParams | None = None,
+    negatives: Sequence[Example] = (),
 ) -> tuple[list[tuple[Example, str | None]], int]:
     """Example questions that route elsewhere when the matcher is built without them.
 
@@ -114,7 +115,7 @@ def held_out_misses(
         kept = [ex for i, ex in enumerate(examples) if i % folds != fold_no]
         if not held or not kept:
             continue
-        matcher = Matcher.build(kept, synonyms, params)
+        matcher = Matcher.build(kept, synonyms, params, negatives=negatives)
         for ex in held:
             checked += 1
             best = matcher.match(ex.text, ex.language).best

@@ -18,7 +18,8 @@ from itertools import pairwise
 import numpy as np
 import scipy.sparse as sp
 import Stemmer
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein, Indel
 
 from bot.core.matching import german
 from bot.core.matching.normalise import MAX_MATCH_CHARS, tokens
@@ -57,7 +58,7 @@ class Analyser:
     def __init__(self, synonyms: Mapping[str, str], known_words: Iterable[str] = ()) -> None:
         self._synonyms = {tuple(k.split()): tuple(v.split()) for k, v in synonyms.items() if k}
         self._known = frozenset(known_words)
-        # Known words by length: a typo changes the length by at most two here, so repair compares
+        # Known words by length: a typo changes the length by at most two, so repair compares
         # against a few hundred words instead of all of them.
         self._by_length: dict[int, list[str]] = {}
         for w in sorted(self._known):
@@ -130,12 +131,20 @@ class Analyser:
         return stemmer.stemWord if stemmer is not None else (lambda w: w)
 
     def _repair_uncached(self, word: str) -> str:
-        """The closest known word for an unknown one that looks like a typo of it."""
+        """The closest known word for an unknown one that looks like a typo of it.
+
+        A typo is one slip (two in long words): a letter wrong, missing, extra or swapped with
+        its neighbour. A looser similarity turned real words into others ("dentist" into
+        "identity", and so into the ID card entry).
+        """
         if word in self._known or len(word) < 4 or word.isdigit():
             return word
-        cutoff = 80 if len(word) >= 6 else 75
-        candidates = [w for n in range(len(word) - 2, len(word) + 3) for w in self._by_length.get(n, ())]
-        best = process.extractOne(word, candidates, scorer=fuzz.ratio, score_cutoff=cutoff)
+        slips = 2 if len(word) >= 8 else 1
+        candidates = [w for n in range(len(word) - slips, len(word) + slips + 1) for w in self._by_length.get(n, ())]
+        # Each slip costs at most two insertions or deletions: the fast Indel distance narrows the
+        # field before the slower Damerau-Levenshtein distance decides.
+        near = [w for w, _, _ in process.extract(word, candidates, scorer=Indel.distance, score_cutoff=2 * slips, limit=None)]
+        best = process.extractOne(word, near, scorer=DamerauLevenshtein.distance, score_cutoff=slips)
         return best[0] if best else word
 
     def _split_uncached(self, word: str) -> tuple[str, ...]:
