@@ -31,6 +31,7 @@ COMMANDS = frozenset({
     "meinedaten", "mydata", "loeschen", "delete",
 })
 CHOICE_CONFIRM_DELETE = "delete:yes"
+SMALL_TALK = frozenset({"greeting", "thanks", "goodbye"})  # intent actions that are not topics
 CHOICE_KEEP = "delete:no"
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}
 # Control, zero-width and direction-override characters, and lone UTF-16 surrogates (valid in JSON,
@@ -189,7 +190,11 @@ class _Turn:
         best = matches[0]
         runner = matches[1] if len(matches) > 1 else None
         if runner and runner.score >= self.s.threshold and best.score - runner.score < self.s.ambiguity_gap:
-            return [self._offer([best.entry_id, runner.entry_id], text("did_you_mean", self.lang))]
+            # Small talk is no topic to choose ("Did you mean: 1. Greeting?"): "Guten Tag, eine
+            # Frage zum Sperrmüll" answers the topic; a topic just behind small talk is asked about.
+            topics = [m.entry_id for m in (best, runner) if self._entry(m).action not in SMALL_TALK]
+            if len(topics) == 2 or (topics and topics[0] == runner.entry_id):
+                return [self._offer(topics, text("did_you_mean", self.lang))]
         self.state.pending_choices = ()
         return self._respond(self._entry(best))
 

@@ -67,6 +67,15 @@ def test_close_candidates_offer_a_choice_and_number_picks(make_chat: MakeChat) -
     assert CHOICE_ENTRY + str(answer.entry_id) == first
 
 
+def test_small_talk_is_never_offered_as_a_topic(make_chat: MakeChat) -> None:
+    chat = make_chat(threshold=0.3, ambiguity_gap=0.5)
+    [reply] = chat.say("Guten Tag, ich habe eine Frage zum Sperrmüll")  # the topic wins, the greeting is close
+    assert reply.entry_id == "sperrmuell" and not reply.choices
+    [offer] = chat.say("Hallo Wohnsitz")  # the greeting wins, a topic is close behind: ask about the topic
+    assert offer.text == "Meinten Sie …?"
+    assert [c.payload for c in offer.choices] == [CHOICE_ENTRY + "wohnsitz-anmelden"]
+
+
 def test_button_choice_and_forged_payload(make_chat: MakeChat) -> None:
     chat = make_chat()
     [reply] = chat.say(choice=CHOICE_ENTRY + "sperrmuell")
