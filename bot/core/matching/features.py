@@ -137,7 +137,7 @@ class Analyser:
         its neighbour. A looser similarity turned real words into others ("dentist" into
         "identity", and so into the ID card entry).
         """
-        if word in self._known or len(word) < 4 or word.isdigit():
+        if word in self._known or len(word) < 5 or word.isdigit():
             return word
         slips = 2 if len(word) >= 8 else 1
         candidates = [w for n in range(len(word) - slips, len(word) + slips + 1) for w in self._by_length.get(n, ())]

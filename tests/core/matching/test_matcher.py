@@ -102,14 +102,14 @@ def test_separable_german_verbs_tell_anmelden_from_abmelden(tiny_kb: Path) -> No
 
 
 def test_off_topic_questions_teach_the_matcher_to_score_them_low(tiny_kb: Path) -> None:
-    question = "Wo kann ich mein Auto waschen?"  # nothing in the tiny knowledge, yet close to "Wo …?" questions
+    question = "Wo kann ich hier gut essen gehen?"  # nothing in the tiny knowledge, yet it scores
     before = build(tiny_kb).match(question, "de").best
     (tiny_kb / "off-topic.yaml").write_text(
-        "off_topic:\n  de:\n    - Wo ist die nächste Autowaschanlage?\n    - Wo kann ich mein Fahrrad waschen?\n    - Auto waschen lassen\n",
+        "off_topic:\n  de:\n    - Wo kann man gut essen?\n    - Gutes Restaurant in der Nähe\n    - Wo gehe ich heute Abend essen?\n",
         encoding="utf-8",
     )
     matcher = build(tiny_kb)
     after = matcher.match(question, "de").best
-    assert before is not None and before.score > 0.4
+    assert before is not None and before.score > 0.3
     assert after is None or after.score < before.score - 0.1
-    assert best(matcher, "Wohnsitz anmelden") == "wohnsitz-anmelden"  # real questions are still answered
+    assert best(matcher, "Anwohnerparkausweis beantragen") == "anwohnerparkausweis"  # real questions are still answered
