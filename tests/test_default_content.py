@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from functools import cache
 
+import pytest
+
 from bot.config import Settings
 from bot.core.matching.evaluation import Labelled, Report, held_out_misses, predict, score
 from bot.core.models import Kind, LinkKind
@@ -107,10 +109,11 @@ def test_questions_that_showed_gaps_in_the_content_stay_answered() -> None:
     assert report.oos_recall is not None and report.oos_recall >= 0.75, detail
 
 
-def test_fresh_questions_do_not_fall_below_what_was_measured() -> None:
-    """Written after session 4's content work, without looking at the knowledge files: how new
-    phrasings fare (0.67 in scope when first measured; docs/measurements.md). A floor against
-    regressions, not a target."""
-    report, detail = _report("musterstadt_eval2.jsonl")
-    assert report.in_scope_accuracy >= 0.6, detail
-    assert report.oos_recall is not None and report.oos_recall >= 0.6, detail
+@pytest.mark.parametrize(("name", "in_scope", "oos"), [("musterstadt_eval2.jsonl", 0.7, 0.6), ("musterstadt_eval3.jsonl", 0.8, 0.85)])
+def test_fresh_questions_do_not_fall_below_what_was_measured(name: str, in_scope: float, oos: float) -> None:
+    """Sets written in session 4 without looking at the knowledge files (eval3 also blind to the
+    content added after it): how new phrasings fare, measured in docs/measurements.md. A floor
+    against regressions, a little under what was measured, not a target."""
+    report, detail = _report(name)
+    assert report.in_scope_accuracy >= in_scope, detail
+    assert report.oos_recall is not None and report.oos_recall >= oos, detail
