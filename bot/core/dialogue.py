@@ -31,8 +31,8 @@ COMMANDS = frozenset({
     "meinedaten", "mydata", "loeschen", "delete",
 })
 CHOICE_CONFIRM_DELETE = "delete:yes"
-SMALL_TALK = frozenset({"greeting", "thanks", "goodbye"})  # intent actions that are not topics
 CHOICE_KEEP = "delete:no"
+SMALL_TALK = frozenset({"greeting", "thanks", "goodbye"})  # intent actions that are not topics
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}
 # Control, zero-width and direction-override characters, and lone UTF-16 surrogates (valid in JSON,
 # but no database or encoder takes them).
