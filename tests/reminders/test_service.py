@@ -16,7 +16,11 @@ from tests.reminders.helpers import POLICY, RecordingDeliverer, plain_render
 
 def test_the_service_delivers_due_rows_by_itself_and_stops(engine: Engine) -> None:
     def now() -> dt.datetime:
-        return dt.datetime.now(POLICY.zone).replace(hour=12)  # outside the quiet hours, whenever the test runs
+        # The latest noon that has passed: outside the quiet hours, and never in the future, since
+        # APScheduler starts the first round at this time on the real clock.
+        real = dt.datetime.now(POLICY.zone)
+        noon = real.replace(hour=12, minute=0, second=0, microsecond=0)
+        return noon if noon <= real else noon - dt.timedelta(days=1)
 
     channel = RecordingDeliverer()
     worker = ReminderWorker(engine, {("telegram", "default"): channel}, plain_render, POLICY, now)
