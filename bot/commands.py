@@ -21,7 +21,7 @@ from bot.channels.markup import reply_as_plain
 from bot.config import Settings, city_clock, load_settings
 from bot.core.knowledge import load_knowledge
 from bot.core.live import InvalidKnowledge, LiveKnowledge
-from bot.core.matching.evaluation import Labelled, predict, score
+from bot.core.matching.evaluation import BadLine, predict, read_labelled, score
 from bot.core.models import Incoming
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.validation import check
@@ -301,21 +301,14 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    items: list[Labelled] = []
     try:
-        lines = args.file.read_text(encoding="utf-8").splitlines()
+        items = read_labelled(args.file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    for no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            items.append(Labelled(str(obj["text"]), obj.get("expect"), obj.get("lang")))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            print(f"{args.file}:{no}: not a JSON object with 'text' and 'expect' ({exc})", file=sys.stderr)
-            return EXIT_USAGE
+    except BadLine as exc:
+        print(f"{args.file}:{exc}", file=sys.stderr)
+        return EXIT_USAGE
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS

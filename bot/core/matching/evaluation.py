@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,27 @@ class Labelled:
     text: str
     expect: str | None  # None: out of scope
     language: str | None = None
+
+
+class BadLine(ValueError):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"{line}: not a JSON object with 'text' and 'expect' ({reason})")
+        self.line = line
+
+
+def read_labelled(text: str) -> list[Labelled]:
+    """Questions from JSON lines, ``{"text": …, "expect": "<id>" | null, "lang": …}``; raises
+    :class:`BadLine` naming the first line that is not one."""
+    items: list[Labelled] = []
+    for no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            items.append(Labelled(str(obj["text"]), obj.get("expect"), obj.get("lang")))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise BadLine(no, str(exc)) from exc
+    return items
 
 
 @dataclass(frozen=True)
