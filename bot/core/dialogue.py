@@ -171,7 +171,12 @@ class _Turn:
             return [self._help_reply(text("not_understood", self.lang))]
         result = self.matcher.match(self.text, self.text_lang, k=8)
         matches = self._usable(result.matches)
-        emergency = next((m for m in matches if self._entry(m).emergency and m.score >= self.s.threshold), None)
+        # A needless "call 112" costs a glance, a missed emergency far more: an emergency entry
+        # that leads the ranking counts from the lower bar at which the fallback suggests topics.
+        emergency = next(
+            (m for i, m in enumerate(matches) if self._entry(m).emergency and m.score >= self.s.threshold * (self.s.suggest_ratio if i == 0 else 1.0)),
+            None,
+        )
         if emergency is not None:
             # 110/112 first, always; a question that also matched something else gets that too.
             self.state.pending_choices = ()

@@ -57,6 +57,16 @@ def test_emergency_answers_first(make_chat: MakeChat) -> None:
     assert reply.entry_id == "notruf"
 
 
+def test_an_emergency_leading_the_ranking_answers_from_the_lower_suggestion_bar(make_chat: MakeChat) -> None:
+    # "Hilfe, es brennt!" scores about 0.5 in the tiny knowledge: below this threshold, above its bar.
+    [reply] = make_chat(threshold=0.8, suggest_ratio=0.5).say("Hilfe, es brennt!")
+    assert reply.entry_id == "notruf"
+    [unsure] = make_chat(threshold=0.8, suggest_ratio=0.5).say("Wohnsitz")  # the same bar only suggests other topics
+    assert unsure.entry_id is None and unsure.choices
+    [fallback] = make_chat(threshold=0.95, suggest_ratio=0.9).say("Hilfe, es brennt!")
+    assert fallback.entry_id is None
+
+
 def test_close_candidates_offer_a_choice_and_number_picks(make_chat: MakeChat) -> None:
     chat = make_chat(ambiguity_gap=0.5)
     [reply] = chat.say("Wohnsitz")

@@ -120,11 +120,13 @@ def held_out_misses(
     folds: int = 10,
     params: TrainingParams | None = None,
     negatives: Sequence[Example] = (),
+    always: Sequence[Example] = (),
 ) -> tuple[list[tuple[Example, str | None]], int]:
     """Example questions that route elsewhere when the matcher is built without them.
 
     ``folds``-fold cross-validation: each example is left out together with a tenth of the
     others, which is at least as hard as leaving it out alone, at a tenth of the builds.
+    ``always`` is training text that is never left out (the answers' sentences).
     Returns the misses (example, where it went) and how many examples were checked.
     """
     by_entry: dict[str, int] = {}
@@ -137,7 +139,7 @@ def held_out_misses(
         kept = [ex for i, ex in enumerate(examples) if i % folds != fold_no]
         if not held or not kept:
             continue
-        matcher = Matcher.build(kept, synonyms, params, negatives=negatives)
+        matcher = Matcher.build([*kept, *always], synonyms, params, negatives=negatives)
         for ex in held:
             checked += 1
             best = matcher.match(ex.text, ex.language).best

@@ -32,6 +32,12 @@ _MAX_SYNONYM_WORDS = 4
 _MIN_COMPOUND_PART = 3
 _CHAR_NGRAMS = (3, 4, 5)
 _SQRT2 = math.sqrt(2.0)
+# Pivoted length normalisation of queries (Singhal, Buckley & Mitra 1996): a query's norm counts
+# only this share of its own length, the rest is the typical example's. Fully normalised, a
+# citizen who describes the situation in three sentences scored far below one who typed four
+# words, though the right entry ranked first as often; 0.4 answered more of those long questions
+# and rejected more off-topic ones on the Musterstadt question sets, and left CLINC150 val as it was.
+PIVOT_SLOPE = 0.4
 
 
 def _stemmer(lang: str) -> Stemmer.Stemmer | None:
@@ -201,11 +207,13 @@ class Vectoriser:
         self.documents = self._weigh_all(np.frombuffer(rows, dtype=np.int64), col, np.frombuffer(counts, dtype=np.float64), idf, n)
 
     def _weigh_all(self, rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, idf: np.ndarray, n: int) -> sp.csr_matrix:
-        """The same weighting as :meth:`weigh`, for all documents at once."""
+        """The weighting of :meth:`weigh` for all documents at once, each fully L2-normalised."""
         values = idf[cols] * np.where(counts > 1, 1.0 + np.log(np.maximum(counts, 1.0)), 1.0)
         group = np.asarray(self._is_char, dtype=np.int64)[cols] if len(cols) else cols
         sums = np.zeros((n, 2))
         np.add.at(sums, (rows, group), values * values)
+        # The typical example's norm per group: the pivot a query's length is measured against.
+        self._pivots = [float(np.median(np.sqrt(sums[:, g]))) if n else 1.0 for g in (0, 1)]
         norms = np.sqrt(sums[rows, group]) * _SQRT2
         matrix = sp.csr_matrix(((values / norms).astype(np.float32), (rows, cols)), shape=(n, len(self.index)))
         matrix.sort_indices()
@@ -216,7 +224,8 @@ class Vectoriser:
         return len(self.index)
 
     def weigh(self, bag: Counter[str]) -> tuple[list[int], list[float]]:
-        """Sparse (indices, values): sublinear tf × idf, word and character groups each L2-normalised."""
+        """Sparse (indices, values): sublinear tf × idf, word and character groups each normalised
+        by a length between their own L2 norm and the typical example's (``PIVOT_SLOPE``)."""
         index, idf, is_char = self.index, self.idf, self._is_char
         groups: tuple[tuple[list[int], list[float]], tuple[list[int], list[float]]] = (([], []), ([], []))
         for feat, count in bag.items():
@@ -228,9 +237,10 @@ class Vectoriser:
             group[1].append(idf[i] * (1.0 + math.log(count)) if count > 1 else idf[i])
         idx: list[int] = []
         val: list[float] = []
-        for g_idx, g_val in groups:
-            norm = math.sqrt(sum(v * v for v in g_val)) * _SQRT2
+        for (g_idx, g_val), pivot in zip(groups, self._pivots, strict=True):
+            norm = math.sqrt(sum(v * v for v in g_val))
             if norm:
+                norm = (PIVOT_SLOPE * norm + (1.0 - PIVOT_SLOPE) * pivot) * _SQRT2
                 idx.extend(g_idx)
                 val.extend(v / norm for v in g_val)
         return idx, val
