@@ -98,16 +98,17 @@ def score(predictions: Sequence[Prediction], threshold: float, ms_per_query: flo
     )
 
 
+def balanced(r: Report) -> float:
+    """Accuracy + OOS recall, with false rejections above 7 % penalised, since an unanswered
+    citizen costs more."""
+    return r.in_scope_accuracy + (r.oos_recall or 0.0) - 3.0 * max(0.0, r.false_rejection_rate - 0.07)
+
+
 def choose_threshold(
     predictions: Sequence[Prediction], objective: Callable[[Report], float] | None = None
 ) -> float:
-    """The threshold that is best on held-out data (by default: accuracy + OOS recall, with
-    false rejections above 7 % penalised, since an unanswered citizen costs more)."""
-
-    def default(r: Report) -> float:
-        return r.in_scope_accuracy + (r.oos_recall or 0.0) - 3.0 * max(0.0, r.false_rejection_rate - 0.07)
-
-    objective = objective or default
+    """The threshold that is best on held-out data (by default by :func:`balanced`)."""
+    objective = objective or balanced
     candidates = np.unique(np.round([p.score for p in predictions], 3))
     if len(candidates) == 0:
         return 0.5

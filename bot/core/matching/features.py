@@ -32,12 +32,6 @@ _MAX_SYNONYM_WORDS = 4
 _MIN_COMPOUND_PART = 3
 _CHAR_NGRAMS = (3, 4, 5)
 _SQRT2 = math.sqrt(2.0)
-# Pivoted length normalisation of queries (Singhal, Buckley & Mitra 1996): a query's norm counts
-# only this share of its own length, the rest is the typical example's. Fully normalised, a
-# citizen who describes the situation in three sentences scored far below one who typed four
-# words, though the right entry ranked first as often; 0.4 answered more of those long questions
-# and rejected more off-topic ones on the Musterstadt question sets, and left CLINC150 val as it was.
-PIVOT_SLOPE = 0.4
 
 
 def _stemmer(lang: str) -> Stemmer.Stemmer | None:
@@ -181,8 +175,9 @@ class Analyser:
 class Vectoriser:
     """TF-IDF over the analyser's features, word and character groups weighted equally."""
 
-    def __init__(self, analyser: Analyser, documents: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, analyser: Analyser, documents: Sequence[tuple[str, str]], pivot_slope: float = 1.0) -> None:
         self.analyser = analyser
+        self._slope = pivot_slope
         # Documents become integer ids and counts at once: holding every document's Counter of
         # feature strings cost most of a large build's memory.
         provisional: dict[str, int] = {}
@@ -225,7 +220,7 @@ class Vectoriser:
 
     def weigh(self, bag: Counter[str]) -> tuple[list[int], list[float]]:
         """Sparse (indices, values): sublinear tf × idf, word and character groups each normalised
-        by a length between their own L2 norm and the typical example's (``PIVOT_SLOPE``)."""
+        by a length between their own L2 norm and the typical example's (``pivot_slope``)."""
         index, idf, is_char = self.index, self.idf, self._is_char
         groups: tuple[tuple[list[int], list[float]], tuple[list[int], list[float]]] = (([], []), ([], []))
         for feat, count in bag.items():
@@ -240,7 +235,7 @@ class Vectoriser:
         for (g_idx, g_val), pivot in zip(groups, self._pivots, strict=True):
             norm = math.sqrt(sum(v * v for v in g_val))
             if norm:
-                norm = (PIVOT_SLOPE * norm + (1.0 - PIVOT_SLOPE) * pivot) * _SQRT2
+                norm = (self._slope * norm + (1.0 - self._slope) * pivot) * _SQRT2
                 idx.extend(g_idx)
                 val.extend(v / norm for v in g_val)
         return idx, val

@@ -6,8 +6,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.matching.matcher import Example, Matcher
-from bot.core.validation import check
+from bot.core.knowledge import load_knowledge
+from bot.core.matching.matcher import Example, Matcher, TrainingParams
+from bot.core.validation import check, examples_of, passages_of
 
 
 def build(tiny_kb: Path) -> Matcher:
@@ -99,6 +100,37 @@ def test_separable_german_verbs_tell_anmelden_from_abmelden(tiny_kb: Path) -> No
     m = build(tiny_kb)
     assert best(m, "Wo melde ich meinen Wohnsitz an?") == "wohnsitz-anmelden"
     assert best(m, "Wo melde ich meinen Wohnsitz ab?") == "wohnsitz-abmelden"
+
+
+def test_a_question_that_tells_a_whole_story_is_not_scored_down_for_its_length(tiny_kb: Path) -> None:
+    kb = load_knowledge([tiny_kb], ["de", "en"]).knowledge
+    story = ("Wir sind letzte Woche mit den Kindern aus Köln hierher gezogen, in eine Wohnung in der Altstadt, "
+             "und jetzt wissen wir nicht, wie wir unseren Wohnsitz bei der Stadt anmelden")
+    short = "Wohnsitz anmelden"
+    scored = {}
+    for slope in (1.0, 0.4):
+        m = Matcher.build(examples_of(kb), kb.synonyms, TrainingParams(pivot_slope=slope))
+        scored[slope] = {q: m.match(q, "de").best for q in (story, short)}
+        assert all(b is not None and b.entry_id == "wohnsitz-anmelden" for b in scored[slope].values())
+    # Only the length changes the score: the long story gains, and no longer trails the short question far behind.
+    story_full, story_pivot = scored[1.0][story], scored[0.4][story]
+    assert story_full is not None and story_pivot is not None and story_pivot.score > story_full.score + 0.1
+
+
+def test_answer_sentences_teach_their_entry(tiny_kb: Path) -> None:
+    entries = tiny_kb / "entries.yaml"
+    answer = (
+        "      answer: |\n"
+        "        Alte Farbeimer, Lösungsmittel und Unkrautvernichter nimmt das [Schadstoffmobil](https://musterstadt.example/gift) mit.\n"
+        "        - Termine stehen im Abfallkalender\n"
+    )
+    entries.write_text(entries.read_text(encoding="utf-8").replace("      answer: Antwort zu sperrmuell.\n", answer), encoding="utf-8")
+    kb = load_knowledge([tiny_kb], ["de", "en"]).knowledge
+    texts = {p.text for p in passages_of(kb) if p.entry_id == "sperrmuell" and p.language == "de"}
+    # Link targets are no words a citizen types; the link's label is.
+    assert texts == {"Alte Farbeimer, Lösungsmittel und Unkrautvernichter nimmt das Schadstoffmobil mit.", "- Termine stehen im Abfallkalender"}
+    found = build(tiny_kb).match("Wohin mit alten Farbeimern und Lösungsmitteln?", "de").best
+    assert found is not None and found.entry_id == "sperrmuell" and found.score > 0.3, found
 
 
 def test_off_topic_questions_teach_the_matcher_to_score_them_low(tiny_kb: Path) -> None:
