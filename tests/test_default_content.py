@@ -104,12 +104,15 @@ def test_questions_that_showed_gaps_in_the_content_stay_answered() -> None:
 
 
 @pytest.mark.parametrize(("name", "in_scope", "oos"), [
-    ("musterstadt_eval2.jsonl", 0.65, 0.6), ("musterstadt_eval3.jsonl", 0.8, 0.8), ("musterstadt_services_eval.jsonl", 0.5, 0.8),
+    ("musterstadt_eval2.jsonl", 0.7, 0.6), ("musterstadt_eval3.jsonl", 0.8, 0.8), ("musterstadt_services_eval.jsonl", 0.65, 0.8),
+    ("musterstadt_situations_dev.jsonl", 0.78, 0.7), ("musterstadt_situations_eval.jsonl", 0.78, 0.7),
 ])
 def test_fresh_questions_do_not_fall_below_what_was_measured(name: str, in_scope: float, oos: float) -> None:
-    """Sets written in session 4 without looking at the knowledge files (eval3 and the services set
-    also blind to the content added after them): how new phrasings fare, measured in docs/measurements.md. A floor
-    against regressions, a little under what was measured, not a target."""
+    """Sets written without looking at the knowledge files: eval2, eval3 and the services set in
+    session 4; in session 5 two sets of citizens describing their situation, written from the
+    entries' titles alone, before the situation questions were added to the content by helpers who
+    never saw them. How new phrasings fare, measured in docs/measurements.md. A floor against
+    regressions, a little under what was measured, not a target."""
     report, detail = _report(name)
     assert report.in_scope_accuracy >= in_scope, detail
     assert report.oos_recall is not None and report.oos_recall >= oos, detail
