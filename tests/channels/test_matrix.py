@@ -108,7 +108,7 @@ def test_direct_chat_answers_with_html_notice_and_numbered_choices(synapse: Syna
         assert "<b>Titel personalausweis</b>" in content["formatted_body"]
         assert '<a href="https://musterstadt.example/online/personalausweis">Termin buchen</a>' in content["formatted_body"]
         assert "Termin buchen: https://musterstadt.example/online/personalausweis" in content["body"]
-        await citizen.say(room, "Hallo <script>alert(1)</script>")
+        await citizen.say(room, "Guten Tag <script>alert(1)</script>")
         [_, greeting] = await citizen.wait_notices(2)
         assert "1. Titel personalausweis" in greeting.body and "<ol><li>" in greeting.source["content"]["formatted_body"]
         await citizen.say(room, "2")
