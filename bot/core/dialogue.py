@@ -63,6 +63,11 @@ class DialogueSettings:
     office_reminder_offsets: dict[str, tuple[str, ...]] | None = None
     reminder_quiet_hours: QuietHours = field(default_factory=QuietHours)
 
+    @property
+    def suggest_at(self) -> float:
+        """The score from which topics are offered ("Meinten Sie …?") though none is answered."""
+        return self.threshold * self.suggest_ratio
+
 
 class Dialogue:
     def __init__(
@@ -173,10 +178,9 @@ class _Turn:
         matches = self._usable(result.matches)
         # A needless "call 112" costs a glance, a missed emergency far more: an emergency entry
         # that leads the ranking counts from the lower bar at which the fallback suggests topics.
-        emergency = next(
-            (m for i, m in enumerate(matches) if self._entry(m).emergency and m.score >= self.s.threshold * (self.s.suggest_ratio if i == 0 else 1.0)),
-            None,
-        )
+        leading = matches[:1] if matches and matches[0].score >= self.s.suggest_at else []
+        answered = [m for m in matches if m.score >= self.s.threshold]
+        emergency = next((m for m in leading + answered if self._entry(m).emergency), None)
         if emergency is not None:
             # 110/112 first, always; a question that also matched something else gets that too.
             self.state.pending_choices = ()
@@ -323,7 +327,7 @@ class _Turn:
         return text("fallback_phone", self.lang, office=office.name(self.lang), phone=office.phone) + "\n" + self._open_line(office)
 
     def _fallback(self, matches: list[Match]) -> list[Reply]:
-        near = [m.entry_id for m in matches[:3] if m.score >= self.s.threshold * self.s.suggest_ratio and self._entry(m).kind is not Kind.INTENT]
+        near = [m.entry_id for m in matches[:3] if m.score >= self.s.suggest_at and self._entry(m).kind is not Kind.INTENT]
         if near:
             # Unsure, but not lost: asking back costs the citizen one tap, a wrong answer more.
             return [self._offer(near, text("did_you_mean", self.lang))]

@@ -56,6 +56,11 @@ def build_matcher(kb: KnowledgeBase, default_language: str | None = None) -> Mat
     )
 
 
+def held_out_misses_of(kb: KnowledgeBase) -> tuple[list[tuple[Example, str | None]], int]:
+    """:func:`held_out_misses` over the knowledge base's examples, trained as :func:`build_matcher` trains."""
+    return held_out_misses(examples_of(kb), kb.synonyms, negatives=off_topic_of(kb), always=passages_of(kb))
+
+
 def check(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), held_out: bool = False) -> Checked:
     """Load, validate and build the matcher.
 
@@ -84,7 +89,7 @@ def check(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), held_ou
             problems.append(Problem(q.path, q.line, f"{q.entry_id} ({q.language}): example question {q.text!r} is answered by {where!r}"))
     if held_out:
         lines = {(q.entry_id, q.language, q.text): (q.path, q.line) for q in kb.questions}
-        misses, _ = held_out_misses(examples_of(kb), kb.synonyms, negatives=off_topic_of(kb), always=passages_of(kb))
+        misses, _ = held_out_misses_of(kb)
         for ex, got in misses:
             if (ex.entry_id, ex.language, ex.text) not in lines:
                 continue  # a title, not a question staff wrote
