@@ -11,6 +11,11 @@ it; reported as ``pivot_slope``), and the figures are reported on ``test`` +
 ``oos_test``: in-scope accuracy, OOS recall, false-rejection rate, milliseconds per single
 (unbatched) query, build seconds and the threshold.
 
+With the sentence encoder installed (the ``semantic`` extra and the model package, see the
+README), the matcher gets its semantic second opinion (``bot.core.matching.semantic``) as the
+bot does; ``--encoder off`` measures the words alone. ``encoded_share`` is the share of test
+questions the encoder read; ``ms_per_query`` includes its time.
+
 ``--tune`` is for choosing the matcher's parameters without looking at test: it reports on
 ``val`` + ``oos_val`` only, once at the threshold chosen on all of it (optimistic) and once
 cross-fitted (threshold chosen on one random half, scored on the other, both ways, averaged).
@@ -44,6 +49,7 @@ import numpy as np
 
 from bot.core.matching.evaluation import Labelled, Prediction, Report, balanced, choose_threshold, predict, score
 from bot.core.matching.matcher import Example, Matcher, TrainingParams
+from bot.core.matching.semantic import SentenceEncoder
 
 if __package__:  # python -m benchmarks.clinc150
     from benchmarks import harness
@@ -72,7 +78,43 @@ def report(predictions: Sequence[Prediction], threshold: float, ms: float, build
     return out
 
 
-def build_project(train: Sequence[Sequence[str]], negatives: Sequence[Sequence[str]], params: TrainingParams) -> tuple[Matcher, float]:
+class CountingEncoder:
+    """Counts the texts an encoder is asked for, so the report can say how often it ran."""
+
+    def __init__(self, inner: SentenceEncoder) -> None:
+        self.inner = inner
+        self.texts = 0
+
+    @property
+    def languages(self) -> frozenset[str]:
+        return self.inner.languages
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts += len(texts)
+        return self.inner.encode(texts)
+
+
+def load_encoder(choice: str) -> CountingEncoder | None:
+    if choice == "off":
+        return None
+    try:
+        from bot.semantic.minilm import MiniLM, ModelError, find_model_dir
+    except ImportError as exc:  # the semantic extra is not installed
+        log(f"project: no sentence encoder ({exc}); words alone")
+        return None
+    if find_model_dir() is None:
+        log("project: the sentence encoder's model package is not installed; words alone")
+        return None
+    try:
+        return CountingEncoder(MiniLM.load())
+    except ModelError as exc:
+        log(f"project: sentence encoder not loaded: {exc}; words alone")
+        return None
+
+
+def build_project(
+    train: Sequence[Sequence[str]], negatives: Sequence[Sequence[str]], params: TrainingParams, encoder: SentenceEncoder | None = None,
+) -> tuple[Matcher, float]:
     log(f"project: building from {len(train)} training utterances and {len(negatives)} negatives")
     start = time.perf_counter()
     matcher = Matcher.build(
@@ -80,6 +122,7 @@ def build_project(train: Sequence[Sequence[str]], negatives: Sequence[Sequence[s
         params=params,
         default_language="en",
         negatives=[Example(OOS, "en", text) for text, _ in negatives],
+        encoder=encoder,
     )
     build_s = time.perf_counter() - start
     log(f"project: built in {build_s:.1f} s, {matcher.feature_count} features")
@@ -88,13 +131,13 @@ def build_project(train: Sequence[Sequence[str]], negatives: Sequence[Sequence[s
 
 def run_project(
     train: Sequence[Sequence[str]], negatives: Sequence[Sequence[str]], params: TrainingParams, val: list[Labelled], test: list[Labelled],
-    slopes: Sequence[float] = PIVOT_SLOPES,
+    slopes: Sequence[float] = PIVOT_SLOPES, encoder: CountingEncoder | None = None,
 ) -> dict[str, Any]:
     """The pivot slope is chosen on val with the threshold (each slope its own threshold, the best
     by ``evaluation.balanced``): how much query length should count depends on the data."""
     candidates = []
     for slope in slopes:
-        matcher, build_s = build_project(train, negatives, dataclasses.replace(params, pivot_slope=slope))
+        matcher, build_s = build_project(train, negatives, dataclasses.replace(params, pivot_slope=slope), encoder)
         predict(matcher, val[:200])  # warm-up (caches, first-call costs), not counted
         val_pred, _ = predict(matcher, val)
         threshold = choose_threshold(val_pred)
@@ -103,16 +146,22 @@ def run_project(
         candidates.append((objective, slope, matcher, build_s, threshold))
     objective, slope, matcher, build_s, threshold = max(candidates, key=lambda c: c[0])
     log(f"project: pivot slope {slope} chosen; predicting test")
+    encoded_before = encoder.texts if encoder else 0
     test_pred, ms = predict(matcher, test)
     return report(
         test_pred, threshold, ms, build_s, features=matcher.feature_count, negatives=len(negatives), ms_per_query_mode="single query, unbatched",
         pivot_slope=slope, val_objective_by_pivot_slope={str(c[1]): round(c[0], 4) for c in candidates},
+        sentence_encoder="all-MiniLM-L6-v2 (onnxruntime)" if encoder else None,
+        encoded_share=round((encoder.texts - encoded_before) / len(test), 4) if encoder else 0.0,
     )
 
 
-def tune_project(train: Sequence[Sequence[str]], negatives: Sequence[Sequence[str]], params: TrainingParams, val: list[Labelled]) -> dict[str, Any]:
+def tune_project(
+    train: Sequence[Sequence[str]], negatives: Sequence[Sequence[str]], params: TrainingParams, val: list[Labelled],
+    encoder: CountingEncoder | None = None,
+) -> dict[str, Any]:
     """Val-only figures for choosing parameters; test is not touched."""
-    matcher, build_s = build_project(train, negatives, params)
+    matcher, build_s = build_project(train, negatives, params, encoder)
     predict(matcher, val[:200])
     val_pred, ms = predict(matcher, val)
     threshold = choose_threshold(val_pred)
@@ -231,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-baselines", action="store_true", help="measure the project matcher only")
     parser.add_argument("--no-negatives", action="store_true", help="build without oos_train as negative examples")
     parser.add_argument("--tune", action="store_true", help="project matcher on val + oos_val only (for choosing parameters)")
+    parser.add_argument("--encoder", choices=("auto", "off"), default="auto", help="the semantic second opinion: when installed (auto) or never")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a TrainingParams field")
     args = parser.parse_args(argv)
 
@@ -246,10 +296,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = training_params(args.param)
 
     wall = time.perf_counter()
+    encoder = load_encoder(args.encoder)
     if args.tune:
-        return harness.print_result({"dataset": "clinc150", "mode": "tune", **tune_project(train, negatives, params, val)}, wall, indent=2)
+        return harness.print_result({"dataset": "clinc150", "mode": "tune", **tune_project(train, negatives, params, val, encoder)}, wall, indent=2)
     slopes = [params.pivot_slope] if any(p.startswith("pivot_slope=") for p in args.param) else PIVOT_SLOPES
-    project = run_project(train, negatives, params, val, test, slopes)
+    project = run_project(train, negatives, params, val, test, slopes, encoder)
     baselines: dict[str, Any] = {}
     if not args.skip_baselines:
         baselines["rapidfuzz_wratio_nearest"] = run_rapidfuzz(train, val, test, args.baseline_sample)

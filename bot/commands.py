@@ -37,6 +37,7 @@ from bot.reports.links import check_links
 from bot.reports.since import parse_since
 from bot.reports.template import slug_problem, write_entry_file
 from bot.runtime import build_channels, run_channels
+from bot.semantic.configured import EncoderUnavailable, configured_encoder
 from bot.storage.database import make_engine, migrate
 from bot.storage.retention import purge
 
@@ -177,7 +178,10 @@ def _dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
 
 def _live(args: argparse.Namespace, settings: Settings) -> LiveKnowledge | None:
     try:
-        return LiveKnowledge(_dirs(args, settings), settings.languages)
+        return LiveKnowledge(_dirs(args, settings), settings.languages, configured_encoder(settings.matching.encoder))
+    except EncoderUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return None
     except InvalidKnowledge as exc:
         print("The knowledge files have errors; not starting:", file=sys.stderr)
         for p in exc.problems:
@@ -187,7 +191,12 @@ def _live(args: argparse.Namespace, settings: Settings) -> LiveKnowledge | None:
 
 def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     dirs = list(args.dirs) or list(settings.knowledge_dirs)
-    checked = check(dirs, settings.languages, held_out=not args.quick)
+    try:
+        encoder = configured_encoder(settings.matching.encoder)
+    except EncoderUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_PROBLEMS
+    checked = check(dirs, settings.languages, held_out=not args.quick, encoder=encoder)
     for p in sorted(checked.problems, key=lambda p: (p.path, p.line)):
         print(p)
     errors = sum(p.severity == "error" for p in checked.problems)

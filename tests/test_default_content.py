@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.core.matching.evaluation import Report, predict, read_labelled, score
 from bot.core.models import Kind, LinkKind
 from bot.core.validation import Checked, check, examples_of, held_out_misses_of
+from bot.semantic.configured import configured_encoder
 from tests.conftest import REPO
 
 REQUIRED_FAQ = """personalausweis reisepass ausweis-verlust wohnsitz-anmelden wohnsitz-ummelden wohnsitz-abmelden
@@ -75,7 +76,7 @@ def test_emergency_entry_names_110_and_112() -> None:
 ])
 def test_one_word_messages_are_answered(said: str, expect: str) -> None:
     """A chat often starts with one word. Query length counts only partly (pivot slope 0.4), which
-    lowers the score of very short questions: "Hi" scores about 0.38 against the threshold 0.35."""
+    lowers the score of very short questions: "Hi" scores about 0.38 against the threshold 0.30."""
     matcher = default().matcher
     assert matcher is not None
     best = matcher.match(said).best
@@ -90,8 +91,14 @@ def test_leave_one_out_routing_at_least_95_percent() -> None:
     assert share >= 0.95, f"{share:.3f}: " + "; ".join(f"{ex.text!r}->{got}" for ex, got in misses[:20])
 
 
-def _report(name: str) -> tuple[Report, str]:
-    matcher = default().matcher
+@cache
+def with_encoder() -> Checked | None:
+    encoder = configured_encoder("auto")
+    return None if encoder is None else check([REPO / "faq", REPO / "intents"], encoder=encoder)
+
+
+def _report(name: str, checked: Checked | None = None) -> tuple[Report, str]:
+    matcher = (checked or default()).matcher
     assert matcher is not None
     predictions, _ = predict(matcher, read_labelled((REPO / "tests/data" / name).read_text(encoding="utf-8")))
     report = score(predictions, Settings().matching.threshold)
@@ -117,8 +124,10 @@ def test_questions_that_showed_gaps_in_the_content_stay_answered() -> None:
 
 
 @pytest.mark.parametrize(("name", "in_scope", "oos"), [
-    ("musterstadt_eval2.jsonl", 0.7, 0.6), ("musterstadt_eval3.jsonl", 0.8, 0.8), ("musterstadt_services_eval.jsonl", 0.65, 0.8),
-    ("musterstadt_situations_dev.jsonl", 0.78, 0.7), ("musterstadt_situations_eval.jsonl", 0.78, 0.7),
+    # eval3's off-topic floor was 0.8 until session 6: at the threshold 0.30, 9 of its 12
+    # off-topic questions are rejected (10 at 0.35 before), while more of every set is answered.
+    ("musterstadt_eval2.jsonl", 0.7, 0.6), ("musterstadt_eval3.jsonl", 0.8, 0.7), ("musterstadt_services_eval.jsonl", 0.65, 0.8),
+    ("musterstadt_situations_dev.jsonl", 0.82, 0.8), ("musterstadt_situations_eval.jsonl", 0.8, 0.8),
 ])
 def test_fresh_questions_do_not_fall_below_what_was_measured(name: str, in_scope: float, oos: float) -> None:
     """Sets written without looking at the knowledge files: eval2, eval3 and the services set in
@@ -127,5 +136,21 @@ def test_fresh_questions_do_not_fall_below_what_was_measured(name: str, in_scope
     never saw them. How new phrasings fare, measured in docs/measurements.md. A floor against
     regressions, a little under what was measured, not a target."""
     report, detail = _report(name)
+    assert report.in_scope_accuracy >= in_scope, detail
+    assert report.oos_recall is not None and report.oos_recall >= oos, detail
+
+
+@pytest.mark.parametrize(("name", "in_scope", "oos"), [
+    ("musterstadt_dev.jsonl", 0.9, 0.9), ("musterstadt_eval.jsonl", 0.9, 0.8), ("musterstadt_eval2.jsonl", 0.72, 0.7),
+    ("musterstadt_eval3.jsonl", 0.8, 0.7), ("musterstadt_services_eval.jsonl", 0.7, 0.8),
+    ("musterstadt_situations_dev.jsonl", 0.85, 0.8), ("musterstadt_situations_eval.jsonl", 0.85, 0.85),
+])
+def test_with_the_sentence_encoder(name: str, in_scope: float, oos: float) -> None:
+    """The bot as installed by make: English questions the words leave unsure get the sentence
+    encoder's second opinion. Floors a little under what was measured in session 6."""
+    checked = with_encoder()
+    if checked is None:
+        pytest.skip("the sentence encoder is not installed here (make installs the 'semantic' extra and its model)")
+    report, detail = _report(name, checked)
     assert report.in_scope_accuracy >= in_scope, detail
     assert report.oos_recall is not None and report.oos_recall >= oos, detail

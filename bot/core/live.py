@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.core.knowledge import KnowledgeBase, fingerprint
 from bot.core.matching.matcher import Matcher
+from bot.core.matching.semantic import SentenceEncoder
 from bot.core.models import Problem
 from bot.core.validation import check
 
@@ -35,12 +36,13 @@ class LiveKnowledge:
     reload sees either the old or the new knowledge, never a mix.
     """
 
-    def __init__(self, dirs: Sequence[Path], languages: Sequence[str] = ("de", "en")) -> None:
+    def __init__(self, dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), encoder: SentenceEncoder | None = None) -> None:
         self.dirs = list(dirs)
         self.languages = tuple(languages)
+        self.encoder = encoder
         self._lock = threading.Lock()
         self._stamp = fingerprint(self.dirs)
-        checked = check(self.dirs, self.languages)
+        checked = check(self.dirs, self.languages, encoder=encoder)
         if not checked.ok or checked.matcher is None:
             raise InvalidKnowledge([p for p in checked.problems if p.severity == "error"])
         self.snapshot = Snapshot(checked.knowledge, checked.matcher)
@@ -56,7 +58,7 @@ class LiveKnowledge:
             if stamp == self._stamp:
                 return False
             self._stamp = stamp
-            checked = check(self.dirs, self.languages)
+            checked = check(self.dirs, self.languages, encoder=self.encoder)
             self.last_problems = checked.problems
             if not checked.ok or checked.matcher is None:
                 self.failed_reloads += 1

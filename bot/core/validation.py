@@ -11,6 +11,7 @@ from bot.core.knowledge import MARKDOWN_LINK, KnowledgeBase, LoadResult, load_kn
 from bot.core.matching.evaluation import held_out_misses
 from bot.core.matching.matcher import Example, Matcher
 from bot.core.matching.normalise import fold
+from bot.core.matching.semantic import SentenceEncoder
 from bot.core.models import Problem
 
 _URL = re.compile(r"https?://\S+")
@@ -50,9 +51,10 @@ def off_topic_of(kb: KnowledgeBase) -> list[Example]:
     return [Example("", q.language, q.text) for q in kb.off_topic]
 
 
-def build_matcher(kb: KnowledgeBase, default_language: str | None = None) -> Matcher:
+def build_matcher(kb: KnowledgeBase, default_language: str | None = None, encoder: SentenceEncoder | None = None) -> Matcher:
     return Matcher.build(
         examples_of(kb) + passages_of(kb), kb.synonyms, default_language=default_language or kb.languages[0], negatives=off_topic_of(kb),
+        encoder=encoder,
     )
 
 
@@ -61,12 +63,15 @@ def held_out_misses_of(kb: KnowledgeBase) -> tuple[list[tuple[Example, str | Non
     return held_out_misses(examples_of(kb), kb.synonyms, negatives=off_topic_of(kb), always=passages_of(kb))
 
 
-def check(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), held_out: bool = False) -> Checked:
+def check(
+    dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), held_out: bool = False, encoder: SentenceEncoder | None = None,
+) -> Checked:
     """Load, validate and build the matcher.
 
     An example question that the full matcher answers with another entry is an error: citizens
     asking exactly that would get the wrong answer. With ``held_out``, questions that only route
-    right because they are in the index are reported as warnings (slow: ten extra builds).
+    right because they are in the index are reported as warnings (slow: ten extra builds, by
+    words alone: they measure whether the examples teach their entry).
     """
     loaded: LoadResult = load_knowledge(dirs, languages)
     kb, problems = loaded.knowledge, list(loaded.problems)
@@ -81,7 +86,7 @@ def check(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), held_ou
             problems.append(Problem(q.path, q.line, f"off-topic question {q.text!r} is also an example question of {same.entry_id!r} ({same.path}:{same.line})"))
     if any(p.severity == "error" for p in problems):
         return Checked(kb, None, problems)
-    matcher = build_matcher(kb)
+    matcher = build_matcher(kb, encoder=encoder)
     for q in kb.questions:
         best = matcher.match(q.text, q.language).best
         if best is None or best.entry_id != q.entry_id:

@@ -1,0 +1,60 @@
+"""A second opinion from a sentence encoder, for the questions the word matcher is unsure about.
+
+Words alone cannot tell that "what furry companions do you keep" asks about pets: no word is
+shared. A sentence encoder (a small pretrained transformer, see ``bot.semantic``) places such
+questions near their topic. Its vector joins the word features as 384 more features of the same
+margin-trained linear model, so one training and one threshold serve both.
+
+The encoder costs milliseconds where the word matcher costs a fraction of one, so it only reads
+the questions the word matcher is unsure about (top score below ``semantic_sure`` or within
+``semantic_margin`` of the runner-up): a clear "Personalausweis beantragen" never waits for it.
+Core knows the encoder only through :class:`SentenceEncoder`; the model and its runtime live
+outside core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class SentenceEncoder(Protocol):
+    """Texts to L2-normalised vectors (one row each); only for the languages it names."""
+
+    @property
+    def languages(self) -> frozenset[str]: ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class SemanticStage:
+    encoder: SentenceEncoder
+    word_weights: sp.csr_matrix  # features × entries, the word part of the joint model
+    vector_weights: np.ndarray  # encoder dimensions × entries
+    vector_scale: float  # the encoder vector's weight among the word features
+    # The joint model fits its training data more tightly, so its raw scores run higher than the
+    # word matcher's; multiplied by this they are on the word matcher's scale, and the one
+    # configured threshold means the same for both (measured on CLINC150 val: without it the
+    # joint scores needed a threshold of their own).
+    score_scale: float
+
+    def vector_scores(self, text: str) -> np.ndarray:
+        vector = self.encoder.encode([text])[0].astype(np.float32) * self.vector_scale
+        scores: np.ndarray = vector @ self.vector_weights
+        return scores
+
+
+def joint_features(words: sp.csr_matrix, vectors: np.ndarray, scale: float) -> sp.csr_matrix:
+    """Word features with the encoder's vector appended as dense columns."""
+    return sp.hstack([words, sp.csr_matrix(vectors.astype(np.float32) * scale)], format="csr", dtype=np.float32)
+
+
+def score_scale(word_only: np.ndarray, joint: np.ndarray) -> float:
+    """The ratio of the two models' typical top scores on their training examples."""
+    top_word, top_joint = float(np.median(word_only.max(axis=1))), float(np.median(joint.max(axis=1)))
+    return top_word / top_joint if top_joint > 0 and top_word > 0 else 1.0
