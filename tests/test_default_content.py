@@ -141,9 +141,9 @@ def test_fresh_questions_do_not_fall_below_what_was_measured(name: str, in_scope
 
 
 @pytest.mark.parametrize(("name", "in_scope", "oos"), [
-    ("musterstadt_dev.jsonl", 0.9, 0.9), ("musterstadt_eval.jsonl", 0.9, 0.8), ("musterstadt_eval2.jsonl", 0.72, 0.7),
-    ("musterstadt_eval3.jsonl", 0.8, 0.7), ("musterstadt_services_eval.jsonl", 0.7, 0.8),
-    ("musterstadt_situations_dev.jsonl", 0.85, 0.8), ("musterstadt_situations_eval.jsonl", 0.85, 0.85),
+    ("musterstadt_dev.jsonl", 0.9, 0.9), ("musterstadt_eval.jsonl", 0.9, 0.8), ("musterstadt_eval2.jsonl", 0.72, 0.75),
+    ("musterstadt_eval3.jsonl", 0.8, 0.75), ("musterstadt_services_eval.jsonl", 0.75, 0.8),
+    ("musterstadt_situations_dev.jsonl", 0.85, 0.8), ("musterstadt_situations_eval.jsonl", 0.85, 0.9),
 ])
 def test_with_the_sentence_encoder(name: str, in_scope: float, oos: float) -> None:
     """The bot as installed by make: English questions the words leave unsure get the sentence

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from bot.core.matching.features import Analyser, Vectoriser
 from bot.core.matching.language import detect_language
 from bot.core.matching.normalise import fold
-from bot.core.matching.semantic import SemanticStage, SentenceEncoder, joint_features, score_scale
+from bot.core.matching.semantic import SemanticStage, SentenceEncoder, centroids, combined, joint_features, score_scale
 
 
 @dataclass(frozen=True)
@@ -168,8 +168,7 @@ class Matcher:
             return MatchResult(lang, ())
         scores = self._scores(self._weights, idx, val)
         if self._semantic is not None and lang in self._semantic.encoder.languages and self._unsure(scores):
-            stage = self._semantic
-            scores = (self._scores(stage.word_weights, idx, val) + stage.vector_scores(text)) * stage.score_scale
+            scores = self._semantic.scores(self._scores(self._semantic.word_weights, idx, val), text)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -209,7 +208,8 @@ def _train_semantic(
     if not len(rows):
         return None
     scale = params.semantic_vector_scale
-    joint = joint_features(x[rows], encoder.encode([examples[i].text for i in rows]), scale)
+    vectors = encoder.encode([examples[i].text for i in rows])
+    joint = joint_features(x[rows], vectors, scale)
     joint_negatives = None
     if negative_rows is not None:
         keep = [i for i, ex in enumerate(negatives) if ex.language in encoder.languages]
@@ -217,12 +217,15 @@ def _train_semantic(
             joint_negatives = joint_features(negative_rows[keep], encoder.encode([negatives[i].text for i in keep]), scale)
     weights = _train(joint, y[rows], classes, params, joint_negatives)
     words = x.shape[1]
+    middles = centroids(vectors, y[rows], classes)
+    trained = combined((joint @ weights).toarray(), vectors @ middles.T)
     return SemanticStage(
         encoder=encoder,
         word_weights=weights[:words].tocsr(),
         vector_weights=weights[words:].toarray(),
         vector_scale=scale,
-        score_scale=score_scale((x[rows] @ word_weights).toarray(), (joint @ weights).toarray()),
+        centroids=middles,
+        score_scale=score_scale((x[rows] @ word_weights).toarray(), trained),
     )
 
 
