@@ -170,13 +170,14 @@ def add_channel_arguments(parser: argparse.ArgumentParser) -> None:
 
 def musterstadt_knowledge(progress: Progress) -> LiveKnowledge:
     """The default Musterstadt knowledge as shipped (``faq/`` and ``intents/``), with the sentence
-    encoder as the default configuration has it (used when installed)."""
-    from bot.config import MatchingSettings
+    encoder as configured (by default used when installed; ``BUERGERBOT_MATCHING__ENCODER=off``
+    measures without it)."""
+    from bot.config import Settings
     from bot.core.live import LiveKnowledge
     from bot.semantic.configured import configured_encoder
 
     progress("loading the Musterstadt knowledge")
-    return LiveKnowledge([REPO / "faq", REPO / "intents"], encoder=configured_encoder(MatchingSettings().encoder))
+    return LiveKnowledge([REPO / "faq", REPO / "intents"], encoder=configured_encoder(Settings().matching.encoder))
 
 
 def production_dialogue(live: LiveKnowledge, data_dir: Path, database_url: str | None) -> Dialogue:
