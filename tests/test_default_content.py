@@ -154,3 +154,12 @@ def test_with_the_sentence_encoder(name: str, in_scope: float, oos: float) -> No
     report, detail = _report(name, checked)
     assert report.in_scope_accuracy >= in_scope, detail
     assert report.oos_recall is not None and report.oos_recall >= oos, detail
+
+
+def test_hostile_messages_with_the_sentence_encoder() -> None:
+    checked = with_encoder()
+    if checked is None or checked.matcher is None:
+        pytest.skip("the sentence encoder is not installed here (make installs the 'semantic' extra and its model)")
+    for text in ["what is " * 15_000, "\x00\xff\ufffd" * 1000, "<script>alert(1)</script> passport?", "🙂🙂🙂", "**bold** [x](http://e.example)", " "]:
+        result = checked.matcher.match(text, "en")
+        assert all(0.0 <= m.score <= 1.0 for m in result.matches), text[:40]

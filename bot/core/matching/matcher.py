@@ -8,6 +8,7 @@ which separates close entries (anmelden/ummelden/abmelden) far better than centr
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from bot.core.matching.features import Analyser, Vectoriser
 from bot.core.matching.language import detect_language
 from bot.core.matching.normalise import fold
 from bot.core.matching.semantic import SemanticStage, SentenceEncoder, centroids, combined, joint_features, score_scale
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,10 @@ class Matcher:
             return MatchResult(lang, ())
         scores = self._scores(self._weights, idx, val)
         if self._semantic is not None and lang in self._semantic.encoder.languages and self._unsure(scores):
-            scores = self._semantic.scores(self._scores(self._semantic.word_weights, idx, val), text)
+            try:
+                scores = self._semantic.scores(self._scores(self._semantic.word_weights, idx, val), text)
+            except Exception:  # the second opinion is optional: a failing model must not cost the answer
+                log.exception("sentence encoder failed; answering by words alone")
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

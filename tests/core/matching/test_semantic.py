@@ -122,3 +122,22 @@ def test_a_knowledge_base_without_the_encoders_language_builds_without_it() -> N
     matcher = Matcher.build(german, default_language="de", encoder=encoder)
     assert encoder.texts == []
     assert best(matcher, "Reisepass beantragen", "de")[0] == "reisepass"
+
+
+class BrokenEncoder(ConceptEncoder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken = False
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self.broken:
+            raise RuntimeError("model failed")
+        return super().encode(texts)
+
+
+def test_a_failing_encoder_costs_the_second_opinion_not_the_answer() -> None:
+    encoder = BrokenEncoder()
+    matcher = build(encoder)
+    encoder.broken = True
+    question = "got a new puppy, any fees"
+    assert matcher.match(question, "en") == build(None).match(question, "en")
