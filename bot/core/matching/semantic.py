@@ -10,7 +10,8 @@ CLINC150 val it rejected more off-topic questions at the same in-scope accuracy.
 
 The encoder costs milliseconds where the word matcher costs a fraction of one, so it only reads
 the questions the word matcher is unsure about (top score below ``semantic_sure`` or within
-``semantic_margin`` of the runner-up): a clear "Personalausweis beantragen" never waits for it.
+``semantic_margin`` of the runner-up, but not below ``semantic_floor``; see ``TrainingParams``):
+a clear "Personalausweis beantragen" never waits for it.
 Core knows the encoder only through :class:`SentenceEncoder`; the model and its runtime live
 outside core.
 """
