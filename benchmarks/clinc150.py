@@ -50,6 +50,7 @@ import numpy as np
 from bot.core.matching.evaluation import Labelled, Prediction, Report, balanced, choose_threshold, predict, score
 from bot.core.matching.matcher import Example, Matcher, TrainingParams
 from bot.core.matching.semantic import SentenceEncoder
+from bot.semantic.configured import configured_encoder
 
 if __package__:  # python -m benchmarks.clinc150
     from benchmarks import harness
@@ -95,21 +96,12 @@ class CountingEncoder:
 
 
 def load_encoder(choice: str) -> CountingEncoder | None:
-    if choice == "off":
+    """The encoder as the bot loads it (``matching.encoder`` semantics: auto or off)."""
+    encoder = configured_encoder(choice)
+    if encoder is None:
+        log("project: no sentence encoder; words alone")
         return None
-    try:
-        from bot.semantic.minilm import MiniLM, ModelError, find_model_dir
-    except ImportError as exc:  # the semantic extra is not installed
-        log(f"project: no sentence encoder ({exc}); words alone")
-        return None
-    if find_model_dir() is None:
-        log("project: the sentence encoder's model package is not installed; words alone")
-        return None
-    try:
-        return CountingEncoder(MiniLM.load())
-    except ModelError as exc:
-        log(f"project: sentence encoder not loaded: {exc}; words alone")
-        return None
+    return CountingEncoder(encoder)
 
 
 def build_project(
