@@ -1,7 +1,7 @@
-"""The trained index: one sparse weight column per entry, queried through its features.
+"""The trained index: one weight column per entry, queried through its features.
 
-Scoring multiplies the query's few dozen features with their rows of a sparse feature × entry
-matrix, so the cost follows the query's postings, not the size of the knowledge base. The weights
+Scoring multiplies the query's hundred-odd features with their rows of the feature × entry matrix
+(weight_rows.py), so the cost follows the query's features, not the size of the knowledge base. The weights
 start as the entries' TF-IDF centroids and are sharpened by an averaged, margin-based perceptron,
 which separates close entries (anmelden/ummelden/abmelden) far better than centroids alone.
 """
@@ -20,6 +20,7 @@ from bot.core.matching.features import Analyser, Vectoriser
 from bot.core.matching.language import detect_language
 from bot.core.matching.normalise import fold
 from bot.core.matching.semantic import SemanticStage, SentenceEncoder, centroids, combined, joint_features, score_scale
+from bot.core.matching.weight_rows import WeightRows
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class Matcher:
     def __init__(
         self,
         vectoriser: Vectoriser,
-        weights: sp.csr_matrix,
+        weights: WeightRows,
         entry_ids: Sequence[str],
         languages: Sequence[str],
         default_language: str,
@@ -98,10 +99,6 @@ class Matcher:
         self.languages = tuple(languages)
         self.default_language = default_language
         self._own_words: dict[str, frozenset[str]] = {}
-        # Features shared by a large share of a very large knowledge base (function words, common
-        # n-grams) cost most of a query's time and barely move the ranking: such rows are skipped.
-        lengths = np.diff(weights.indptr)
-        self._dense_row = lengths > max(1000, len(self.entry_ids) // 5)
 
     @classmethod
     def build(
@@ -138,7 +135,7 @@ class Matcher:
         words_by_language: dict[str, set[str]] = {}
         for ex in examples:
             words_by_language.setdefault(ex.language, set()).update(fold(ex.text).split())
-        matcher = cls(vectoriser, weights, entry_ids, languages, default_language, semantic, params)
+        matcher = cls(vectoriser, WeightRows(weights), entry_ids, languages, default_language, semantic, params)
         matcher._own_words = {
             lang: frozenset(words - set().union(*(w for other, w in words_by_language.items() if other != lang)))
             for lang, words in words_by_language.items()
@@ -169,10 +166,10 @@ class Matcher:
         idx, val = self._vectoriser.query(text, lang)
         if not idx:
             return MatchResult(lang, ())
-        scores = self._scores(self._weights, idx, val)
+        scores = self._weights.scores(idx, val)
         if self._semantic is not None and lang in self._semantic.encoder.languages and self._unsure(scores):
             try:
-                scores = self._semantic.scores(self._scores(self._semantic.word_weights, idx, val), text)
+                scores = self._semantic.scores(self._semantic.word_weights.scores(idx, val), text)
             except Exception:  # the second opinion is optional: a failing model must not cost the answer
                 log.exception("sentence encoder failed; answering by words alone")
         k = min(k, len(scores))
@@ -187,21 +184,6 @@ class Matcher:
             return False
         second, first = (_calibrated(float(v)) for v in np.partition(scores, len(scores) - 2)[-2:])
         return first >= p.semantic_floor and (first < p.semantic_sure or first - second < p.semantic_margin)
-
-    def _scores(self, w: sp.csr_matrix, idx: list[int], val: list[float]) -> np.ndarray:
-        """Query · W by gathering only the query's feature rows (no full matrix product)."""
-        rows = np.asarray(idx, dtype=np.int64)
-        keep = ~self._dense_row[rows]
-        rows = rows[keep]
-        values = np.asarray(val, dtype=np.float32)[keep]
-        starts, ends = w.indptr[rows], w.indptr[rows + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
-        if total == 0:
-            return np.zeros(len(self.entry_ids))
-        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        weights = w.data[offsets] * np.repeat(values, lengths)
-        return np.bincount(w.indices[offsets], weights=weights, minlength=len(self.entry_ids))
 
 
 def _train_semantic(
@@ -227,7 +209,7 @@ def _train_semantic(
     trained = combined((joint @ weights).toarray(), vectors @ middles.T)
     return SemanticStage(
         encoder=encoder,
-        word_weights=weights[:words].tocsr(),
+        word_weights=WeightRows(weights[:words]),
         vector_weights=weights[words:].toarray(),
         vector_scale=scale,
         centroids=middles,

@@ -25,6 +25,8 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 
+from bot.core.matching.weight_rows import WeightRows
+
 
 class SentenceEncoder(Protocol):
     """Texts to L2-normalised vectors (one row each); only for the languages it names."""
@@ -38,7 +40,7 @@ class SentenceEncoder(Protocol):
 @dataclass(frozen=True)
 class SemanticStage:
     encoder: SentenceEncoder
-    word_weights: sp.csr_matrix  # features × entries, the word part of the joint model
+    word_weights: WeightRows  # features × entries, the word part of the joint model
     vector_weights: np.ndarray  # encoder dimensions × entries
     vector_scale: float  # the encoder vector's weight among the word features
     centroids: np.ndarray  # entries × encoder dimensions, unit rows (zero: no example to encode)
