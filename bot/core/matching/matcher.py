@@ -80,6 +80,11 @@ class TrainingParams:
     semantic_floor: float = 0.25
 
 
+# Training multiplies through dense copies of the weight rows a batch uses when at least this share
+# of them is filled (see _product).
+DENSE_PRODUCT_SHARE = 0.05
+
+
 class Matcher:
     def __init__(
         self,
@@ -282,7 +287,7 @@ def _margin_update(xb: sp.csr_matrix, yb: np.ndarray, w: sp.csr_matrix, p: Train
     """Towards the true entry and away from the best rival, for examples won by less than the margin."""
     if w.shape[1] < 2:
         return None
-    scores = (xb @ w).toarray()
+    scores = _product(xb, w)
     r = np.arange(len(yb))
     truth = scores[r, yb]
     scores[r, yb] = -np.inf
@@ -304,11 +309,25 @@ def _negative_update(xn: sp.csr_matrix, w: sp.csr_matrix, rate: float) -> sp.csr
     """Away from every entry that scores a negative example above zero."""
     if xn.shape[0] == 0:
         return None
-    rows, cols = np.nonzero((xn @ w).toarray() > 0.0)
+    rows, cols = np.nonzero(_product(xn, w) > 0.0)
     if not len(rows):
         return None
     delta = sp.csr_matrix((np.full(len(rows), -rate, dtype=np.float32), (rows, cols)), shape=(xn.shape[0], w.shape[1]))
     return (xn.T @ delta).tocsr()
+
+
+def _product(x: sp.csr_matrix, w: sp.csr_matrix) -> np.ndarray:
+    """x · w as a dense array, through the rows of w that x uses, made dense first when they are
+    dense enough: trained weights fill most of a common feature's row, and the encoder's vector
+    fills every one of its rows, where sparse × sparse products spent most of the training time."""
+    cols, local = np.unique(x.indices, return_inverse=True)
+    rows = w[cols]
+    if rows.nnz < DENSE_PRODUCT_SHARE * rows.shape[0] * rows.shape[1]:
+        product: np.ndarray = (x @ w).toarray()
+        return product
+    compact = sp.csr_matrix((x.data, local.ravel(), x.indptr), shape=(x.shape[0], len(cols)))
+    dense: np.ndarray = compact @ rows.toarray()
+    return dense
 
 
 def _sum(a: sp.csr_matrix | None, b: sp.csr_matrix | None) -> sp.csr_matrix | None:

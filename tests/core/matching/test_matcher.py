@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -145,3 +146,19 @@ def test_off_topic_questions_teach_the_matcher_to_score_them_low(tiny_kb: Path) 
     assert before is not None and before.score > 0.2
     assert after is None or after.score < before.score - 0.1
     assert best(matcher, "Anwohnerparkausweis beantragen") == "anwohnerparkausweis"  # real questions are still answered
+
+
+def test_training_through_dense_weight_rows_learns_what_sparse_products_learn(tiny_kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training multiplies through dense copies of well-filled weight rows (a speed-up only):
+    forced either way, the same questions get the same entries and scores."""
+    from bot.core.matching import matcher as matcher_module
+
+    questions = ["Perso beantragen", "Sperrmüll abholen", "Wohnsitz abmelden", "I need a new ID card", "Wetter morgen?"]
+    results = []
+    for share in (0.0, 2.0):  # 0: always dense; 2: never (no row can be fuller than full)
+        monkeypatch.setattr(matcher_module, "DENSE_PRODUCT_SHARE", share)
+        m = build(tiny_kb)
+        results.append([m.match(q).matches for q in questions])
+    for dense, sparse in zip(*results, strict=True):
+        assert [x.entry_id for x in dense] == [x.entry_id for x in sparse]
+        assert [x.score for x in dense] == pytest.approx([x.score for x in sparse], abs=1e-4)
