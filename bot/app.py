@@ -60,7 +60,8 @@ class Storage:
     book: ReminderBook | None = None  # None: no reminders here (the dialogue says so)
 
     def close(self) -> None:
-        """Write what is still buffered (usage events); call once on shutdown."""
+        """Write what is still buffered (unanswered questions, usage events); call once on shutdown."""
+        self.unanswered.close()
         self.usage.close()
 
 

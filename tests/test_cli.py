@@ -147,6 +147,7 @@ def test_report_unanswered(db: Engine, tiny_kb: Path, capsys: pytest.CaptureFixt
     for text in ("Wann ist Vollmond?", "wann ist der nächste Vollmond", "Personalausweis gestohlen, Anzeige?"):
         log.record(text, "de", "telegram", now - dt.timedelta(hours=2))
     log.record("Wann ist Vollmond?", "de", "telegram", now - dt.timedelta(days=8))  # outside 7d
+    log.close()
     code, out, _ = run(capsys, "report", "unanswered", "--json", "--faq-dir", str(tiny_kb))
     obj = json.loads(out)
     assert code == 0 and obj["questions"] == 3
@@ -225,6 +226,7 @@ def test_report_purge(db: Engine, capsys: pytest.CaptureFixture[str]) -> None:
     log = SqlUnansweredLog(db)
     log.record("old", "de", "telegram", dt.datetime.now(dt.UTC) - dt.timedelta(days=91))
     log.record("new", "de", "telegram", dt.datetime.now(dt.UTC))
+    log.close()
     code, out, _ = run(capsys, "report", "purge")
     assert code == 0 and out.startswith("deleted 1 unanswered questions older than 90 days and 0 usage events")
 

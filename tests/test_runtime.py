@@ -96,6 +96,7 @@ def test_purge_loop_deletes_expired_questions_at_start_and_stops(tmp_path: Path)
     now = dt.datetime.now(dt.UTC)
     log.record("old", "de", "telegram", now - dt.timedelta(days=40))
     log.record("recent", "de", "telegram", now - dt.timedelta(days=1))
+    log.close()
 
     def texts() -> list[str]:
         with engine.connect() as conn:

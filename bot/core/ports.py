@@ -25,9 +25,13 @@ class UserStateStore(Protocol):
 
 
 class UnansweredLog(Protocol):
-    """Questions the bot could not answer, for staff. Never given a user or chat id."""
+    """Questions the bot could not answer, for staff. Never given a user or chat id.
+
+    Like :class:`UsageLog`: ``record`` must not wait for I/O, ``close`` writes what is buffered.
+    """
 
     def record(self, text: str, language: str, channel: str, at: dt.datetime) -> None: ...
+    def close(self) -> None: ...
 
 
 # answer: a reply carried an entry; out_of_scope: the fallback; offered: "Meinten Sie …?" choices;
@@ -73,6 +77,9 @@ class MemoryUnansweredLog:
 
     def record(self, text: str, language: str, channel: str, at: dt.datetime) -> None:
         self.records.append((text, language, channel, at))
+
+    def close(self) -> None:
+        pass
 
 
 class MemoryUsageLog:

@@ -129,3 +129,6 @@ class _CountingUnansweredLog:
     def record(self, text: str, language: str, channel: str, at: dt.datetime) -> None:
         self._counter.labels(channel, self._profile).inc()
         self._log.record(text, language, channel, at)
+
+    def close(self) -> None:
+        self._log.close()

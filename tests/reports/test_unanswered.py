@@ -49,6 +49,7 @@ def test_window_is_read_in_utc_whatever_the_city_clock(engine: Engine) -> None:
     log = SqlUnansweredLog(engine)
     log.record("too early", "de", "telegram", dt.datetime(2026, 11, 23, 10, 59, tzinfo=BERLIN))  # 09:59 UTC
     log.record("in the window", "en", "matrix", dt.datetime(2026, 11, 23, 11, 1, tzinfo=BERLIN))  # 10:01 UTC
+    log.close()
     found = load_unanswered(engine, dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC))
     assert [(x.text, x.language, x.channel) for x in found] == [("in the window", "en", "matrix")]
     assert found[0].asked_at == dt.datetime(2026, 11, 23, 10, 1, tzinfo=dt.UTC)

@@ -23,6 +23,7 @@ def test_purge_keeps_only_the_retention_period(engine: Engine) -> None:
     unanswered = SqlUnansweredLog(engine)
     for age in (1, 89, 91, 500):
         unanswered.record(f"{age} days old", "de", "telegram", days_ago(age))
+    unanswered.close()
     usage = SqlUsageLog(engine, flush_seconds=3600)
     for age in (1, 399, 401):
         usage.record("offered", ("a", "b"), "telegram", "de", days_ago(age))

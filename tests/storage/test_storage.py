@@ -71,6 +71,7 @@ def test_unanswered_has_no_user_column(engine: Engine) -> None:
     log = SqlUnansweredLog(engine)
     at = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
     log.record("Wann ist Vollmond?" * 100, "de", "telegram", at)
+    log.close()
     with Session(engine) as s:
         [row] = s.scalars(select(UnansweredRow)).all()
     assert len(row.text) == 1000 and row.channel == "telegram"
@@ -153,11 +154,32 @@ def test_workers_starting_together_migrate_once(tmp_path: Path) -> None:
         pg.dispose()
 
 
+def test_unanswered_questions_are_written_in_batches_and_kept_through_a_failed_write(tmp_path: Path) -> None:
+    """The fallback reply must not wait for the database: questions are buffered like usage events."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'later.db'}")  # not migrated yet: the insert fails
+    log = SqlUnansweredLog(engine, flush_seconds=3600)
+    at = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
+    for question in ("Wann ist Vollmond?", "Wo parke ich mein Ufo?"):
+        log.record(question, "de", "matrix", at)
+    assert log.pending == 2
+    with pytest.raises(Exception, match="no such table"):
+        log.flush()
+    assert log.pending == 2  # kept for the next try
+    migrate(engine)
+    log.close()
+    with Session(engine) as s:
+        assert sorted(s.scalars(select(UnansweredRow.text))) == ["Wann ist Vollmond?", "Wo parke ich mein Ufo?"]
+    assert log.pending == 0
+
+
 def test_database_errors_carry_no_chat_id_or_question_text(tmp_path: Path) -> None:
     """Errors end up in logs; their text must not quote the statement's parameters."""
     engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # not migrated: every statement fails
     with pytest.raises(Exception) as failed:
         SqlUserStates(engine).save(ChatRef("telegram", "987654321"), UserState(language="de"))
+    questions = SqlUnansweredLog(engine, flush_seconds=3600)
+    questions.record("Mein geheimes Anliegen", "de", "telegram", dt.datetime.now(dt.UTC))  # buffered: no error here
     with pytest.raises(Exception) as failed_question:
-        SqlUnansweredLog(engine).record("Mein geheimes Anliegen", "de", "telegram", dt.datetime.now(dt.UTC))
+        questions.flush()
+    questions.close()  # logs the failure once more; must not raise
     assert "987654321" not in str(failed.value) and "geheimes" not in str(failed_question.value)
