@@ -320,7 +320,7 @@ def _product(x: sp.csr_matrix, w: sp.csr_matrix) -> np.ndarray:
     """x · w as a dense array. Trained weights fill most of a common feature's row, and the
     encoder's vector fills every one of its rows; sparse × sparse products over such rows spent
     most of the training time, so the well-filled rows x uses are multiplied as a dense copy and
-    only the rest sparsely (a dense copy of every row x uses cost 50 MB more at start-up)."""
+    only the rest sparsely (a dense copy of every row x uses cost 40 MB more at start-up)."""
     cols = np.unique(x.indices)
     filled = cols[np.diff(w.indptr)[cols] >= DENSE_PRODUCT_SHARE * w.shape[1]]
     if not len(filled):
