@@ -66,7 +66,7 @@ class Outcome:
 class ReminderWorker:
     def __init__(
         self, engine: Engine, deliverers: Mapping[tuple[str, str], Deliverer], render: Render, policy: ReminderPolicy,
-        clock: Callable[[], dt.datetime], *, batch_size: int = 200, lease_seconds: int = 120, window: int = 32, lanes: int = 2,
+        clock: Callable[[], dt.datetime], *, batch_size: int = 200, lease_seconds: int = 120, window: int = 16, lanes: int = 2,
         worker_id: str | None = None, observe: Observe | None = None,
     ) -> None:
         self._engine = engine
@@ -118,7 +118,11 @@ class ReminderWorker:
         if dropped or deferred:
             self._settle(dropped, deferred)
         # A few lanes, each marking and sending one window at a time: one lane's database round
-        # trips overlap another's sends, and at most lanes x window messages are ever in flight.
+        # trips overlap another's sends, and at most lanes x window messages are ever in flight,
+        # which is also how many Telegram rows a killed worker leaves in doubt. Windows of 16
+        # instead of 32 halved that (64 → 32) for about a tenth of the unthrottled rate (10,000
+        # reminders, 3 workers: 2,930 → 2,600/s; with a million stored no change, 2,545 → 2,515/s),
+        # which Telegram's limit of 30 messages a second leaves unused anyway.
         windows = [sendable[i:i + self._window] for i in range(0, len(sendable), self._window)]
         # A task group: should one lane fail (the database went away), the other is stopped too and
         # waited for, so no lane is still sending when the service or its channels shut down.
