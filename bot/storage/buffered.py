@@ -22,10 +22,10 @@ Row = TypeVar("Row")
 
 class BufferedInserts(Generic[Row]):
     def __init__(
-        self, what: str, insert: Callable[[list[Row]], None], batch_size: int, flush_seconds: float, max_buffered: int,
+        self, what: str, write: Callable[[list[Row]], None], batch_size: int, flush_seconds: float, max_buffered: int,
     ) -> None:
         self._what = what  # for log lines: "usage events", "unanswered questions"
-        self._insert = insert
+        self._write = write  # puts one batch into the database
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
         self._max_buffered = max_buffered
@@ -64,7 +64,7 @@ class BufferedInserts(Generic[Row]):
             if not batch:
                 return 0
             try:
-                self._insert(batch)
+                self._write(batch)
             except Exception:
                 with self._lock:
                     self._buffer[:0] = batch

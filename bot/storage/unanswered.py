@@ -16,24 +16,13 @@ MAX_TEXT = 1000  # characters kept of a question: enough to read it, not a dump 
 _Question = tuple[str, str, str, dt.datetime]
 
 
-class SqlUnansweredLog:
+class SqlUnansweredLog(BufferedInserts[_Question]):
     def __init__(self, engine: Engine, batch_size: int = 200, flush_seconds: float = 2.0, max_buffered: int = 100_000) -> None:
         self._engine = engine
-        self._rows: BufferedInserts[_Question] = BufferedInserts("unanswered questions", self._insert, batch_size, flush_seconds, max_buffered)
+        super().__init__("unanswered questions", self._insert, batch_size, flush_seconds, max_buffered)
 
     def record(self, text: str, language: str, channel: str, at: dt.datetime) -> None:
-        self._rows.add((text[:MAX_TEXT], language, channel, at))
-
-    @property
-    def pending(self) -> int:
-        return self._rows.pending
-
-    def flush(self) -> int:
-        """Write everything buffered now (see ``BufferedInserts.flush``)."""
-        return self._rows.flush()
-
-    def close(self) -> None:
-        self._rows.close()
+        self.add((text[:MAX_TEXT], language, channel, at))
 
     def _insert(self, batch: list[_Question]) -> None:
         rows = [{"asked_at": as_utc(at), "language": language, "channel": channel, "text": text} for text, language, channel, at in batch]

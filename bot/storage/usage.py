@@ -15,25 +15,14 @@ from bot.storage.tables import UsageEventRow
 _Event = tuple[UsageKind, tuple[str, ...], str, str, dt.datetime]
 
 
-class SqlUsageLog:
+class SqlUsageLog(BufferedInserts[_Event]):
     def __init__(self, engine: Engine, batch_size: int = 1000, flush_seconds: float = 5.0, max_buffered: int = 200_000) -> None:
-        self._engine = engine
         # Beyond max_buffered the oldest events go: usage numbers are not worth running out of memory for.
-        self._rows: BufferedInserts[_Event] = BufferedInserts("usage events", self._insert, batch_size, flush_seconds, max_buffered)
+        self._engine = engine
+        super().__init__("usage events", self._insert, batch_size, flush_seconds, max_buffered)
 
     def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime) -> None:
-        self._rows.add((kind, entry_ids, channel, language, at))
-
-    @property
-    def pending(self) -> int:
-        return self._rows.pending
-
-    def flush(self) -> int:
-        """Write everything buffered now (see ``BufferedInserts.flush``)."""
-        return self._rows.flush()
-
-    def close(self) -> None:
-        self._rows.close()
+        self.add((kind, entry_ids, channel, language, at))
 
     def _insert(self, batch: list[_Event]) -> None:
         rows = [

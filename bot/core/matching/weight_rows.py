@@ -28,7 +28,6 @@ SKIP_MIN_ENTRIES = 1000
 class WeightRows:
     def __init__(self, weights: sp.csr_matrix) -> None:
         weights = weights.tocsr()
-        weights.sort_indices()
         self.shape: tuple[int, int] = weights.shape
         entries = self.shape[1]
         lengths = np.diff(weights.indptr)
