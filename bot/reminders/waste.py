@@ -19,19 +19,10 @@ from dateutil.rrule import rrulestr
 from icalendar import Calendar, Component
 
 from bot.core.matching.normalise import fold
+from bot.core.waste import FRACTION_OF_WORD
 
 log = logging.getLogger(__name__)
 
-# Folded words in an event summary -> fraction id (the ids the notice texts know).
-_FRACTIONS = {
-    "restmuell": "restmuell", "rest": "restmuell", "hausmuell": "restmuell", "residual": "restmuell",
-    "bio": "bio", "biotonne": "bio", "bioabfall": "bio", "organic": "bio",
-    "papier": "papier", "altpapier": "papier", "paper": "papier", "blaue": "papier",
-    "gelbe": "gelbe-tonne", "gelber": "gelbe-tonne", "wertstoff": "gelbe-tonne", "wertstoffe": "gelbe-tonne", "verpackung": "gelbe-tonne",
-    "glas": "glas", "altglas": "glas", "glass": "glas",
-    "sperrmuell": "sperrmuell", "bulky": "sperrmuell",
-    "schadstoff": "schadstoffe", "schadstoffe": "schadstoffe", "schadstoffmobil": "schadstoffe",
-}
 _DISTRICT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _HORIZON = dt.timedelta(days=800)  # recurring rules are expanded this far from the calendar's start
 
@@ -39,7 +30,7 @@ _HORIZON = dt.timedelta(days=800)  # recurring rules are expanded this far from 
 def fractions_of(summary: str) -> tuple[str, ...]:
     found: list[str] = []
     for word in fold(summary).split():
-        fraction = _FRACTIONS.get(word)
+        fraction = FRACTION_OF_WORD.get(word)
         if fraction and fraction not in found:
             found.append(fraction)
     return tuple(found) or ("other",)

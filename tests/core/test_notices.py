@@ -101,8 +101,8 @@ def test_waste_the_evening_before(kb: KnowledgeBase) -> None:
 
 
 def test_every_fraction_has_both_names() -> None:
-    for names in FRACTIONS.values():
-        assert names["de"] and names["en"]
+    for fraction in FRACTIONS.values():
+        assert fraction.names["de"] and fraction.names["en"]
 
 
 @pytest.mark.parametrize("kind", list(NoticeKind))

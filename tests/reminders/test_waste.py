@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
+from bot.core.waste import fraction_name
 from bot.reminders.waste import fractions_of, load_calendars
 
 HEAD = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//x//DE\r\nX-WR-CALNAME:Südstadt\r\n"
@@ -50,3 +53,17 @@ def test_fractions_are_read_from_the_summary() -> None:
     assert fractions_of("Gelbe Tonne / Wertstoffe") == ("gelbe-tonne",)
     assert fractions_of("Altglas Sammlung") == ("glas",)
     assert fractions_of("Sonderfahrt") == ("other",)
+
+
+@pytest.mark.parametrize(
+    ("summary", "fraction", "german_name"),
+    [
+        ("Schadstoffmobil", "schadstoff", "Schadstoffmobil"),
+        ("Grünschnitt", "gruenschnitt", "Grünschnitt"),
+        ("Weihnachtsbaum-Abholung", "weihnachtsbaum", "Weihnachtsbäume"),
+        ("Wertstofftonne", "wertstoff", "Wertstofftonne"),
+    ],
+)
+def test_every_fraction_a_calendar_names_is_shown_by_its_name(summary: str, fraction: str, german_name: str) -> None:
+    assert fractions_of(summary) == (fraction,)
+    assert fraction_name(fraction, "de") == german_name
