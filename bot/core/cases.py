@@ -50,8 +50,6 @@ CASE_STATUSES: dict[str, dict[str, str]] = {
         "en": "Your application (case {reference}, {document}) could not be completed. You will receive a letter about it; the office will gladly answer your questions.",
     },
 }
-# Statuses after which nothing more happens: the storage side may end the subscription.
-FINAL_STATUSES = frozenset({"collected", "rejected"})
 
 
 def normalise_reference(reference: str) -> str:

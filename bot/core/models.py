@@ -222,9 +222,3 @@ class Notice:
     kind: NoticeKind
     language: str
     params: dict[str, str]
-
-
-# The case codes the city's systems may report (back-office API, CSV) and the notices render.
-# One place for both: the API validates against these, bot.core.notices names them in each language.
-CASE_STATUSES = frozenset({"received", "in_progress", "ready_for_pickup", "collected", "rejected"})
-CASE_DOCUMENTS = frozenset({"reisepass", "personalausweis", "aufenthaltstitel", "fuehrerschein", "other"})

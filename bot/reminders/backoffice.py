@@ -31,8 +31,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select, update
 
 from bot.config import Settings
-from bot.core.cases import normalise_reference
-from bot.core.models import CASE_DOCUMENTS, CASE_STATUSES, ChatRef, NoticeKind, SubscriptionKind
+from bot.core.cases import CASE_STATUSES, DOCUMENTS, normalise_reference
+from bot.core.models import ChatRef, NoticeKind, SubscriptionKind
 from bot.reminders.link_keys import link_signer
 from bot.reminders.queue import Due, enqueue
 from bot.reminders.tokens import DEFAULT_TOKEN_ID_BYTES, TokenSigner
@@ -205,8 +205,8 @@ def parse_case_update(reference: str, raw: Mapping[str, object]) -> CaseUpdate:
         raise InvalidField("reference", "must be 1 to 64 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit")
     _reject_unknown(raw, CASE_FIELDS)
     document = _text(raw, "document", required=True)
-    if document not in CASE_DOCUMENTS:
-        raise InvalidField("document", f"must be one of {', '.join(sorted(CASE_DOCUMENTS))}")
+    if document not in DOCUMENTS:
+        raise InvalidField("document", f"must be one of {', '.join(sorted(DOCUMENTS))}")
     status = _text(raw, "status", required=True)
     if status not in CASE_STATUSES:
         raise InvalidField("status", f"must be one of {', '.join(sorted(CASE_STATUSES))}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.models import CASE_DOCUMENTS, CASE_STATUSES
+from bot.core.cases import CASE_STATUSES, DOCUMENTS
 from bot.reminders.backoffice import CASE_REFERENCE_RE, EXTERNAL_REF_RE, MAX_SUBJECT
 
 MAX_BODY_BYTES = 64 * 1024
@@ -118,7 +118,7 @@ def openapi_document(server_url: str, languages: Sequence[str]) -> dict[str, Any
             "additionalProperties": False,
             "required": ["document", "status"],
             "properties": {
-                "document": {"type": "string", "enum": sorted(CASE_DOCUMENTS)},
+                "document": {"type": "string", "enum": sorted(DOCUMENTS)},
                 "status": {"type": "string", "enum": sorted(CASE_STATUSES)},
                 "changed_at": {"type": ["string", "null"], "format": "date-time", "description": "When the status changed (ISO 8601 "
                                "with offset; not in the future, at most two years ago). Absent or null: now. Send it, so that a late report cannot "
