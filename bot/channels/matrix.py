@@ -3,14 +3,20 @@
 
 It runs its own sync loop instead of ``sync_forever`` because two things must hold that nio does
 not do by itself: no message is skipped when a timeline comes back ``limited`` (the gap is filled
-with ``/messages``), and the sync token is stored only after a batch was handled, so a restart
-neither replays old messages nor loses new ones.
+with ``/messages``), and a sync token is stored only once every message of its batch and of all
+batches before it has been answered, so a crash (even SIGKILL) loses nothing: the next start
+syncs from the last stored token and sees the unanswered messages again. Messages of that replay
+that had been answered already get their answers again under the same transaction ids (derived
+from the question's event id), which the homeserver drops as repeats, so the citizen sees each
+answer once. The sync loop itself does not wait for the answers: it keeps reading while they are
+sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import html
 import json
@@ -18,7 +24,8 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +89,19 @@ def incoming_from_text(room_id: str, text: str, profile: str = "default") -> Inc
     return Incoming(CHANNEL, room_id, text, profile=profile)
 
 
+@dataclass
+class _Batch:
+    """A sync response whose token may be stored once ``open`` (its handler tasks) is empty."""
+
+    token: str
+    open: set[asyncio.Task[None]]
+
+
+def _answer_txn(event_id: str, index: int) -> str:
+    """The transaction id of the index-th answer to a message: the same on every replay."""
+    return "answer-" + hashlib.sha256(f"{event_id}/{index}".encode()).hexdigest()[:32]
+
+
 class MatrixChannel:
     def __init__(self, settings: MatrixSettings, handle: Handle) -> None:
         if not settings.password and not settings.access_token:
@@ -98,6 +118,7 @@ class MatrixChannel:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._uncommitted: deque[_Batch] = deque()
         self._runner: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
@@ -185,14 +206,38 @@ class MatrixChannel:
             await self._crypto_housekeeping()
             if since is None:
                 # The very first start: everything before now is history, never answered.
-                self._mark_joined_now(resp)
+                started = self._mark_joined_now(resp)
             else:
-                await self._handle_batch(resp, since)
+                started = await self._handle_batch(resp, since)
             since = resp.next_batch
-            self._state["next_batch"] = since
-            self._save_state()
+            self._commit_after(since, started)
             first = False
             self.ready.set()
+
+    def _commit_after(self, token: str, tasks: Iterable[asyncio.Task[None]]) -> None:
+        batch = _Batch(token, {task for task in tasks if not task.done()})
+        self._uncommitted.append(batch)
+        for task in batch.open:
+            task.add_done_callback(functools.partial(self._finished, batch))
+        self._commit()
+
+    def _finished(self, batch: _Batch, task: asyncio.Task[None]) -> None:
+        batch.open.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Counted as done all the same: a message that makes the handler fail would fail again
+            # on every replay and hold the token back for good.
+            log.error("matrix: handling a message failed", exc_info=task.exception())
+        if not batch.open:
+            self._commit()
+
+    def _commit(self) -> None:
+        """Store the newest token whose batch and all batches before it are answered."""
+        token = None
+        while self._uncommitted and not self._uncommitted[0].open:
+            token = self._uncommitted.popleft().token
+        if token is not None:
+            self._state["next_batch"] = token
+            self._save_state()
 
     async def _crypto_housekeeping(self) -> None:
         if not self.settings.encryption:
@@ -204,15 +249,16 @@ class MatrixChannel:
         if self.client.should_claim_keys:
             await self.client.keys_claim(self.client.get_users_for_key_claiming())
 
-    def _mark_joined_now(self, resp: SyncResponse) -> None:
+    def _mark_joined_now(self, resp: SyncResponse) -> list[asyncio.Task[None]]:
         now = int(time.time() * 1000)
         joined = self._state.setdefault("joined_at", {})
         for room_id in resp.rooms.join:
             joined.setdefault(room_id, now)
-        for room_id, info in resp.rooms.invite.items():
-            self._spawn(self._accept_invite(room_id, info.invite_state))
+        return [self._spawn(self._accept_invite(room_id, info.invite_state)) for room_id, info in resp.rooms.invite.items()]
 
-    async def _handle_batch(self, resp: SyncResponse, since: str) -> None:
+    async def _handle_batch(self, resp: SyncResponse, since: str) -> list[asyncio.Task[None]]:
+        """Start a handler task for every message of the batch, in timeline order; returns them."""
+        started: list[asyncio.Task[None]] = []
         for room_id, info in resp.rooms.invite.items():
             await self._accept_invite(room_id, info.invite_state)
         for room_id, info in resp.rooms.join.items():
@@ -229,7 +275,8 @@ class MatrixChannel:
                         continue
                     event = decrypted
                 if isinstance(event, RoomMessageText):
-                    self._spawn(self._on_message(room, event))
+                    started.append(self._spawn(self._on_message(room, event)))
+        return started
 
     async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[Any]:
         """Events between our last sync and the start of a limited timeline, oldest first."""
@@ -255,10 +302,11 @@ class MatrixChannel:
             log.warning("matrix: cannot decrypt an event (%s)", type(exc).__name__)
             return None
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # -- invites -----------------------------------------------------------------------------------
     async def _accept_invite(self, room_id: str, invite_state: Sequence[Any]) -> None:
@@ -296,8 +344,8 @@ class MatrixChannel:
         lock = self._room_locks.setdefault(room.room_id, asyncio.Lock())
         async with self._slots, lock:  # bounded overall, in order within a room
             replies = self._handle(incoming)  # inline, as in the Telegram adapter (cached state, ~1 ms)
-            for reply in replies:
-                await self._send(room.room_id, reply)
+            for index, reply in enumerate(replies):
+                await self._send(room.room_id, reply, _answer_txn(event.event_id, index))
 
     def _is_direct(self, room: MatrixRoom) -> bool:
         members = room.member_count or (room.joined_count + room.invited_count)
@@ -369,8 +417,8 @@ class MatrixChannel:
             raise DeliveryFailed(error.status_code)
         raise DeliveryFailed(f"matrix: not accepted after retries ({error.status_code})", maybe_sent=True)
 
-    async def _send(self, room_id: str, reply: Reply) -> None:
-        if await self._room_send(room_id, self.render(reply)) is not None:
+    async def _send(self, room_id: str, reply: Reply, tx_id: str) -> None:
+        if await self._room_send(room_id, self.render(reply), tx_id) is not None:
             log.error("matrix: a reply could not be delivered after %d attempts", self.settings.send_attempts, extra={"chat": pseudonym(CHANNEL, room_id)})
 
     async def _room_send(self, room_id: str, content: dict[str, Any], tx_id: str | None = None) -> RoomSendError | None:
