@@ -38,6 +38,9 @@ from nio import (
     LoginResponse,
     MatrixRoom,
     MegolmEvent,
+    RoomEncryptedMedia,
+    RoomMemberEvent,
+    RoomMessageMedia,
     RoomMessagesError,
     RoomMessageText,
     RoomSendError,
@@ -51,6 +54,7 @@ from bot.channels.commands import split_command
 from bot.channels.markup import to_html, to_html_lines, to_plain
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
+from bot.core.texts import text as core_text
 from bot.ops.logs import pseudonym
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,10 @@ _NOT_IN_ROOM = frozenset({"M_FORBIDDEN", "M_NOT_FOUND"})  # retrying will not he
 
 Handle = Callable[[Incoming], Sequence[Reply]]
 CHANNEL = "matrix"
+# Images, files, audio and video, plain or encrypted: what the bot cannot read.
+_MEDIA = (RoomMessageMedia, RoomEncryptedMedia)
+# Matrix says nothing about a person's language, so the note is given in both.
+_TEXT_ONLY = Reply(core_text("text_only", "de") + "\n\n" + core_text("text_only", "en"))
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,19 @@ class _Batch:
 def _answer_txn(event_id: str, index: int) -> str:
     """The transaction id of the index-th answer to a message: the same on every replay."""
     return "answer-" + hashlib.sha256(f"{event_id}/{index}".encode()).hexdigest()[:32]
+
+
+def _answer_relation(event_id: str, sender: str, relates: dict[str, Any], direct: bool) -> dict[str, Any]:
+    """What an answer's content gains to sit where the question was asked: the question's thread,
+    and, where others talk too, the mark of a reply to the question (which notifies the asker)."""
+    reply = {"m.in_reply_to": {"event_id": event_id}}
+    mentions = {"m.mentions": {"user_ids": [sender]}}
+    root = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
+    if isinstance(root, str):
+        # In a direct chat the reply is only the fallback for clients that do not show threads.
+        thread = {"rel_type": "m.thread", "event_id": root, "is_falling_back": direct, **reply}
+        return {"m.relates_to": thread} if direct else {"m.relates_to": thread, **mentions}
+    return {} if direct else {"m.relates_to": reply, **mentions}
 
 
 class MatrixChannel:
@@ -252,8 +273,9 @@ class MatrixChannel:
     def _mark_joined_now(self, resp: SyncResponse) -> list[asyncio.Task[None]]:
         now = int(time.time() * 1000)
         joined = self._state.setdefault("joined_at", {})
-        for room_id in resp.rooms.join:
+        for room_id, info in resp.rooms.join.items():
             joined.setdefault(room_id, now)
+            self._learn_direct(room_id, [*info.state, *info.timeline.events])
         return [self._spawn(self._accept_invite(room_id, info.invite_state)) for room_id, info in resp.rooms.invite.items()]
 
     async def _handle_batch(self, resp: SyncResponse, since: str) -> list[asyncio.Task[None]]:
@@ -268,13 +290,14 @@ class MatrixChannel:
             room = self.client.rooms.get(room_id)
             if room is None:
                 continue
+            self._learn_direct(room_id, [*info.state, *events])
             for event in events:
                 if isinstance(event, MegolmEvent):
                     decrypted = self._decrypt(event)
                     if decrypted is None:
                         continue
                     event = decrypted
-                if isinstance(event, RoomMessageText):
+                if isinstance(event, (RoomMessageText, *_MEDIA)):
                     started.append(self._spawn(self._on_message(room, event)))
         return started
 
@@ -320,9 +343,22 @@ class MatrixChannel:
             log.warning("matrix: could not join a room (%s)", resp.status_code, extra={"chat": pseudonym(CHANNEL, room_id)})
             return
         self._state.setdefault("joined_at", {})[room_id] = int(time.time() * 1000)
+        invite = next((e for e in invite_state if isinstance(e, InviteMemberEvent) and e.state_key == self.settings.user_id), None)
+        self._state.setdefault("direct", {})[room_id] = bool(invite and invite.content.get("is_direct"))
+
+    def _learn_direct(self, room_id: str, events: Sequence[Any]) -> None:
+        """For a room joined without our invite handling (an older state file, another client of
+        the account): whether it is a direct chat, from the bot's own membership event. The
+        invite's is_direct survives there as the join's previous content."""
+        directs: dict[str, bool] = self._state.setdefault("direct", {})
+        if room_id in directs:
+            return
+        for event in events:
+            if isinstance(event, RoomMemberEvent) and event.state_key == self.settings.user_id and event.membership == "join":
+                directs[room_id] = bool(event.content.get("is_direct") or (event.prev_content or {}).get("is_direct"))
 
     # -- incoming messages -------------------------------------------------------------------------
-    async def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
+    async def _on_message(self, room: MatrixRoom, event: RoomMessageText | RoomMessageMedia | RoomEncryptedMedia) -> None:
         if event.sender == self.settings.user_id or event.sender in self.settings.ignore_users:
             return
         content = event.source.get("content", {})
@@ -331,25 +367,33 @@ class MatrixChannel:
         joined_at = self._state.get("joined_at", {}).get(room.room_id)
         if joined_at and event.server_timestamp < joined_at:
             return
-        if "m.relates_to" in content and content["m.relates_to"].get("rel_type") == "m.replace":
+        relates = content.get("m.relates_to")
+        relates = relates if isinstance(relates, dict) else {}
+        if relates.get("rel_type") == "m.replace":
             return  # an edit of a message answered already
-        text = event.body or ""
-        direct = self._is_direct(room)
-        if not direct:
-            addressed = self._strip_address(text, content)
-            if addressed is None:
-                return
-            text = addressed
-        incoming = self._incoming(room.room_id, text)
+        direct = self._is_direct(room.room_id)
+        incoming: Incoming | None = None
+        if isinstance(event, RoomMessageText):
+            text = event.body or ""
+            if not direct:
+                addressed = self._strip_address(text, content)
+                if addressed is None:
+                    return
+                text = addressed
+            incoming = self._incoming(room.room_id, text)
+        elif not direct:
+            return  # a picture shared among people in a group is not meant for the bot
+        relation = _answer_relation(event.event_id, event.sender, relates, direct)
         lock = self._room_locks.setdefault(room.room_id, asyncio.Lock())
         async with self._slots, lock:  # bounded overall, in order within a room
-            replies = self._handle(incoming)  # inline, as in the Telegram adapter (cached state, ~1 ms)
+            # inline, as in the Telegram adapter (cached state, ~1 ms)
+            replies = self._handle(incoming) if incoming is not None else [_TEXT_ONLY]
             for index, reply in enumerate(replies):
-                await self._send(room.room_id, reply, _answer_txn(event.event_id, index))
+                await self._send(room.room_id, reply, _answer_txn(event.event_id, index), relation)
 
-    def _is_direct(self, room: MatrixRoom) -> bool:
-        members = room.member_count or (room.joined_count + room.invited_count)
-        return members <= 2
+    def _is_direct(self, room_id: str) -> bool:
+        """Whether the room was opened as a direct chat (the invite's is_direct), whatever its size."""
+        return bool(self._state.get("direct", {}).get(room_id, False))
 
     def _strip_address(self, text: str, content: dict[str, Any]) -> str | None:
         """The message without the bot's mention or prefix; None when the bot was not addressed."""
@@ -417,8 +461,8 @@ class MatrixChannel:
             raise DeliveryFailed(error.status_code)
         raise DeliveryFailed(f"matrix: not accepted after retries ({error.status_code})", maybe_sent=True)
 
-    async def _send(self, room_id: str, reply: Reply, tx_id: str) -> None:
-        if await self._room_send(room_id, self.render(reply), tx_id) is not None:
+    async def _send(self, room_id: str, reply: Reply, tx_id: str, relation: dict[str, Any]) -> None:
+        if await self._room_send(room_id, {**self.render(reply), **relation}, tx_id) is not None:
             log.error("matrix: a reply could not be delivered after %d attempts", self.settings.send_attempts, extra={"chat": pseudonym(CHANNEL, room_id)})
 
     async def _room_send(self, room_id: str, content: dict[str, Any], tx_id: str | None = None) -> RoomSendError | None:
