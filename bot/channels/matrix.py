@@ -4,7 +4,8 @@
 It runs its own sync loop instead of ``sync_forever`` because two things must hold that nio does
 not do by itself: no message is skipped when a timeline comes back ``limited`` (the gap is filled
 with ``/messages``), and a sync token is stored only once every message of its batch and of all
-batches before it has been answered, so a crash (even SIGKILL) loses nothing: the next start
+batches before it has been answered (or, when it cannot be decrypted yet, set aside in the state
+file until its room key comes), so a crash (even SIGKILL) loses nothing: the next start
 syncs from the last stored token and sees the unanswered messages again. Messages of that replay
 that had been answered already get their answers again under the same transaction ids (derived
 from the question's event id), which the homeserver drops as repeats, so the citizen sees each
@@ -66,6 +67,9 @@ CHANNEL = "matrix"
 _MEDIA = (RoomMessageMedia, RoomEncryptedMedia)
 # Matrix says nothing about a person's language, so the note is given in both.
 _TEXT_ONLY = Reply(core_text("text_only", "de") + "\n\n" + core_text("text_only", "en"))
+# How long an encrypted message waits for its room key before it is given up.
+_KEY_WAIT_MS = 24 * 3600 * 1000
+_KEY_WAIT_MAX = 1000  # messages waiting at once; bounds the state file
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,8 @@ class MatrixChannel:
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._uncommitted: deque[_Batch] = deque()
+        self._keys_requested: set[str] = set()  # megolm session ids
+        self._decrypting: set[str] = set()  # event ids of waiting messages whose answer is on its way
         self._runner: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
@@ -280,7 +286,8 @@ class MatrixChannel:
 
     async def _handle_batch(self, resp: SyncResponse, since: str) -> list[asyncio.Task[None]]:
         """Start a handler task for every message of the batch, in timeline order; returns them."""
-        started: list[asyncio.Task[None]] = []
+        # Keys came with this sync's to-device events (nio has taken them in): older messages first.
+        started = self._retry_waiting()
         for room_id, info in resp.rooms.invite.items():
             await self._accept_invite(room_id, info.invite_state)
         for room_id, info in resp.rooms.join.items():
@@ -295,6 +302,7 @@ class MatrixChannel:
                 if isinstance(event, MegolmEvent):
                     decrypted = self._decrypt(event)
                     if decrypted is None:
+                        self._wait_for_key(room_id, event)
                         continue
                     event = decrypted
                 if isinstance(event, (RoomMessageText, *_MEDIA)):
@@ -321,9 +329,80 @@ class MatrixChannel:
     def _decrypt(self, event: MegolmEvent) -> Any:
         try:
             return self.client.decrypt_event(event)
-        except Exception as exc:  # nio raises several kinds; the message cannot be read either way
-            log.warning("matrix: cannot decrypt an event (%s)", type(exc).__name__)
+        except Exception:  # nio raises several kinds; the message cannot be read either way
             return None
+
+    # -- messages waiting for their room key --------------------------------------------------------
+    def _wait_for_key(self, room_id: str, event: MegolmEvent) -> None:
+        """Keep a message that cannot be decrypted (its key usually comes a moment later, as a
+        to-device message) in the state file, and ask for the key."""
+        chat = {"chat": pseudonym(CHANNEL, room_id)}
+        if not self.settings.encryption:
+            log.warning("matrix: an encrypted message was not answered: encryption is off", extra=chat)
+            return
+        waiting: list[dict[str, Any]] = self._state.setdefault("undecrypted", [])
+        if any(entry["event"].get("event_id") == event.event_id for entry in waiting):
+            return
+        if len(waiting) >= _KEY_WAIT_MAX:
+            log.error("matrix: %d messages wait for their room keys; this one stays unanswered", len(waiting), extra=chat)
+            return
+        log.info("matrix: a message waits for its room key", extra=chat)
+        waiting.append({"room": room_id, "event": event.source, "since": int(time.time() * 1000)})
+        if event.session_id not in self._keys_requested:
+            self._keys_requested.add(event.session_id)
+            self._spawn(self._request_key(event))
+
+    async def _request_key(self, event: MegolmEvent) -> None:
+        try:
+            # To the bot's other devices; nio also takes a forwarded key only for a request it made.
+            with contextlib.suppress(LocalProtocolError):  # asked already, in an earlier run
+                await self.client.request_room_key(event)
+            # And to the device that wrote the message, the one that surely has the session.
+            if self.client.device_id:
+                await self.client.to_device(event.as_key_request(event.sender, self.client.device_id, device_id=event.device_id))
+        except Exception as exc:  # the key may still come unasked; the message keeps waiting
+            log.warning("matrix: could not ask for a room key (%s)", type(exc).__name__)
+
+    def _retry_waiting(self) -> list[asyncio.Task[None]]:
+        """Start the answer to every waiting message whose key is there now; give up the ones
+        that waited too long."""
+        waiting: list[dict[str, Any]] = self._state.get("undecrypted", [])
+        started: list[asyncio.Task[None]] = []
+        if not waiting:
+            return started
+        keep = []
+        now = int(time.time() * 1000)
+        for entry in waiting:
+            event_id = entry["event"].get("event_id")
+            if event_id in self._decrypting:
+                keep.append(entry)
+                continue
+            event = MegolmEvent.from_dict(entry["event"])
+            room = self.client.rooms.get(entry["room"])
+            decrypted = None
+            if isinstance(event, MegolmEvent) and room is not None:
+                event.room_id = entry["room"]
+                decrypted = self._decrypt(event)
+            if decrypted is None:
+                if now - entry["since"] < _KEY_WAIT_MS:
+                    keep.append(entry)
+                else:
+                    log.warning("matrix: no room key came for a message within a day; it stays unanswered",
+                                extra={"chat": pseudonym(CHANNEL, entry["room"])})
+                continue
+            if isinstance(decrypted, (RoomMessageText, *_MEDIA)) and room is not None:
+                self._decrypting.add(event_id)
+                task = self._spawn(self._on_message(room, decrypted))
+                # Taken off the list once answered: a crash before that answers it on the next start.
+                task.add_done_callback(functools.partial(self._answered_waiting, event_id))
+                started.append(task)
+                keep.append(entry)
+        self._state["undecrypted"] = keep
+        return started
+
+    def _answered_waiting(self, event_id: str, task: asyncio.Task[None]) -> None:
+        self._decrypting.discard(event_id)
+        self._state["undecrypted"] = [entry for entry in self._state.get("undecrypted", []) if entry["event"].get("event_id") != event_id]
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
