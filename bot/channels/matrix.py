@@ -242,9 +242,9 @@ class MatrixChannel:
             self.ready.set()
 
     def _commit_after(self, token: str, tasks: Iterable[asyncio.Task[None]]) -> None:
-        batch = _Batch(token, {task for task in tasks if not task.done()})
+        batch = _Batch(token, set(tasks))
         self._uncommitted.append(batch)
-        for task in batch.open:
+        for task in batch.open:  # a task done already gets its callback soon all the same
             task.add_done_callback(functools.partial(self._finished, batch))
         self._commit()
 
