@@ -3,14 +3,21 @@
 
 It runs its own sync loop instead of ``sync_forever`` because two things must hold that nio does
 not do by itself: no message is skipped when a timeline comes back ``limited`` (the gap is filled
-with ``/messages``), and the sync token is stored only after a batch was handled, so a restart
-neither replays old messages nor loses new ones.
+with ``/messages``), and a sync token is stored only once every message of its batch and of all
+batches before it has been answered (or, when it cannot be decrypted yet, set aside in the state
+file until its room key comes), so a crash (even SIGKILL) loses nothing: the next start
+syncs from the last stored token and sees the unanswered messages again. Messages of that replay
+that had been answered already get their answers again under the same transaction ids (derived
+from the question's event id), which the homeserver drops as repeats, so the citizen sees each
+answer once. The sync loop itself does not wait for the answers: it keeps reading while they are
+sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import html
 import json
@@ -18,7 +25,8 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +39,9 @@ from nio import (
     LoginResponse,
     MatrixRoom,
     MegolmEvent,
+    RoomEncryptedMedia,
+    RoomMemberEvent,
+    RoomMessageMedia,
     RoomMessagesError,
     RoomMessageText,
     RoomSendError,
@@ -44,6 +55,7 @@ from bot.channels.commands import split_command
 from bot.channels.markup import to_html, to_html_lines, to_plain
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
+from bot.core.texts import text as core_text
 from bot.ops.logs import pseudonym
 
 log = logging.getLogger(__name__)
@@ -51,6 +63,13 @@ _NOT_IN_ROOM = frozenset({"M_FORBIDDEN", "M_NOT_FOUND"})  # retrying will not he
 
 Handle = Callable[[Incoming], Sequence[Reply]]
 CHANNEL = "matrix"
+# Images, files, audio and video, plain or encrypted: what the bot cannot read.
+_MEDIA = (RoomMessageMedia, RoomEncryptedMedia)
+# Matrix says nothing about a person's language, so the note is given in both.
+_TEXT_ONLY = Reply(core_text("text_only", "de") + "\n\n" + core_text("text_only", "en"))
+# How long an encrypted message waits for its room key before it is given up.
+_KEY_WAIT_MS = 24 * 3600 * 1000
+_KEY_WAIT_MAX = 1000  # messages waiting at once; bounds the state file
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,32 @@ def incoming_from_text(room_id: str, text: str, profile: str = "default") -> Inc
     return Incoming(CHANNEL, room_id, text, profile=profile)
 
 
+@dataclass
+class _Batch:
+    """A sync response whose token may be stored once ``open`` (its handler tasks) is empty."""
+
+    token: str
+    open: set[asyncio.Task[None]]
+
+
+def _answer_txn(event_id: str, index: int) -> str:
+    """The transaction id of the index-th answer to a message: the same on every replay."""
+    return "answer-" + hashlib.sha256(f"{event_id}/{index}".encode()).hexdigest()[:32]
+
+
+def _answer_relation(event_id: str, sender: str, relates: dict[str, Any], direct: bool) -> dict[str, Any]:
+    """What an answer's content gains to sit where the question was asked: the question's thread,
+    and, where others talk too, the mark of a reply to the question (which notifies the asker)."""
+    reply = {"m.in_reply_to": {"event_id": event_id}}
+    mentions = {"m.mentions": {"user_ids": [sender]}}
+    root = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
+    if isinstance(root, str):
+        # In a direct chat the reply is only the fallback for clients that do not show threads.
+        thread = {"rel_type": "m.thread", "event_id": root, "is_falling_back": direct, **reply}
+        return {"m.relates_to": thread} if direct else {"m.relates_to": thread, **mentions}
+    return {} if direct else {"m.relates_to": reply, **mentions}
+
+
 class MatrixChannel:
     def __init__(self, settings: MatrixSettings, handle: Handle) -> None:
         if not settings.password and not settings.access_token:
@@ -98,6 +143,9 @@ class MatrixChannel:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._uncommitted: deque[_Batch] = deque()
+        self._keys_requested: set[str] = set()  # megolm session ids
+        self._decrypting: set[str] = set()  # event ids of waiting messages whose answer is on its way
         self._runner: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
@@ -185,14 +233,38 @@ class MatrixChannel:
             await self._crypto_housekeeping()
             if since is None:
                 # The very first start: everything before now is history, never answered.
-                self._mark_joined_now(resp)
+                started = self._mark_joined_now(resp)
             else:
-                await self._handle_batch(resp, since)
+                started = await self._handle_batch(resp, since)
             since = resp.next_batch
-            self._state["next_batch"] = since
-            self._save_state()
+            self._commit_after(since, started)
             first = False
             self.ready.set()
+
+    def _commit_after(self, token: str, tasks: Iterable[asyncio.Task[None]]) -> None:
+        batch = _Batch(token, set(tasks))
+        self._uncommitted.append(batch)
+        for task in batch.open:  # a task done already gets its callback soon all the same
+            task.add_done_callback(functools.partial(self._finished, batch))
+        self._commit()
+
+    def _finished(self, batch: _Batch, task: asyncio.Task[None]) -> None:
+        batch.open.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Counted as done all the same: a message that makes the handler fail would fail again
+            # on every replay and hold the token back for good.
+            log.error("matrix: handling a message failed", exc_info=task.exception())
+        if not batch.open:
+            self._commit()
+
+    def _commit(self) -> None:
+        """Store the newest token whose batch and all batches before it are answered."""
+        token = None
+        while self._uncommitted and not self._uncommitted[0].open:
+            token = self._uncommitted.popleft().token
+        if token is not None:
+            self._state["next_batch"] = token
+            self._save_state()
 
     async def _crypto_housekeeping(self) -> None:
         if not self.settings.encryption:
@@ -204,15 +276,18 @@ class MatrixChannel:
         if self.client.should_claim_keys:
             await self.client.keys_claim(self.client.get_users_for_key_claiming())
 
-    def _mark_joined_now(self, resp: SyncResponse) -> None:
+    def _mark_joined_now(self, resp: SyncResponse) -> list[asyncio.Task[None]]:
         now = int(time.time() * 1000)
         joined = self._state.setdefault("joined_at", {})
-        for room_id in resp.rooms.join:
+        for room_id, info in resp.rooms.join.items():
             joined.setdefault(room_id, now)
-        for room_id, info in resp.rooms.invite.items():
-            self._spawn(self._accept_invite(room_id, info.invite_state))
+            self._learn_direct(room_id, [*info.state, *info.timeline.events])
+        return [self._spawn(self._accept_invite(room_id, info.invite_state)) for room_id, info in resp.rooms.invite.items()]
 
-    async def _handle_batch(self, resp: SyncResponse, since: str) -> None:
+    async def _handle_batch(self, resp: SyncResponse, since: str) -> list[asyncio.Task[None]]:
+        """Start a handler task for every message of the batch, in timeline order; returns them."""
+        # Keys came with this sync's to-device events (nio has taken them in): older messages first.
+        started = self._retry_waiting()
         for room_id, info in resp.rooms.invite.items():
             await self._accept_invite(room_id, info.invite_state)
         for room_id, info in resp.rooms.join.items():
@@ -222,14 +297,17 @@ class MatrixChannel:
             room = self.client.rooms.get(room_id)
             if room is None:
                 continue
+            self._learn_direct(room_id, [*info.state, *events])
             for event in events:
                 if isinstance(event, MegolmEvent):
                     decrypted = self._decrypt(event)
                     if decrypted is None:
+                        self._wait_for_key(room_id, event)
                         continue
                     event = decrypted
-                if isinstance(event, RoomMessageText):
-                    self._spawn(self._on_message(room, event))
+                if isinstance(event, (RoomMessageText, *_MEDIA)):
+                    started.append(self._spawn(self._on_message(room, event)))
+        return started
 
     async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[Any]:
         """Events between our last sync and the start of a limited timeline, oldest first."""
@@ -251,14 +329,86 @@ class MatrixChannel:
     def _decrypt(self, event: MegolmEvent) -> Any:
         try:
             return self.client.decrypt_event(event)
-        except Exception as exc:  # nio raises several kinds; the message cannot be read either way
-            log.warning("matrix: cannot decrypt an event (%s)", type(exc).__name__)
+        except Exception:  # nio raises several kinds; the message cannot be read either way
             return None
 
-    def _spawn(self, coro: Any) -> None:
+    # -- messages waiting for their room key --------------------------------------------------------
+    def _wait_for_key(self, room_id: str, event: MegolmEvent) -> None:
+        """Keep a message that cannot be decrypted (its key usually comes a moment later, as a
+        to-device message) in the state file, and ask for the key."""
+        chat = {"chat": pseudonym(CHANNEL, room_id)}
+        if not self.settings.encryption:
+            log.warning("matrix: an encrypted message was not answered: encryption is off", extra=chat)
+            return
+        waiting: list[dict[str, Any]] = self._state.setdefault("undecrypted", [])
+        if any(entry["event"].get("event_id") == event.event_id for entry in waiting):
+            return
+        if len(waiting) >= _KEY_WAIT_MAX:
+            log.error("matrix: %d messages wait for their room keys; this one stays unanswered", len(waiting), extra=chat)
+            return
+        log.info("matrix: a message waits for its room key", extra=chat)
+        waiting.append({"room": room_id, "event": event.source, "since": int(time.time() * 1000)})
+        if event.session_id not in self._keys_requested:
+            self._keys_requested.add(event.session_id)
+            self._spawn(self._request_key(event))
+
+    async def _request_key(self, event: MegolmEvent) -> None:
+        try:
+            # To the bot's other devices; nio also takes a forwarded key only for a request it made.
+            with contextlib.suppress(LocalProtocolError):  # asked already, in an earlier run
+                await self.client.request_room_key(event)
+            # And to the device that wrote the message, the one that surely has the session.
+            if self.client.device_id:
+                await self.client.to_device(event.as_key_request(event.sender, self.client.device_id, device_id=event.device_id))
+        except Exception as exc:  # the key may still come unasked; the message keeps waiting
+            log.warning("matrix: could not ask for a room key (%s)", type(exc).__name__)
+
+    def _retry_waiting(self) -> list[asyncio.Task[None]]:
+        """Start the answer to every waiting message whose key is there now; give up the ones
+        that waited too long."""
+        waiting: list[dict[str, Any]] = self._state.get("undecrypted", [])
+        started: list[asyncio.Task[None]] = []
+        if not waiting:
+            return started
+        keep = []
+        now = int(time.time() * 1000)
+        for entry in waiting:
+            event_id = entry["event"].get("event_id")
+            if event_id in self._decrypting:
+                keep.append(entry)
+                continue
+            event = MegolmEvent.from_dict(entry["event"])
+            room = self.client.rooms.get(entry["room"])
+            decrypted = None
+            if isinstance(event, MegolmEvent) and room is not None:
+                event.room_id = entry["room"]
+                decrypted = self._decrypt(event)
+            if decrypted is None:
+                if now - entry["since"] < _KEY_WAIT_MS:
+                    keep.append(entry)
+                else:
+                    log.warning("matrix: no room key came for a message within a day; it stays unanswered",
+                                extra={"chat": pseudonym(CHANNEL, entry["room"])})
+                continue
+            if isinstance(decrypted, (RoomMessageText, *_MEDIA)) and room is not None:
+                self._decrypting.add(event_id)
+                task = self._spawn(self._on_message(room, decrypted))
+                # Taken off the list once answered: a crash before that answers it on the next start.
+                task.add_done_callback(functools.partial(self._answered_waiting, event_id))
+                started.append(task)
+                keep.append(entry)
+        self._state["undecrypted"] = keep
+        return started
+
+    def _answered_waiting(self, event_id: str, task: asyncio.Task[None]) -> None:
+        self._decrypting.discard(event_id)
+        self._state["undecrypted"] = [entry for entry in self._state.get("undecrypted", []) if entry["event"].get("event_id") != event_id]
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # -- invites -----------------------------------------------------------------------------------
     async def _accept_invite(self, room_id: str, invite_state: Sequence[Any]) -> None:
@@ -272,9 +422,22 @@ class MatrixChannel:
             log.warning("matrix: could not join a room (%s)", resp.status_code, extra={"chat": pseudonym(CHANNEL, room_id)})
             return
         self._state.setdefault("joined_at", {})[room_id] = int(time.time() * 1000)
+        invite = next((e for e in invite_state if isinstance(e, InviteMemberEvent) and e.state_key == self.settings.user_id), None)
+        self._state.setdefault("direct", {})[room_id] = bool(invite and invite.content.get("is_direct"))
+
+    def _learn_direct(self, room_id: str, events: Sequence[Any]) -> None:
+        """For a room joined without our invite handling (an older state file, another client of
+        the account): whether it is a direct chat, from the bot's own membership event. The
+        invite's is_direct survives there as the join's previous content."""
+        directs: dict[str, bool] = self._state.setdefault("direct", {})
+        if room_id in directs:
+            return
+        for event in events:
+            if isinstance(event, RoomMemberEvent) and event.state_key == self.settings.user_id and event.membership == "join":
+                directs[room_id] = bool(event.content.get("is_direct") or (event.prev_content or {}).get("is_direct"))
 
     # -- incoming messages -------------------------------------------------------------------------
-    async def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
+    async def _on_message(self, room: MatrixRoom, event: RoomMessageText | RoomMessageMedia | RoomEncryptedMedia) -> None:
         if event.sender == self.settings.user_id or event.sender in self.settings.ignore_users:
             return
         content = event.source.get("content", {})
@@ -283,25 +446,33 @@ class MatrixChannel:
         joined_at = self._state.get("joined_at", {}).get(room.room_id)
         if joined_at and event.server_timestamp < joined_at:
             return
-        if "m.relates_to" in content and content["m.relates_to"].get("rel_type") == "m.replace":
+        relates = content.get("m.relates_to")
+        relates = relates if isinstance(relates, dict) else {}
+        if relates.get("rel_type") == "m.replace":
             return  # an edit of a message answered already
-        text = event.body or ""
-        direct = self._is_direct(room)
-        if not direct:
-            addressed = self._strip_address(text, content)
-            if addressed is None:
-                return
-            text = addressed
-        incoming = self._incoming(room.room_id, text)
+        direct = self._is_direct(room.room_id)
+        incoming: Incoming | None = None
+        if isinstance(event, RoomMessageText):
+            text = event.body or ""
+            if not direct:
+                addressed = self._strip_address(text, content)
+                if addressed is None:
+                    return
+                text = addressed
+            incoming = self._incoming(room.room_id, text)
+        elif not direct:
+            return  # a picture shared among people in a group is not meant for the bot
+        relation = _answer_relation(event.event_id, event.sender, relates, direct)
         lock = self._room_locks.setdefault(room.room_id, asyncio.Lock())
         async with self._slots, lock:  # bounded overall, in order within a room
-            replies = self._handle(incoming)  # inline, as in the Telegram adapter (cached state, ~1 ms)
-            for reply in replies:
-                await self._send(room.room_id, reply)
+            # inline, as in the Telegram adapter (cached state, ~1 ms)
+            replies = self._handle(incoming) if incoming is not None else [_TEXT_ONLY]
+            for index, reply in enumerate(replies):
+                await self._send(room.room_id, reply, _answer_txn(event.event_id, index), relation)
 
-    def _is_direct(self, room: MatrixRoom) -> bool:
-        members = room.member_count or (room.joined_count + room.invited_count)
-        return members <= 2
+    def _is_direct(self, room_id: str) -> bool:
+        """Whether the room was opened as a direct chat (the invite's is_direct), whatever its size."""
+        return bool(self._state.get("direct", {}).get(room_id, False))
 
     def _strip_address(self, text: str, content: dict[str, Any]) -> str | None:
         """The message without the bot's mention or prefix; None when the bot was not addressed."""
@@ -369,8 +540,8 @@ class MatrixChannel:
             raise DeliveryFailed(error.status_code)
         raise DeliveryFailed(f"matrix: not accepted after retries ({error.status_code})", maybe_sent=True)
 
-    async def _send(self, room_id: str, reply: Reply) -> None:
-        if await self._room_send(room_id, self.render(reply)) is not None:
+    async def _send(self, room_id: str, reply: Reply, tx_id: str, relation: dict[str, Any]) -> None:
+        if await self._room_send(room_id, {**self.render(reply), **relation}, tx_id) is not None:
             log.error("matrix: a reply could not be delivered after %d attempts", self.settings.send_attempts, extra={"chat": pseudonym(CHANNEL, room_id)})
 
     async def _room_send(self, room_id: str, content: dict[str, Any], tx_id: str | None = None) -> RoomSendError | None:

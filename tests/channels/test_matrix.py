@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from bot.channels.matrix import MatrixChannel, MatrixSettings, incoming_from_tex
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from bot.core.texts import text as core_text
 from tests.conftest import MONDAY_10
 from tests.matrix_server import SynapseServer, run_scenario, unique
 
@@ -58,12 +60,16 @@ class Citizen:
         assert isinstance(resp, RoomCreateResponse), resp
         return resp.room_id
 
-    async def say(self, room_id: str, text: str, msgtype: str = "m.text") -> None:
+    async def say(self, room_id: str, text: str, msgtype: str = "m.text") -> str:
+        return await self.send(room_id, {"msgtype": msgtype, "body": text})
+
+    async def send(self, room_id: str, content: dict[str, Any]) -> str:
+        """Send an m.room.message; its event id."""
         for _ in range(20):
             await self.sync()
-            resp = await self.client.room_send(room_id, "m.room.message", {"msgtype": msgtype, "body": text}, ignore_unverified_devices=True)
+            resp = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
             if not isinstance(resp, RoomSendError):
-                return
+                return str(resp.event_id)
             await asyncio.sleep((resp.retry_after_ms or 500) / 1000)
         raise AssertionError(f"could not send: {resp}")
 
@@ -105,6 +111,7 @@ def test_direct_chat_answers_with_html_notice_and_numbered_choices(synapse: Syna
         [answer] = await citizen.wait_notices(1)
         content = answer.source["content"]
         assert content["msgtype"] == "m.notice"
+        assert "m.relates_to" not in content  # in a direct chat an answer needs no quote of the question
         assert "<b>Titel personalausweis</b>" in content["formatted_body"]
         assert '<a href="https://musterstadt.example/online/personalausweis">Termin buchen</a>' in content["formatted_body"]
         assert "Termin buchen: https://musterstadt.example/online/personalausweis" in content["body"]
@@ -137,16 +144,138 @@ def test_group_room_only_when_addressed(synapse: SynapseServer, tiny_kb: Path, t
         await bob.client.join(room)
         await asyncio.sleep(1.5)
         await alice.say(room, "Perso beantragen")  # people talking among themselves
-        await alice.say(room, "!bot Sperrmüll anmelden")
-        await alice.say(room, f"{bot_name}: Perso beantragen")
+        questions = [await alice.say(room, "!bot Sperrmüll anmelden"), await alice.say(room, f"{bot_name}: Perso beantragen")]
         notices = await alice.wait_notices(2)
         await asyncio.sleep(1.5)
         await alice.sync()
         assert len(alice.notices) == 2
         assert "sperrmuell" in notices[0].body and "personalausweis" in notices[1].body
+        # In a group each answer is marked as the reply to its question and mentions who asked.
+        assert [n.source["content"]["m.relates_to"] for n in notices] == [{"m.in_reply_to": {"event_id": q}} for q in questions]
+        assert all(n.source["content"]["m.mentions"] == {"user_ids": [alice.user_id]} for n in notices)
         await bot.stop()
         for c in (alice, bob):
             await c.client.close()
+
+    run_scenario(synapse, scenario)
+
+
+def test_two_member_room_that_is_not_a_direct_chat_is_a_group(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    bot_name = unique("bot")
+    synapse.register(bot_name, PASSWORD)
+
+    async def scenario() -> None:
+        bot = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
+        citizen = Citizen(synapse, tmp_path / "citizen")
+        await citizen.login()
+        room = await citizen.room_with([bot.settings.user_id], direct=False)  # e.g. a team room, others join later
+        await asyncio.sleep(1.5)
+        await citizen.say(room, "Perso beantragen")
+        await citizen.send(room, IMAGE)
+        question = await citizen.say(room, "!bot Sperrmüll anmelden")
+        [answer] = await citizen.wait_notices(1)
+        await asyncio.sleep(1.5)
+        await citizen.sync()
+        assert len(citizen.notices) == 1
+        assert "sperrmuell" in answer.body
+        assert answer.source["content"]["m.relates_to"] == {"m.in_reply_to": {"event_id": question}}
+        await bot.stop()
+        await citizen.client.close()
+
+    run_scenario(synapse, scenario)
+
+
+IMAGE = {"msgtype": "m.image", "body": "ausweis.jpg", "url": "mxc://localhost/ausweis", "info": {"mimetype": "image/jpeg", "size": 1024}}
+
+
+def test_media_in_a_direct_chat_get_the_text_only_note(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    bot_name = unique("bot")
+    synapse.register(bot_name, PASSWORD)
+    media = [IMAGE,
+             {"msgtype": "m.file", "body": "antrag.pdf", "url": "mxc://localhost/antrag", "info": {"mimetype": "application/pdf"}},
+             {"msgtype": "m.audio", "body": "frage.ogg", "url": "mxc://localhost/frage", "info": {"mimetype": "audio/ogg"}},
+             {"msgtype": "m.video", "body": "clip.mp4", "url": "mxc://localhost/clip", "info": {"mimetype": "video/mp4"}}]
+
+    async def scenario() -> None:
+        bot = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
+        citizen = Citizen(synapse, tmp_path / "citizen")
+        await citizen.login()
+        room = await citizen.room_with([bot.settings.user_id])
+        await asyncio.sleep(1.5)
+        for content in media:
+            await citizen.send(room, content)
+        await citizen.say(room, "Perso beantragen")
+        notices = await citizen.wait_notices(len(media) + 1)
+        for note in notices[:-1]:
+            assert note.body == f"{core_text('text_only', 'de')}\n\n{core_text('text_only', 'en')}"
+            assert note.source["content"]["msgtype"] == "m.notice"
+        assert "personalausweis" in notices[-1].body
+        await bot.stop()
+        await citizen.client.close()
+
+    run_scenario(synapse, scenario)
+
+
+def test_question_in_a_thread_is_answered_in_the_thread(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    bot_name = unique("bot")
+    synapse.register(bot_name, PASSWORD)
+
+    async def scenario() -> None:
+        bot = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
+        alice = Citizen(synapse, tmp_path / "alice")
+        bob = Citizen(synapse, tmp_path / "bob")
+        for person in (alice, bob):
+            await person.login()
+        direct = await alice.room_with([bot.settings.user_id])
+        group = await alice.room_with([bot.settings.user_id, bob.user_id], direct=False)
+        await bob.client.join(group)
+        await asyncio.sleep(1.5)
+        root = await alice.say(direct, "Perso beantragen")
+        await alice.wait_notices(1)
+        in_thread = await alice.send(direct, {"msgtype": "m.text", "body": "Sperrmüll anmelden", "m.relates_to": {
+            "rel_type": "m.thread", "event_id": root, "is_falling_back": True, "m.in_reply_to": {"event_id": root}}})
+        group_root = await bob.say(group, "Wer weiß, wie man Sperrmüll anmeldet?")
+        group_question = await alice.send(group, {"msgtype": "m.text", "body": "!bot Sperrmüll anmelden", "m.relates_to": {
+            "rel_type": "m.thread", "event_id": group_root, "is_falling_back": True, "m.in_reply_to": {"event_id": group_root}}})
+        [_, answer, group_answer] = await alice.wait_notices(3)
+        assert "sperrmuell" in answer.body and "sperrmuell" in group_answer.body
+        assert answer.source["content"]["m.relates_to"] == {
+            "rel_type": "m.thread", "event_id": root, "is_falling_back": True, "m.in_reply_to": {"event_id": in_thread}}
+        assert group_answer.source["content"]["m.relates_to"] == {
+            "rel_type": "m.thread", "event_id": group_root, "is_falling_back": False, "m.in_reply_to": {"event_id": group_question}}
+        await bot.stop()
+        for person in (alice, bob):
+            await person.client.close()
+
+    run_scenario(synapse, scenario)
+
+
+def test_direct_chat_from_a_state_file_without_the_flag_stays_direct(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    """A room joined before the invite's flag was kept: its kind comes from the bot's own join."""
+    bot_name = unique("bot")
+    synapse.register(bot_name, PASSWORD)
+
+    async def scenario() -> None:
+        citizen = Citizen(synapse, tmp_path / "citizen")
+        await citizen.login()
+        bot = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
+        direct = await citizen.room_with([bot.settings.user_id])
+        group = await citizen.room_with([bot.settings.user_id], direct=False)
+        await asyncio.sleep(1.5)
+        await bot.stop()
+        state_file = tmp_path / "bot" / "state.json"
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        assert state.pop("direct") == {direct: True, group: False}
+        state_file.write_text(json.dumps(state), encoding="utf-8")
+        again = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
+        await citizen.say(group, "Perso beantragen")
+        await citizen.say(direct, "Sperrmüll anmelden")
+        [answer] = await citizen.wait_notices(1)
+        await asyncio.sleep(1.5)
+        await citizen.sync()
+        assert len(citizen.notices) == 1 and citizen.notices[0][0] == direct and "sperrmuell" in answer.body
+        await again.stop()
+        await citizen.client.close()
 
     run_scenario(synapse, scenario)
 
