@@ -93,7 +93,11 @@ class _GenericErrorPages(web.RequestHandler):
 
     def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
-        return super().handle_error(request, status, exc, HTTPStatus(status).phrase)
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Error"
+        return super().handle_error(request, status, exc, phrase)
 
 
 class _Server(web.Server):

@@ -142,6 +142,17 @@ def test_bodies_not_in_utf8_are_400(api: Api, engine: Engine, encoding: str) -> 
     assert count(engine, AppointmentRow) == 0
 
 
+def test_a_utf8_byte_order_mark_is_ignored(api: Api) -> None:
+    reply = api.request("POST", "/appointments", data=b"\xef\xbb\xbf" + json.dumps(NEW).encode(), headers={"Content-Type": "application/json"})
+    assert reply.status == 201
+
+
+def test_a_lone_surrogate_in_a_field_name_is_400(api: Api) -> None:
+    reply = conforms(api.request("POST", "/appointments", data=b'{"\\ud800": 1}', headers={"Content-Type": "application/json"}),
+                     "/appointments", "POST")
+    assert (reply.status, reply.body["error"]) == (400, "invalid")
+
+
 @pytest.mark.parametrize("field", ["subject", "office", "external_ref", "language"])
 def test_a_lone_surrogate_is_400_naming_the_field(api: Api, engine: Engine, field: str) -> None:
     data = json.dumps(NEW).replace(f'"{field}": "', f'"{field}": "\\ud800', 1).encode()  # valid JSON, but not Unicode text
