@@ -3,7 +3,8 @@ or from a file whose path is in ``<NAME>_FILE`` (Docker and Kubernetes secrets).
 
 Every secret is read and checked here, once: `buergerbot run` takes the values from these
 functions, and `buergerbot config check` reports what they refuse, so a clean check means the
-bot will not stop at start-up for a missing secret.
+bot will not stop at start-up for a missing secret. Every value read is registered with the log
+filter (bot.ops.logs), so no log line shows it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from bot.config import BackofficeClient, MatrixConfig, ProfileConfig, Settings, TelegramConfig
+from bot.ops.logs import register_secret
 from bot.reminders.tokens import MIN_KEY_BYTES
 
 
@@ -34,6 +36,7 @@ def secret(name: str | None) -> str | None:
                 value = f.read().removesuffix("\n")
         except OSError as exc:
             raise MissingSecret(f"{name}_FILE: cannot read {path} ({exc.strerror})") from None
+    register_secret(value)
     return value or None
 
 

@@ -47,6 +47,7 @@ Channel = Service
 def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage, metrics: Metrics | None = None) -> list[Channel]:
     """One channel per configured Telegram or Matrix account; raises MissingSecret (bot.credentials)."""
     metrics = metrics or Metrics()
+    metrics.declare(settings)
     channels: list[Channel] = []
     for profile in settings.profiles:
         counted = replace(storage, unanswered=metrics.count_unanswered(storage.unanswered, profile.name))

@@ -6,6 +6,8 @@ tests can run several apps side by side without shared counters or duplicate reg
 
 The core knows nothing of this: messages are counted by wrapping the dialogue's ``handle``
 (:meth:`Metrics.observe`) and its unanswered-questions log (:meth:`Metrics.count_unanswered`).
+The series labelled by channel exist from start-up on (:meth:`Metrics.declare`): a restarted
+process shows its configured channels at zero, not nothing until each channel's first message.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
 
 from bot.core.models import Incoming, Reply
 from bot.core.ports import UnansweredLog
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 Handle = Callable[[Incoming], Sequence[Reply]]
 
@@ -67,6 +73,20 @@ class Metrics:
             "buergerbot_knowledge_reload_errors", "Changed knowledge files refused for errors (the last good knowledge stays live)", registry=r,
         )
         self.knowledge_entries = Gauge("buergerbot_knowledge_entries", "Entries in the live knowledge", registry=r)
+
+    def declare(self, settings: Settings, *, messages: bool = True) -> None:
+        """Every series of the configured chat accounts at zero (a series is exported once its labels
+        were used); ``messages=False`` for a process that only delivers reminders."""
+        reminders = (self.reminders_due, self.reminders_sent, self.reminders_failed, self.reminders_dropped)
+        for profile in settings.profiles:
+            for channel, account in (("telegram", profile.telegram), ("matrix", profile.matrix)):
+                if account is None:
+                    continue
+                if messages:
+                    self._series(channel, profile.name)
+                    self.unanswered.labels(channel, profile.name)
+                for counter in reminders:
+                    counter.labels(channel=channel)
 
     def reminder_event(self, event: str, channel: str, count: int) -> None:
         """Counts the reminder worker's events (bot.reminders.worker.Observe)."""

@@ -51,6 +51,10 @@ RESERVED_SOURCES = frozenset({"chat"})  # the source of appointments citizens ad
 APPOINTMENT_FIELDS = ("external_ref", "starts_at", "office", "subject", "language")
 CASE_FIELDS = ("document", "status", "changed_at")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")  # JSON's \ud800 escapes give these; no text can be stored or sent with one
+# A day from either end: every time zone's offset fits, so UTC and city time exist for every time in between.
+_CALENDAR_MIN = dt.datetime.min + dt.timedelta(days=1)
+_CALENDAR_MAX = dt.datetime.max - dt.timedelta(days=1)
 
 
 class BackofficeError(Exception):
@@ -155,8 +159,16 @@ def parse_time(field: str, value: object) -> dt.datetime:
         moment = dt.datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidField(field, f"{value[:40]!r} is not an ISO 8601 date and time, e.g. 2026-03-05T09:30:00+01:00") from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    offset = moment.utcoffset()
+    if offset is None:
         raise InvalidField(field, "needs a UTC offset, e.g. 2026-03-05T09:30:00+01:00 or …Z")
+    # At the ends of the calendar the conversion to UTC, or from UTC to city time, leaves years 1 to 9999.
+    try:
+        in_range = _CALENDAR_MIN <= moment.replace(tzinfo=None) - offset <= _CALENDAR_MAX
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise InvalidField(field, f"{value[:40]!r} is too close to the ends of the calendar (years 1 and 9999)")
     return moment
 
 
@@ -172,6 +184,8 @@ def _text(raw: Mapping[str, object], field: str, *, required: bool = False) -> s
     if value is not None and not isinstance(value, str):
         raise InvalidField(field, "must be a string")
     value = (value or "").strip()
+    if _SURROGATE_RE.search(value):
+        raise InvalidField(field, "is not valid Unicode text (it contains a lone surrogate, such as \\ud800)")
     if not value:
         if required:
             raise InvalidField(field, "is required")

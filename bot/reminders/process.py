@@ -97,6 +97,7 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
     for channel in channels:
         await channel.open_for_delivery()
     metrics = Metrics()
+    metrics.declare(settings, messages=False)
     book = reminder_book(settings, engine, clock)
     service = reminder_service(settings, book, {c.address: c for c in channels}, notice_renderer(lambda: knowledge, clock), clock, metrics.reminder_event)
 

@@ -159,8 +159,14 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
         if len(data) > MAX_BODY_BYTES:
             raise too_large
     try:
-        body = json.loads(bytes(data))
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        # Decoded here: json.loads would take UTF-16 and UTF-32 bytes too, and JSON on the wire is UTF-8
+        # (RFC 8259, which lets a parser ignore a UTF-8 byte order mark).
+        text = bytes(data).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _Refused(400, "not_json", "the body must be UTF-8 encoded JSON (not UTF-16 or another encoding)") from None
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
         raise _Refused(400, "not_json", "the body must be a JSON object (Content-Type: application/json, UTF-8)") from None
     if not isinstance(body, dict):
         raise _Refused(400, "not_json", "the body must be a JSON object")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from http import HTTPStatus
 
 from aiohttp import web
 
@@ -82,6 +83,40 @@ async def _run_check(check: Check, timeout: float) -> str | None:
         return f"failed: {type(exc).__name__}"
 
 
+class _GenericErrorPages(web.RequestHandler):
+    """aiohttp answers a request its parser refuses (a header line over 8,190 bytes, a malformed
+    header) with the parser's message as the body, and that message quotes the offending line: the
+    bearer token of an oversized Authorization header, for one. Here the body is the status phrase
+    only; aiohttp.server still logs the detail, masked by the log filter (bot.ops.logs)."""
+
+    __slots__ = ()  # the same layout as RequestHandler, so an instance of it can become one of these
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Error"
+        return super().handle_error(request, status, exc, phrase)
+
+
+class _Server(web.Server):
+    def __call__(self) -> web.RequestHandler:
+        handler = super().__call__()
+        handler.__class__ = _GenericErrorPages
+        return handler
+
+
+class _Runner(web.AppRunner):
+    """An AppRunner whose connections answer unparsable requests with :class:`_GenericErrorPages`;
+    everything else is aiohttp's own server, built by aiohttp."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _Server
+        return server
+
+
 class HttpServer:
     """Serves ``app`` on ``listen:port`` between :meth:`start` and :meth:`stop` (port 0: any free one)."""
 
@@ -99,7 +134,7 @@ class HttpServer:
         return int(self._runner.addresses[0][1])
 
     async def start(self) -> None:
-        runner = web.AppRunner(self.app, access_log=None)  # scrapes every few seconds would drown the log
+        runner = _Runner(self.app, access_log=None)  # scrapes every few seconds would drown the log
         await runner.setup()
         try:
             await web.TCPSite(runner, self.listen, self.requested_port).start()

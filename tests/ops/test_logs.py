@@ -11,7 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.ops.logs import JsonFormatter, TextFormatter, configure_logging, pseudonym, resolve_format, set_pseudonym_key
+from bot.credentials import secret
+from bot.ops.logs import (
+    MASK,
+    JsonFormatter,
+    TextFormatter,
+    configure_logging,
+    forget_secrets,
+    pseudonym,
+    resolve_format,
+    set_pseudonym_key,
+)
 from tests.conftest import REPO
 
 
@@ -23,6 +33,7 @@ def stream() -> Iterator[io.StringIO]:
     root.handlers[:] = handlers
     root.setLevel(level)
     set_pseudonym_key(None)
+    forget_secrets()
 
 
 def test_json_lines(stream: io.StringIO) -> None:
@@ -119,3 +130,71 @@ def test_no_log_call_in_bot_passes_message_text_or_chat_ids() -> None:
             if names:
                 offenders.append(f"{Path(path).relative_to(REPO)}:{call.lineno}: {', '.join(names)}")
     assert offenders == []
+
+
+# --- secrets ---
+
+MATRIX_PASSWORD = "correct horse battery staple"
+BACKOFFICE_TOKEN = "bo-9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e"
+TELEGRAM_TOKEN = "7312345678:AAH3kq9ZxY_wVb-2mN4pQ7rS8tU0vW1xYz2"
+
+
+def lines_of(fmt: str, stream: io.StringIO) -> str:
+    """Everything written, JSON lines decoded so an escaped secret cannot hide."""
+    text = stream.getvalue()
+    if fmt == "json":
+        return "\n".join(json.dumps(json.loads(line), ensure_ascii=False) + " " + " ".join(map(str, json.loads(line).values()))
+                         for line in text.splitlines())
+    return text
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_secrets_read_through_credentials_never_reach_a_log_line(fmt: str, stream: io.StringIO, monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    monkeypatch.setenv("MX_PASSWORD", MATRIX_PASSWORD)
+    (tmp_path / "token").write_text(BACKOFFICE_TOKEN + "\n", encoding="utf-8")
+    monkeypatch.setenv("BO_TOKEN_FILE", str(tmp_path / "token"))
+    keys = "ab" * 32 + ", " + "cd" * 32
+    monkeypatch.setenv("LINK_KEYS", keys)
+    assert secret("MX_PASSWORD") == MATRIX_PASSWORD and secret("BO_TOKEN") == BACKOFFICE_TOKEN and secret("LINK_KEYS") == keys
+    configure_logging(fmt, logging.INFO, stream=stream)
+    log = logging.getLogger("nio.client")
+    log.warning("login failed for password %s", MATRIX_PASSWORD, extra={"detail": f"token={BACKOFFICE_TOKEN}"})
+    try:
+        raise RuntimeError(f"key {'cd' * 32} refused, other client sent {BACKOFFICE_TOKEN}")
+    except RuntimeError:
+        log.exception("while talking to %s", "the homeserver", stack_info=True)
+    written = lines_of(fmt, stream)
+    for value in (MATRIX_PASSWORD, BACKOFFICE_TOKEN, "ab" * 32, "cd" * 32):
+        assert value not in written
+    assert written.count(MASK) >= 4 and "RuntimeError: key" in written  # the line keeps its sense
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_token_shapes_are_masked_without_being_registered(fmt: str, stream: io.StringIO) -> None:
+    from telegram.error import InvalidToken
+
+    configure_logging(fmt, logging.INFO, stream=stream)
+    try:
+        raise InvalidToken(f"The token `{TELEGRAM_TOKEN}` was rejected by the server.")
+    except InvalidToken as exc:
+        logging.getLogger("bot.commands").error("the bot stopped: %s: %s", type(exc).__name__, exc, exc_info=True)
+    logging.getLogger("telegram.ext.Updater").warning("GET https://api.telegram.org/bot%s/getUpdates failed", TELEGRAM_TOKEN)
+    logging.getLogger("aiohttp.server").error("Got more than 8190 bytes when reading: b'Bearer %s...'.", "s3cr3t-xyz" * 20)
+    logging.getLogger("sqlalchemy.pool").warning("cannot reach postgresql+psycopg://bot:db-pa55word@db:5432/buergerbot")
+    written = lines_of(fmt, stream)
+    assert TELEGRAM_TOKEN not in written and TELEGRAM_TOKEN.split(":")[1] not in written
+    assert "s3cr3t" not in written and "db-pa55word" not in written
+    assert "was rejected by the server" in written and f"Bearer {MASK}" in written and f"postgresql+psycopg://bot:{MASK}@db:5432" in written
+
+
+def test_handlers_others_installed_are_scrubbed_too(stream: io.StringIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    theirs = io.StringIO()
+    root = logging.getLogger()
+    root.addHandler(logging.StreamHandler(theirs))  # first in line: it sees the record before ours
+    monkeypatch.setenv("WEBHOOK_SECRET", "whsec-0123456789abcdef")
+    secret("WEBHOOK_SECRET")
+    configure_logging("text", logging.INFO, stream=stream)
+    logging.getLogger("apscheduler.executors.default").error("job failed with secret whsec-0123456789abcdef")
+    assert "whsec" not in theirs.getvalue() and "whsec" not in stream.getvalue()
+    assert MASK in theirs.getvalue()

@@ -72,3 +72,33 @@ def test_exposition_is_prometheus_text() -> None:
     assert "process_resident_memory_bytes" in text  # the process collector is registered too
     body, content_type = metrics.exposition("application/openmetrics-text; version=1.0.0")
     assert content_type.startswith("application/openmetrics-text") and body.decode().endswith("# EOF\n")
+
+
+def test_configured_channels_are_exported_at_zero_from_start_up(tiny_kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.runtime import build_channels
+
+    monkeypatch.setenv("TG_TOKEN", "123456:TEST-TOKEN")
+    monkeypatch.setenv("MX_PASSWORD", "not-used-here")
+    settings = Settings(knowledge_dirs=[tiny_kb], data_dir=tmp_path, profiles=[  # type: ignore[list-item]
+        {"name": "buerger", "telegram": {"token_env": "TG_TOKEN"}},
+        {"name": "welcome", "matrix": {"homeserver": "https://matrix.example", "user_id": "@bot:matrix.example", "password_env": "MX_PASSWORD"}},
+    ])
+    metrics = Metrics()
+    build_channels(settings, LiveKnowledge([tiny_kb]), Storage(MemoryUserStates(), MemoryUnansweredLog()), metrics)
+    text = metrics.exposition()[0].decode()
+    for channel, profile in (("telegram", "buerger"), ("matrix", "welcome")):
+        labels = f'{{channel="{channel}",profile="{profile}"}}'
+        for name in ("messages_received_total", "replies_total", "answered_total", "unanswered_total", "handle_failures_total",
+                     "handle_seconds_count"):
+            assert f"buergerbot_{name}{labels} 0.0" in text
+        for name in ("due", "sent", "failed", "dropped"):
+            assert f'buergerbot_reminders_{name}_total{{channel="{channel}"}} 0.0' in text
+    assert 'channel="matrix",profile="buerger"' not in text  # only accounts that exist
+
+
+def test_a_reminder_worker_declares_reminder_series_only() -> None:
+    metrics = Metrics()
+    metrics.declare(Settings(profiles=[{"name": "buerger", "telegram": {}}]), messages=False)  # type: ignore[list-item]
+    text = metrics.exposition()[0].decode()
+    assert 'buergerbot_reminders_sent_total{channel="telegram"} 0.0' in text
+    assert "buergerbot_messages_received_total{" not in text

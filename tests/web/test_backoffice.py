@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -131,6 +132,52 @@ def test_invalid_fields_are_400_naming_the_field(api: Api, body: dict[str, Any],
 def test_bodies_that_are_not_json_objects_are_400(api: Api, data: bytes, content_type: str) -> None:
     reply = conforms(api.request("POST", "/appointments", data=data, headers={"Content-Type": content_type}), "/appointments", "POST")
     assert (reply.status, reply.body["error"]) == (400, "not_json")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_bodies_not_in_utf8_are_400(api: Api, engine: Engine, encoding: str) -> None:
+    data = json.dumps(NEW).encode(encoding)  # "utf-16" and "utf-32" start with a byte order mark, the others do not
+    reply = conforms(api.request("POST", "/appointments", data=data, headers={"Content-Type": "application/json"}), "/appointments", "POST")
+    assert (reply.status, reply.body["error"]) == (400, "not_json") and "UTF-8" in reply.body["message"]
+    assert count(engine, AppointmentRow) == 0
+
+
+def test_a_utf8_byte_order_mark_is_ignored(api: Api) -> None:
+    reply = api.request("POST", "/appointments", data=b"\xef\xbb\xbf" + json.dumps(NEW).encode(), headers={"Content-Type": "application/json"})
+    assert reply.status == 201
+
+
+def test_a_lone_surrogate_in_a_field_name_is_400(api: Api) -> None:
+    reply = conforms(api.request("POST", "/appointments", data=b'{"\\ud800": 1}', headers={"Content-Type": "application/json"}),
+                     "/appointments", "POST")
+    assert (reply.status, reply.body["error"]) == (400, "invalid")
+
+
+@pytest.mark.parametrize("field", ["subject", "office", "external_ref", "language"])
+def test_a_lone_surrogate_is_400_naming_the_field(api: Api, engine: Engine, field: str) -> None:
+    data = json.dumps(NEW).replace(f'"{field}": "', f'"{field}": "\\ud800', 1).encode()  # valid JSON, but not Unicode text
+    assert "\\ud800" in data.decode()
+    reply = conforms(api.request("POST", "/appointments", data=data, headers={"Content-Type": "application/json"}), "/appointments", "POST")
+    assert (reply.status, reply.body["error"], reply.body["field"]) == (400, "invalid", field)
+    assert count(engine, AppointmentRow) == 0
+
+
+def test_a_lone_surrogate_in_a_case_status_is_400(api: Api) -> None:
+    data = b'{"document": "personalausweis", "status": "ready_for_pickup\\udc00", "changed_at": "2026-10-20T09:00:00+02:00"}'
+    reply = conforms(api.request("POST", "/cases/B-1/status", data=data, headers={"Content-Type": "application/json"}),
+                     "/cases/{reference}/status", "POST")
+    assert (reply.status, reply.body["error"], reply.body["field"]) == (400, "invalid", "status")
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "0001-01-01T00:30:00+00:45", "0001-01-01T00:00:00+00:00",
+                                    "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59+00:00", "9999-12-31T23:59:59.999999-23:59"])
+def test_times_at_the_ends_of_the_calendar_are_400(api: Api, engine: Engine, moment: str) -> None:
+    appointment = conforms(api.request("POST", "/appointments", {**NEW, "starts_at": moment}), "/appointments", "POST")
+    assert (appointment.status, appointment.body["error"], appointment.body["field"]) == (400, "invalid", "starts_at")
+    case = conforms(api.request("POST", "/cases/B-1/status", {"document": "personalausweis", "status": "in_progress", "changed_at": moment}),
+                    "/cases/{reference}/status", "POST")
+    assert (case.status, case.body["error"], case.body["field"]) == (400, "invalid", "changed_at")
+    assert count(engine, AppointmentRow) == 0
 
 
 def test_bodies_over_64_kib_are_413(api: Api, engine: Engine) -> None:

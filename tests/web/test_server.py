@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from bot.ops.logs import JsonFormatter, configure_logging, scrub_every_handler
 from bot.ops.metrics import Metrics
 from bot.web.server import METRICS, Check, Extension, HttpServer, create_app
 
@@ -125,3 +129,43 @@ def test_two_servers_side_by_side_keep_their_own_counters() -> None:
         assert "buergerbot_knowledge_reloads_total 0.0" in body_b[2]
 
     asyncio.run(main())
+
+
+async def raw_request(port: int, head: bytes) -> bytes:
+    """What the server sends back for ``head``, written as is: no client library fixes a bad request up."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head)
+        await writer.drain()
+        return await reader.read()
+    finally:
+        writer.close()
+
+
+def test_an_oversized_authorization_header_is_refused_without_quoting_it() -> None:
+    token = "oversized-bearer-token-" + "x" * 9000  # aiohttp's parser takes header lines up to 8,190 bytes
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    text, lines = io.StringIO(), io.StringIO()
+    configure_logging("text", logging.INFO, stream=text)
+    json_handler = logging.StreamHandler(lines)
+    json_handler.setFormatter(JsonFormatter())
+    root.addHandler(json_handler)
+    scrub_every_handler()
+
+    async def test(server: HttpServer, metrics: Metrics) -> None:
+        answer = await raw_request(server.port, f"GET /healthz HTTP/1.1\r\nHost: bot\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.0 400 ") and body == b"Bad Request"
+        # A request the parser takes is served as before.
+        assert b'"alive"' in await raw_request(server.port, b"GET /healthz HTTP/1.1\r\nHost: bot\r\nConnection: close\r\n\r\n")
+
+    try:
+        serve({}, test)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    written = text.getvalue() + lines.getvalue()
+    assert "ERROR aiohttp.server: Error handling request" in text.getvalue()  # the refusal is still logged …
+    assert "oversized-bearer-token" not in written and "xxxxxxxx" not in written  # … without the token
+    assert json.loads(lines.getvalue().splitlines()[-1])["logger"] == "aiohttp.server"
