@@ -336,17 +336,17 @@ class MatrixChannel:
     def _wait_for_key(self, room_id: str, event: MegolmEvent) -> None:
         """Keep a message that cannot be decrypted (its key usually comes a moment later, as a
         to-device message) in the state file, and ask for the key."""
-        chat = {"chat": pseudonym(CHANNEL, room_id)}
+        pseudonymous = {"chat": pseudonym(CHANNEL, room_id)}
         if not self.settings.encryption:
-            log.warning("matrix: an encrypted message was not answered: encryption is off", extra=chat)
+            log.warning("matrix: an encrypted message was not answered: encryption is off", extra=pseudonymous)
             return
         waiting: list[dict[str, Any]] = self._state.setdefault("undecrypted", [])
         if any(entry["event"].get("event_id") == event.event_id for entry in waiting):
             return
         if len(waiting) >= _KEY_WAIT_MAX:
-            log.error("matrix: %d messages wait for their room keys; this one stays unanswered", len(waiting), extra=chat)
+            log.error("matrix: %d messages wait for their room keys; this one stays unanswered", len(waiting), extra=pseudonymous)
             return
-        log.info("matrix: a message waits for its room key", extra=chat)
+        log.info("matrix: a message waits for its room key", extra=pseudonymous)
         waiting.append({"room": room_id, "event": event.source, "since": int(time.time() * 1000)})
         if event.session_id not in self._keys_requested:
             self._keys_requested.add(event.session_id)
