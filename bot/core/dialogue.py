@@ -6,6 +6,7 @@ The same dialogue serves every channel and profile; adapters only render what it
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import unicodedata
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, U
 from bot.core.reminder_flows import ReminderFlows, ReminderSetup
 from bot.core.schedule import QuietHours
 from bot.core.texts import text
+
+log = logging.getLogger(__name__)
 
 CHOICE_ENTRY = "entry:"
 CHOICE_LANGUAGE = "lang:"
@@ -115,13 +118,21 @@ class Dialogue:
         state = self.states.load(msg.chat)
         snap = self._knowledge()
         turn = _Turn(self, snap, msg, state)
-        replies = turn.run()
+        try:
+            replies = turn.run()
+            if turn.deleted:
+                self.states.forget(msg.chat)
+        except Exception as exc:
+            # Reminders, the data export and deleting need the database, and fail while it is
+            # away (questions do not: the state store falls back to memory, the logs buffer).
+            # The citizen hears that instead of nothing; the state stays as it was, so a button
+            # pressed again works once the database is back.
+            log.error("a message could not be handled: %s", type(exc).__name__, exc_info=exc)
+            return [Reply(text("technical_problem", turn.lang), language=turn.lang)]
         for reply in replies:
             if reply.entry_id is not None:
                 turn.used("answer", (reply.entry_id,))
-        if turn.deleted:
-            self.states.forget(msg.chat)
-        else:
+        if not turn.deleted:
             self.states.save(msg.chat, turn.state)
         return replies
 
