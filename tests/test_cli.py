@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.cli import main
+from bot.core.models import ChatRef
+from bot.ops.logs import pseudonym
 from bot.storage.database import make_engine, migrate
 from bot.storage.unanswered import SqlUnansweredLog
 from bot.storage.usage import SqlUsageLog
@@ -166,6 +168,16 @@ def test_report_unanswered(db: Engine, tiny_kb: Path, capsys: pytest.CaptureFixt
     assert obj["clusters"][1]["nearest"]["id"] == "personalausweis"
     code, out, _ = run(capsys, "report", "unanswered", "--since", "2w", "--faq-dir", str(tiny_kb))
     assert code == 0 and ": 4 in 2 groups" in out.splitlines()[0]
+
+
+def test_report_unanswered_shows_no_chat_or_pseudonym(db: Engine, tiny_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = SqlUnansweredLog(db)
+    log.record("Wann ist Vollmond?", "de", "telegram", dt.datetime.now(dt.UTC), ChatRef("telegram", "987654321"))
+    log.close()
+    for extra in (["--json"], []):
+        code, out, _ = run(capsys, "report", "unanswered", "--faq-dir", str(tiny_kb), *extra)
+        assert code == 0 and "Wann ist Vollmond?" in out
+        assert "987654321" not in out and pseudonym("telegram", "987654321").split(":")[1] not in out
 
 
 @pytest.mark.parametrize("since", ["7x", "0d", "week"])

@@ -121,6 +121,7 @@ class Dialogue:
         try:
             replies = turn.run()
             if turn.deleted:
+                self.unanswered.forget(msg.chat)
                 self.states.forget(msg.chat)
         except Exception as exc:
             # Reminders, the data export and deleting need the database, and fail while it is
@@ -342,7 +343,7 @@ class _Turn:
         if near:
             # Unsure, but not lost: asking back costs the citizen one tap, a wrong answer more.
             return [self._offer(near, text("did_you_mean", self.lang))]
-        self.d.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d.clock())
+        self.d.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d.clock(), self.msg.chat)
         self.used("out_of_scope", ())
         self.state.pending_choices = ()
         body = text("fallback", self.lang)

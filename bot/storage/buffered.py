@@ -48,6 +48,20 @@ class BufferedInserts(Generic[Row]):
         if pending >= self._batch_size:
             self._wake.set()
 
+    def writing(self) -> threading.Lock:
+        """Held, no batch is being written: what a caller deletes meanwhile cannot be written after it."""
+        return self._write_lock
+
+    def discard(self, unwanted: Callable[[Row], bool]) -> None:
+        """Drop the buffered rows ``unwanted`` picks (before they are written)."""
+        with self._lock:
+            self._buffer = [row for row in self._buffer if not unwanted(row)]
+
+    def buffered(self) -> list[Row]:
+        """The rows not written yet."""
+        with self._lock:
+            return list(self._buffer)
+
     @property
     def pending(self) -> int:
         with self._lock:

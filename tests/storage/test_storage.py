@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.models import ChatRef, UserState
 from bot.core.ports import MemoryUserStates
+from bot.ops.logs import pseudonym
 from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
 from bot.storage.database import alembic_config, make_engine, migrate
@@ -70,13 +71,31 @@ def test_empty_state_leaves_no_row(engine: Engine) -> None:
 def test_unanswered_has_no_user_column(engine: Engine) -> None:
     log = SqlUnansweredLog(engine)
     at = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
-    log.record("Wann ist Vollmond?" * 100, "de", "telegram", at)
+    log.record("Wann ist Vollmond?" * 100, "de", "telegram", at, ChatRef("telegram", "987654321"))
     log.close()
     with Session(engine) as s:
         [row] = s.scalars(select(UnansweredRow)).all()
     assert len(row.text) == 1000 and row.channel == "telegram"
     columns = {c["name"] for c in inspect(engine).get_columns("unanswered_questions")}
-    assert columns == {"id", "asked_at", "language", "channel", "text"}
+    assert columns == {"id", "asked_at", "language", "channel", "text", "chat_pseudonym"}
+    # the chat's pseudonym, as the logs write it: no chat id
+    assert row.chat_pseudonym == pseudonym("telegram", "987654321") and "987654321" not in row.chat_pseudonym
+
+
+def test_deleting_a_chat_deletes_its_unanswered_questions_written_or_waiting(engine: Engine) -> None:
+    log = SqlUnansweredLog(engine, flush_seconds=3600)
+    erika, other = ChatRef("telegram", "1", "buerger"), ChatRef("telegram", "2", "buerger")
+    at = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
+    log.record("Ich bin Erika Mustermann, wo ist mein Antrag?", "de", "telegram", at, erika)
+    log.record("Wann ist Vollmond?", "de", "telegram", at, other)
+    log.flush()
+    log.record("Erika Mustermann noch einmal", "de", "telegram", at + dt.timedelta(minutes=1), erika)  # not written yet
+    assert log.questions(erika) == [(at, "Ich bin Erika Mustermann, wo ist mein Antrag?"), (at + dt.timedelta(minutes=1), "Erika Mustermann noch einmal")]
+    log.forget(ChatRef("telegram", "1", "welcome"))  # asked in another bot: the person's questions with every bot
+    log.close()
+    with Session(engine) as s:
+        assert s.scalars(select(UnansweredRow.text)).all() == ["Wann ist Vollmond?"]
+    assert log.questions(erika) == []
 
 
 class CountingStates(MemoryUserStates):
