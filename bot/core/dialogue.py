@@ -163,7 +163,7 @@ class _Turn:
         offsets = self.s.office_reminder_offsets or {}
         return ReminderSetup(
             self.d.book, self.kb, now if now.tzinfo else now.astimezone(), lambda said: self.d.office_named(self.kb, said),
-            self.s.reminder_offsets, offsets, self.s.reminder_quiet_hours, self.d.states,
+            self.s.reminder_offsets, offsets, self.s.reminder_quiet_hours, self.d.states, self.d.unanswered,
         )
 
     def run(self) -> list[Reply]:

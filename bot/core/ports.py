@@ -37,6 +37,9 @@ class UnansweredLog(Protocol):
     def forget(self, chat: ChatRef) -> None:
         """Delete the chat's questions, including those not written yet."""
         ...
+    def questions(self, chat: ChatRef) -> list[tuple[dt.datetime, str]]:
+        """The chat's questions (when, what), oldest first: part of "my data"."""
+        ...
     def close(self) -> None: ...
 
 
@@ -90,6 +93,9 @@ class MemoryUnansweredLog:
         kept = [(r, c) for r, c in zip(self.records, self._chats, strict=True) if c != (chat.channel, chat.chat_id)]
         self.records = [r for r, _ in kept]
         self._chats = [c for _, c in kept]
+
+    def questions(self, chat: ChatRef) -> list[tuple[dt.datetime, str]]:
+        return sorted((r[3], r[0]) for r, c in zip(self.records, self._chats, strict=True) if c == (chat.channel, chat.chat_id))
 
     def close(self) -> None:
         pass

@@ -133,5 +133,8 @@ class _CountingUnansweredLog:
     def forget(self, chat: ChatRef) -> None:
         self._log.forget(chat)
 
+    def questions(self, chat: ChatRef) -> list[tuple[dt.datetime, str]]:
+        return self._log.questions(chat)
+
     def close(self) -> None:
         self._log.close()

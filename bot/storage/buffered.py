@@ -105,6 +105,7 @@ class BufferedInserts(Generic[Row]):
             log.exception("%s could not be written on shutdown", self._what)
 
     def _run(self) -> None:
+        failing = False  # logged once per outage, not every few seconds while it lasts
         while True:
             self._wake.wait(self._flush_seconds)
             self._wake.clear()
@@ -112,6 +113,12 @@ class BufferedInserts(Generic[Row]):
                 if self._closed:
                     return
             try:
-                self.flush()
+                written = self.flush()
             except Exception:  # the database may be back next time; the rows wait in the buffer
-                log.exception("writing %s failed; will retry", self._what)
+                if not failing:
+                    log.exception("writing %s failed; they wait in memory and are retried until the database takes them", self._what)
+                failing = True
+                continue
+            if failing:
+                log.warning("%s are written again (%d waiting rows written)", self._what, written)
+                failing = False
