@@ -7,6 +7,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +20,10 @@ from sqlalchemy.engine import make_url
 
 from bot.app import build_dialogue, open_storage
 from bot.config import Settings
+from bot.core.dialogue import Dialogue
 from bot.core.live import LiveKnowledge
+from bot.core.models import Reply
+from bot.core.ports import MemoryUnansweredLog
 from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
 from bot.storage.database import make_engine, migrate
@@ -139,3 +145,30 @@ def test_questions_are_answered_while_the_database_is_away(
         assert conn.execute(text("select count(*) from chat_states")).scalar() == 0
     storage.close()
     storage.engine.dispose()
+
+
+def test_a_database_host_that_does_not_answer_holds_a_question_only_for_the_connect_timeout(tiny_kb: Path) -> None:
+    """A port that takes connections and never speaks, like a stopped proxy in front of PostgreSQL."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = silent.getsockname()[1]
+    engine = make_engine(f"postgresql://bot@127.0.0.1:{port}/bot", connect_timeout=1)
+    states = CachedUserStates(SqlUserStates(engine))
+    live = LiveKnowledge([tiny_kb])
+    dialogue = Dialogue(lambda: live.snapshot, states, MemoryUnansweredLog())
+    replies: list[list[Reply]] = []
+    started = time.monotonic()
+    asking = threading.Thread(target=lambda: replies.append(CollectingChannel(dialogue).say("Perso beantragen")), daemon=True)
+    asking.start()
+    asking.join(timeout=15)
+    first = time.monotonic() - started
+    try:
+        assert replies and replies[0][0].entry_id == "personalausweis"
+        assert first < 4
+        started = time.monotonic()
+        assert CollectingChannel(dialogue, chat_id="another").say("Perso beantragen")[0].entry_id == "personalausweis"
+        assert time.monotonic() - started < 0.5  # within the retry interval the store is not tried again
+    finally:
+        silent.close()
+        engine.dispose()
