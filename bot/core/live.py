@@ -16,6 +16,9 @@ from bot.core.validation import check
 
 log = logging.getLogger(__name__)
 
+# A file with an error on every line must not flood the log on every reload attempt.
+MAX_LOGGED_PROBLEMS = 20
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -68,10 +71,11 @@ class LiveKnowledge:
                 # Only the problems are kept: the refused knowledge goes with ``checked``.
                 del checked
                 self.failed_reloads += 1
-                for p in self.last_problems:
-                    if p.severity == "error":
-                        log.error("knowledge not reloaded: %s", p)
-                log.error("knowledge files have errors; the last good knowledge stays live")
+                errors = [p for p in self.last_problems if p.severity == "error"]
+                for p in errors[:MAX_LOGGED_PROBLEMS]:
+                    log.error("knowledge not reloaded: %s", p)
+                more = f" ({len(errors) - MAX_LOGGED_PROBLEMS} more: buergerbot faq validate lists them)" if len(errors) > MAX_LOGGED_PROBLEMS else ""
+                log.error("knowledge files have errors; the last good knowledge stays live%s", more)
                 return False
             self.snapshot = Snapshot(checked.knowledge, checked.matcher)
             log.info("knowledge reloaded: %d entries", len(checked.knowledge.entries))

@@ -67,3 +67,13 @@ def test_a_refused_file_leaves_the_last_good_knowledge_and_its_memory_is_returne
     assert [str(p) for p in live.last_problems] == [f"{path}:12004: YAML aliases (*name) are not allowed in knowledge files; write the text out in full"]
     assert peak > path.stat().st_size  # the document was read and composed …
     assert kept < peak / 20, (kept, peak)  # … and none of it is held after the refusal
+
+
+def test_a_file_full_of_errors_logs_a_few_of_them(tiny_kb: Path, caplog: pytest.LogCaptureFixture) -> None:
+    live = LiveKnowledge([tiny_kb])
+    (tiny_kb / "off-topic.yaml").write_text("off_topic:\n  de:\n" + "    - 42\n" * 5000, encoding="utf-8")
+    assert live.refresh() is False
+    assert sum(1 for p in live.last_problems if p.severity == "error") == 5000
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.core.live"]
+    assert len(lines) == 21
+    assert lines[-1] == "knowledge files have errors; the last good knowledge stays live (4980 more: buergerbot faq validate lists them)"
