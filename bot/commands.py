@@ -178,7 +178,7 @@ def _dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
 
 def _live(args: argparse.Namespace, settings: Settings) -> LiveKnowledge | None:
     try:
-        return LiveKnowledge(_dirs(args, settings), settings.languages, configured_encoder(settings.matching.encoder))
+        return LiveKnowledge(_dirs(args, settings), settings.languages, configured_encoder(settings.matching.encoder), settings.knowledge_limits.limits())
     except EncoderUnavailable as exc:
         print(exc, file=sys.stderr)
         return None
@@ -196,7 +196,7 @@ def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     except EncoderUnavailable as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEMS
-    checked = check(dirs, settings.languages, held_out=not args.quick, encoder=encoder)
+    checked = check(dirs, settings.languages, held_out=not args.quick, encoder=encoder, limits=settings.knowledge_limits.limits())
     for p in sorted(checked.problems, key=lambda p: (p.path, p.line)):
         print(p)
     errors = sum(p.severity == "error" for p in checked.problems)
@@ -390,7 +390,7 @@ def _cmd_report_usage(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_report_stale(args: argparse.Namespace, settings: Settings) -> int:
-    loaded = load_knowledge(_dirs(args, settings), settings.languages)
+    loaded = load_knowledge(_dirs(args, settings), settings.languages, settings.knowledge_limits.limits())
     for p in loaded.errors:
         print(p, file=sys.stderr)
     if loaded.errors:

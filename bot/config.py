@@ -17,6 +17,7 @@ import holidays
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
+from bot.core.knowledge import KnowledgeLimits
 from bot.core.schedule import QuietHours, parse_offset
 
 DEFAULT_CONFIG = Path("buergerbot.toml")
@@ -114,6 +115,18 @@ class StaffConfig(BaseModel):
     review_after_days: int = Field(365, ge=1)  # `report stale`: entries not reviewed for this long
 
 
+class KnowledgeLimitsConfig(BaseModel):
+    """Bounds on the knowledge files (bot.core.knowledge.KnowledgeLimits); what exceeds them is
+    refused with its file and line, and the last good knowledge stays live."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_file_bytes: int = Field(KnowledgeLimits.max_file_bytes, ge=1024)
+    max_entries: int = Field(KnowledgeLimits.max_entries, ge=1)
+
+    def limits(self) -> KnowledgeLimits:
+        return KnowledgeLimits(max_file_bytes=self.max_file_bytes, max_entries=self.max_entries)
+
+
 class BackofficeClient(BaseModel):
     """A city system allowed to use the back-office API, with its own bearer token."""
 
@@ -149,6 +162,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BUERGERBOT_", env_nested_delimiter="__", extra="forbid")
 
     knowledge_dirs: list[Path] = [Path("faq"), Path("intents")]
+    knowledge_limits: KnowledgeLimitsConfig = KnowledgeLimitsConfig()
     languages: list[str] = ["de", "en"]
     default_language: str = "de"
     data_dir: Path = Path("data")

@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.cli import main
+from bot.core.models import ChatRef
+from bot.ops.logs import pseudonym
 from bot.storage.database import make_engine, migrate
 from bot.storage.unanswered import SqlUnansweredLog
 from bot.storage.usage import SqlUsageLog
@@ -95,6 +97,16 @@ def test_validate_exit_codes(tiny_kb: Path, capsys: pytest.CaptureFixture[str]) 
     assert f"{tiny_kb / 'broken.yaml'}:4: 'ok-id': colour: unknown field (check the spelling)" in out.splitlines()
 
 
+def test_validate_takes_the_configured_knowledge_limits(tiny_kb: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tiny_kb / "more.yaml").write_text("entries:\n" + entry_yaml("hundesteuer", ["Hund anmelden Steuer", "Hundesteuer zahlen", "Steuer für meinen Hund"], ["dog tax", "register my dog", "tax for a dog"]), encoding="utf-8")
+    code, _, _ = run(capsys, "faq", "validate", "--quick", str(tiny_kb))
+    assert code == 0
+    monkeypatch.setenv("BUERGERBOT_KNOWLEDGE_LIMITS__MAX_FILE_BYTES", "2048")
+    code, out, _ = run(capsys, "faq", "validate", "--quick", str(tiny_kb))
+    assert code == 1
+    assert [line for line in out.splitlines() if "larger than" in line] == [f"{tiny_kb / 'entries.yaml'}:1: file is larger than 2 KiB ({(tiny_kb / 'entries.yaml').stat().st_size / 1024:.0f} KiB); split it into smaller files"]
+
+
 def test_broken_knowledge_refuses_to_start(tiny_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tiny_kb / "broken.yaml").write_text("entries: [\n", encoding="utf-8")
     code, _, err = run(capsys, "ask", "--faq-dir", str(tiny_kb), "x")
@@ -156,6 +168,16 @@ def test_report_unanswered(db: Engine, tiny_kb: Path, capsys: pytest.CaptureFixt
     assert obj["clusters"][1]["nearest"]["id"] == "personalausweis"
     code, out, _ = run(capsys, "report", "unanswered", "--since", "2w", "--faq-dir", str(tiny_kb))
     assert code == 0 and ": 4 in 2 groups" in out.splitlines()[0]
+
+
+def test_report_unanswered_shows_no_chat_or_pseudonym(db: Engine, tiny_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = SqlUnansweredLog(db)
+    log.record("Wann ist Vollmond?", "de", "telegram", dt.datetime.now(dt.UTC), ChatRef("telegram", "987654321"))
+    log.close()
+    for extra in (["--json"], []):
+        code, out, _ = run(capsys, "report", "unanswered", "--faq-dir", str(tiny_kb), *extra)
+        assert code == 0 and "Wann ist Vollmond?" in out
+        assert "987654321" not in out and pseudonym("telegram", "987654321").split(":")[1] not in out
 
 
 @pytest.mark.parametrize("since", ["7x", "0d", "week"])

@@ -6,6 +6,7 @@ The same dialogue serves every channel and profile; adapters only render what it
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import unicodedata
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, U
 from bot.core.reminder_flows import ReminderFlows, ReminderSetup
 from bot.core.schedule import QuietHours
 from bot.core.texts import text
+
+log = logging.getLogger(__name__)
 
 CHOICE_ENTRY = "entry:"
 CHOICE_LANGUAGE = "lang:"
@@ -115,13 +118,22 @@ class Dialogue:
         state = self.states.load(msg.chat)
         snap = self._knowledge()
         turn = _Turn(self, snap, msg, state)
-        replies = turn.run()
+        try:
+            replies = turn.run()
+            if turn.deleted:
+                self.unanswered.forget(msg.chat)
+                self.states.forget(msg.chat)
+        except Exception as exc:
+            # Reminders, the data export and deleting need the database, and fail while it is
+            # away (questions do not: the state store falls back to memory, the logs buffer).
+            # The citizen hears that instead of nothing; the state stays as it was, so a button
+            # pressed again works once the database is back.
+            log.error("a message could not be handled: %s", type(exc).__name__, exc_info=exc)
+            return [Reply(text("technical_problem", turn.lang), language=turn.lang)]
         for reply in replies:
             if reply.entry_id is not None:
                 turn.used("answer", (reply.entry_id,))
-        if turn.deleted:
-            self.states.forget(msg.chat)
-        else:
+        if not turn.deleted:
             self.states.save(msg.chat, turn.state)
         return replies
 
@@ -151,7 +163,7 @@ class _Turn:
         offsets = self.s.office_reminder_offsets or {}
         return ReminderSetup(
             self.d.book, self.kb, now if now.tzinfo else now.astimezone(), lambda said: self.d.office_named(self.kb, said),
-            self.s.reminder_offsets, offsets, self.s.reminder_quiet_hours, self.d.states,
+            self.s.reminder_offsets, offsets, self.s.reminder_quiet_hours, self.d.states, self.d.unanswered,
         )
 
     def run(self) -> list[Reply]:
@@ -331,7 +343,7 @@ class _Turn:
         if near:
             # Unsure, but not lost: asking back costs the citizen one tap, a wrong answer more.
             return [self._offer(near, text("did_you_mean", self.lang))]
-        self.d.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d.clock())
+        self.d.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d.clock(), self.msg.chat)
         self.used("out_of_scope", ())
         self.state.pending_choices = ()
         body = text("fallback", self.lang)

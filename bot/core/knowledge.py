@@ -6,6 +6,7 @@ staff with a text editor, not developers with a debugger.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +22,28 @@ from bot.core.schema import LANGUAGE_KEY, EntryModel, LocalModel, OfficeModel, p
 # libyaml when present: the default knowledge parses ten times faster than in pure Python.
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
+# Link targets as a lenient reader takes them: a Markdown target with spaces around it, and the
+# URL attributes of raw HTML. Staff never need script links; a pasted one is reported.
+_MARKDOWN_TARGET = re.compile(r"\]\(\s*([^)]*?)\s*\)")
+_HTML_URL = re.compile(r"""<[a-z][^>]*?\b(?:href|src|action|formaction|xlink:href)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]*))""", re.IGNORECASE)
+_SCRIPT_SCHEMES = ("javascript:", "vbscript:", "data:")
+# Browsers ignore whitespace and control characters inside a scheme ("java\tscript:").
+_IGNORED_IN_SCHEME = re.compile(r"[\s\x00-\x1f\x7f]+")
+# Knowledge files are a few levels deep (entries → entry → language → questions); far deeper
+# nesting is a broken or hostile file, and would exhaust the recursion of the constructors.
+MAX_DEPTH = 32
 # What `buergerbot faq new` writes where staff still have to write: "<<title in German>>". Left in
 # a file it is an error, so a half-written entry never goes live.
 PLACEHOLDER = re.compile(r"<<[^<>\n]+>>")
+
+
+@dataclass(frozen=True)
+class KnowledgeLimits:
+    """Bounds on what a reload reads, so that one oversized file cannot stall the bot or eat its
+    memory. The default knowledge is a few hundred entries in files below 200 KiB."""
+
+    max_file_bytes: int = 2 * 1024 * 1024
+    max_entries: int = 5000
 
 
 @dataclass(frozen=True)
@@ -84,8 +104,8 @@ def fingerprint(dirs: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
-def load_knowledge(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en")) -> LoadResult:
-    loader = _Loader(tuple(languages))
+def load_knowledge(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), limits: KnowledgeLimits | None = None) -> LoadResult:
+    loader = _Loader(tuple(languages), limits or KnowledgeLimits())
     for path in knowledge_files(dirs):
         loader.load_file(path)
     if not any(d.is_dir() for d in dirs):
@@ -94,8 +114,11 @@ def load_knowledge(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en")
 
 
 class _Loader:
-    def __init__(self, languages: tuple[str, ...]) -> None:
+    def __init__(self, languages: tuple[str, ...], limits: KnowledgeLimits) -> None:
         self.languages = languages
+        self.limits = limits
+        self.entries_seen = 0
+        self.modified: dict[str, int] = {}  # file → mtime (ns): of two entries with one id, the newer file is blamed
         self.problems: list[Problem] = []
         self.entries: dict[str, Entry] = {}
         self.offices: dict[str, Office] = {}
@@ -110,10 +133,18 @@ class _Loader:
     def load_file(self, path: Path) -> None:
         name = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = self._read(path)
+            if raw is None:
+                return
+            text = raw.decode("utf-8")
+            del raw
             loader = _YamlLoader(text)
             try:
                 node = loader.get_single_node()
+                refused = _refused_shape(node, text) if node is not None else None
+                if refused is not None:
+                    self.problem(name, *refused)
+                    return
                 data = loader.construct_document(node) if node is not None else None
             finally:
                 loader.dispose()
@@ -148,29 +179,52 @@ class _Loader:
         else:
             self.problem(name, 1, f"unknown top-level key {key!r}: use entries, offices, synonyms or off_topic")
 
-    def _check_nodes(self, name: str, node: yaml.Node) -> None:
+    def _read(self, path: Path) -> bytes | None:
+        """The file's bytes; None (and a problem) when it is larger than the limit, which is then
+        never read into memory."""
+        name, limit = str(path), self.limits.max_file_bytes
+        with path.open("rb") as f:
+            stat = path.stat()
+            self.modified[name] = stat.st_mtime_ns
+            # read one byte more than allowed: a file that grew after stat() is caught too
+            raw = f.read(limit + 1) if stat.st_size <= limit else b""
+        if stat.st_size > limit or len(raw) > limit:
+            self.problem(name, 1, f"file is larger than {_size(limit)} ({_size(max(stat.st_size, len(raw)))}); split it into smaller files")
+            return None
+        return raw
+
+    def _check_nodes(self, name: str, root: yaml.Node) -> None:
         """Duplicate keys (YAML would silently keep the last) and placeholders left unfilled."""
-        if isinstance(node, yaml.ScalarNode):
-            for m in PLACEHOLDER.finditer(node.value):
-                # a block scalar (answer: |) starts on the line after its indicator
-                line = node.start_mark.line + 1 + node.value.count("\n", 0, m.start()) + (1 if node.style in ("|", ">") else 0)
-                self.problem(name, line, f"placeholder {m.group(0)} is still to be filled in")
-        elif isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode):
-                    if k.value in seen:
-                        self.problem(name, k.start_mark.line + 1, f"duplicate key {k.value!r}")
-                    seen.add(k.value)
-                self._check_nodes(name, v)
-        elif isinstance(node, yaml.SequenceNode):
-            for v in node.value:
-                self._check_nodes(name, v)
+        todo = [root]  # iterative: the depth is bounded, but not by Python's recursion limit
+        while todo:
+            node = todo.pop()
+            if isinstance(node, yaml.ScalarNode):
+                for m in PLACEHOLDER.finditer(node.value):
+                    self.problem(name, _line_at(node, m.start()), f"placeholder {m.group(0)} is still to be filled in")
+            elif isinstance(node, yaml.MappingNode):
+                seen: set[str] = set()
+                for k, _ in node.value:
+                    if isinstance(k, yaml.ScalarNode):
+                        if k.value in seen:
+                            self.problem(name, k.start_mark.line + 1, f"duplicate key {k.value!r}")
+                        seen.add(k.value)
+                todo.extend(v for _, v in reversed(node.value))  # reversed: popped in file order
+            elif isinstance(node, yaml.SequenceNode):
+                todo.extend(reversed(node.value))
 
     def _entries(self, name: str, body: Any, node: yaml.Node | None) -> None:
         if not isinstance(body, list):
             self.problem(name, _line(node), "'entries' must be a list of entries ('- id: …')")
             return
+        room = max(0, self.limits.max_entries - self.entries_seen)
+        reported = self.entries_seen > self.limits.max_entries  # once, where the limit is crossed
+        self.entries_seen += len(body)
+        if len(body) > room and not reported:
+            self.problem(
+                name, _line(_child(node, room)),
+                f"too many entries: the knowledge may hold {self.limits.max_entries} (knowledge_limits.max_entries), this is number {self.limits.max_entries + 1}",
+            )
+        body = body[:room]
         for i, raw in enumerate(body):
             item_node = _child(node, i)
             line = _line(item_node)
@@ -180,11 +234,18 @@ class _Loader:
             entry = self._entry(name, raw, item_node)
             if entry is None:
                 continue
-            if entry.id in self.entries:
-                first = self.entries[entry.id].source
-                self.problem(name, line, f"duplicate id {entry.id!r} (first defined at {first})")
+            known = self.entries.get(entry.id)
+            if known is None:
+                self.entries[entry.id] = entry
                 continue
-            self.entries[entry.id] = entry
+            # Blame the entry that came last, by time: the new file is where staff just added it,
+            # whichever of the two file names sorts first.
+            known_path, known_line = known.source.rsplit(":", 1)
+            if self.modified.get(known_path, 0) > self.modified.get(name, 0):
+                self.problem(known_path, int(known_line), f"duplicate id {entry.id!r} (first defined at {entry.source})")
+                self.entries[entry.id] = entry
+            else:
+                self.problem(name, line, f"duplicate id {entry.id!r} (first defined at {known.source})")
 
     def _entry(self, name: str, raw: dict[str, Any], node: yaml.Node | None) -> Entry | None:
         line = _line(node)
@@ -238,10 +299,21 @@ class _Loader:
         )
 
     def _check_answer_links(self, name: str, answer: str, node: yaml.Node | None, lang: str) -> None:
+        answer_node = _child(node, "answer")
         for m in MARKDOWN_LINK.finditer(answer):
             url = m.group(2)
-            if not re.match(r"^(https?://[^\s/]+\.[^\s]+|mailto:\S+@\S+|tel:\+?[\d ]+)$", url):
-                self.problem(name, _line(_child(node, "answer")), f"{lang}: answer links to a bad URL {url!r}")
+            if not re.match(r"^(https?://[^\s/]+\.[^\s]+|mailto:\S+@\S+|tel:\+?[\d ]+)$", url) and not _is_script(url):
+                self.problem(name, _line(answer_node), f"{lang}: answer links to a bad URL {url!r}")
+        # The scalar's own text, so that offsets give the line in the file.
+        value = answer_node.value if isinstance(answer_node, yaml.ScalarNode) else answer
+        for offset, url, raw_html in _links_in(value):
+            where = _line_at(answer_node, offset) if isinstance(answer_node, yaml.ScalarNode) else _line(node)
+            if _is_script(url):
+                # An error, not a warning: rendering escapes it, but no city answer needs a script
+                # link, it shows citizens a broken link, and it is the mark of pasted or hostile text.
+                self.problem(name, where, f"{lang}: answer links to a bad URL {_shown(url)}: a script; only https, mailto and tel links are allowed")
+            elif raw_html:
+                self.problem(name, where, f"{lang}: raw HTML is shown to citizens as text; write links as [text](https://…)", "warning")
 
     def _offices(self, name: str, body: Any, node: yaml.Node | None) -> None:
         if not isinstance(body, list):
@@ -361,4 +433,67 @@ def _child(node: yaml.Node | None, key: Any) -> yaml.Node | None:
 
 def _line(node: yaml.Node | None) -> int:
     return node.start_mark.line + 1 if node is not None else 1
+
+
+def _line_at(node: yaml.ScalarNode, offset: int) -> int:
+    """The file line of ``offset`` in a scalar's value; a block scalar (answer: |) starts on the
+    line after its indicator."""
+    value: str = node.value
+    return int(node.start_mark.line) + 1 + value.count("\n", 0, offset) + (1 if node.style in ("|", ">") else 0)
+
+
+def _refused_shape(root: yaml.Node, text: str) -> tuple[int, str] | None:
+    """(line, message) if the document uses an alias or nests too deeply, checked on the composed
+    nodes before anything is built from them.
+
+    An alias makes the composer share one node: each use is cheap here, but everything that walks
+    the document afterwards expands it, and nine levels of eight uses each are 8**9 copies (a
+    "billion laughs" file of a few hundred bytes). Knowledge files need no aliases, so any is refused.
+    """
+    seen: set[int] = set()
+    todo: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if id(node) in seen:
+            return _alias_line(text), "YAML aliases (*name) are not allowed in knowledge files; write the text out in full"
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            return _line(node), f"nested more than {MAX_DEPTH} levels deep"
+        if isinstance(node, yaml.MappingNode):
+            todo.extend((part, depth + 1) for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend((item, depth + 1) for item in node.value)
+    return None
+
+
+def _alias_line(text: str) -> int:
+    """The line of the first alias; parsing to events expands nothing."""
+    for event in yaml.parse(text, Loader=_YamlLoader):
+        if isinstance(event, yaml.AliasEvent) and event.start_mark is not None:
+            return event.start_mark.line + 1
+    return 1
+
+
+def _links_in(text: str) -> Iterator[tuple[int, str, bool]]:
+    """(offset, target, whether in raw HTML) of every link target in an answer."""
+    for m in _MARKDOWN_TARGET.finditer(text):
+        yield m.start(1), m.group(1), False
+    for m in _HTML_URL.finditer(text):
+        group = next(g for g in (1, 2, 3) if m.group(g) is not None)
+        yield m.start(group), m.group(group), True
+
+
+def _is_script(url: str) -> bool:
+    plain = _IGNORED_IN_SCHEME.sub("", html.unescape(url)).lower()
+    return plain.startswith(_SCRIPT_SCHEMES)
+
+
+def _shown(url: str) -> str:
+    """A hostile target, shortened for a report line."""
+    flat = " ".join(url.split())
+    return repr(flat if len(flat) <= 40 else flat[:39] + "…")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KiB" if n >= 1024 else f"{n} bytes"
 

@@ -8,13 +8,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.core.knowledge import KnowledgeBase, fingerprint
+from bot.core.knowledge import KnowledgeBase, KnowledgeLimits, fingerprint
 from bot.core.matching.matcher import Matcher
 from bot.core.matching.semantic import SentenceEncoder
 from bot.core.models import Problem
 from bot.core.validation import check
 
 log = logging.getLogger(__name__)
+
+# A file with an error on every line must not flood the log on every reload attempt.
+MAX_LOGGED_PROBLEMS = 20
 
 
 @dataclass(frozen=True)
@@ -36,13 +39,17 @@ class LiveKnowledge:
     reload sees either the old or the new knowledge, never a mix.
     """
 
-    def __init__(self, dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), encoder: SentenceEncoder | None = None) -> None:
+    def __init__(
+        self, dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), encoder: SentenceEncoder | None = None,
+        limits: KnowledgeLimits | None = None,
+    ) -> None:
         self.dirs = list(dirs)
         self.languages = tuple(languages)
         self.encoder = encoder
+        self.limits = limits or KnowledgeLimits()
         self._lock = threading.Lock()
         self._stamp = fingerprint(self.dirs)
-        checked = check(self.dirs, self.languages, encoder=encoder)
+        checked = check(self.dirs, self.languages, encoder=encoder, limits=self.limits)
         if not checked.ok or checked.matcher is None:
             raise InvalidKnowledge([p for p in checked.problems if p.severity == "error"])
         self.snapshot = Snapshot(checked.knowledge, checked.matcher)
@@ -58,14 +65,17 @@ class LiveKnowledge:
             if stamp == self._stamp:
                 return False
             self._stamp = stamp
-            checked = check(self.dirs, self.languages, encoder=self.encoder)
+            checked = check(self.dirs, self.languages, encoder=self.encoder, limits=self.limits)
             self.last_problems = checked.problems
             if not checked.ok or checked.matcher is None:
+                # Only the problems are kept: the refused knowledge goes with ``checked``.
+                del checked
                 self.failed_reloads += 1
-                for p in checked.problems:
-                    if p.severity == "error":
-                        log.error("knowledge not reloaded: %s", p)
-                log.error("knowledge files have errors; the last good knowledge stays live")
+                errors = [p for p in self.last_problems if p.severity == "error"]
+                for p in errors[:MAX_LOGGED_PROBLEMS]:
+                    log.error("knowledge not reloaded: %s", p)
+                more = f" ({len(errors) - MAX_LOGGED_PROBLEMS} more: buergerbot faq validate lists them)" if len(errors) > MAX_LOGGED_PROBLEMS else ""
+                log.error("knowledge files have errors; the last good knowledge stays live%s", more)
                 return False
             self.snapshot = Snapshot(checked.knowledge, checked.matcher)
             log.info("knowledge reloaded: %d entries", len(checked.knowledge.entries))

@@ -25,12 +25,21 @@ class UserStateStore(Protocol):
 
 
 class UnansweredLog(Protocol):
-    """Questions the bot could not answer, for staff. Never given a user or chat id.
+    """Questions the bot could not answer, for staff.
 
-    Like :class:`UsageLog`: ``record`` must not wait for I/O, ``close`` writes what is buffered.
+    A question may hold a name, so "delete my data" deletes the chat's questions too: ``record``
+    is given the chat for that, and implementations that keep questions beyond the process keep
+    only a pseudonym of it, which no report shows. Like :class:`UsageLog`: ``record`` must not wait
+    for I/O, ``close`` writes what is buffered.
     """
 
-    def record(self, text: str, language: str, channel: str, at: dt.datetime) -> None: ...
+    def record(self, text: str, language: str, channel: str, at: dt.datetime, chat: ChatRef | None = None) -> None: ...
+    def forget(self, chat: ChatRef) -> None:
+        """Delete the chat's questions, including those not written yet."""
+        ...
+    def questions(self, chat: ChatRef) -> list[tuple[dt.datetime, str]]:
+        """The chat's questions (when, what), oldest first: part of "my data"."""
+        ...
     def close(self) -> None: ...
 
 
@@ -74,9 +83,19 @@ class MemoryUserStates:
 class MemoryUnansweredLog:
     def __init__(self) -> None:
         self.records: list[tuple[str, str, str, dt.datetime]] = []
+        self._chats: list[tuple[str, str] | None] = []  # whose each record is, for forget()
 
-    def record(self, text: str, language: str, channel: str, at: dt.datetime) -> None:
+    def record(self, text: str, language: str, channel: str, at: dt.datetime, chat: ChatRef | None = None) -> None:
         self.records.append((text, language, channel, at))
+        self._chats.append((chat.channel, chat.chat_id) if chat is not None else None)
+
+    def forget(self, chat: ChatRef) -> None:
+        kept = [(r, c) for r, c in zip(self.records, self._chats, strict=True) if c != (chat.channel, chat.chat_id)]
+        self.records = [r for r, _ in kept]
+        self._chats = [c for _, c in kept]
+
+    def questions(self, chat: ChatRef) -> list[tuple[dt.datetime, str]]:
+        return sorted((r[3], r[0]) for r, c in zip(self.records, self._chats, strict=True) if c == (chat.channel, chat.chat_id))
 
     def close(self) -> None:
         pass

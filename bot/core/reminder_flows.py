@@ -24,7 +24,7 @@ from bot.core.knowledge import KnowledgeBase
 from bot.core.matching.normalise import fold
 from bot.core.models import Appointment, Button, ChatRef, Incoming, LinkError, Reply, SubscriptionKind, UserState
 from bot.core.notices import office_buttons, place_line
-from bot.core.ports import ReminderBook, UserStateStore
+from bot.core.ports import ReminderBook, UnansweredLog, UserStateStore
 from bot.core.schedule import QuietHours, plan_appointment
 from bot.core.texts import MONTH_NAMES, WEEKDAY_NAMES, inline, text
 from bot.core.when import When, describe_offsets, format_date, format_moment, format_time, parse_when
@@ -81,6 +81,7 @@ class ReminderSetup:
     office_offsets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     quiet: QuietHours = field(default_factory=QuietHours)
     states: UserStateStore | None = None  # for the data export: what the other bots keep about the chat
+    unanswered: UnansweredLog | None = None  # for the data export: the chat's questions noted for staff
 
 
 class ReminderFlows:
@@ -438,6 +439,10 @@ class ReminderFlows:
             data["other_bots"] = {profile: _state_data(others[profile]) for profile in sorted(others)}
         if self.s.book is not None:
             data["reminders"] = self.book.export(self.chat)
+        # What the bot could not answer is kept for staff, and may hold a name: it is the person's data too.
+        asked = self.s.unanswered.questions(self.chat) if self.s.unanswered is not None else []
+        if asked:
+            data["unanswered_questions"] = [{"asked_at": at.isoformat(timespec="seconds"), "text": said} for at, said in asked]
         # A backtick cannot end the code block: inside JSON strings it is written as its escape.
         dumped = json.dumps(data, ensure_ascii=False, indent=2, default=str).replace("`", "\\u0060")
         blocks = _chunks(dumped.split("\n"), MAX_EXPORT_CHARS)

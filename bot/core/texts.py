@@ -72,6 +72,10 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "keep_data": {"de": "Nein, behalten", "en": "No, keep it"},
     "data_kept": {"de": "In Ordnung, ich habe nichts gelöscht.", "en": "All right, I have not deleted anything."},
+    "technical_problem": {
+        "de": "Entschuldigung, gerade gibt es bei mir ein technisches Problem. Bitte versuchen Sie es später noch einmal. Fragen zu Leistungen der Stadt beantworte ich weiterhin.",
+        "en": "Sorry, I have a technical problem right now. Please try again later. I can still answer questions about the city's services.",
+    },
     "today": {"de": "heute", "en": "today"},
     "tomorrow": {"de": "morgen", "en": "tomorrow"},
     # --- reminders (bot/core/reminder_flows.py) ---

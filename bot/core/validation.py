@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.core.knowledge import MARKDOWN_LINK, KnowledgeBase, LoadResult, load_knowledge
+from bot.core.knowledge import MARKDOWN_LINK, KnowledgeBase, KnowledgeLimits, LoadResult, load_knowledge
 from bot.core.matching.evaluation import held_out_misses
 from bot.core.matching.matcher import Example, Matcher
 from bot.core.matching.normalise import fold
@@ -65,6 +65,7 @@ def held_out_misses_of(kb: KnowledgeBase) -> tuple[list[tuple[Example, str | Non
 
 def check(
     dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), held_out: bool = False, encoder: SentenceEncoder | None = None,
+    limits: KnowledgeLimits | None = None,
 ) -> Checked:
     """Load, validate and build the matcher.
 
@@ -73,7 +74,7 @@ def check(
     right because they are in the index are reported as warnings (slow: ten extra builds, by
     words alone: they measure whether the examples teach their entry).
     """
-    loaded: LoadResult = load_knowledge(dirs, languages)
+    loaded: LoadResult = load_knowledge(dirs, languages, limits)
     kb, problems = loaded.knowledge, list(loaded.problems)
     if not loaded.ok or not kb.entries:
         if not kb.entries and loaded.ok:

@@ -49,7 +49,7 @@ def check_config(settings: Settings) -> Findings:
     """Everything that would stop `buergerbot run` or quietly not work, beyond what loading found."""
     report = check_secrets(settings)
     findings = Findings(list(report.errors), list(report.notes))
-    loaded = load_knowledge(settings.knowledge_dirs, settings.languages)
+    loaded = load_knowledge(settings.knowledge_dirs, settings.languages, settings.knowledge_limits.limits())
     if not loaded.ok:
         findings.errors.append(f"knowledge: {len(loaded.errors)} errors in the knowledge files (buergerbot faq validate lists them)")
         return findings  # the ids below cannot be checked against broken knowledge

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
 
-from bot.core.models import Incoming, Reply
+from bot.core.models import ChatRef, Incoming, Reply
 from bot.core.ports import UnansweredLog
 
 if TYPE_CHECKING:
@@ -146,9 +146,15 @@ class _CountingUnansweredLog:
         self._counter = counter
         self._profile = profile
 
-    def record(self, text: str, language: str, channel: str, at: dt.datetime) -> None:
+    def record(self, text: str, language: str, channel: str, at: dt.datetime, chat: ChatRef | None = None) -> None:
         self._counter.labels(channel, self._profile).inc()
-        self._log.record(text, language, channel, at)
+        self._log.record(text, language, channel, at, chat)
+
+    def forget(self, chat: ChatRef) -> None:
+        self._log.forget(chat)
+
+    def questions(self, chat: ChatRef) -> list[tuple[dt.datetime, str]]:
+        return self._log.questions(chat)
 
     def close(self) -> None:
         self._log.close()

@@ -48,6 +48,20 @@ class BufferedInserts(Generic[Row]):
         if pending >= self._batch_size:
             self._wake.set()
 
+    def writing(self) -> threading.Lock:
+        """Held, no batch is being written: what a caller deletes meanwhile cannot be written after it."""
+        return self._write_lock
+
+    def discard(self, unwanted: Callable[[Row], bool]) -> None:
+        """Drop the buffered rows ``unwanted`` picks (before they are written)."""
+        with self._lock:
+            self._buffer = [row for row in self._buffer if not unwanted(row)]
+
+    def buffered(self) -> list[Row]:
+        """The rows not written yet."""
+        with self._lock:
+            return list(self._buffer)
+
     @property
     def pending(self) -> int:
         with self._lock:
@@ -91,6 +105,7 @@ class BufferedInserts(Generic[Row]):
             log.exception("%s could not be written on shutdown", self._what)
 
     def _run(self) -> None:
+        failing = False  # logged once per outage, not every few seconds while it lasts
         while True:
             self._wake.wait(self._flush_seconds)
             self._wake.clear()
@@ -98,6 +113,12 @@ class BufferedInserts(Generic[Row]):
                 if self._closed:
                     return
             try:
-                self.flush()
+                written = self.flush()
             except Exception:  # the database may be back next time; the rows wait in the buffer
-                log.exception("writing %s failed; will retry", self._what)
+                if not failing:
+                    log.exception("writing %s failed; they wait in memory and are retried until the database takes them", self._what)
+                failing = True
+                continue
+            if failing:
+                log.warning("%s are written again (%d waiting rows written)", self._what, written)
+                failing = False

@@ -13,7 +13,13 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str) -> Engine:
+# Seconds a new PostgreSQL connection may take. Without a bound, a database host that does not
+# answer holds a message for minutes (the operating system's TCP timeout): the chat state cache
+# meets such an outage on the event loop, and only falls back to memory once this has passed.
+CONNECT_TIMEOUT = 5
+
+
+def make_engine(url: str, connect_timeout: int = CONNECT_TIMEOUT) -> Engine:
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
@@ -29,10 +35,13 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
+    connect_args: dict[str, object] = {}
     if parsed.drivername in ("postgresql", "postgres"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.drivername.startswith(("postgresql", "postgres")) and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = connect_timeout  # one set in the URL wins
     # hide_parameters: an error's text (logged) must not carry chat ids or citizens' questions.
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args)
 
 
 def as_utc(at: dt.datetime) -> dt.datetime:

@@ -44,15 +44,17 @@ class ChatStateRow(Base):
 
 
 class UnansweredRow(Base):
-    """A question the bot could not answer. Deliberately without any user or chat id."""
+    """A question the bot could not answer. Deliberately without any user or chat id: only the
+    chat's pseudonym, so that "delete my data" can delete the question (it may hold a name)."""
 
     __tablename__ = "unanswered_questions"
-    __table_args__ = (Index("ix_unanswered_asked_at", "asked_at"),)
+    __table_args__ = (Index("ix_unanswered_asked_at", "asked_at"), Index("ix_unanswered_chat_pseudonym", "chat_pseudonym"))
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     asked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     language: Mapped[str] = mapped_column(String(8))
     channel: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(String(1000))
+    chat_pseudonym: Mapped[str | None] = mapped_column(String(64))  # bot.ops.logs.pseudonym; None for questions from before 0007
 
 
 _BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only

@@ -177,6 +177,20 @@ def test_delete_my_data_needs_confirmation(tiny_kb: Path) -> None:
     assert states.load(ChatRef("test", "chat-1")).language is None
 
 
+def test_delete_my_data_deletes_the_chats_unanswered_questions(tiny_kb: Path) -> None:
+    """A question the bot could not answer may hold a name: it is the chat's data too."""
+    live = LiveKnowledge([tiny_kb])
+    unanswered = MemoryUnansweredLog()
+    dialogue = Dialogue(lambda: live.snapshot, MemoryUserStates(), unanswered, clock=lambda: MONDAY_10)
+    erika, other = CollectingChannel(dialogue, chat_id="erika"), CollectingChannel(dialogue, chat_id="other")
+    erika.say("Ich heiße Erika Mustermann, wann kommt mein Wohngeld?")
+    other.say("Wer hat gestern das Spiel gewonnen?")
+    assert len(unanswered.records) == 2
+    erika.command("loeschen")
+    assert "gelöscht" in erika.say("1")[0].text
+    assert [r[0] for r in unanswered.records] == ["Wer hat gestern das Spiel gewonnen?"]
+
+
 def test_two_bots_keep_their_own_state_for_one_chat_id(tiny_kb: Path) -> None:
     """A Telegram user has the same chat id with the citizens' bot and the Welcome Center; one
     process answers both over one state store, as bot/app.py wires it."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from bot.core.knowledge import load_knowledge
+from bot.core.knowledge import KnowledgeLimits, load_knowledge
 from bot.core.validation import check
 from tests.conftest import TINY_ENTRIES, entry_yaml
 
@@ -158,3 +161,105 @@ def test_an_off_topic_question_that_is_also_an_example_is_an_error(tiny_kb: Path
     msgs = problems_for(tiny_kb, f"off_topic:\n  de:\n    - {example.text.upper()}\n")
     assert msgs == [f"{tiny_kb / 'extra.yaml'}:3: off-topic question {example.text.upper()!r} is also an example question of "
                     f"{example.entry_id!r} ({example.path}:{example.line})"]
+
+
+# --- limits: one hostile or oversized file must not stall the bot ---------------------------------
+
+def alias_bomb(levels: int = 9, fan: int = 8) -> str:
+    """A "billion laughs" file: each level lists the one before ``fan`` times, by alias."""
+    lines = [f"l0: &l0 [{','.join(['lol'] * fan)}]"]
+    lines += [f"l{i}: &l{i} [{','.join([f'*l{i - 1}'] * fan)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tiny_kb: Path) -> None:
+    bomb = alias_bomb()
+    assert len(bomb.encode()) < 400  # a few hundred bytes, 8**9 strings once expanded
+    started = time.perf_counter()
+    msgs = problems_for(tiny_kb, bomb, "bomb.yaml")
+    assert time.perf_counter() - started < 1.0
+    assert f"{tiny_kb / 'bomb.yaml'}:2: YAML aliases (*name) are not allowed in knowledge files; write the text out in full" in msgs
+
+
+def test_an_alias_inside_an_entry_names_its_line(tiny_kb: Path) -> None:
+    text = "entries:\n" + entry_yaml("hundesteuer", ["Hund anmelden Steuer", "Hundesteuer zahlen", "Steuer für meinen Hund"], ["dog tax", "register my dog", "tax for a dog"], "    owner: &team Steueramt\n    tags: [*team]\n")
+    msgs = problems_for(tiny_kb, text)
+    assert msgs == [f"{tiny_kb / 'extra.yaml'}:5: YAML aliases (*name) are not allowed in knowledge files; write the text out in full"]
+
+
+def test_deep_nesting_is_refused_with_its_line(tiny_kb: Path) -> None:
+    depth = 900  # below libyaml's own limit (1000), above what a recursive walk survives
+    text = "entries:\n" + "".join(f"{' ' * (2 * i)}- \n" for i in range(1, depth)) + " " * (2 * depth) + "- x\n"
+    msgs = problems_for(tiny_kb, text)
+    assert len(msgs) == 1 and msgs[0].startswith(f"{tiny_kb / 'extra.yaml'}:") and "nested more than 32 levels deep" in msgs[0], msgs
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tiny_kb: Path) -> None:
+    big = tiny_kb / "big.yaml"
+    big.write_text("off_topic:\n  de:\n" + "    - Wie wird das Wetter morgen?\n" * 40_000, encoding="utf-8")  # 1.3 MB
+    limits = KnowledgeLimits(max_file_bytes=64 * 1024)
+    tracemalloc.start()
+    try:
+        result = load_knowledge([tiny_kb], limits=limits)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [str(p) for p in result.errors] == [f"{big}:1: file is larger than 64 KiB (1.3 MiB); split it into smaller files"]
+    assert peak < big.stat().st_size / 4  # the file was never read into memory
+    assert result.knowledge.off_topic == []
+    assert load_knowledge([tiny_kb]).ok  # the default limit (2 MiB) takes it
+
+
+def test_the_entry_limit_counts_over_all_files_and_names_the_first_too_many(tiny_kb: Path) -> None:
+    present = len(load_knowledge([tiny_kb]).knowledge.entries)
+    text = "entries:\n" + entry_yaml("eins", ["a b c", "d e f", "g h i"], ["j k", "l m", "n o"]) + entry_yaml("zwei", ["a b c", "d e f", "g h i"], ["j k", "l m", "n o"])
+    (tiny_kb / "extra.yaml").write_text(text, encoding="utf-8")
+    (tiny_kb / "more.yaml").write_text(text.replace("eins", "drei").replace("zwei", "vier"), encoding="utf-8")
+    second = text.split("\n").index("  - id: zwei") + 1
+    loaded = load_knowledge([tiny_kb], limits=KnowledgeLimits(max_entries=present + 1))
+    assert [str(p) for p in loaded.errors] == [
+        f"{tiny_kb / 'extra.yaml'}:{second}: too many entries: the knowledge may hold {present + 1} (knowledge_limits.max_entries), this is number {present + 2}"
+    ]
+    assert "eins" in loaded.knowledge.entries and not {"zwei", "drei", "vier"} & set(loaded.knowledge.entries)
+    assert load_knowledge([tiny_kb], limits=KnowledgeLimits(max_entries=present + 4)).ok
+
+
+# --- links staff should hear about -------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '<a href="javascript:alert(1)">hier</a>',
+        "<A HREF='  JavaScript:alert(1)'>hier</A>",
+        "<a href=vbscript:msgbox(1)>hier</a>",
+        '<a href="java&#x09;script:alert(1)">hier</a>',
+        "[hier]( javascript:alert(1))",
+        "[hier](JAVA\tSCRIPT:alert(1))",
+        "[hier](  data:text/html;base64,PHNjcmlwdD4= )",
+    ],
+)
+def test_script_links_in_answers_are_errors_with_their_line(tiny_kb: Path, answer: str) -> None:
+    text = "entries:\n" + entry_yaml("hundesteuer", ["Hund anmelden Steuer", "Hundesteuer zahlen", "Steuer für meinen Hund"], ["dog tax", "register my dog", "tax for a dog"])
+    text = text.replace("answer: Antwort zu hundesteuer.", "answer: |\n        Erste Zeile.\n        Siehe " + answer.replace("\t", "\\t") + "\n")
+    lines = text.split("\n")
+    expected = next(i for i, line in enumerate(lines, start=1) if line.strip().startswith("Siehe"))
+    msgs = problems_for(tiny_kb, text.replace("\\t", "\t"))
+    assert any(m.startswith(f"{tiny_kb / 'extra.yaml'}:{expected}: de: answer links to a bad URL") and "a script" in m for m in msgs), msgs
+
+
+def test_raw_html_links_are_a_warning(tiny_kb: Path) -> None:
+    text = TINY_ENTRIES.replace("answer: Antwort zu sperrmuell.", 'answer: Siehe <a href="https://musterstadt.example/sperrmuell">hier</a>.')
+    (tiny_kb / "entries.yaml").write_text(text, encoding="utf-8")
+    problems = check([tiny_kb]).problems
+    assert [(p.severity, p.message) for p in problems if "HTML" in p.message] == [("warning", "de: raw HTML is shown to citizens as text; write links as [text](https://…)")]
+
+
+def test_a_duplicate_id_blames_the_newer_file_and_names_the_older(tiny_kb: Path) -> None:
+    # "a-neu.yaml" sorts before "entries.yaml", but it is the file staff just wrote.
+    old = tiny_kb / "entries.yaml"
+    st = old.stat()
+    os.utime(old, ns=(st.st_atime_ns, st.st_mtime_ns - 60_000_000_000))
+    first = next(i for i, line in enumerate(TINY_ENTRIES.split("\n"), start=1) if line == "  - id: sperrmuell")
+    text = "entries:\n" + entry_yaml("sperrmuell", ["Sofa weg", "alter Schrank", "Möbel entsorgen"], ["old sofa", "old wardrobe", "furniture"])
+    msgs = problems_for(tiny_kb, text, "a-neu.yaml")
+    assert [m for m in msgs if "duplicate id" in m] == [f"{tiny_kb / 'a-neu.yaml'}:2: duplicate id 'sperrmuell' (first defined at {old}:{first})"]

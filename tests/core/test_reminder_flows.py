@@ -418,6 +418,14 @@ def test_my_data_and_delete_cover_the_other_bots_state_of_the_chat(make: MakeCha
     assert reply.language == "de"
 
 
+def test_my_data_lists_the_chats_unanswered_questions(make: MakeChat) -> None:
+    chat = make()
+    chat.say("Ich heiße Erika Mustermann, wann kommt mein Wohngeld?")
+    CollectingChannel(chat.dialogue, chat_id="someone-else").say("Wer hat gestern das Spiel gewonnen?")
+    data = _json_block(chat.command("meinedaten")[0])
+    assert data["unanswered_questions"] == [{"asked_at": NOW.isoformat(timespec="seconds"), "text": "Ich heiße Erika Mustermann, wann kommt mein Wohngeld?"}]
+
+
 # --- without a reminder book ---------------------------------------------------------------------
 
 @pytest.mark.parametrize(

@@ -40,6 +40,15 @@ def test_answers_and_fallbacks_are_counted(tiny_kb: Path) -> None:
     assert sample(metrics, "buergerbot_answered_total", channel="matrix", profile="buerger") == 1
 
 
+def test_the_counted_unanswered_log_passes_the_chat_on_for_deleting(tiny_kb: Path) -> None:
+    handle, unanswered = counted_dialogue(tiny_kb, Metrics())
+    handle(Incoming("telegram", "1", "Wer hat gestern das Spiel gewonnen?"))
+    handle(Incoming("telegram", "2", "Wer hat gestern das Spiel gewonnen?"))
+    handle(Incoming("telegram", "1", "", command="loeschen"))
+    handle(Incoming("telegram", "1", "1"))
+    assert len(unanswered.records) == 1
+
+
 def test_a_failing_handle_is_counted_and_raised() -> None:
     metrics = Metrics()
 

@@ -41,3 +41,19 @@ def test_a_language_stored_before_profiles_had_their_own_state_stays_with_the_de
     migrate(engine)
     assert store.export(ChatRef("telegram", "1")) == {"default": UserState(language="de")}
 
+
+
+def test_unanswered_questions_from_before_the_chat_pseudonym_are_kept(engine: Engine) -> None:
+    """Migration 0007 adds the chat's pseudonym to unanswered questions; those stored before have none."""
+    config = alembic_config(engine)
+    command.downgrade(config, "0005")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO unanswered_questions (asked_at, language, channel, text) VALUES (:at, 'de', 'telegram', 'Wann ist Vollmond?')"),
+                     {"at": dt.datetime(2026, 11, 1, tzinfo=dt.UTC)})
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT text, chat_pseudonym FROM unanswered_questions")).all() == [("Wann ist Vollmond?", None)]
+    command.downgrade(config, "0005")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT text FROM unanswered_questions")).scalars().all() == ["Wann ist Vollmond?"]
+    migrate(engine)

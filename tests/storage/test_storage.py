@@ -6,15 +6,18 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot.core.models import ChatRef, UserState
 from bot.core.ports import MemoryUserStates
+from bot.ops.logs import pseudonym
 from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
 from bot.storage.database import alembic_config, make_engine, migrate
@@ -70,13 +73,31 @@ def test_empty_state_leaves_no_row(engine: Engine) -> None:
 def test_unanswered_has_no_user_column(engine: Engine) -> None:
     log = SqlUnansweredLog(engine)
     at = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
-    log.record("Wann ist Vollmond?" * 100, "de", "telegram", at)
+    log.record("Wann ist Vollmond?" * 100, "de", "telegram", at, ChatRef("telegram", "987654321"))
     log.close()
     with Session(engine) as s:
         [row] = s.scalars(select(UnansweredRow)).all()
     assert len(row.text) == 1000 and row.channel == "telegram"
     columns = {c["name"] for c in inspect(engine).get_columns("unanswered_questions")}
-    assert columns == {"id", "asked_at", "language", "channel", "text"}
+    assert columns == {"id", "asked_at", "language", "channel", "text", "chat_pseudonym"}
+    # the chat's pseudonym, as the logs write it: no chat id
+    assert row.chat_pseudonym == pseudonym("telegram", "987654321") and "987654321" not in row.chat_pseudonym
+
+
+def test_deleting_a_chat_deletes_its_unanswered_questions_written_or_waiting(engine: Engine) -> None:
+    log = SqlUnansweredLog(engine, flush_seconds=3600)
+    erika, other = ChatRef("telegram", "1", "buerger"), ChatRef("telegram", "2", "buerger")
+    at = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
+    log.record("Ich bin Erika Mustermann, wo ist mein Antrag?", "de", "telegram", at, erika)
+    log.record("Wann ist Vollmond?", "de", "telegram", at, other)
+    log.flush()
+    log.record("Erika Mustermann noch einmal", "de", "telegram", at + dt.timedelta(minutes=1), erika)  # not written yet
+    assert log.questions(erika) == [(at, "Ich bin Erika Mustermann, wo ist mein Antrag?"), (at + dt.timedelta(minutes=1), "Erika Mustermann noch einmal")]
+    log.forget(ChatRef("telegram", "1", "welcome"))  # asked in another bot: the person's questions with every bot
+    log.close()
+    with Session(engine) as s:
+        assert s.scalars(select(UnansweredRow.text)).all() == ["Wann ist Vollmond?"]
+    assert log.questions(erika) == []
 
 
 class CountingStates(MemoryUserStates):
@@ -129,6 +150,51 @@ def test_cache_keeps_each_profile_apart_and_forgets_them_together() -> None:
     assert cached.load(WELCOME) == UserState() and inner.export(WELCOME) == {}
 
 
+class FlakyStates(CountingStates):
+    """A store whose database can be switched away; counts the tries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def load(self, chat: ChatRef) -> UserState:
+        self._gone()
+        return super().load(chat)
+
+    def save(self, chat: ChatRef, state: UserState) -> None:
+        self._gone()
+        super().save(chat, state)
+
+    def _gone(self) -> None:
+        if self.down:
+            self.loads += 1  # a try costs even when it fails
+            raise OperationalError("select", {}, ConnectionRefusedError("connection refused"))
+
+
+def test_an_outage_is_tried_again_only_every_few_seconds_and_nothing_changed_is_lost(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    inner = FlakyStates()
+    cached = CachedUserStates(inner, retry_seconds=5, clock=lambda: now[0])
+    known, fresh = ChatRef("t", "1"), ChatRef("t", "2")
+    inner.save(fresh, UserState(language="en"))
+    cached.load(known)
+    inner.down = True
+    cached.save(known, UserState(language="en"))  # the try that finds the store away
+    tries = inner.loads + inner.saves
+    for _ in range(10):
+        assert cached.load(known).language == "en"
+        assert cached.load(fresh) == UserState()  # not readable now: starts empty
+    assert inner.loads + inner.saves == tries  # no try within the 5 s
+    now[0] = 6.0
+    cached.load(known)
+    assert inner.loads + inner.saves == tries + 1  # one try after them, still away
+    inner.down = False
+    now[0] = 12.0
+    assert cached.load(fresh).language == "en"  # read afresh once the store is back
+    assert inner.load(known).language == "en"  # the choice made during the outage was written
+    assert [r.levelname for r in caplog.records if r.name == "bot.storage.cached_states"] == ["ERROR", "WARNING"]
+
+
 def test_workers_starting_together_migrate_once(tmp_path: Path) -> None:
     """Several `buergerbot run` workers apply the migrations at start-up against one PostgreSQL.
 
@@ -170,6 +236,27 @@ def test_unanswered_questions_are_written_in_batches_and_kept_through_a_failed_w
     with Session(engine) as s:
         assert sorted(s.scalars(select(UnansweredRow.text))) == ["Wann ist Vollmond?", "Wo parke ich mein Ufo?"]
     assert log.pending == 0
+
+
+def test_a_database_away_is_logged_once_and_its_return_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'later.db'}")  # not migrated yet: every insert fails
+    log = SqlUnansweredLog(engine, flush_seconds=0.02)
+    log.record("Wann ist Vollmond?", "de", "telegram", dt.datetime.now(dt.UTC))
+    deadline = time.monotonic() + 10
+    while sum("writing unanswered questions failed" in r.getMessage() for r in caplog.records) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # some fifteen more failed tries
+    migrate(engine)
+    while log.pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    log.close()
+    messages = [r.getMessage() for r in caplog.records if r.name == "bot.storage.buffered"]
+    assert messages == [
+        "writing unanswered questions failed; they wait in memory and are retried until the database takes them",
+        "unanswered questions are written again (1 waiting rows written)",
+    ]
+    with Session(engine) as s:
+        assert s.scalars(select(UnansweredRow.text)).all() == ["Wann ist Vollmond?"]
 
 
 def test_database_errors_carry_no_chat_id_or_question_text(tmp_path: Path) -> None:
