@@ -9,10 +9,14 @@ filter (bot.ops.logs), so no log line shows it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from bot.config import BackofficeClient, MatrixConfig, ProfileConfig, Settings, TelegramConfig
 from bot.ops.logs import register_secret
@@ -109,9 +113,48 @@ def needs_link_keys(settings: Settings) -> bool:
     return bool(settings.backoffice_clients) or any(p.telegram or p.matrix for p in settings.profiles)
 
 
-def log_pseudonym_key(settings: Settings) -> bytes | None:
+PSEUDONYM_KEY_FILE = "pseudonym.key"
+
+
+def log_pseudonym_key(settings: Settings, *, keep_in_data_dir: bool = True) -> bytes | None:
+    """The key of chat pseudonyms: from the environment, else one kept in ``data_dir``.
+
+    The pseudonyms also find a chat's unanswered questions when the chat asks for them to be
+    deleted, so a key that changed with every restart would leave older questions behind. None
+    (a random key per process) only where neither exists and the folder cannot be written."""
     value = secret(settings.log_pseudonym_key_env)
-    return value.encode() if value else None
+    if value:
+        return value.encode()
+    if not keep_in_data_dir:
+        return _stored_pseudonym_key(settings.data_dir / PSEUDONYM_KEY_FILE)
+    try:
+        return _stored_pseudonym_key(settings.data_dir / PSEUDONYM_KEY_FILE) or _new_pseudonym_key(settings.data_dir)
+    except OSError:
+        return None
+
+
+def _stored_pseudonym_key(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes().strip() or None
+    except OSError:
+        return None
+
+
+def _new_pseudonym_key(folder: Path) -> bytes:
+    """A new key written where every process of this data folder finds it; of two processes
+    starting at once, the first to link its file wins and the other reads that one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / PSEUDONYM_KEY_FILE
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".pseudonym-")
+    try:
+        os.fchmod(handle, 0o600)
+        os.write(handle, secrets.token_hex(32).encode())
+        os.close(handle)
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return path.read_bytes().strip()
 
 
 @dataclass(frozen=True)
@@ -136,11 +179,14 @@ def check_secrets(settings: Settings) -> SecretReport:
         errors.append(problem)
     elif problem:
         notes.append(f"{problem} (needed once a chat channel or back-office client is configured)")
-    problem = _refusal(partial(log_pseudonym_key, settings))
+    problem = _refusal(partial(log_pseudonym_key, settings, keep_in_data_dir=False))
     if problem:
         errors.append(problem)
-    elif log_pseudonym_key(settings) is None:
-        notes.append(f"logs: {settings.log_pseudonym_key_env} unset; chat pseudonyms in logs change with every restart")
+    elif log_pseudonym_key(settings, keep_in_data_dir=False) is None:
+        notes.append(
+            f"logs: {settings.log_pseudonym_key_env} unset; the key of chat pseudonyms is kept in {settings.data_dir / PSEUDONYM_KEY_FILE}"
+            " (set the variable when processes do not share that folder)"
+        )
     return SecretReport(errors, notes)
 
 

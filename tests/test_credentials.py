@@ -12,6 +12,7 @@ from bot.credentials import (
     backoffice_token,
     check_secrets,
     link_keys,
+    log_pseudonym_key,
     matrix_secrets,
     parse_link_keys,
     secret,
@@ -102,8 +103,9 @@ def test_link_keys_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert link_keys(Settings()) == [bytes.fromhex(KEY_A)]
 
 
-def test_check_secrets_reports_every_problem_at_once() -> None:
+def test_check_secrets_reports_every_problem_at_once(tmp_path: Path) -> None:
     settings = Settings.model_validate({
+        "data_dir": str(tmp_path),
         "profiles": [{"name": "buerger", "telegram": {}, "matrix": {"homeserver": "https://m.example", "user_id": "@b:m.example"}}],
         "backoffice_clients": [{"name": "crm", "token_env": "CRM_TOKEN"}],
     })
@@ -127,3 +129,31 @@ def test_clean_when_everything_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BUERGERBOT_LOG_PSEUDONYM_KEY", "k")
     report = check_secrets(Settings.model_validate({"profiles": [{"name": "buerger", "telegram": {}}]}))
     assert report.errors == [] and report.notes == []
+
+
+def test_the_pseudonym_key_outlives_a_restart_in_the_data_folder(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    first = log_pseudonym_key(settings)
+    assert first is not None and len(first) == 64
+    assert log_pseudonym_key(settings) == first  # the next process start
+    stored = tmp_path / "data" / "pseudonym.key"
+    assert stored.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in stored.parent.iterdir()] == ["pseudonym.key"]
+
+
+def test_the_configured_pseudonym_key_wins_and_nothing_is_written(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BUERGERBOT_LOG_PSEUDONYM_KEY", "configured")
+    assert log_pseudonym_key(Settings(data_dir=tmp_path / "data")) == b"configured"
+    assert not (tmp_path / "data").exists()
+
+
+def test_without_a_writable_data_folder_the_key_is_per_process(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    assert log_pseudonym_key(Settings(data_dir=blocker / "data")) is None
+
+
+def test_config_check_writes_no_pseudonym_key(tmp_path: Path) -> None:
+    report = check_secrets(Settings(data_dir=tmp_path / "data"))
+    assert any("pseudonym.key" in note for note in report.notes)
+    assert not (tmp_path / "data").exists()
