@@ -250,10 +250,11 @@ class MatrixChannel:
 
     def _finished(self, batch: _Batch, task: asyncio.Task[None]) -> None:
         batch.open.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
             # Counted as done all the same: a message that makes the handler fail would fail again
             # on every replay and hold the token back for good.
-            log.error("matrix: handling a message failed", exc_info=task.exception())
+            log.error("matrix handler failed: %s", type(error).__name__, exc_info=error)
         if not batch.open:
             self._commit()
 
