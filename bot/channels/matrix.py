@@ -250,10 +250,11 @@ class MatrixChannel:
 
     def _finished(self, batch: _Batch, task: asyncio.Task[None]) -> None:
         batch.open.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
             # Counted as done all the same: a message that makes the handler fail would fail again
             # on every replay and hold the token back for good.
-            log.error("matrix: handling a message failed", exc_info=task.exception())
+            log.error("matrix handler failed: %s", type(error).__name__, exc_info=error)
         if not batch.open:
             self._commit()
 
@@ -433,8 +434,11 @@ class MatrixChannel:
         if room_id in directs:
             return
         for event in events:
-            if isinstance(event, RoomMemberEvent) and event.state_key == self.settings.user_id and event.membership == "join":
-                directs[room_id] = bool(event.content.get("is_direct") or (event.prev_content or {}).get("is_direct"))
+            if not (isinstance(event, RoomMemberEvent) and event.state_key == self.settings.user_id and event.membership == "join"):
+                continue
+            previous = event.prev_content or {}
+            if "is_direct" in event.content or previous.get("membership") == "invite":
+                directs[room_id] = bool(event.content.get("is_direct") or previous.get("is_direct"))
 
     # -- incoming messages -------------------------------------------------------------------------
     async def _on_message(self, room: MatrixRoom, event: RoomMessageText | RoomMessageMedia | RoomEncryptedMedia) -> None:
@@ -450,7 +454,7 @@ class MatrixChannel:
         relates = relates if isinstance(relates, dict) else {}
         if relates.get("rel_type") == "m.replace":
             return  # an edit of a message answered already
-        direct = self._is_direct(room.room_id)
+        direct = self._is_direct(room)
         incoming: Incoming | None = None
         if isinstance(event, RoomMessageText):
             text = event.body or ""
@@ -470,9 +474,15 @@ class MatrixChannel:
             for index, reply in enumerate(replies):
                 await self._send(room.room_id, reply, _answer_txn(event.event_id, index), relation)
 
-    def _is_direct(self, room_id: str) -> bool:
+    def _is_direct(self, room: MatrixRoom) -> bool:
         """Whether the room was opened as a direct chat (the invite's is_direct), whatever its size."""
-        return bool(self._state.get("direct", {}).get(room_id, False))
+        known = self._state.get("direct", {}).get(room.room_id)
+        if known is not None:
+            return bool(known)
+        # Joined before the flag was kept, and the bot's membership event has changed since (a new
+        # display name), so the invite is out of sight: its size is the only hint left.
+        members: int = room.member_count or room.joined_count + room.invited_count
+        return members <= 2
 
     def _strip_address(self, text: str, content: dict[str, Any]) -> str | None:
         """The message without the bot's mention or prefix; None when the bot was not addressed."""

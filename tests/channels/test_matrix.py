@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nio import AsyncClient, AsyncClientConfig, LoginResponse, RoomCreateResponse, RoomMessageNotice, RoomSendError, SyncResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    LoginResponse,
+    RoomCreateResponse,
+    RoomMessageNotice,
+    RoomPutStateResponse,
+    RoomSendError,
+    SyncResponse,
+)
 
 from bot.channels.matrix import MatrixChannel, MatrixSettings, incoming_from_text
 from bot.core.dialogue import Dialogue, DialogueSettings
@@ -250,8 +259,9 @@ def test_question_in_a_thread_is_answered_in_the_thread(synapse: SynapseServer, 
     run_scenario(synapse, scenario)
 
 
-def test_direct_chat_from_a_state_file_without_the_flag_stays_direct(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
-    """A room joined before the invite's flag was kept: its kind comes from the bot's own join."""
+def test_rooms_from_a_state_file_without_the_flag_keep_their_kind(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    """Rooms joined before the invite's flag was kept: their kind comes from the bot's own join,
+    and where that no longer shows the invite, from their size."""
     bot_name = unique("bot")
     synapse.register(bot_name, PASSWORD)
 
@@ -259,22 +269,28 @@ def test_direct_chat_from_a_state_file_without_the_flag_stays_direct(synapse: Sy
         citizen = Citizen(synapse, tmp_path / "citizen")
         await citizen.login()
         bot = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
-        direct = await citizen.room_with([bot.settings.user_id])
-        group = await citizen.room_with([bot.settings.user_id], direct=False)
+        bot_id = bot.settings.user_id
+        direct, renamed = await citizen.room_with([bot_id]), await citizen.room_with([bot_id])
+        group = await citizen.room_with([bot_id], direct=False)
         await asyncio.sleep(1.5)
+        # A new display name in one room: the bot's membership event there follows its join, not the invite.
+        put = await bot.client.room_put_state(renamed, "m.room.member", {"membership": "join", "displayname": "Bürgerbot"}, state_key=bot_id)
+        assert isinstance(put, RoomPutStateResponse), put
         await bot.stop()
         state_file = tmp_path / "bot" / "state.json"
         state = json.loads(state_file.read_text(encoding="utf-8"))
-        assert state.pop("direct") == {direct: True, group: False}
+        assert state.pop("direct") == {direct: True, renamed: True, group: False}
         state_file.write_text(json.dumps(state), encoding="utf-8")
         again = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
         await citizen.say(group, "Perso beantragen")
         await citizen.say(direct, "Sperrmüll anmelden")
-        [answer] = await citizen.wait_notices(1)
+        await citizen.say(renamed, "Perso beantragen")
+        await citizen.wait_notices(2)
         await asyncio.sleep(1.5)
         await citizen.sync()
-        assert len(citizen.notices) == 1 and citizen.notices[0][0] == direct and "sperrmuell" in answer.body
+        assert [(room, "sperrmuell" in n.body) for room, n in citizen.notices] == [(direct, True), (renamed, False)]
         await again.stop()
+        assert json.loads(state_file.read_text(encoding="utf-8"))["direct"] == {direct: True, group: False}  # renamed: by size
         await citizen.client.close()
 
     run_scenario(synapse, scenario)

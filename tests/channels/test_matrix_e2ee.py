@@ -39,14 +39,16 @@ class LateKeyCitizen(Citizen):
         content = client.olm.group_encrypt(room_id, {"type": "m.room.message", "content": {"msgtype": "m.text", "body": text}})
         method, path, data = Api.room_send(client.access_token, room_id, "m.room.encrypted", content, uuid.uuid4())
         response = await client.send(method, path, data)
-        assert response.status == 200, await response.text()
+        body = await response.text()
+        assert response.status == 200, body
         return session.id, held
 
     async def send_keys(self, held: list[dict[str, Any]]) -> None:
         for to_device in held:
             method, path, data = Api.to_device(self.client.access_token, "m.room.encrypted", to_device, uuid.uuid4())
             response = await self.client.send(method, path, data)
-            assert response.status == 200, await response.text()
+            body = await response.text()
+            assert response.status == 200, body
 
     async def requests_for(self, session_id: str) -> list[RoomKeyRequest]:
         resp = await self.client.sync(timeout=0)
