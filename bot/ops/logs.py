@@ -189,7 +189,9 @@ def scrub_every_handler() -> None:
     """Put the :class:`Scrub` filter on every handler of every logger, ours and those libraries
     or the host installed (idempotent)."""
     loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if not any(isinstance(f, Scrub) for f in handler.filters):
-                handler.addFilter(Scrub())
+    handlers = [handler for logger in loggers for handler in logger.handlers]
+    if logging.lastResort is not None:  # writes to stderr when a record finds no handler
+        handlers.append(logging.lastResort)
+    for handler in handlers:
+        if not any(isinstance(f, Scrub) for f in handler.filters):
+            handler.addFilter(Scrub())
