@@ -37,7 +37,7 @@ _key = secrets.token_bytes(32)  # replaced by the configured key; random means "
 MASK = "[redacted]"
 # Shorter values would mask ordinary words and numbers all over the logs; no usable secret is this short.
 MIN_SECRET_CHARS = 8
-_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[^\s'\",;]+")
+_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/-]+=*")  # RFC 6750's b64token
 # A bot token is "<bot id>:<35 characters>"; it also appears inside Telegram URLs ("/bot<token>/getMe").
 _TELEGRAM_TOKEN = re.compile(r"(?<!\d)\d{5,16}:[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])")
 # scheme://user:password@host, as in database URLs.
