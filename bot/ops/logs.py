@@ -35,7 +35,7 @@ _QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "nio": logging.
 _key = secrets.token_bytes(32)  # replaced by the configured key; random means "stable until restart"
 
 MASK = "[redacted]"
-# Shorter values would mask ordinary words and numbers all over the logs; no usable secret is this short.
+# A shorter value is not masked: it would mask ordinary words and numbers all over the logs.
 MIN_SECRET_CHARS = 8
 _BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/-]+=*")  # RFC 6750's b64token
 # A bot token is "<bot id>:<35 characters>"; it also appears inside Telegram URLs ("/bot<token>/getMe").
