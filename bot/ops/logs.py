@@ -35,9 +35,9 @@ _QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "nio": logging.
 _key = secrets.token_bytes(32)  # replaced by the configured key; random means "stable until restart"
 
 MASK = "[redacted]"
-# Shorter values would mask ordinary words and numbers all over the logs; no usable secret is this short.
+# A shorter value is not masked: it would mask ordinary words and numbers all over the logs.
 MIN_SECRET_CHARS = 8
-_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[^\s'\",;]+")
+_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/-]+=*")  # RFC 6750's b64token
 # A bot token is "<bot id>:<35 characters>"; it also appears inside Telegram URLs ("/bot<token>/getMe").
 _TELEGRAM_TOKEN = re.compile(r"(?<!\d)\d{5,16}:[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])")
 # scheme://user:password@host, as in database URLs.
@@ -189,7 +189,9 @@ def scrub_every_handler() -> None:
     """Put the :class:`Scrub` filter on every handler of every logger, ours and those libraries
     or the host installed (idempotent)."""
     loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if not any(isinstance(f, Scrub) for f in handler.filters):
-                handler.addFilter(Scrub())
+    handlers = [handler for logger in loggers for handler in logger.handlers]
+    if logging.lastResort is not None:  # writes to stderr when a record finds no handler
+        handlers.append(logging.lastResort)
+    for handler in handlers:
+        if not any(isinstance(f, Scrub) for f in handler.filters):
+            handler.addFilter(Scrub())

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine
 
 from bot.config import Settings
 from bot.credentials import MissingSecret, backoffice_token
+from bot.ops.logs import redact
 from bot.reminders.backoffice import (
     EXTERNAL_REF_RE,
     RESERVED_SOURCES,
@@ -101,9 +102,11 @@ def create_backoffice_app(engine: Engine, settings: Settings, known_offices: Cal
 
 
 def _error_body(error: str, message: str, field: str | None = None) -> dict[str, str]:
-    body = {"error": error, "message": message}
+    # Messages quote what the client sent (an unknown office id, a field name); the log filter's
+    # masking keeps a secret pasted into the wrong field from being echoed where proxies log it.
+    body = {"error": error, "message": redact(message)}
     if field is not None:
-        body["field"] = field
+        body["field"] = redact(field)
     return body
 
 

@@ -101,6 +101,8 @@ class _GenericErrorPages(web.RequestHandler):
 
 
 class _Server(web.Server):
+    """aiohttp's server, making :class:`_GenericErrorPages` for each connection."""
+
     def __call__(self) -> web.RequestHandler:
         handler = super().__call__()
         handler.__class__ = _GenericErrorPages
@@ -108,8 +110,11 @@ class _Server(web.Server):
 
 
 class _Runner(web.AppRunner):
-    """An AppRunner whose connections answer unparsable requests with :class:`_GenericErrorPages`;
-    everything else is aiohttp's own server, built by aiohttp."""
+    """An AppRunner whose connections answer unparsable requests with :class:`_GenericErrorPages`.
+
+    aiohttp has no setting for the handler class; the server and each handler are built by aiohttp
+    with all their arguments and only take our subclass, which adds methods but no state.
+    """
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()

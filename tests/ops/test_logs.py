@@ -198,3 +198,15 @@ def test_handlers_others_installed_are_scrubbed_too(stream: io.StringIO, monkeyp
     logging.getLogger("apscheduler.executors.default").error("job failed with secret whsec-0123456789abcdef")
     assert "whsec" not in theirs.getvalue() and "whsec" not in stream.getvalue()
     assert MASK in theirs.getvalue()
+
+
+def test_a_record_no_handler_takes_is_scrubbed_on_stderr(stream: io.StringIO, capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("text", logging.INFO, stream=stream)
+    orphan = logging.getLogger("some.library.without.handlers")
+    orphan.propagate = False  # Python's last-resort handler writes it to stderr
+    try:
+        orphan.warning("retrying with Authorization: Bearer %s", BACKOFFICE_TOKEN)
+    finally:
+        orphan.propagate = True
+    err = capsys.readouterr().err
+    assert "retrying with Authorization: Bearer" in err and BACKOFFICE_TOKEN not in err

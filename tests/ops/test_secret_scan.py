@@ -144,6 +144,8 @@ async def failing_requests(port: int) -> list[str]:
         ("POST", "/api/v1/appointments", {"Authorization": good, "Content-Type": "application/json"}, b"{"),  # not JSON
         ("POST", "/api/v1/appointments", {"Authorization": good}, json.dumps(appointment).encode("utf-16")),
         ("POST", "/api/v1/appointments", {"Authorization": good}, json.dumps({**appointment, "subject": f"{WEBHOOK_SECRET}\ud800"}).encode()),
+        ("POST", "/api/v1/appointments", {"Authorization": good}, json.dumps({**appointment, "office": MATRIX_PASSWORD}).encode()),  # quoted back
+        ("POST", "/api/v1/appointments", {"Authorization": good}, json.dumps({**appointment, PSEUDONYM_KEY: 1}).encode()),
         ("POST", "/api/v1/appointments", {"Authorization": good, "Idempotency-Key": f"{DATABASE_PASSWORD} x"}, json.dumps(appointment).encode()),
         ("POST", "/api/v1/appointments", {"Authorization": good}, json.dumps(appointment).encode()),  # the database is unreachable: 500
         ("POST", "/api/v1/cases/B-1/status", {"Authorization": good},
