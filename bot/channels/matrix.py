@@ -56,7 +56,7 @@ from bot.channels.markup import to_html, to_html_lines, to_plain
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
 from bot.core.texts import text as core_text
-from bot.ops.logs import pseudonym
+from bot.ops.logs import pseudonym, register_secret
 
 log = logging.getLogger(__name__)
 _NOT_IN_ROOM = frozenset({"M_FORBIDDEN", "M_NOT_FOUND"})  # retrying will not help
@@ -182,6 +182,7 @@ class MatrixChannel:
         s = self.settings
         saved = self._state.get("login")
         if saved and saved.get("user_id") == s.user_id:
+            register_secret(saved["access_token"])
             self.client.restore_login(s.user_id, saved["device_id"], saved["access_token"])
         elif s.access_token:
             self.client.access_token = s.access_token
@@ -196,6 +197,9 @@ class MatrixChannel:
             resp = await self.client.login(password=s.password or "", device_name=s.device_name)
             if not isinstance(resp, LoginResponse):
                 raise RuntimeError(f"matrix login failed: {getattr(resp, 'status_code', resp)}")
+            # A token the password login issued is as secret as the password, but the
+            # configuration never named it, so the log filter learns it here.
+            register_secret(resp.access_token)
             self._state["login"] = {"user_id": s.user_id, "device_id": resp.device_id, "access_token": resp.access_token}
             self._save_state()
         if s.encryption and self.client.should_upload_keys:

@@ -24,6 +24,7 @@ from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.texts import text as core_text
+from bot.ops.logs import MASK, forget_secrets, redact
 from tests.conftest import MONDAY_10
 from tests.matrix_server import SynapseServer, run_scenario, unique
 
@@ -104,6 +105,26 @@ async def started(bot: MatrixChannel) -> MatrixChannel:
     await bot.start()
     await asyncio.wait_for(bot.ready.wait(), 30)
     return bot
+
+
+def test_the_access_token_of_a_password_login_never_reaches_a_log_line(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    bot_name = unique("bot")
+    synapse.register(bot_name, PASSWORD)
+    forget_secrets()
+
+    async def scenario() -> None:
+        bot = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
+        token = bot.client.access_token
+        assert token and redact(f"sync failed for {token}") == f"sync failed for {MASK}"
+        await bot.stop()
+        forget_secrets()
+        restarted = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, encryption=False))
+        assert restarted.client.access_token == token  # the stored login, learnt by the filter again
+        assert token not in redact(token)
+        await restarted.stop()
+
+    run_scenario(synapse, scenario)
+    forget_secrets()
 
 
 def test_direct_chat_answers_with_html_notice_and_numbered_choices(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
