@@ -10,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from bot.ops.logs import register_secret
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -21,6 +23,8 @@ CONNECT_TIMEOUT = 5
 
 def make_engine(url: str, connect_timeout: int = CONNECT_TIMEOUT) -> Engine:
     parsed = make_url(url)
+    if parsed.password:
+        register_secret(str(parsed.password))  # a driver's error may quote it without the URL around it
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

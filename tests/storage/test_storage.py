@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.models import ChatRef, UserState
 from bot.core.ports import MemoryUserStates
-from bot.ops.logs import pseudonym
+from bot.ops.logs import MASK, forget_secrets, pseudonym, redact
 from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
 from bot.storage.database import alembic_config, make_engine, migrate
@@ -270,3 +270,10 @@ def test_database_errors_carry_no_chat_id_or_question_text(tmp_path: Path) -> No
         questions.flush()
     questions.close()  # logs the failure once more; must not raise
     assert "987654321" not in str(failed.value) and "geheimes" not in str(failed_question.value)
+
+
+def test_the_database_password_is_masked_in_log_lines() -> None:
+    forget_secrets()
+    make_engine("postgresql://bot:s3cret-database-pw@127.0.0.1:1/none").dispose()
+    assert redact("connection failed: password s3cret-database-pw rejected") == f"connection failed: password {MASK} rejected"
+    forget_secrets()
