@@ -267,7 +267,7 @@ class TelegramChannel:
                 except RetryAfter as exc:
                     await asyncio.sleep(_seconds(exc.retry_after))
                 except (Forbidden, ChatMigrated, BadRequest) as exc:
-                    raise DeliveryFailed(type(exc).__name__, permanent=True) from None
+                    raise DeliveryFailed(type(exc).__name__, permanent=True, blocked=isinstance(exc, Forbidden)) from None
                 except NetworkError as exc:
                     raise DeliveryFailed(type(exc).__name__, maybe_sent=i > 0 or _may_have_left(exc)) from None
             else:

@@ -704,6 +704,10 @@ class FakeBotApi:
         """The user blocked the bot: sending to the chat answers 403."""
         self._blocked.add(chat_id)
 
+    def unblock_chat(self, chat_id: int) -> None:
+        """The user unblocked the bot again."""
+        self._blocked.discard(chat_id)
+
     # ---- HTTP --------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
