@@ -23,7 +23,6 @@ from telegram import (
 from telegram.constants import ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -35,6 +34,7 @@ from telegram.ext import (
 from bot.channels.markup import to_html
 from bot.channels.splitting import split_message
 from bot.channels.telegram_http import AiohttpRequest, json_request
+from bot.channels.telegram_limits import FloodLimits
 from bot.config import ProfileConfig
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
@@ -93,7 +93,7 @@ class TelegramChannel:
         builder: ApplicationBuilder = (  # type: ignore[type-arg]
             Application.builder()
             .token(s.token)
-            .rate_limiter(AIORateLimiter(overall_max_rate=s.overall_per_second, group_max_rate=20, max_retries=3))
+            .rate_limiter(FloodLimits(s.token, s.overall_per_second, s.per_chat_per_second))
             .concurrent_updates(s.concurrency)
             .request(AiohttpRequest(connection_pool_size=64))
             .get_updates_request(AiohttpRequest(connection_pool_size=1))
