@@ -166,6 +166,8 @@ class FloodLimits(BaseRateLimiter[int]):
         self._overall = 1.0 / overall_per_second if overall_per_second > 0 else 0.0
         self._per_chat = 1.0 / per_chat_per_second if per_chat_per_second > 0 else 0.0
         self._store = store
+        self._fallback = LocalSlots()
+        self._degraded = False
         self._chats = LocalSlots()
         self._max_retries = max_retries
         self._open = asyncio.Event()
@@ -173,7 +175,7 @@ class FloodLimits(BaseRateLimiter[int]):
 
     async def initialize(self) -> None:
         if self._store is None:
-            self._store = _shared or LocalSlots()
+            self._store = _shared or self._fallback
 
     async def shutdown(self) -> None:
         pass
@@ -188,9 +190,22 @@ class FloodLimits(BaseRateLimiter[int]):
             # when the message can use it.
             await _sleep(self._chats.reserve_now(str(chat_id), pace))
         if self._overall:
-            store = self._store or _shared or LocalSlots()
-            self._store = store
-            await _sleep(await store.reserve(self._key, self._overall))
+            await _sleep(await self._reserve())
+
+    async def _reserve(self) -> float:
+        store = self._store or _shared or self._fallback
+        self._store = store
+        try:
+            wait = await store.reserve(self._key, self._overall)
+        except Exception as exc:  # the database or Redis is away: answers must still go out
+            if not self._degraded:
+                log.warning("shared flood limit unavailable (%s); this process counts alone until it is back", type(exc).__name__)
+            self._degraded = True
+            return self._fallback.reserve_now(self._key, self._overall)
+        if self._degraded:
+            log.info("shared flood limit available again")
+            self._degraded = False
+        return wait
 
     async def process_request(
         self, callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]], args: Any, kwargs: dict[str, Any],

@@ -204,11 +204,13 @@ class ReminderWorker:
         return claimed
 
     def _mark_sending(self, conn: Connection, ids: Sequence[int]) -> set[int]:
-        """The delivery key: committed before anything leaves, and only for rows still ours."""
+        """The delivery key: committed before anything leaves, and only for rows still ours. The
+        lease starts again: a batch's later windows may wait long for the token's flood budget, and
+        a row must not look abandoned (and be sent again) while it is on its way."""
         stmt = (
             update(ReminderRow)
             .where(ReminderRow.id.in_(ids), ReminderRow.worker == self.worker_id, ReminderRow.status == "pending")
-            .values(status="sending", attempts=ReminderRow.attempts + 1)
+            .values(status="sending", attempts=ReminderRow.attempts + 1, lease_until=self._clock() + self._lease)
             .returning(ReminderRow.id)
         )
         with conn.begin():

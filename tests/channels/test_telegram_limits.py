@@ -8,9 +8,11 @@ from itertools import pairwise
 import pytest
 
 from benchmarks.telegram_flood import REDIS_URL, run
+from bot.channels import telegram_limits
 from bot.channels.telegram import TelegramChannel, TelegramSettings
-from bot.channels.telegram_limits import LocalSlots
+from bot.channels.telegram_limits import LocalSlots, share_flood_limits
 from bot.core.models import Reply
+from bot.storage.database import make_engine
 from tests.databases import NO_POSTGRES, postgres_engine
 from tests.fakes.aio import reap_tasks
 from tests.fakes.telegram_api import FakeBotApi
@@ -73,3 +75,24 @@ def test_slots_are_spaced_by_the_interval_and_free_again_later() -> None:
     now[0] = 110.0
     assert slots.reserve_now("t", 0.5) == 0.0  # an idle budget does not save up a burst
     assert slots.reserve_now("t", 0.5) == 0.5
+
+
+def test_replies_still_go_out_while_the_shared_budget_is_unreachable(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine("postgresql://postgres@127.0.0.1:1/nowhere")  # nothing listens on port 1
+    monkeypatch.setattr(telegram_limits, "_shared", None)  # restored after the test
+    share_flood_limits(engine)
+
+    async def scenario() -> int:
+        async with FakeBotApi(TOKEN) as fake:
+            channel = TelegramChannel(TelegramSettings(token=TOKEN, base_url=fake.base_url), lambda msg: [])
+            await channel.open_for_delivery()
+            try:
+                await asyncio.gather(*(channel.deliver(str(100 + i), Reply("Antwort"), f"k{i}") for i in range(3)))
+            finally:
+                await channel.app.shutdown()
+                await reap_tasks()
+            return len(fake.sent_at)
+
+    assert asyncio.run(scenario()) == 3
+    assert len([r for r in caplog.records if "shared flood limit unavailable" in r.getMessage()]) == 1
+    engine.dispose()
