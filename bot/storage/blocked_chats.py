@@ -9,13 +9,17 @@ user can write to a bot only after unblocking it. That process learns of blocks 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import Connection, Engine, delete, select, tuple_, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.models import ChatRef
 from bot.storage.inserts import insert_or_ignore
 from bot.storage.tables import BlockedChatRow, ReminderRow
+
+log = logging.getLogger(__name__)
 
 _Key = tuple[str, str, str]  # channel, chat id, profile
 
@@ -88,18 +92,24 @@ class BlockedChats:
         now = self._clock()
         key = _key(chat)
         self._heard[key] = now
-        if self._read_at is None or now - self._read_at >= self._refresh:
-            self._read(now)
-        if key in self._blocked:
-            self._unblock(key)
+        try:
+            if self._read_at is None or now - self._read_at >= self._refresh:
+                self._read(now)
+            if key in self._blocked:
+                self._unblock(key)
+        except SQLAlchemyError as exc:
+            # The message is answered all the same; the chat is unblocked by a later one (it is
+            # remembered as heard from, and an unblock that failed stays to be done).
+            self._read_at = now
+            log.warning("could not check for blocked chats: %s", type(exc).__name__)
 
     def _read(self, now: dt.datetime) -> None:
+        self._read_at = now  # also when it fails: the database is not asked again for every message
         query = select(BlockedChatRow.channel, BlockedChatRow.chat_id, BlockedChatRow.profile, BlockedChatRow.blocked_at)
         if self._newest is not None:
             query = query.where(BlockedChatRow.blocked_at >= self._newest - self._margin)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        self._read_at = now
         for row in rows:
             key = (row.channel, row.chat_id, row.profile)
             self._newest = row.blocked_at if self._newest is None else max(self._newest, row.blocked_at)

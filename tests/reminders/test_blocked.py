@@ -118,3 +118,15 @@ def test_a_chat_writing_before_this_process_read_its_block_is_still_unblocked(en
     blocked.heard_from(OTHER)  # the next read
     with engine.connect() as conn:
         assert [r.chat_id for r in conn.execute(select(BlockedChatRow.chat_id))] == ["44"]
+
+
+def test_hearing_from_a_chat_while_the_database_is_away_raises_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    from bot.storage.database import make_engine
+
+    away = make_engine("postgresql://postgres@127.0.0.1:1/nowhere")  # nothing listens on port 1
+    clock = Clock(dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC))
+    blocked = BlockedChats(away, clock)
+    blocked.heard_from(BLOCKER)  # the message is answered all the same
+    blocked.heard_from(OTHER)  # and the database is not asked again at once
+    assert len([r for r in caplog.records if "could not check for blocked chats" in r.getMessage()]) == 1
+    away.dispose()
