@@ -41,7 +41,7 @@ Render = Callable[[Notice], Reply]
 Observe = Callable[[str, str, int], None]
 MAX_ATTEMPTS = 5
 KEEP_FINISHED = dt.timedelta(days=30)  # sent/dropped rows stay this long for "my data", then go
-FINISHED = ("sent", "dropped", "cancelled", "failed", "blocked", "in_doubt")  # in_doubt: rows of an at-most-once version
+FINISHED = ("sent", "dropped", "cancelled", "failed", "blocked")
 
 
 def default_worker_id() -> str:
@@ -240,7 +240,7 @@ class ReminderWorker:
                 self._observe("failed" if status != "pending" else "retried", o.row.chat.channel, 1)
                 log.warning("reminder %d: %s (%s)", o.row.id, status, o.error)
         for chat in blocked:
-            self._observe("failed", chat.channel, sum(o.row.chat == chat for o in outcomes))
+            self._observe("failed", chat.channel, sum(o.row.chat == chat and o.error is not None for o in outcomes))
         for chat in newly_blocked:
             # One line, no traceback: a citizen blocking the bot is their choice, not a fault.
             log.warning("reminders held: the chat blocked the bot (they go out when it writes again)",

@@ -41,3 +41,25 @@ def test_a_language_stored_before_profiles_had_their_own_state_stays_with_the_de
     migrate(engine)
     assert store.export(ChatRef("telegram", "1")) == {"default": UserState(language="de")}
 
+
+
+def test_rows_held_in_doubt_are_queued_again_and_held_rows_survive_a_downgrade(engine: Engine) -> None:
+    """Migration 0008 makes reminders at least once: a row held in doubt goes back to the queue,
+    counted as a doubtful send; going back down, reminders held for a blocked chat are queued."""
+    config = alembic_config(engine)
+    command.downgrade(config, "0005")
+    insert = ("INSERT INTO reminders (dedupe_key, subject_id, channel, profile, chat_id, language, kind, params, due_at, status, worker, attempts)"
+              " VALUES (:key, 's', 'telegram', 'default', '1', 'de', 'case_status', '{}', :at, :status, :worker, 1)")
+    at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(text(insert), [{"key": "doubt", "at": at, "status": "in_doubt", "worker": "dead:1"},
+                                    {"key": "sent", "at": at, "status": "sent", "worker": None}])
+    migrate(engine)
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT dedupe_key, status, worker, doubtful_sends FROM reminders ORDER BY dedupe_key")).all()
+        assert [tuple(r) for r in rows] == [("doubt", "pending", None, 1), ("sent", "sent", None, 0)]
+        conn.execute(text("UPDATE reminders SET status = 'blocked' WHERE dedupe_key = 'doubt'"))
+    command.downgrade(config, "0005")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM reminders WHERE dedupe_key = 'doubt'")).scalar_one() == "pending"
+    migrate(engine)

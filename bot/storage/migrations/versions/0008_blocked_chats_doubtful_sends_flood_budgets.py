@@ -1,6 +1,7 @@
 """reminders at least once and chats that blocked the bot: ``reminders.doubtful_sends`` counts sends
-that may have arrived before the row was sent again; ``blocked_chats`` holds a chat's reminders while
-it blocks the bot; ``flood_budgets`` is the send budget of one bot token shared by every process
+that may have arrived before the row was sent again (rows held ``in_doubt`` go back to the queue);
+``blocked_chats`` holds a chat's reminders while it blocks the bot; ``flood_budgets`` is the send
+budget of one bot token shared by every process
 
 Revision ID: 0008
 Revises: 0005
@@ -18,6 +19,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("reminders") as batch:
         batch.add_column(sa.Column("doubtful_sends", sa.Integer(), nullable=False, server_default="0"))
+    # Rows held "in doubt" (a send that may or may not have arrived) are sent again, as every such
+    # send is from here on: those that came too late are dropped when they are claimed.
+    op.execute("UPDATE reminders SET status = 'pending', worker = NULL, lease_until = NULL, doubtful_sends = 1 WHERE status = 'in_doubt'")
     op.create_table(
         "blocked_chats",
         sa.Column("channel", sa.String(32), primary_key=True),
