@@ -240,7 +240,7 @@ class TelegramChannel:
         return code or None
 
     # -- reminders -----------------------------------------------------------------------------
-    idempotent = False  # sendMessage has no idempotency key: a message in doubt is never sent again
+    idempotent = False  # sendMessage has no idempotency key: a message in doubt that is sent again may arrive twice
 
     @property
     def address(self) -> tuple[str, str]:
@@ -252,8 +252,9 @@ class TelegramChannel:
         await self.app.initialize()
 
     async def deliver(self, chat_id: str, reply: Reply, key: str) -> None:
-        """Send a reminder at most once. Only refusals Telegram gives before accepting the message
-        (429) are retried; a network error after the request left may have delivered it."""
+        """Send a reminder; this call tries it once. Only refusals Telegram gives before accepting
+        the message (429) are retried here; a network error after the request left may have
+        delivered it (``maybe_sent``), and the worker decides whether to send it again."""
         try:
             target = int(chat_id)
         except ValueError:
