@@ -107,7 +107,8 @@ local now = redis.call('TIME')
 local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
 local interval = tonumber(ARGV[1])
 local start = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now_us)
-redis.call('SET', KEYS[1], start + interval, 'PX', math.ceil((start + interval - now_us) / 1000) + 60000)
+-- '%.0f': Lua's own number formatting keeps 14 digits, too few for microseconds since 1970
+redis.call('SET', KEYS[1], string.format('%.0f', start + interval), 'PX', math.ceil((start + interval - now_us) / 1000) + 60000)
 return start - now_us
 """
 
