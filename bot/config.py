@@ -181,6 +181,9 @@ class Settings(BaseSettings):
     backoffice_clients: list[BackofficeClient] = []
     http: HttpConfig = HttpConfig()
     log_format: Literal["auto", "text", "json"] = "auto"  # auto: text in a terminal, JSON lines otherwise
+    # Where the processes share each Telegram token's flood budget: Redis when set (redis://host:6379/0),
+    # else the database when it is PostgreSQL, else each process counts alone (SQLite: one process).
+    redis_url: str | None = None
     log_pseudonym_key_env: str = "BUERGERBOT_LOG_PSEUDONYM_KEY"  # key for chat pseudonyms in logs (random per process if unset)
 
     @field_validator("timezone")

@@ -49,6 +49,10 @@ def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage, me
     metrics = metrics or Metrics()
     metrics.declare(settings)
     channels: list[Channel] = []
+    if any(p.telegram for p in settings.profiles):
+        from bot.channels.telegram_limits import share_flood_limits
+
+        share_flood_limits(storage.engine, settings.redis_url)  # one budget per token with the reminder workers
     for profile in settings.profiles:
         counted = replace(storage, unanswered=metrics.count_unanswered(storage.unanswered, profile.name))
         handle = metrics.observe(build_dialogue(settings, live, counted, profile).handle, profile.name)

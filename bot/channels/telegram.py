@@ -23,7 +23,6 @@ from telegram import (
 from telegram.constants import ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -35,6 +34,7 @@ from telegram.ext import (
 from bot.channels.markup import to_html
 from bot.channels.splitting import split_message
 from bot.channels.telegram_http import AiohttpRequest, json_request
+from bot.channels.telegram_limits import FloodLimits
 from bot.config import ProfileConfig
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
@@ -93,7 +93,7 @@ class TelegramChannel:
         builder: ApplicationBuilder = (  # type: ignore[type-arg]
             Application.builder()
             .token(s.token)
-            .rate_limiter(AIORateLimiter(overall_max_rate=s.overall_per_second, group_max_rate=20, max_retries=3))
+            .rate_limiter(FloodLimits(s.token, s.overall_per_second, s.per_chat_per_second))
             .concurrent_updates(s.concurrency)
             .request(AiohttpRequest(connection_pool_size=64))
             .get_updates_request(AiohttpRequest(connection_pool_size=1))
@@ -240,7 +240,7 @@ class TelegramChannel:
         return code or None
 
     # -- reminders -----------------------------------------------------------------------------
-    idempotent = False  # sendMessage has no idempotency key: a message in doubt is never sent again
+    idempotent = False  # sendMessage has no idempotency key: a message in doubt that is sent again may arrive twice
 
     @property
     def address(self) -> tuple[str, str]:
@@ -252,8 +252,9 @@ class TelegramChannel:
         await self.app.initialize()
 
     async def deliver(self, chat_id: str, reply: Reply, key: str) -> None:
-        """Send a reminder at most once. Only refusals Telegram gives before accepting the message
-        (429) are retried; a network error after the request left may have delivered it."""
+        """Send a reminder; this call tries it once. Only refusals Telegram gives before accepting
+        the message (429) are retried here; a network error after the request left may have
+        delivered it (``maybe_sent``), and the worker decides whether to send it again."""
         try:
             target = int(chat_id)
         except ValueError:
@@ -267,7 +268,7 @@ class TelegramChannel:
                 except RetryAfter as exc:
                     await asyncio.sleep(_seconds(exc.retry_after))
                 except (Forbidden, ChatMigrated, BadRequest) as exc:
-                    raise DeliveryFailed(type(exc).__name__, permanent=True) from None
+                    raise DeliveryFailed(type(exc).__name__, permanent=True, blocked=isinstance(exc, Forbidden)) from None
                 except NetworkError as exc:
                     raise DeliveryFailed(type(exc).__name__, maybe_sent=i > 0 or _may_have_left(exc)) from None
             else:

@@ -115,6 +115,8 @@ class Dialogue:
         return None
 
     def handle(self, msg: Incoming) -> list[Reply]:
+        if self.book is not None:
+            self.book.heard_from(msg.chat)
         state = self.states.load(msg.chat)
         snap = self._knowledge()
         turn = _Turn(self, snap, msg, state)

@@ -130,3 +130,6 @@ class MemoryReminderBook:
 
     def forget(self, chat: ChatRef) -> None:
         self._chats.pop(_key(chat), None)
+
+    def heard_from(self, chat: ChatRef) -> None:
+        """Nothing to do: this book sends no reminders, so no chat is ever held as blocked."""

@@ -193,7 +193,8 @@ class Subscription:
 
 
 class LinkError(StrEnum):
-    MALFORMED = "malformed"  # not a token this bot could have issued
+    MALFORMED = "malformed"  # not a token at all (a campaign's /start payload, a typo)
+    DAMAGED = "damaged"  # shaped like a token but cut short or changed on its way: a broken booking link
     FORGED = "forged"  # well-formed, bad signature
     EXPIRED = "expired"
     USED = "used"  # already redeemed (tokens are single-use)

@@ -146,17 +146,23 @@ class ReminderBook(Protocol):
     def forget(self, chat: ChatRef) -> None:
         """Delete every row about the chat; its pending reminders are gone with them."""
         ...
+    def heard_from(self, chat: ChatRef) -> None:
+        """The chat wrote to the bot, so it can be reached: reminders held because it had blocked
+        the bot go out again. Called for every message, so it must not wait for I/O as a rule."""
+        ...
 
 
 class DeliveryFailed(Exception):
-    """A reminder could not be delivered. ``permanent``: retrying will not help (the user blocked
-    the bot, the chat is gone). ``maybe_sent``: the channel may have accepted it before failing
-    (a timeout after the request left), so only an idempotent channel may send it again."""
+    """A reminder could not be delivered. ``permanent``: retrying will not help (the chat is gone).
+    ``blocked``: the user blocked the bot; the chat's reminders are held until it writes again.
+    ``maybe_sent``: the channel may have accepted it before failing (a timeout after the request
+    left): sending it again may deliver it twice, unless the channel is idempotent."""
 
-    def __init__(self, reason: str, permanent: bool = False, maybe_sent: bool = False) -> None:
+    def __init__(self, reason: str, permanent: bool = False, maybe_sent: bool = False, blocked: bool = False) -> None:
         super().__init__(reason)
-        self.permanent = permanent
+        self.permanent = permanent or blocked
         self.maybe_sent = maybe_sent
+        self.blocked = blocked
 
 
 @runtime_checkable

@@ -146,6 +146,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Mit diesem Code kann ich nichts anfangen; vielleicht ist er unvollständig. Öffnen Sie bitte den Link aus Ihrer Terminbestätigung noch einmal, oder kopieren Sie den Code vollständig.",
         "en": "I cannot read this code; it may be incomplete. Please open the link from your booking confirmation again, or copy the whole code.",
     },
+    "link_damaged": {
+        "de": "Dieser Link ist nicht (mehr) gültig; vielleicht wurde er beim Kopieren abgeschnitten oder verändert. Öffnen Sie bitte den Link aus Ihrer Terminbestätigung noch einmal. Sie können den Termin auch selbst eintragen, zum Beispiel „Erinnere mich an meinen Termin am 3.12. um 10:30“.",
+        "en": "This link is not valid (any more); it may have been cut short or changed when it was copied. Please open the link from your booking confirmation again. You can also add the appointment yourself, for example “remind me of my appointment on 3 December at 10:30”.",
+    },
     "link_forged": {
         "de": "Dieser Code ist nicht gültig. Bitte verwenden Sie nur den Link aus der Terminbestätigung der Stadt.",
         "en": "This code is not valid. Please only use the link from the city's booking confirmation.",

@@ -30,7 +30,10 @@ _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "ascti
 _MATRIX_ID = re.compile(r"(?<![\w@!])[@!][^\s:@!/]+:[A-Za-z0-9.-]+(?::\d+)?")
 # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token; nio logs
 # Matrix user and room ids at INFO.
-_QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "nio": logging.WARNING, "aiohttp.access": logging.WARNING}
+# Chatty libraries: at INFO, APScheduler logs two lines for every reminder round (every few seconds).
+# Their warnings and errors (a job that raised, a missed run) still show.
+_QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "nio": logging.WARNING, "aiohttp.access": logging.WARNING,
+          "apscheduler": logging.WARNING}
 
 _key = secrets.token_bytes(32)  # replaced by the configured key; random means "stable until restart"
 

@@ -85,6 +85,7 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
     operations port. Matrix reminders go out from the process that syncs the Matrix account
     (`buergerbot run`): an encrypted room needs that session's keys."""
     from bot.channels.telegram import TelegramChannel, TelegramSettings
+    from bot.channels.telegram_limits import share_flood_limits
     from bot.ops.metrics import Metrics
     from bot.storage.database import ping
     from bot.web.server import HttpServer, create_app
@@ -93,6 +94,7 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
     if not loaded.ok:
         raise RuntimeError("knowledge files have errors; run `buergerbot faq validate`")
     knowledge = loaded.knowledge
+    share_flood_limits(engine, settings.redis_url)  # one budget per token with the bot and the other workers
     channels = [TelegramChannel(TelegramSettings.from_profile(p), lambda msg: []) for p in settings.profiles if p.telegram]
     for channel in channels:
         await channel.open_for_delivery()

@@ -47,9 +47,18 @@ class ReminderService:
         """No new rounds; the round in flight finishes its batch, so nothing stays half-sent."""
         self._stopping.set()
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.pause()
+        # The scheduler's shutdown cancels the jobs still running, and a cancelled round could leave
+        # rows marked sending: wait for the round in flight, and let rounds dispatched just before the
+        # pause run (they return at once) and be reported done, before shutting it down.
+        for _ in range(2):
+            await asyncio.sleep(0)
         async with self._busy:
             pass
+        for _ in range(2):
+            await asyncio.sleep(0)
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
 
     async def deliver_due(self) -> int:
         if self._stopping.is_set():

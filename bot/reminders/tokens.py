@@ -40,6 +40,7 @@ __all__ = [
     "TokenSigner",
     "VerifiedToken",
     "key_id",
+    "token_shaped",
 ]
 
 VERSION = "1"
@@ -63,6 +64,7 @@ MIN_TTL = timedelta(minutes=1)
 
 _MAC_LABEL = b"buergerbot/reminder-link-token\x00"
 _KEY_ID_LABEL = b"buergerbot/reminder-link-token/key-id"
+_ALPHABET_SET = frozenset(ALPHABET)
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]+")  # explicit ASCII class; used with fullmatch (no "$" newline hole)
 
 
@@ -108,6 +110,17 @@ def key_id(key: bytes) -> str:
     """The one-character id of ``key`` as written into its tokens (derived from the key, not its position)."""
     digest = hmac.new(key, _KEY_ID_LABEL, hashlib.sha256).digest()
     return ALPHABET[digest[0] & 0x3F]
+
+
+def token_shaped(text: str) -> bool:
+    """Whether ``text`` looks like a link token, perhaps a damaged one, rather than some other
+    ``/start`` payload (a campaign such as ``flyer2026``): the version first, then at least 15 token
+    characters and at most a few others. That is what is left of a token cut short, or of one with
+    characters changed or added on its way (a mail client, a copy and paste)."""
+    if not isinstance(text, str) or not text.startswith(VERSION):
+        return False
+    tokenish = sum(c in _ALPHABET_SET for c in text)
+    return tokenish >= 16 and len(text) - tokenish <= 4
 
 
 def _b64encode(data: bytes) -> str:

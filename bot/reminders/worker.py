@@ -4,8 +4,11 @@ Any number of workers may run against one PostgreSQL: a claim takes due rows wit
 ``FOR UPDATE SKIP LOCKED`` and leases them for a while; a worker that dies loses its lease and its
 rows go back to the queue. Before a message leaves, its row is marked ``sending`` in a committed
 transaction. A row found still ``sending`` after its lease ran out belonged to a worker that died
-mid-send: on an idempotent channel (Matrix, where the key is the transaction id) it is sent again,
-otherwise (Telegram) it is marked ``in_doubt`` and never sent twice.
+mid-send, and is sent again: reminders are delivered at least once, since a missed appointment is
+worse than a message twice. On an idempotent channel (Matrix, where the key is the transaction id)
+the repeat is dropped by the homeserver; elsewhere (Telegram) the chat may get it twice, and the row
+counts it in ``doubtful_sends``. Marking only a small window of rows at a time keeps that rare.
+A chat that blocked the bot has its reminders held (status ``blocked``, bot.storage.blocked_chats).
 On SQLite the same statements run without the row locks, so run one worker there.
 """
 
@@ -26,16 +29,19 @@ from sqlalchemy import Connection, Engine, and_, delete, or_, select, tuple_, up
 from bot.core.models import ChatRef, Notice, NoticeKind, Reply
 from bot.core.ports import Deliverer, DeliveryFailed
 from bot.core.schedule import Action, decide
+from bot.ops.logs import pseudonym
 from bot.reminders.planning import ReminderPolicy
+from bot.storage.blocked_chats import block, blocked_among
 from bot.storage.tables import ReminderRow
 
 log = logging.getLogger(__name__)
 
 Render = Callable[[Notice], Reply]
-# (event, channel, count): "due", "sent", "failed", "dropped", "deferred", "in_doubt" — for metrics
+# (event, channel, count): "due", "sent", "retried", "failed", "dropped" — for metrics
 Observe = Callable[[str, str, int], None]
 MAX_ATTEMPTS = 5
 KEEP_FINISHED = dt.timedelta(days=30)  # sent/dropped rows stay this long for "my data", then go
+FINISHED = ("sent", "dropped", "cancelled", "failed", "blocked")
 
 
 def default_worker_id() -> str:
@@ -189,14 +195,22 @@ class ReminderWorker:
                 claimed.append(Claimed(r.id, ChatRef(r.channel, r.chat_id, r.profile), r.language, kind, params, r.expires_at, r.attempts))
             if unreadable:
                 conn.execute(update(ReminderRow).where(ReminderRow.id.in_(unreadable)).values(status="failed", worker=None, lease_until=None))
+            # Rows queued for a chat after it blocked the bot are held like its earlier ones.
+            blocked = blocked_among(conn, {r.chat for r in claimed})
+            if blocked:
+                held = [r.id for r in claimed if r.chat in blocked]
+                conn.execute(update(ReminderRow).where(ReminderRow.id.in_(held)).values(status="blocked", worker=None, lease_until=None))
+                claimed = [r for r in claimed if r.chat not in blocked]
         return claimed
 
     def _mark_sending(self, conn: Connection, ids: Sequence[int]) -> set[int]:
-        """The delivery key: committed before anything leaves, and only for rows still ours."""
+        """The delivery key: committed before anything leaves, and only for rows still ours. The
+        lease starts again: a batch's later windows may wait long for the token's flood budget, and
+        a row must not look abandoned (and be sent again) while it is on its way."""
         stmt = (
             update(ReminderRow)
             .where(ReminderRow.id.in_(ids), ReminderRow.worker == self.worker_id, ReminderRow.status == "pending")
-            .values(status="sending", attempts=ReminderRow.attempts + 1)
+            .values(status="sending", attempts=ReminderRow.attempts + 1, lease_until=self._clock() + self._lease)
             .returning(ReminderRow.id)
         )
         with conn.begin():
@@ -205,22 +219,32 @@ class ReminderWorker:
     def _record(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
         now = self._clock()
         sent = [o.row.id for o in outcomes if o.error is None]
+        blocked = {o.row.chat for o in outcomes if o.error is not None and o.error.blocked}
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 # Safe to commit without waiting for the flush: if the database crashed before it,
-                # these rows would still say "sending" and be held in doubt, never sent twice.
+                # these rows would still say "sending" and be sent again (at least once).
                 conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             if sent:
                 conn.execute(update(ReminderRow).where(ReminderRow.id.in_(sent)).values(status="sent", sent_at=now, lease_until=None))
+            newly_blocked = block(conn, blocked, now)
             for o in outcomes:
-                if o.error is None:
+                if o.error is None or o.error.blocked:
                     continue
                 status, retry_at = self._after_failure(o, now)
+                doubtful = o.error.maybe_sent and not self._idempotent(o.row)
                 conn.execute(update(ReminderRow).where(ReminderRow.id == o.row.id).values(
                     status=status, worker=None, lease_until=None, **({"due_at": retry_at} if retry_at else {}),
+                    **({"doubtful_sends": ReminderRow.doubtful_sends + 1} if doubtful else {}),
                 ))
                 self._observe("failed" if status != "pending" else "retried", o.row.chat.channel, 1)
                 log.warning("reminder %d: %s (%s)", o.row.id, status, o.error)
+        for chat in blocked:
+            self._observe("failed", chat.channel, sum(o.row.chat == chat and o.error is not None for o in outcomes))
+        for chat in newly_blocked:
+            # One line, no traceback: a citizen blocking the bot is their choice, not a fault.
+            log.warning("reminders held: the chat blocked the bot (they go out when it writes again)",
+                        extra={"chat": pseudonym(chat.channel, chat.chat_id)})
         for channel in {o.row.chat.channel for o in outcomes if o.error is None}:
             self._observe("sent", channel, sum(o.error is None and o.row.chat.channel == channel for o in outcomes))
 
@@ -229,8 +253,6 @@ class ReminderWorker:
         assert error is not None
         if error.permanent:
             return "failed", None
-        if error.maybe_sent and not self._deliverers[(outcome.row.chat.channel, outcome.row.chat.profile)].idempotent:
-            return "in_doubt", None
         attempts = outcome.row.attempts + 1  # this attempt was counted when the row was marked sending
         if attempts >= MAX_ATTEMPTS:
             return "failed", None
@@ -243,21 +265,26 @@ class ReminderWorker:
             for row_id, until in deferred:
                 conn.execute(update(ReminderRow).where(ReminderRow.id == row_id).values(due_at=until, worker=None, lease_until=None))
 
+    def _idempotent(self, row: Claimed) -> bool:
+        return self._deliverers[(row.chat.channel, row.chat.profile)].idempotent
+
     def _recover(self, now: dt.datetime) -> None:
-        """Rows a dead worker left in ``sending``: resend where the channel deduplicates, else in doubt."""
+        """Rows a dead worker left in ``sending`` go back to the queue and are sent again; where the
+        channel cannot drop a repeat, the send that may have arrived is counted as doubtful."""
         stale = and_(ReminderRow.status == "sending", ReminderRow.lease_until < now, self._ours())
         idempotent = [k for k, d in self._deliverers.items() if d.idempotent]
         with self._engine.begin() as conn:
             if idempotent:
                 conn.execute(update(ReminderRow).where(stale, tuple_(ReminderRow.channel, ReminderRow.profile).in_(idempotent))
                              .values(status="pending", worker=None, lease_until=None))
-            in_doubt = conn.execute(update(ReminderRow).where(stale).values(status="in_doubt", worker=None).returning(ReminderRow.channel)).all()
-        for (channel,) in in_doubt:
-            self._observe("in_doubt", channel, 1)
-            log.error("a reminder was being sent by a worker that died; not sent again (status in_doubt)")
+            doubtful = conn.execute(update(ReminderRow).where(stale).values(
+                status="pending", worker=None, lease_until=None, doubtful_sends=ReminderRow.doubtful_sends + 1,
+            ).returning(ReminderRow.channel)).all()
+        for channel in {c for (c,) in doubtful}:
+            count = sum(c == channel for (c,) in doubtful)
+            self._observe("retried", channel, count)
+            log.warning("%d %s reminders were being sent by a worker that died; sending them again (a chat may get one twice)", count, channel)
 
     def purge_finished(self, now: dt.datetime) -> int:
         with self._engine.begin() as conn:
-            return int(conn.execute(delete(ReminderRow).where(
-                ReminderRow.status.in_(("sent", "dropped", "cancelled", "failed", "in_doubt")), ReminderRow.due_at < now - KEEP_FINISHED,
-            )).rowcount)
+            return int(conn.execute(delete(ReminderRow).where(ReminderRow.status.in_(FINISHED), ReminderRow.due_at < now - KEEP_FINISHED)).rowcount)

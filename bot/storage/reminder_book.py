@@ -14,10 +14,11 @@ from bot.core.cases import normalise_reference
 from bot.core.models import Appointment, ChatRef, LinkError, LinkResult, NoticeKind, Subscription, SubscriptionKind
 from bot.reminders.planning import ReminderPolicy, appointment_dues, waste_dues
 from bot.reminders.queue import Due, enqueue
-from bot.reminders.tokens import BadSignature, ExpiredToken, MalformedToken, TokenSigner
+from bot.reminders.tokens import BadSignature, ExpiredToken, MalformedToken, TokenSigner, token_shaped
 from bot.reminders.waste import WasteCalendar
+from bot.storage.blocked_chats import BlockedChats
 from bot.storage.inserts import insert_or_ignore
-from bot.storage.tables import AppointmentChatRow, AppointmentRow, CaseRow, ChatStateRow, ReminderRow, SubscriptionRow
+from bot.storage.tables import AppointmentChatRow, AppointmentRow, BlockedChatRow, CaseRow, ChatStateRow, ReminderRow, SubscriptionRow
 
 
 class SqlReminderBook:
@@ -30,6 +31,7 @@ class SqlReminderBook:
         self._clock = clock
         self._signer = signer
         self._calendar = calendar
+        self._blocked = BlockedChats(engine, clock)
 
     # -- appointments ------------------------------------------------------------------------------
     def add_appointment(self, chat: ChatRef, language: str, starts_at: dt.datetime, office: str | None, subject: str) -> Appointment:
@@ -76,13 +78,15 @@ class SqlReminderBook:
             return True
 
     def redeem(self, chat: ChatRef, language: str, token: str) -> LinkResult:
-        if self._signer is None:
-            # Without keys no link can be genuine; "malformed" lets /start greet as usual.
-            return LinkResult(error=LinkError.MALFORMED)
+        # A payload that is no token at all is "malformed", and /start greets as usual; one shaped
+        # like a token that does not verify is a booking link broken on its way, and is told so.
+        damaged = LinkError.DAMAGED if token_shaped(token) else LinkError.MALFORMED
+        if self._signer is None:  # without keys no link can be genuine
+            return LinkResult(error=damaged)
         try:
             verified = self._signer.verify(token)
         except MalformedToken:
-            return LinkResult(error=LinkError.MALFORMED)
+            return LinkResult(error=damaged)
         except BadSignature:
             return LinkResult(error=LinkError.FORGED)
         except ExpiredToken:
@@ -228,6 +232,11 @@ class SqlReminderBook:
             if chat_made:
                 conn.execute(delete(AppointmentRow).where(AppointmentRow.id.in_(chat_made)))
             conn.execute(delete(ChatStateRow).where(ChatStateRow.channel == chat.channel, ChatStateRow.chat_id == chat.chat_id))
+            conn.execute(delete(BlockedChatRow).where(BlockedChatRow.channel == chat.channel, BlockedChatRow.chat_id == chat.chat_id))
+        self._blocked.forget(chat)
+
+    def heard_from(self, chat: ChatRef) -> None:
+        self._blocked.heard_from(chat)
 
 
 def _subscription(sub_id: str, kind: SubscriptionKind, ref: str, district_names: dict[str, str]) -> Subscription:

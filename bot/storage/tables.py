@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, DateTime, Dialect, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -124,7 +124,8 @@ class ReminderRow(Base):
     """One message due to one chat at one time: the scheduler's work queue.
 
     Workers claim due rows, mark them ``sending`` (the delivery key) before the message leaves and
-    ``sent`` after; a row left in ``sending`` by a killed worker is never sent again blindly.
+    ``sent`` after; a row left in ``sending`` by a killed worker is sent again once its lease ran out
+    (at least once), and counted in ``doubtful_sends`` where the channel cannot drop the repeat.
     """
 
     __tablename__ = "reminders"
@@ -144,11 +145,36 @@ class ReminderRow(Base):
     params: Mapped[str] = mapped_column(Text)  # JSON object of strings
     due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # useless after this: dropped
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sending | sent | dropped | cancelled | failed
+    # pending | sending | sent | dropped | cancelled | failed | blocked (held while the chat blocks the bot)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
     worker: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # Sends that may have arrived without the worker learning so (it died, the request timed out)
+    # and were followed by another: the chat may have this reminder twice.
+    doubtful_sends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class BlockedChatRow(Base):
+    """A chat that blocked the bot (Telegram said 403): its reminders are held, not sent, until it
+    writes to the bot again. Its appointments and subscriptions stay."""
+
+    __tablename__ = "blocked_chats"
+    __table_args__ = (Index("ix_blocked_chats_at", "blocked_at"),)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blocked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class FloodBudgetRow(Base):
+    """The next free send slot of a flood budget shared by every process (one bot token's 30
+    messages a second), as seconds since the epoch on the database's clock."""
+
+    __tablename__ = "flood_budgets"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # never the token itself: a hash of it
+    next_at: Mapped[float] = mapped_column(Float)
 
 
 class IdempotencyRow(Base):

@@ -250,6 +250,17 @@ def test_start_with_another_payload_greets(make: MakeChat) -> None:
     assert plain.text.startswith("Antwort zu begruessung.")
 
 
+@pytest.mark.parametrize(("lang", "says"), [("de", "Dieser Link ist nicht (mehr) gültig"), ("en", "This link is not valid (any more)")])
+def test_start_with_a_damaged_link_says_the_link_is_not_valid(make: MakeChat, lang: str, says: str) -> None:
+    chat = make(book=MemoryReminderBook(tokens={TOKEN: LINKED}, token_errors={TOKEN[:20]: LinkError.DAMAGED}))
+    chat.say("English please" if lang == "en" else "bitte auf Deutsch")
+    [damaged] = chat.command("start", TOKEN[:20])
+    assert damaged.text.startswith(says) and damaged.language == lang
+    [plain] = chat.command("start")
+    assert not plain.text.startswith(says)
+    assert upcoming(chat) == []
+
+
 def test_link_without_a_code_and_as_text(make: MakeChat) -> None:
     chat = make()
     [ask] = chat.command("link")

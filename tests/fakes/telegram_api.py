@@ -473,6 +473,7 @@ class FakeBotApi:
         # What the bot did (read these in tests).
         self.sent: list[tuple[str, JSONDict]] = []  # successful calls except getUpdates/getMe
         self.calls: list[tuple[str, JSONDict, int]] = []  # every request: method, params, HTTP status
+        self.sent_at: list[float] = []  # time.monotonic() of each entry in ``sent``, to measure rates
         self.rate_limited = 0  # calls answered 429 through fail_next()
         self.dropped_updates: list[JSONDict] = []  # pushed updates filtered out by allowed_updates
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}  # (scope JSON, language) → commands
@@ -704,6 +705,10 @@ class FakeBotApi:
         """The user blocked the bot: sending to the chat answers 403."""
         self._blocked.add(chat_id)
 
+    def unblock_chat(self, chat_id: int) -> None:
+        """The user unblocked the bot again."""
+        self._blocked.discard(chat_id)
+
     # ---- HTTP --------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -732,6 +737,7 @@ class FakeBotApi:
         self.calls.append((name, params, 200))
         if name not in _UNRECORDED:
             self.sent.append((name, params))
+            self.sent_at.append(time.monotonic())
             self._notify_sent()
         if isinstance(outcome, _Ok):
             return _json({"ok": True, "result": outcome.result, "description": outcome.description}, 200)

@@ -1,10 +1,9 @@
 """Three real worker processes against the local PostgreSQL and the fake Bot API, one killed with
-SIGKILL halfway: every reminder reaches its chat, none twice.
+SIGKILL halfway: every reminder reaches its chat.
 
 Telegram cannot tell whether a message that was on its way when the worker died arrived, so a row
-the dead worker had marked ``sending`` stays ``in_doubt`` and is never sent again (at most once).
-The test checks exactly that: no duplicates ever, every other reminder delivered exactly once,
-and a lost message only where the row says in_doubt.
+the dead worker had marked ``sending`` is sent again after its lease (at least once) and counted as
+in doubt. The test checks exactly that: nothing lost, and a duplicate only where a send was in doubt.
 """
 
 from __future__ import annotations
@@ -37,11 +36,10 @@ def test_three_workers_deliver_every_reminder_once(database_url: str) -> None:
     assert (result["duplicates"], result["lost"], result["unexpected"]) == (0, 0, 0)
 
 
-def test_a_worker_killed_mid_run_causes_no_duplicate_and_no_silent_loss(database_url: str) -> None:
+def test_a_worker_killed_mid_run_loses_nothing_and_doubles_only_what_was_in_doubt(database_url: str) -> None:
     result = run(workers=3, reminders=REMINDERS, kill_one=True, database_url=database_url, timeout=300)
-    statuses = result["statuses"]
-    assert set(statuses) <= {"sent", "in_doubt"} and sum(statuses.values()) == REMINDERS
-    assert result["duplicates"] == 0 and result["unexpected"] == 0
-    # Whatever did not arrive is accounted for as in doubt (the dead worker's messages in flight).
-    assert result["lost"] <= result["in_doubt"] <= 32  # at most two lanes of 16 were on their way
-    assert result["received"] == REMINDERS - result["lost"]
+    assert result["statuses"] == {"sent": REMINDERS}
+    assert result["lost"] == 0 and result["unexpected"] == 0
+    # Only the dead worker's messages in flight can arrive twice: at most two lanes of 16.
+    assert result["duplicates"] <= result["in_doubt"] <= 32
+    assert result["received"] == REMINDERS + result["duplicates"]

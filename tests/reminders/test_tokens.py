@@ -18,6 +18,7 @@ from bot.reminders.tokens import (
     TokenError,
     TokenSigner,
     key_id,
+    token_shaped,
 )
 from tests.fakes.clock import Clock
 
@@ -301,3 +302,11 @@ def test_hypothesis_single_character_change(token_id: bytes, position: int, data
     c = data.draw(st.characters().filter(lambda ch: ch != token[i]))
     with pytest.raises((BadSignature, MalformedToken)):
         signer.verify(token[:i] + c + token[i + 1 :])
+
+
+def test_a_damaged_token_still_looks_like_one_and_a_campaign_payload_does_not(signer: TokenSigner) -> None:
+    token = signer.issue().token
+    for damaged in (token, token[:20], token[:-1], token + "%3D", token[:30] + "." + token[30:]):
+        assert token_shaped(damaged), damaged
+    for other in ("", "flyer2026", "campaign-flyer", "welcome_center_2026", "1st", "1000flyers", "x" + token):
+        assert not token_shaped(other), other

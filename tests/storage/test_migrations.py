@@ -56,4 +56,25 @@ def test_unanswered_questions_from_before_the_chat_pseudonym_are_kept(engine: En
     command.downgrade(config, "0005")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT text FROM unanswered_questions")).scalars().all() == ["Wann ist Vollmond?"]
+
+
+def test_rows_held_in_doubt_are_queued_again_and_held_rows_survive_a_downgrade(engine: Engine) -> None:
+    """Migration 0008 makes reminders at least once: a row held in doubt goes back to the queue,
+    counted as a doubtful send; going back down, reminders held for a blocked chat are queued."""
+    config = alembic_config(engine)
+    command.downgrade(config, "0005")
+    insert = ("INSERT INTO reminders (dedupe_key, subject_id, channel, profile, chat_id, language, kind, params, due_at, status, worker, attempts)"
+              " VALUES (:key, 's', 'telegram', 'default', '1', 'de', 'case_status', '{}', :at, :status, :worker, 1)")
+    at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(text(insert), [{"key": "doubt", "at": at, "status": "in_doubt", "worker": "dead:1"},
+                                    {"key": "sent", "at": at, "status": "sent", "worker": None}])
+    migrate(engine)
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT dedupe_key, status, worker, doubtful_sends FROM reminders ORDER BY dedupe_key")).all()
+        assert [tuple(r) for r in rows] == [("doubt", "pending", None, 1), ("sent", "sent", None, 0)]
+        conn.execute(text("UPDATE reminders SET status = 'blocked' WHERE dedupe_key = 'doubt'"))
+    command.downgrade(config, "0005")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM reminders WHERE dedupe_key = 'doubt'")).scalar_one() == "pending"
     migrate(engine)

@@ -76,6 +76,17 @@ def test_a_booking_link_works_once_and_forgeries_are_named(engine: Engine) -> No
     assert SqlReminderBook(engine, POLICY, later, signer=TokenSigner([KEY], now=later)).redeem(CHAT, "de", signer.issue().token).error is LinkError.EXPIRED
 
 
+def test_a_booking_link_cut_short_or_garbled_is_damaged_not_a_campaign_payload(engine: Engine) -> None:
+    clock = Clock(at("2026-11-21", "12:00"))
+    signer = TokenSigner([KEY], now=clock)
+    token = _booked(engine, signer, at("2026-12-03", "10:30"))
+    for b in (book(engine, clock, signer), book(engine, clock)):  # with link keys and without
+        for damaged in (token[:25], token[:-3], token[:10] + "%" + token[10:], token + "="):
+            assert b.redeem(CHAT, "de", damaged).error is LinkError.DAMAGED, damaged
+        assert b.redeem(CHAT, "de", "flyer2026").error is LinkError.MALFORMED
+    assert book(engine, clock, signer).redeem(CHAT, "de", token).appointment is not None  # none of that used it up
+
+
 def test_a_cancelled_booking_cannot_be_linked(engine: Engine) -> None:
     clock = Clock(at("2026-11-21", "12:00"))
     signer = TokenSigner([KEY], now=clock)
