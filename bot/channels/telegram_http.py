@@ -9,8 +9,9 @@ limiting — stays python-telegram-bot's.
 What a failed request may have done is told apart here, where it is known, for the senders that
 must not resend a message Telegram may already have shown: a connection that failed before the
 request left is a plain ``NetworkError`` with the connection error as its cause, a timeout while
-waiting for the answer ``TimedOut`` (the request may have been carried out), and a 5xx answer other
-than 504 ``ServerError`` (Telegram failed it; a 504 only says its front end gave up waiting).
+waiting for the answer ``TimedOut`` (the request may have been carried out; so is a 504, which only
+says Telegram's front end gave up waiting), a 5xx answer ``ServerError`` (Telegram failed it), and
+a 4xx the library has no error class for (413, 414, …) ``Refused``, a ``BadRequest``.
 
 ``RequestParameter`` (in ``json_request``) is the one name used from python-telegram-bot's private
 modules: ``RequestData`` has no public constructor for plain JSON values, and the public ways
@@ -24,7 +25,7 @@ import json
 from typing import Any
 
 import aiohttp
-from telegram.error import NetworkError, TimedOut
+from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
@@ -33,6 +34,13 @@ _JSON = {"Content-Type": "application/json"}
 
 class ServerError(NetworkError):
     """Telegram answered 5xx (not 504): the request failed there and may be sent again."""
+
+
+class Refused(BadRequest):
+    """Telegram answered a 4xx that python-telegram-bot maps to no error class of its own."""
+
+
+_MAPPED = frozenset({400, 401, 403, 404, 409, 429})  # the 4xx python-telegram-bot turns into its own errors
 
 
 def json_request(values: dict[str, Any]) -> RequestData:
@@ -105,11 +113,23 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
-        if status >= 500 and status != 504:
+        if status == 504:
+            raise TimedOut("Telegram's front end timed out (504)")
+        if status >= 500:
             raise ServerError(f"Telegram answered {status}")
+        if 400 <= status < 500 and status not in _MAPPED:
+            raise Refused(_description(body) or f"Telegram answered {status}")
         return status, body
 
     def _timeout(self, kind: str, given: object) -> float | None:
         if given is BaseRequest.DEFAULT_NONE:
             return self._timeouts[kind]
         return None if given is None else float(given)  # type: ignore[arg-type]
+
+
+def _description(body: bytes) -> str:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return ""
+    return str(answer.get("description") or "") if isinstance(answer, dict) else ""
