@@ -41,7 +41,8 @@ What is faithful to the real Bot API
 * Webhooks: ``setWebhook`` wants an https URL on port 443, 80, 88 or 8443 and a secret token of
   ``[A-Za-z0-9_-]{1,256}`` (pass ``allow_any_webhook_url=True`` for a local http URL);
   ``deleteWebhook``/``setWebhook`` honour ``drop_pending_updates``; ``getWebhookInfo`` reports
-  the pending count. Message ids are counted per chat, shared by user and bot messages.
+  the pending count. Message ids are counted per chat, shared by user and bot messages. Update ids
+  count up from ``first_update_id`` (Telegram starts at a random one).
   ``editMessageText`` drops the inline keyboard unless it is sent again and answers
   ``message is not modified`` for an identical edit.
 
@@ -463,6 +464,7 @@ class FakeBotApi:
         first_name: str = BOT_FIRST_NAME,
         known_chats_only: bool = False,
         allow_any_webhook_url: bool = False,
+        first_update_id: int = 1001,
     ) -> None:
         self.token = token
         bot_id = token.split(":", 1)[0]
@@ -488,7 +490,7 @@ class FakeBotApi:
         self._custom_certificate = False
 
         self._updates: list[JSONDict] = []
-        self._update_ids = itertools.count(1001)
+        self._update_ids = itertools.count(first_update_id)
         self._callback_ids = itertools.count(5_000_000_001)
         self._chats: dict[int, JSONDict] = {}
         self._message_ids: dict[int, int] = {}
