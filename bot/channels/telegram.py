@@ -16,8 +16,11 @@ Each citizen message is answered once:
 * Every update is claimed by its ``update_id`` before it is handled (``SeenUpdates``; the
   database's ``telegram_updates`` table in production, shared by all processes of the bot), so an
   update delivered again — polling after a crash before the confirmation, a webhook call Telegram
-  retries, the same update at a second replica — is answered once. An update claimed by a process
-  that dies before answering stays unanswered: the window is the handling of one message.
+  retries, the same update at a second replica — is answered once. A polled batch is claimed as a
+  whole when its first update is handled (one statement for up to 100). An update claimed by a
+  process that dies before answering it is not answered; that loses nothing more than polling with
+  python-telegram-bot does anyway, whose updater confirms a batch by asking for the next one, before
+  the batch is handled.
 * A choice button pressed again on the same message stops the button's spinner and sends nothing.
 """
 
@@ -488,7 +491,6 @@ class TelegramChannel:
     async def _send_one(self, chat_id: int, source: str, html: str, markup: JSONDict | None, reply_to: int | None) -> bool:
         """Send one message of a reply (see the module docstring for what is resent); False when
         the chat cannot be written to, so the rest of the reply is not tried."""
-        chat = {"chat": pseudonym(CHANNEL, chat_id)}
         text: str | None = html
         delay = 0.5
         for attempt in range(4):
@@ -499,17 +501,17 @@ class TelegramChannel:
                 await asyncio.sleep(_seconds(exc.retry_after))
             except BadRequest as exc:
                 if text is not None and _PARSE_ERROR in exc.message.lower():
-                    log.warning("telegram refused the HTML of a reply (%s); sending it as plain text", exc.message, extra=chat)
+                    log.warning("telegram refused the HTML of a reply (%s); sending it as plain text", exc.message, extra=_chat(chat_id))
                     text = None
                     continue
-                log.warning("telegram refused a reply: %s", exc.message, extra=chat)
+                log.warning("telegram refused a reply: %s", exc.message, extra=_chat(chat_id))
                 return True
             except (Forbidden, ChatMigrated) as exc:
-                log.info("telegram chat cannot be written to: %s", exc.message, extra=chat)
+                log.info("telegram chat cannot be written to: %s", exc.message, extra=_chat(chat_id))
                 return False
             except TimedOut:
                 log.warning("telegram did not answer a reply within %.0f s; not sent again, as it may have arrived",
-                            self.settings.send_timeout, extra=chat)
+                            self.settings.send_timeout, extra=_chat(chat_id))
                 return True
             except ServerError as exc:
                 if attempt == 3:
@@ -520,14 +522,14 @@ class TelegramChannel:
             except NetworkError as exc:
                 if _may_have_left(exc):
                     log.warning("telegram send failed after the request left (%s); not sent again, as it may have arrived",
-                                type(exc.__cause__ or exc).__name__, extra=chat)
+                                type(exc.__cause__ or exc).__name__, extra=_chat(chat_id))
                     return True
                 if attempt == 3:
                     raise
                 log.warning("telegram send failed (%s); retrying", type(exc.__cause__ or exc).__name__)
                 await asyncio.sleep(delay)
                 delay *= 2
-        log.warning("telegram reply dropped: still refused after four tries", extra=chat)
+        log.warning("telegram reply dropped: still refused after four tries", extra=_chat(chat_id))
         return True
 
     async def _post(self, chat_id: int, text: str, markup: JSONDict | None, *, html: bool = True, reply_to: int | None = None) -> None:
@@ -585,13 +587,18 @@ _NO_PREVIEW = {"is_disabled": True}  # form links would otherwise unfold into la
 _UNLIMITED = AsyncLimiter(1e9, 1.0)  # per-chat limit lifted (benchmarks, a local Bot API server)
 
 
+def _chat(chat_id: int) -> dict[str, str]:
+    """The ``extra`` naming a chat in a log line: its pseudonym (bot.ops.logs)."""
+    return {"chat": pseudonym(CHANNEL, chat_id)}
+
+
 def _chat_of(update: JSONDict) -> dict[str, str]:
     """The pseudonym of the chat a raw update came from, for log lines about it (if it has one)."""
     for value in update.values():
         if isinstance(value, dict):
             chat = value.get("chat") or (value.get("message") or {}).get("chat")
             if isinstance(chat, dict) and isinstance(chat.get("id"), int):
-                return {"chat": pseudonym(CHANNEL, chat["id"])}
+                return _chat(chat["id"])
     return {}
 
 
