@@ -39,7 +39,10 @@ class SqlSeenUpdates:
         now = self._clock()
         rows = [{"profile": profile, "update_id": update_id, "seen_at": now} for update_id in update_ids]
         with self._engine.begin() as conn:
-            claimed = conn.execute(insert_or_ignore(conn, _TABLE, ["profile", "update_id"]).values(rows).returning(_TABLE.c.update_id))
+            # Rows as executemany parameters, not a VALUES list: the statement is compiled once and
+            # cached (compiling a 100-row VALUES cost about 25 µs an update), and SQLAlchemy still
+            # sends it as one multi-row INSERT that returns the ids it inserted.
+            claimed = conn.execute(insert_or_ignore(conn, _TABLE, ["profile", "update_id"]).returning(_TABLE.c.update_id), rows)
             fresh = {int(row[0]) for row in claimed}
             if self._next_purge is None or now >= self._next_purge:
                 conn.execute(delete(_TABLE).where(_TABLE.c.seen_at < now - self._keep))
