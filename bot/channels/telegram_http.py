@@ -9,9 +9,10 @@ limiting — stays python-telegram-bot's.
 What a failed request may have done is told apart here, where it is known, for the senders that
 must not resend a message Telegram may already have shown: a connection that failed before the
 request left is a plain ``NetworkError`` with the connection error as its cause, a timeout while
-waiting for the answer ``TimedOut`` (the request may have been carried out; so is a 504, which only
-says Telegram's front end gave up waiting), a 5xx answer ``ServerError`` (Telegram failed it), and
-a 4xx the library has no error class for (413, 414, …) ``Refused``, a ``BadRequest``.
+waiting for the answer ``TimedOut`` (the request may have been carried out; a 504 is one too, as
+it only says that Telegram's front end gave up waiting), another 5xx answer ``ServerError``
+(Telegram failed it), and a 4xx the library has no error class for (413, 414, …) ``Refused``, a
+``BadRequest``.
 
 ``RequestParameter`` (in ``json_request``) is the one name used from python-telegram-bot's private
 modules: ``RequestData`` has no public constructor for plain JSON values, and the public ways

@@ -179,7 +179,7 @@ def test_blocked_chat_is_forbidden() -> None:
 def test_injected_refusals_and_a_late_answer() -> None:
     async def body(fake: FakeBotApi, bot: Bot) -> None:
         fake.reject_next("sendMessage", 400, "Bad Request: can't parse entities: Unclosed start tag at byte offset 0")
-        with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        with pytest.raises(BadRequest, match="Can't parse entities"):
             await bot.send_message(CHAT, "Hallo")
         fake.reject_next("sendMessage", 403, "Forbidden: bot was kicked from the group chat")
         with pytest.raises(Forbidden, match="kicked"):
@@ -198,7 +198,7 @@ def test_a_reply_to_a_missing_message_needs_allow_sending_without_reply() -> Non
         question = fake.push_message(CHAT, "Frage")["message"]["message_id"]
         answer = await bot.send_message(CHAT, "Antwort", reply_parameters=ReplyParameters(question))
         assert answer.reply_to_message is not None and answer.reply_to_message.text == "Frage"
-        with pytest.raises(BadRequest, match="(?i)message to be replied not found"):
+        with pytest.raises(BadRequest, match="Message to be replied not found"):
             await bot.send_message(CHAT, "x", reply_parameters=ReplyParameters(question + 99))
         sent = await bot.send_message(CHAT, "x", reply_parameters=ReplyParameters(question + 99, allow_sending_without_reply=True))
         assert sent.reply_to_message is None
