@@ -23,7 +23,8 @@ Bot under test: ``TelegramChannel`` + the production ``Dialogue``, wrapped by th
 (``bot.ops.metrics.Metrics.observe``) as ``buergerbot run`` does (``bot.app.build_dialogue`` with
 ``open_storage``: the default Musterstadt knowledge in ``faq/`` and ``intents/``, city clock,
 holiday calendar, chat states and unanswered questions in the database, by default a new SQLite
-file in a temporary folder as shipped, ``--database-url`` for another). Questions: half of the messages are
+file in a temporary folder as shipped, ``--database-url`` for another; update ids claimed in the
+same database). Questions: half of the messages are
 drawn from ``tests/data/musterstadt_eval.jsonl`` (citizens' own phrasings, ~25 % out of scope),
 half from the example questions of the knowledge base (German and English, the Telegram
 ``language_code`` set to the question's language); fixed seed.
@@ -70,6 +71,7 @@ import dataclasses
 import json
 import logging
 import os
+import random
 import sys
 import tempfile
 import time
@@ -193,7 +195,9 @@ async def _fake_burst(fake: Any, cmd: dict[str, Any]) -> dict[str, Any]:
 
 
 async def serve_fake() -> None:
-    fake = _timed_fake_class()(TOKEN)
+    # Update ids from a random start, as Telegram's: each round's fresh fake must not hand out ids
+    # the bot under test has claimed in an earlier round (same database).
+    fake = _timed_fake_class()(TOKEN, first_update_id=random.randrange(1, 2**31 - 10**7))
     await fake.start()
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=64 * 1024 * 1024)
@@ -273,9 +277,13 @@ def buergerbot_starter(live: Any, data_dir: Path, database_url: str | None, conc
     ``per_chat`` None keeps the shipped per-chat limit."""
     from bot.channels.telegram import TelegramChannel, TelegramSettings
     from bot.ops.metrics import Metrics
+    from bot.storage.database import make_engine
+    from bot.storage.telegram_updates import SqlSeenUpdates
 
     dialogue = harness.production_dialogue(live, data_dir, database_url)
     handle = Metrics().observe(dialogue.handle, "default")
+    # Update ids claimed in the same database, as `buergerbot run` does (bot.runtime.build_channels).
+    seen = SqlSeenUpdates(make_engine(database_url or f"sqlite:///{data_dir / 'buergerbot.db'}"))
 
     async def start(base_url: str) -> Callable[[], Awaitable[None]]:
         settings = TelegramSettings(token=TOKEN, base_url=base_url, concurrency=concurrency, poll_timeout=10)
@@ -283,7 +291,7 @@ def buergerbot_starter(live: Any, data_dir: Path, database_url: str | None, conc
             settings = dataclasses.replace(settings, per_chat_per_second=per_chat)
         if lift_flood_limit:
             settings = dataclasses.replace(settings, overall_per_second=0)
-        channel = TelegramChannel(settings, handle)
+        channel = TelegramChannel(settings, handle, seen)
         await channel.start()
         return channel.stop
 

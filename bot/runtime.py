@@ -59,7 +59,12 @@ def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage, me
         if profile.telegram is not None:
             from bot.channels.telegram import TelegramChannel, TelegramSettings
 
-            channels.append(TelegramChannel(TelegramSettings.from_profile(profile), handle))
+            seen = None
+            if storage.engine is not None:
+                from bot.storage.telegram_updates import SqlSeenUpdates
+
+                seen = SqlSeenUpdates(storage.engine)
+            channels.append(TelegramChannel(TelegramSettings.from_profile(profile), handle, seen))
         if profile.matrix is not None:
             from bot.channels.matrix import MatrixChannel, MatrixSettings
 

@@ -2,38 +2,62 @@
 
 It holds no business rules: it decides only what Telegram forces on it (which updates to read,
 HTML escaping, the 4096-character limit, keyboards, flood limits).
+
+Each citizen message is answered once:
+
+* Replies are never sent again after a timeout: Telegram may have carried out a request whose
+  answer did not come, and sendMessage has no idempotency key. Sends wait ``send_timeout`` (30 s,
+  against python-telegram-bot's 5 s) for Telegram's answer, so a slow moment of Telegram is waited
+  out instead of cut off; a reply whose answer does not come within it stays in doubt, is logged
+  and not resent. The price is the rare reply lost in a hang longer than that. Resent are only
+  requests Telegram refused or failed before carrying them out: 429 (after ``retry_after``), a
+  5xx answer other than 504, and a connection that failed before the request left. Other refusals
+  (4xx) are final; HTML that Telegram cannot parse is sent once more as plain text.
+* Every update is claimed by its ``update_id`` before it is handled (``SeenUpdates``; the
+  database's ``telegram_updates`` table in production, shared by all processes of the bot), so an
+  update delivered again — polling after a crash before the confirmation, a webhook call Telegram
+  retries, the same update at a second replica — is answered once. A polled batch is claimed as a
+  whole when its first update is handled (one statement for up to 100). An update claimed by a
+  process that dies before answering it is not answered; that loses nothing more than polling with
+  python-telegram-bot does anyway, whose updater confirms a batch by asking for the next one, before
+  the batch is handled.
+* A choice button pressed again on the same message stops the button's spinner and sends nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from aiolimiter import AsyncLimiter
+from aiohttp import web
 from telegram import (
     BotCommand,
     Message,
     Update,
 )
 from telegram.constants import ChatType, MessageLimit, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
     Application,
-    ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     ContextTypes,
+    ExtBot,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
-from bot.channels.markup import to_html
+from bot.channels.markup import to_html, to_plain
 from bot.channels.splitting import split_message
-from bot.channels.telegram_http import AiohttpRequest, json_request
+from bot.channels.telegram_http import AiohttpRequest, ServerError, json_request
 from bot.channels.telegram_limits import FloodLimits
 from bot.config import ProfileConfig
 from bot.core.models import Incoming, Reply
@@ -50,6 +74,36 @@ CHANNEL = "telegram"
 # Telegram counts the text without markup; our limit leaves room for the difference in counting.
 _TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH - 96
 _CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
+WEBHOOK_MAX_BYTES = 1 << 20  # Telegram's updates are a few kB; anything this big is not from Telegram
+_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_PARSE_ERROR = "can't parse entities"
+
+
+class SeenUpdates(Protocol):
+    """Where update ids are claimed (bot.storage.telegram_updates.SqlSeenUpdates in production)."""
+
+    def claim(self, profile: str, update_ids: Sequence[int]) -> set[int]:
+        """The ids among ``update_ids`` claimed by this call; the others were claimed before."""
+        ...
+
+
+class MemorySeenUpdates:
+    """Claims kept in this process (the newest ``size``): for a bot without a database."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._size = size
+        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
+
+    def claim(self, profile: str, update_ids: Sequence[int]) -> set[int]:
+        fresh = set()
+        for update_id in update_ids:
+            key = (profile, update_id)
+            if key not in self._seen:
+                self._seen[key] = None
+                fresh.add(update_id)
+        while len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        return fresh
 
 
 @dataclass(frozen=True)
@@ -66,6 +120,7 @@ class TelegramSettings:
     per_chat_per_second: float = 1.0
     overall_per_second: float = 30.0  # Telegram's limit for one bot; 0 lifts it (benchmarks, local Bot API)
     poll_timeout: float = 10.0
+    send_timeout: float = 30.0  # seconds to wait for Telegram's answer to a send; none is resent after it
 
     @classmethod
     def from_profile(cls, profile: ProfileConfig) -> TelegramSettings:
@@ -80,27 +135,32 @@ class TelegramSettings:
 
 
 class TelegramChannel:
-    def __init__(self, settings: TelegramSettings, handle: Handle) -> None:
+    def __init__(self, settings: TelegramSettings, handle: Handle, seen: SeenUpdates | None = None) -> None:
         if settings.webhook_url and not settings.webhook_secret:
             raise ValueError("webhook mode needs a secret token")
         self.settings = settings
         self._handle = handle
-        self._chat_limits: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        self._seen = seen if seen is not None else MemorySeenUpdates()
+        self._claims: dict[int, asyncio.Future[bool]] = {}  # update ids waiting for the next claim
+        self._claiming: asyncio.Task[None] | None = None
+        self._fetched_ids: dict[int, None] = {}  # polled, not yet claimed: claimed with the next claim
+        self._verdicts: dict[int, bool] = {}  # claimed ahead of their handling: first time or not
+        self._stopping = False
+        self._pressed: OrderedDict[tuple[int, int, str], None] = OrderedDict()  # (chat, message, data) answered
+        self._webhook: web.AppRunner | None = None
         self.app = self._build()
 
     def _build(self) -> Application:  # type: ignore[type-arg]
         s = self.settings
-        builder: ApplicationBuilder = (  # type: ignore[type-arg]
-            Application.builder()
-            .token(s.token)
-            .rate_limiter(FloodLimits(s.token, s.overall_per_second, s.per_chat_per_second))
-            .concurrent_updates(s.concurrency)
-            .request(AiohttpRequest(connection_pool_size=64))
-            .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        urls = {"base_url": s.base_url, "base_file_url": s.base_url.replace("/bot", "/file/bot")} if s.base_url else {}
+        rate_limiter = FloodLimits(s.token, s.overall_per_second, s.per_chat_per_second)
+        bot = _PollingBot(
+            s.token, **urls, rate_limiter=rate_limiter, fetched=self._fetched,
+            request=AiohttpRequest(connection_pool_size=64, read_timeout=s.send_timeout),
+            get_updates_request=AiohttpRequest(connection_pool_size=1),
         )
-        if s.base_url:
-            builder = builder.base_url(s.base_url).base_file_url(s.base_url.replace("/bot", "/file/bot"))
-        app = builder.build()
+        app = Application.builder().bot(bot).concurrent_updates(s.concurrency).build()
+        app.add_handler(TypeHandler(Update, self._claim), group=-1)
         app.add_handler(MessageHandler(filters.UpdateType.EDITED, self._ignore), group=0)
         app.add_handler(MessageHandler(filters.COMMAND, self._on_command))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self._on_text))
@@ -115,25 +175,80 @@ class TelegramChannel:
         await self.app.initialize()
         await self._set_commands()
         if s.webhook_url:
-            await self.app.updater.start_webhook(  # type: ignore[union-attr]
-                listen=s.listen, port=s.port, url_path=s.url_path, webhook_url=s.webhook_url,
-                secret_token=s.webhook_secret, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
-            )
+            await self._start_webhook()
         else:
             await self.app.updater.start_polling(  # type: ignore[union-attr]
                 timeout=s.poll_timeout, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
-                error_callback=lambda exc: log.warning("telegram polling: %s", type(exc).__name__),
+                error_callback=self._on_polling_error,
             )
         await self.app.start()
         log.info("telegram channel started (%s, profile %s)", "webhook" if s.webhook_url else "polling", s.profile)
 
     async def stop(self) -> None:
         """Stop taking updates, let in-flight replies finish, then close."""
+        # What the updater fetches while it stops (to confirm the offset) is not handled: it must
+        # stay unclaimed, to be answered after the restart.
+        self._stopping = True
+        if self._webhook is not None:
+            await self._webhook.cleanup()
+            self._webhook = None
         if self.app.updater and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+
+    def _on_polling_error(self, exc: TelegramError) -> None:
+        if isinstance(exc, Conflict):
+            # Telegram hands each update to one getUpdates call: two pollers take turns, each
+            # missing what the other got, until one of them is stopped.
+            log.warning("telegram polling: Conflict (%s). Another process polls with the same bot token "
+                        "(a second instance or worker of this bot, or a webhook is set): run one poller per token",
+                        exc.message, extra={"profile": self.settings.profile})
+        else:
+            log.warning("telegram polling: %s", type(exc).__name__)
+
+    # -- webhook -------------------------------------------------------------------------------
+    async def _start_webhook(self) -> None:
+        """Our own receiver (python-telegram-bot's documented custom-webhook way: updates into
+        ``update_queue``), for what the library's does not do: 400 for a body that is not JSON
+        (Telegram retries anything but 2xx, and a 500 invites that), a size limit, and logging an
+        unreadable update without its contents."""
+        s = self.settings
+        app = web.Application(client_max_size=WEBHOOK_MAX_BYTES)
+        app.router.add_post(f"/{s.url_path.strip('/')}", self._on_webhook)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, s.listen, s.port).start()
+        self._webhook = runner
+        await self.app.bot.set_webhook(url=s.webhook_url or "", secret_token=s.webhook_secret,
+                                       allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(_SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), (self.settings.webhook_secret or "").encode()):
+            return web.Response(status=403)
+        if request.content_length is not None and request.content_length > WEBHOOK_MAX_BYTES:
+            return web.Response(status=413)
+        try:
+            data = json.loads(await request.read())
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413)
+        except ValueError:  # also a body that is not UTF-8
+            log.warning("telegram webhook: a request body that is not JSON was refused")
+            return web.Response(status=400)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            log.warning("telegram webhook: a request that is not an update was refused")
+            return web.Response(status=400)
+        try:
+            update = Update.de_json(data, self.app.bot)
+        except Exception as exc:  # whatever the library fails on, Telegram must not resend it
+            kinds = ",".join(sorted(str(k) for k in data if k != "update_id"))[:100]
+            log.warning("telegram webhook: update %d (%s) could not be read (%s); skipped", data["update_id"], kinds,
+                        type(exc).__name__, extra=_chat_of(data))
+            return web.Response(status=200)  # sending it again would not make it readable
+        await self.app.update_queue.put(update)
+        return web.Response(status=200)
 
     async def _set_commands(self) -> None:
         commands = [
@@ -152,6 +267,53 @@ class TelegramChannel:
             log.warning("could not set bot commands: %s", type(exc).__name__)
 
     # -- incoming ------------------------------------------------------------------------------
+    async def _claim(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """First handler of every update: stops one that was claimed before (see the module docstring)."""
+        first = self._verdicts.pop(update.update_id, None)
+        if first is None:
+            first = await self._first_time(update.update_id)
+        if not first:
+            log.info("telegram update %d was delivered again; answered before, skipped", update.update_id,
+                     extra={"profile": self.settings.profile})
+            raise ApplicationHandlerStop
+
+    async def _fetched(self, updates: Sequence[Update]) -> None:
+        """A polled batch: its ids go together into the claim its first update starts, one
+        statement for up to 100 updates instead of a database round trip each."""
+        if not self._stopping:
+            self._fetched_ids.update(dict.fromkeys(u.update_id for u in updates))
+
+    async def _first_time(self, update_id: int) -> bool:
+        if update_id in self._claims:  # the same update twice at once
+            return False
+        waiting = asyncio.get_running_loop().create_future()
+        self._claims[update_id] = waiting
+        if self._claiming is None:
+            self._claiming = asyncio.create_task(self._claim_waiting())
+        return await waiting
+
+    async def _claim_waiting(self) -> None:
+        """Claims in batches: the ids that arrive while one claim is in the database go in the next,
+        with the polled ones not yet claimed; one statement each, in a thread (the database must
+        not stall the event loop)."""
+        try:
+            while self._claims:
+                batch, self._claims = self._claims, {}
+                ahead = [i for i in self._fetched_ids if i not in batch]
+                self._fetched_ids = {}
+                try:
+                    fresh = await asyncio.to_thread(self._seen.claim, self.settings.profile, [*batch, *ahead])
+                except Exception as exc:  # answered twice is better than not at all
+                    log.warning("telegram: claiming %d updates failed (%s); they are answered unclaimed", len(batch) + len(ahead),
+                                type(exc).__name__)
+                    fresh = {*batch, *ahead}
+                self._verdicts.update((i, i in fresh) for i in ahead)
+                for update_id, waiting in batch.items():
+                    if not waiting.done():
+                        waiting.set_result(update_id in fresh)
+        finally:
+            self._claiming = None
+
     async def _ignore(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Edited messages are ignored on purpose: the original was answered already."""
 
@@ -160,7 +322,7 @@ class TelegramChannel:
         if message is None or message.text is None or not self._addressed(update, message):
             return
         text = self._strip_mention(message.text, context.bot.username)
-        await self._dispatch(update, Incoming(CHANNEL, str(message.chat_id), text, self._lang(update), self.settings.profile))
+        await self._dispatch(update, Incoming(CHANNEL, str(message.chat_id), text, self._lang(update), self.settings.profile), message)
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -173,7 +335,7 @@ class TelegramChannel:
         incoming = Incoming(CHANNEL, str(message.chat_id), "", self._lang(update), self.settings.profile,
                             command=command.lower()[:32],
                             argument=argument.strip()[:64])
-        await self._dispatch(update, incoming)
+        await self._dispatch(update, incoming, message)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -185,7 +347,21 @@ class TelegramChannel:
         chat = update.effective_chat
         if chat is None or not data or len(data.encode()) > _CALLBACK_LIMIT:
             return
+        if query.message is not None and not self._first_press(chat.id, query.message.message_id, data):
+            return  # answered already, right below that message
         await self._dispatch(update, Incoming(CHANNEL, str(chat.id), "", self._lang(update), self.settings.profile, choice=data))
+
+    def _first_press(self, chat_id: int, message_id: int, data: str) -> bool:
+        """Whether this button of this message was not pressed before (kept for the newest 10,000
+        presses: a second press comes within seconds). Another button of the same message still
+        counts, as the citizen may want a second topic from one menu."""
+        key = (chat_id, message_id, data)
+        if key in self._pressed:
+            return False
+        self._pressed[key] = None
+        if len(self._pressed) > 10_000:
+            self._pressed.popitem(last=False)
+        return True
 
     async def _on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stickers, photos, voice, locations: a polite note in private chats, silence in groups."""
@@ -200,16 +376,21 @@ class TelegramChannel:
         # of the chat, so operators see whether failures hit one chat or many (bot.ops.logs).
         chat = update.effective_chat if isinstance(update, Update) else None
         extra = {"chat": pseudonym(CHANNEL, chat.id)} if chat is not None else {}
+        if isinstance(context.error, Forbidden):  # blocked, or removed from the group: nothing is wrong with the bot
+            log.info("telegram chat cannot be written to: %s", context.error.message, extra=extra)
+            return
         log.error("telegram handler failed: %s", type(context.error).__name__, exc_info=context.error, extra=extra)
 
-    async def _dispatch(self, update: Update, incoming: Incoming) -> None:
+    async def _dispatch(self, update: Update, incoming: Incoming, question: Message | None = None) -> None:
         chat = update.effective_chat
         if chat is None:
             return
         # Inline on purpose: the dialogue is about a millisecond of CPU and its state store is
         # cached, while a thread hop cost 3 ms a message here (GIL contention with the sockets).
         replies = self._handle(incoming)
-        await self._send(chat.id, replies)
+        # In a group several people ask at once: the answer is marked as the reply to its question.
+        reply_to = question.message_id if question is not None and chat.type != ChatType.PRIVATE else None
+        await self._send(chat.id, replies, reply_to)
 
     def _supported_chat(self, update: Update) -> bool:
         chat = update.effective_chat
@@ -275,18 +456,26 @@ class TelegramChannel:
                 raise DeliveryFailed("still rate limited after five waits")
 
     # -- outgoing ------------------------------------------------------------------------------
-    async def _send(self, chat_id: int, replies: Sequence[Reply]) -> None:
+    async def _send(self, chat_id: int, replies: Sequence[Reply], reply_to: int | None = None) -> None:
         for reply in replies:
-            for html, markup in self._messages(reply):
-                await self._send_one(chat_id, html, markup)
+            for source, html, markup in self._parts(reply):
+                if not await self._send_one(chat_id, source, html, markup, reply_to):
+                    return
 
     def _messages(self, reply: Reply) -> list[tuple[str, JSONDict | None]]:
         """The reply as Telegram messages: HTML chunks below the length limit, the keyboard on the last."""
+        return [(html, markup) for _, html, markup in self._parts(reply)]
+
+    def _parts(self, reply: Reply) -> list[tuple[str, str, JSONDict | None]]:
+        """:meth:`_messages` with the source text of each chunk (for the plain-text fallback)."""
         whole = to_html(reply.text)
         # Nearly every answer fits one message: render it once instead of once to measure and again to send.
-        chunks = [whole] if len(whole) <= _TEXT_LIMIT else [to_html(c) for c in split_message(reply.text, _TEXT_LIMIT, lambda t: len(to_html(t)))]
+        if len(whole) <= _TEXT_LIMIT:
+            chunks = [(reply.text, whole)]
+        else:
+            chunks = [(c, to_html(c)) for c in split_message(reply.text, _TEXT_LIMIT, lambda t: len(to_html(t)))]
         markup = self._keyboard(reply)
-        return [(html, markup if i == len(chunks) - 1 else None) for i, html in enumerate(chunks)]
+        return [(source, html, markup if i == len(chunks) - 1 else None) for i, (source, html) in enumerate(chunks)]
 
     def _keyboard(self, reply: Reply) -> JSONDict | None:
         """Link buttons, then choices, one per row, as the Bot API's inline keyboard."""
@@ -298,59 +487,110 @@ class TelegramChannel:
         ]
         return {"inline_keyboard": rows} if rows else None
 
-    async def _send_one(self, chat_id: int, html: str, markup: JSONDict | None) -> None:
+    async def _send_one(self, chat_id: int, source: str, html: str, markup: JSONDict | None, reply_to: int | None) -> bool:
+        """Send one message of a reply (see the module docstring for what is resent); False when
+        the chat cannot be written to, so the rest of the reply is not tried."""
+        text: str | None = html
         delay = 0.5
         for attempt in range(4):
             try:
-                await self._post(chat_id, html, markup)
-                return
+                await self._post(chat_id, text if text is not None else to_plain(source), markup, html=text is not None, reply_to=reply_to)
+                return True
             except RetryAfter as exc:  # left over after the rate limiter's own retries
                 await asyncio.sleep(_seconds(exc.retry_after))
-            except NetworkError as exc:
+            except BadRequest as exc:
+                if text is not None and _PARSE_ERROR in exc.message.lower():
+                    log.warning("telegram refused the HTML of a reply (%s); sending it as plain text", exc.message, extra=_chat(chat_id))
+                    text = None
+                    continue
+                log.warning("telegram refused a reply: %s", exc.message, extra=_chat(chat_id))
+                return True
+            except (Forbidden, ChatMigrated) as exc:
+                log.info("telegram chat cannot be written to: %s", exc.message, extra=_chat(chat_id))
+                return False
+            except TimedOut:
+                log.warning("telegram did not answer a reply within %.0f s; not sent again, as it may have arrived",
+                            self.settings.send_timeout, extra=_chat(chat_id))
+                return True
+            except ServerError as exc:
                 if attempt == 3:
                     raise
-                log.warning("telegram send failed (%s); retrying", type(exc).__name__)
+                log.warning("telegram send failed (%s); retrying", exc.message)
                 await asyncio.sleep(delay)
                 delay *= 2
+            except NetworkError as exc:
+                if _may_have_left(exc):
+                    log.warning("telegram send failed after the request left (%s); not sent again, as it may have arrived",
+                                type(exc.__cause__ or exc).__name__, extra=_chat(chat_id))
+                    return True
+                if attempt == 3:
+                    raise
+                log.warning("telegram send failed (%s); retrying", type(exc.__cause__ or exc).__name__)
+                await asyncio.sleep(delay)
+                delay *= 2
+        log.warning("telegram reply dropped: still refused after four tries", extra=_chat(chat_id))
+        return True
 
-    async def _post(self, chat_id: int, html: str, markup: JSONDict | None) -> None:
+    async def _post(self, chat_id: int, text: str, markup: JSONDict | None, *, html: bool = True, reply_to: int | None = None) -> None:
         # The library's request layer (errors, RetryAfter) under the library's rate limiter, but
         # not its Bot methods: converting the parameters and parsing Telegram's echo of every sent
         # message into a Message took about as much CPU as the HTTP request itself (~0.25 ms), and
         # nothing reads that echo.
-        params: JSONDict = {"chat_id": chat_id, "text": html, "parse_mode": ParseMode.HTML, "link_preview_options": _NO_PREVIEW}
+        params: JSONDict = {"chat_id": chat_id, "text": text, "link_preview_options": _NO_PREVIEW}
+        if html:
+            params["parse_mode"] = ParseMode.HTML
         if markup is not None:
             params["reply_markup"] = markup
+        if reply_to is not None:
+            # A question deleted in the meantime must not cost the answer.
+            params["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
         bot = self.app.bot
-        async with self._chat_limiter(chat_id):
-            await bot.rate_limiter.process_request(
-                bot.request.post, (f"{bot.base_url}/sendMessage", json_request(params)), {}, "sendMessage", params, None,
-            )
+        # FloodLimits paces both the token's budget and each chat.
+        await bot.rate_limiter.process_request(
+            bot.request.post, (f"{bot.base_url}/sendMessage", json_request(params)), {}, "sendMessage", params, None,
+        )
 
-    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
-        if self.settings.per_chat_per_second <= 0:
-            return _UNLIMITED
-        limiter = self._chat_limits.get(chat_id)
-        if limiter is None:
-            # About one message a second per chat, with a small burst for multi-part answers.
-            limiter = AsyncLimiter(max(1.0, 3 * self.settings.per_chat_per_second), 3.0)
-            self._chat_limits[chat_id] = limiter
-            if len(self._chat_limits) > 10_000:
-                self._chat_limits.popitem(last=False)
-        else:
-            self._chat_limits.move_to_end(chat_id)
-        return limiter
+
+class _PollingBot(ExtBot[Any]):
+    """The library's bot, telling ``fetched`` about every batch getUpdates brought before the
+    updater queues it."""
+
+    __slots__ = ("_on_fetched",)
+
+    def __init__(self, *args: Any, fetched: Callable[[Sequence[Update]], Awaitable[None]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_fetched = fetched
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        updates = await super().get_updates(*args, **kwargs)
+        if updates:
+            await self._on_fetched(updates)
+        return updates
 
 
 _NO_PREVIEW = {"is_disabled": True}  # form links would otherwise unfold into large cards
-_UNLIMITED = AsyncLimiter(1e9, 1.0)  # per-chat limit lifted (benchmarks, a local Bot API server)
+
+
+def _chat(chat_id: int) -> dict[str, str]:
+    """The ``extra`` naming a chat in a log line: its pseudonym (bot.ops.logs)."""
+    return {"chat": pseudonym(CHANNEL, chat_id)}
+
+
+def _chat_of(update: JSONDict) -> dict[str, str]:
+    """The pseudonym of the chat a raw update came from, for log lines about it (if it has one)."""
+    for value in update.values():
+        if isinstance(value, dict):
+            chat = value.get("chat") or (value.get("message") or {}).get("chat")
+            if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+                return _chat(chat["id"])
+    return {}
 
 
 def _may_have_left(exc: NetworkError) -> bool:
     """Whether the request may have reached Telegram: only a refused or failed connection proves it did not."""
     cause = exc.__cause__
     while cause is not None:
-        if isinstance(cause, ConnectionRefusedError) or type(cause).__name__ in ("ConnectError", "ConnectTimeout", "PoolTimeout", "ClientConnectorError"):
+        if isinstance(cause, ConnectionRefusedError) or type(cause).__name__ in ("ConnectError", "ConnectTimeout", "PoolTimeout", "ClientConnectorError", "ConnectionTimeoutError"):
             return False
         cause = cause.__cause__
     return True

@@ -5,6 +5,19 @@ CPU and got slower with more connections in flight (httpcore scans its pool on e
 aiohttp's C-accelerated client does the same work for a fraction. The library supports swapping
 this layer (``BaseRequest``); everything above it — the Bot API methods, errors, retries, rate
 limiting — stays python-telegram-bot's.
+
+What a failed request may have done is told apart here, where it is known, for the senders that
+must not resend a message Telegram may already have shown: a connection that failed before the
+request left is a plain ``NetworkError`` with the connection error as its cause, a timeout while
+waiting for the answer ``TimedOut`` (the request may have been carried out; a 504 is one too, as
+it only says that Telegram's front end gave up waiting), another 5xx answer ``ServerError``
+(Telegram failed it), and a 4xx the library has no error class for (413, 414, …) ``Refused``, a
+``BadRequest``.
+
+``RequestParameter`` (in ``json_request``) is the one name used from python-telegram-bot's private
+modules: ``RequestData`` has no public constructor for plain JSON values, and the public ways
+round it cost what ``json_request`` saves (``Bot.do_api_request`` converts every parameter and
+warns for methods the ``Bot`` class has) or copy the library's error mapping.
 """
 
 from __future__ import annotations
@@ -13,13 +26,22 @@ import json
 from typing import Any
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
-from telegram.error import NetworkError, TimedOut
+from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 _JSON = {"Content-Type": "application/json"}
+
+
+class ServerError(NetworkError):
+    """Telegram answered 5xx (not 504): the request failed there and may be sent again."""
+
+
+class Refused(BadRequest):
+    """Telegram answered a 4xx that python-telegram-bot maps to no error class of its own."""
+
+
+_MAPPED = frozenset({400, 401, 403, 404, 409, 429})  # the 4xx python-telegram-bot turns into its own errors
 
 
 def json_request(values: dict[str, Any]) -> RequestData:
@@ -56,15 +78,15 @@ class AiohttpRequest(BaseRequest):
 
     async def do_request(
         self, url: str, method: str, request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE, write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE, pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        read_timeout: object = BaseRequest.DEFAULT_NONE, write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE, pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
-        read = self._timeouts["read"] if isinstance(read_timeout, DefaultValue) else read_timeout
-        connect = self._timeouts["connect"] if isinstance(connect_timeout, DefaultValue) else connect_timeout
-        pool = self._timeouts["pool"] if isinstance(pool_timeout, DefaultValue) else pool_timeout
-        write = self._timeouts["write"] if isinstance(write_timeout, DefaultValue) else write_timeout
+        read = self._timeout("read", read_timeout)
+        connect = self._timeout("connect", connect_timeout)
+        pool = self._timeout("pool", pool_timeout)
+        write = self._timeout("write", write_timeout)
         # aiohttp has no separate write timeout: a read window covers the whole exchange after connecting.
         total = None if read is None else read + (write or 0.0) + (connect or 0.0) + (pool or 0.0)
         timeout = aiohttp.ClientTimeout(total=total, connect=None if connect is None and pool is None else (connect or 0.0) + (pool or 0.0), sock_read=read)
@@ -85,8 +107,30 @@ class AiohttpRequest(BaseRequest):
                 headers = _JSON
         try:
             async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as response:
-                return response.status, await response.read()
+                status, body = response.status, await response.read()
+        except aiohttp.ConnectionTimeoutError as exc:  # nothing was sent: not a doubt like a read timeout
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+        if status == 504:
+            raise TimedOut("Telegram's front end timed out (504)")
+        if status >= 500:
+            raise ServerError(f"Telegram answered {status}")
+        if 400 <= status < 500 and status not in _MAPPED:
+            raise Refused(_description(body) or f"Telegram answered {status}")
+        return status, body
+
+    def _timeout(self, kind: str, given: object) -> float | None:
+        if given is BaseRequest.DEFAULT_NONE:
+            return self._timeouts[kind]
+        return None if given is None else float(given)  # type: ignore[arg-type]
+
+
+def _description(body: bytes) -> str:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return ""
+    return str(answer.get("description") or "") if isinstance(answer, dict) else ""

@@ -202,3 +202,15 @@ class UsageEventRow(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)  # place in an offer or menu (0 = first): position 0 counts the offers
     channel: Mapped[str] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8))
+
+
+class TelegramUpdateRow(Base):
+    """A Telegram update one of the bot's processes has taken on: Telegram delivers an update again
+    after a crash before its confirmation, or retries a webhook call, and a second replica may get
+    it. Only ids and a time, kept for a few days (Telegram keeps undelivered updates for 24 hours)."""
+
+    __tablename__ = "telegram_updates"
+    __table_args__ = (Index("ix_telegram_updates_seen_at", "seen_at"),)
+    profile: Mapped[str] = mapped_column(String(64), primary_key=True)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -41,7 +41,8 @@ What is faithful to the real Bot API
 * Webhooks: ``setWebhook`` wants an https URL on port 443, 80, 88 or 8443 and a secret token of
   ``[A-Za-z0-9_-]{1,256}`` (pass ``allow_any_webhook_url=True`` for a local http URL);
   ``deleteWebhook``/``setWebhook`` honour ``drop_pending_updates``; ``getWebhookInfo`` reports
-  the pending count. Message ids are counted per chat, shared by user and bot messages.
+  the pending count. Message ids are counted per chat, shared by user and bot messages. Update ids
+  count up from ``first_update_id`` (Telegram starts at a random one).
   ``editMessageText`` drops the inline keyboard unless it is sent again and answers
   ``message is not modified`` for an identical edit.
 
@@ -57,6 +58,11 @@ What is simplified
   no automatic URL/mention entities in pushed messages (only a leading ``/command``).
 * Webhook updates are not delivered: tests POST ``make_update(...)`` JSON to the bot themselves.
   Pushed updates are queued either way and count as pending.
+* Faults are injected per method: ``fail_next`` (429 with ``retry_after``), ``reject_next`` (any
+  error answer, e.g. 400 ``can't parse entities`` or 403), ``break_next`` (502 from the front end,
+  an HTML page), ``hang_next`` (the call is carried out, the answer comes late: a client that times
+  out cannot tell whether it went through). ``redeliver`` queues an update again under its own
+  ``update_id``, as Telegram does when a bot died before confirming it.
 * All state lives in the event loop that called ``start()``; push updates from that loop.
 """
 
@@ -458,6 +464,7 @@ class FakeBotApi:
         first_name: str = BOT_FIRST_NAME,
         known_chats_only: bool = False,
         allow_any_webhook_url: bool = False,
+        first_update_id: int = 1001,
     ) -> None:
         self.token = token
         bot_id = token.split(":", 1)[0]
@@ -484,7 +491,7 @@ class FakeBotApi:
         self._custom_certificate = False
 
         self._updates: list[JSONDict] = []
-        self._update_ids = itertools.count(1001)
+        self._update_ids = itertools.count(first_update_id)
         self._callback_ids = itertools.count(5_000_000_001)
         self._chats: dict[int, JSONDict] = {}
         self._message_ids: dict[int, int] = {}
@@ -492,6 +499,8 @@ class FakeBotApi:
         self._blocked: set[int] = set()
         self._open_callback_queries: set[str] = set()
         self._broken: dict[str, int] = {}
+        self._rejections: dict[str, list[ApiError]] = {}  # lower-case method → errors to answer, in order
+        self._hangs: dict[str, list[float]] = {}  # lower-case method → seconds to hold back the answer, in order
         self._failures: dict[str, list[int]] = {}  # lower-case method → [times left, retry_after]
         self._poll_generation = 0
         self._stopping = False
@@ -701,6 +710,19 @@ class FakeBotApi:
         end does under load (python-telegram-bot raises NetworkError)."""
         self._broken[method.lower()] = times
 
+    def reject_next(self, method: str, error_code: int, description: str, times: int = 1, parameters: JSONDict | None = None) -> None:
+        """Answer the next ``times`` calls of ``method`` with this Bot API error (nothing is carried out)."""
+        self._rejections.setdefault(method.lower(), []).extend(ApiError(error_code, description, parameters) for _ in range(times))
+
+    def hang_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Carry out the next ``times`` calls of ``method`` at once but answer only after ``seconds``."""
+        self._hangs.setdefault(method.lower(), []).extend([seconds] * times)
+
+    def redeliver(self, update: JSONDict) -> JSONDict:
+        """Queue an update again with its own ``update_id``: what Telegram does with updates a bot
+        fetched but had not confirmed (by a later ``offset``) when it died."""
+        return self._enqueue(update)
+
     def block_chat(self, chat_id: int) -> None:
         """The user blocked the bot: sending to the chat answers 403."""
         self._blocked.add(chat_id)
@@ -730,6 +752,9 @@ class FakeBotApi:
                 failure[0] -= 1
                 self.rate_limited += 1
                 raise ApiError(429, f"Too Many Requests: retry after {failure[1]}", {"retry_after": failure[1]})
+            rejections = self._rejections.get(name.lower())
+            if rejections:
+                raise rejections.pop(0)
             outcome = await handler(params)
         except ApiError as error:
             self.calls.append((name, params, error.error_code))
@@ -739,6 +764,9 @@ class FakeBotApi:
             self.sent.append((name, params))
             self.sent_at.append(time.monotonic())
             self._notify_sent()
+        hangs = self._hangs.get(name.lower())
+        if hangs:
+            await asyncio.sleep(hangs.pop(0))  # done already: only the answer is late
         if isinstance(outcome, _Ok):
             return _json({"ok": True, "result": outcome.result, "description": outcome.description}, 200)
         return _json({"ok": True, "result": outcome}, 200)
@@ -802,9 +830,13 @@ class FakeBotApi:
         if "message_thread_id" in params:
             message["message_thread_id"] = params["message_thread_id"]
         reply_to = params.get("reply_to_message_id")
+        without_reply = bool(params.get("allow_sending_without_reply"))
         if isinstance(params.get("reply_parameters"), dict):
             reply_to = params["reply_parameters"].get("message_id")
+            without_reply = bool(params["reply_parameters"].get("allow_sending_without_reply"))
         replied = self._messages.get((chat["id"], reply_to)) if isinstance(reply_to, int) else None
+        if reply_to is not None and replied is None and not without_reply:
+            raise bad_request("message to be replied not found")
         if replied is not None:
             message["reply_to_message"] = replied
         message["text"] = text

@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter, TimedOut
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from tests.fakes.aio import reap_tasks
@@ -172,6 +172,48 @@ def test_blocked_chat_is_forbidden() -> None:
         fake.block_chat(CHAT)
         with pytest.raises(Forbidden, match="blocked"):
             await bot.send_message(CHAT, "Hallo")
+
+    run(body)
+
+
+def test_injected_refusals_and_a_late_answer() -> None:
+    async def body(fake: FakeBotApi, bot: Bot) -> None:
+        fake.reject_next("sendMessage", 400, "Bad Request: can't parse entities: Unclosed start tag at byte offset 0")
+        with pytest.raises(BadRequest, match="Can't parse entities"):
+            await bot.send_message(CHAT, "Hallo")
+        fake.reject_next("sendMessage", 403, "Forbidden: bot was kicked from the group chat")
+        with pytest.raises(Forbidden, match="kicked"):
+            await bot.send_message(CHAT, "Hallo")
+        assert fake.messages_to(CHAT) == []
+        fake.hang_next("sendMessage", 1.0)
+        with pytest.raises(TimedOut):
+            await bot.send_message(CHAT, "spät", read_timeout=0.2)
+        assert [m["text"] for m in fake.messages_to(CHAT)] == ["spät"]  # carried out all the same
+
+    run(body)
+
+
+def test_a_reply_to_a_missing_message_needs_allow_sending_without_reply() -> None:
+    async def body(fake: FakeBotApi, bot: Bot) -> None:
+        question = fake.push_message(CHAT, "Frage")["message"]["message_id"]
+        answer = await bot.send_message(CHAT, "Antwort", reply_parameters=ReplyParameters(question))
+        assert answer.reply_to_message is not None and answer.reply_to_message.text == "Frage"
+        with pytest.raises(BadRequest, match="Message to be replied not found"):
+            await bot.send_message(CHAT, "x", reply_parameters=ReplyParameters(question + 99))
+        sent = await bot.send_message(CHAT, "x", reply_parameters=ReplyParameters(question + 99, allow_sending_without_reply=True))
+        assert sent.reply_to_message is None
+
+    run(body)
+
+
+def test_a_redelivered_update_keeps_its_id() -> None:
+    async def body(fake: FakeBotApi, bot: Bot) -> None:
+        update = fake.push_message(CHAT, "Hallo")
+        [first] = await bot.get_updates(timeout=0)
+        assert (await bot.get_updates(offset=first.update_id + 1, timeout=0)) == ()
+        fake.redeliver(update)
+        [again] = await bot.get_updates(timeout=0)
+        assert again.update_id == first.update_id and again.message == first.message
 
     run(body)
 
