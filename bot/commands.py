@@ -26,6 +26,7 @@ from bot.core.models import Incoming
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.validation import check
 from bot.credentials import MissingSecret, log_pseudonym_key
+from bot.knowledge_cache import MatcherCache
 from bot.ops.config_check import check_config, effective_lines
 from bot.ops.logs import configure_logging
 from bot.ops.metrics import Metrics
@@ -176,9 +177,14 @@ def _dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
     return list(getattr(args, "faq_dir", None) or settings.knowledge_dirs)
 
 
+def matcher_cache(settings: Settings) -> MatcherCache:
+    """The trained matcher kept under data_dir/cache, for every command that builds one."""
+    return MatcherCache(settings.data_dir / "cache", settings.matching.model_dump_json())
+
+
 def _live(args: argparse.Namespace, settings: Settings) -> LiveKnowledge | None:
     try:
-        return LiveKnowledge(_dirs(args, settings), settings.languages, configured_encoder(settings.matching.encoder))
+        return LiveKnowledge(_dirs(args, settings), settings.languages, configured_encoder(settings.matching.encoder, lazy=True), matcher_cache(settings))
     except EncoderUnavailable as exc:
         print(exc, file=sys.stderr)
         return None
