@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import os
 import signal
 import sys
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot.app import Storage, build_dialogue
 from bot.config import Settings, StaffConfig, load_settings
@@ -21,7 +24,7 @@ from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.credentials import MissingSecret
 from bot.ops.metrics import Metrics
-from bot.runtime import build_channels, purge_loop, run_channels
+from bot.runtime import Started, build_channels, purge_loop, run_channels, serve
 from bot.storage.database import make_engine, migrate
 from bot.storage.unanswered import SqlUnansweredLog
 from tests.conftest import REPO
@@ -155,6 +158,7 @@ def test_services_start_after_the_channels_and_stop_before_them_while_not_ready(
     async def main() -> None:
         port, events, gate, stop = free_port(), [], asyncio.Event(), asyncio.Event()
         storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), engine=make_engine(f"sqlite:///{tmp_path / 'bot.db'}"))
+        migrate(storage.engine)  # type: ignore[arg-type]
         runner = asyncio.create_task(run_channels(
             http_settings(tiny_kb, port), LiveKnowledge([tiny_kb]), [Recorder("telegram", events)], storage=storage,
             services=[Recorder("scheduler", events, gate)], stop=stop,
@@ -167,7 +171,8 @@ def test_services_start_after_the_channels_and_stop_before_them_while_not_ready(
         await eventually(lambda: _is(port, "/readyz", 503))  # the scheduler is still stopping: not ready, still serving
         status, body = await http_get(port, "/readyz")
         assert status == 503
-        assert json.loads(body)["not_ready"] == ["channels"] and json.loads(body)["checks"]["channels"] == "stopping"
+        assert json.loads(body)["not_ready"] == ["channels"] and json.loads(body)["checks"]["channels"] == "draining"
+        assert json.loads(body)["status"] == "draining"
         assert (await http_get(port, "/healthz"))[0] == 200
         gate.set()
         await runner
@@ -179,6 +184,80 @@ def test_services_start_after_the_channels_and_stop_before_them_while_not_ready(
 
 async def _is(port: int, path: str, status: int) -> bool:
     return await status_of(port, path) == status
+
+
+def test_http_answers_starting_while_the_knowledge_loads(tiny_kb: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    loading, events = threading.Event(), []
+
+    def load() -> LiveKnowledge:
+        loading.wait(60)  # as long as a matcher takes to train
+        return LiveKnowledge([tiny_kb])
+
+    def hello(app: web.Application) -> None:
+        async def answer(request: web.Request) -> web.Response:
+            return web.json_response({"hello": "back office"})
+
+        app.router.add_get("/api/v1/hello", answer)
+
+    async def main() -> None:
+        port, stop = free_port(), asyncio.Event()
+        storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), engine=make_engine(f"sqlite:///{tmp_path / 'bot.db'}"))
+        migrate(storage.engine)  # type: ignore[arg-type]
+        runner = asyncio.create_task(serve(http_settings(tiny_kb, port), load, lambda live: Started([Recorder("telegram", events)]),
+                                           storage=storage, extensions=[hello], stop=stop))
+        try:
+            await eventually(lambda: _is(port, "/healthz", 200))
+            status, body = await http_get(port, "/readyz")
+            assert status == 503 and json.loads(body)["status"] == "starting"
+            assert json.loads(body)["checks"] == {"knowledge": "loading", "database": "ok", "channels": "starting"}
+            status, body = await http_get(port, "/api/v1/hello")
+            assert status == 503 and json.loads(body) == {"status": "starting"}
+            assert events == []
+            assert any(r.getMessage().startswith("loading the knowledge from") for r in caplog.records)
+            loading.set()
+            await eventually(lambda: _is(port, "/readyz", 200))
+            status, body = await http_get(port, "/readyz")
+            assert json.loads(body)["status"] == "ready" and events == ["start telegram"]
+            assert (await http_get(port, "/api/v1/hello")) == (200, '{"hello": "back office"}')
+        finally:
+            loading.set()
+            stop.set()
+            await runner
+
+    with caplog.at_level(logging.INFO, logger="bot.runtime"):
+        asyncio.run(main())
+
+
+@pytest.mark.parametrize("damage", ["emptied", "outdated"])
+def test_a_database_without_the_newest_schema_is_not_ready(tiny_kb: Path, tmp_path: Path, damage: str) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    migrate(engine)
+    with engine.begin() as conn:
+        if damage == "emptied":
+            for (table,) in conn.exec_driver_sql("select name from sqlite_master where type = 'table'").fetchall():
+                conn.exec_driver_sql(f'drop table "{table}"')
+        else:
+            conn.exec_driver_sql("update alembic_version set version_num = '0001'")
+
+    async def main() -> dict[str, Any]:
+        port, stop = free_port(), asyncio.Event()
+        storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), engine=engine)
+        runner = asyncio.create_task(run_channels(http_settings(tiny_kb, port), LiveKnowledge([tiny_kb]), [], storage=storage, stop=stop))
+        try:
+            await eventually(lambda: _is(port, "/readyz", 503))
+            await asyncio.sleep(0.1)
+            status, body = await http_get(port, "/readyz")
+            assert status == 503
+            return dict(json.loads(body))
+        finally:
+            stop.set()
+            await runner
+
+    body = asyncio.run(main())
+    assert body["not_ready"] == ["database"] and body["status"] == "not ready"
+    expected = "no schema version in the database" if damage == "emptied" else "schema version 0001, expected"
+    assert body["checks"]["database"].startswith(expected)
+    engine.dispose()
 
 
 def test_an_unreachable_database_is_not_ready(tiny_kb: Path) -> None:
