@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import Storage, build_dialogue, open_database, open_storage
-from bot.channels.console import run_console
+from bot.channels.console import ConsoleChannel, run_console
 from bot.channels.markup import reply_as_plain
 from bot.config import Settings, city_clock, load_settings
 from bot.core.knowledge import load_knowledge
@@ -32,12 +33,12 @@ from bot.ops.logs import configure_logging
 from bot.ops.metrics import Metrics
 from bot.reminders.backoffice import Backoffice
 from bot.reminders.csv_import import Outcome, UnreadableFile, check_client, import_appointments
-from bot.reminders.process import reminder_parts
+from bot.reminders.process import backoffice_extensions, reminder_services
 from bot.reports import stale, unanswered, usage
 from bot.reports.links import check_links
 from bot.reports.since import parse_since
 from bot.reports.template import slug_problem, write_entry_file
-from bot.runtime import build_channels, run_channels
+from bot.runtime import Channel, Started, build_channels, serve
 from bot.semantic.configured import EncoderUnavailable, configured_encoder
 from bot.storage.database import make_engine, migrate
 from bot.storage.retention import purge
@@ -235,9 +236,11 @@ def _cmd_config_check(settings: Settings | None, load_errors: list[str]) -> int:
     findings = check_config(settings)
     for e in findings.errors:
         print(f"error: {e}", file=sys.stderr)
+    for w in findings.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     for n in findings.notes:
         print(f"note: {n}", file=sys.stderr)
-    print(f"{len(findings.errors)} errors, {len(findings.notes)} notes", file=sys.stderr)
+    print(f"{len(findings.errors)} errors, {len(findings.warnings)} warnings, {len(findings.notes)} notes", file=sys.stderr)
     return EXIT_USAGE if findings.errors else EXIT_OK
 
 
@@ -252,28 +255,54 @@ def _only_profiles(settings: Settings, names: list[str] | None) -> Settings | No
     return settings.model_copy(update={"profiles": [p for p in settings.profiles if p.name in names]})
 
 
+class _NotStarted(Exception):
+    """The knowledge or the encoder could not be loaded; what is wrong is printed already."""
+
+
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     selected = _only_profiles(settings, args.profile)
     if selected is None:
         return EXIT_USAGE
     settings = selected
-    if not any(p.telegram or p.matrix for p in settings.profiles):
-        return _cmd_chat(args, settings)  # no chat channel configured: the console serves
-    refused = check_config(settings).errors  # exactly what `config check` refuses
-    for e in refused:
+    findings = check_config(settings)  # exactly what `config check` reports
+    for w in findings.warnings:
+        log.warning("config: %s", w)
+    for e in findings.errors:
         print(f"config: {e}", file=sys.stderr)
-    if refused:
+    if findings.errors:
         return EXIT_USAGE
-    live = _live(args, settings)
-    if live is None:
-        return EXIT_PROBLEMS
     storage = None
     try:
         storage = open_storage(settings)
         metrics = Metrics()
-        channels = build_channels(settings, live, storage, metrics)
-        services, extensions = reminder_parts(settings, live, storage, channels, metrics)
-        asyncio.run(run_channels(settings, live, channels, storage=storage, metrics=metrics, services=services, extensions=extensions))
+        stop = asyncio.Event()
+        loaded: list[LiveKnowledge] = []
+        db = storage
+
+        def load() -> LiveKnowledge:
+            live = _live(args, settings)
+            if live is None:
+                raise _NotStarted
+            loaded.append(live)
+            _warm_encoder(live)
+            return live
+
+        def assemble(live: LiveKnowledge) -> Started:
+            channels: list[Channel] = list(build_channels(settings, live, db, metrics))
+            if not channels:
+                channels += _console(settings, live, db, stop)
+            return Started(channels, reminder_services(settings, live, db, channels, metrics))
+
+        def offices() -> set[str]:
+            return set(loaded[0].snapshot.knowledge.offices) if loaded else set()
+
+        extensions = backoffice_extensions(settings, storage, offices)
+        asyncio.run(serve(settings, load, assemble, storage=storage, metrics=metrics, extensions=extensions, stop=stop))
+    except _NotStarted:
+        return EXIT_PROBLEMS
+    except MissingSecret as exc:  # config check reports these; a secret file may change in between
+        print(f"config: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # a wrong token, an unreachable database, a port in use: one clear line, then out
         log.error("the bot stopped: %s: %s", type(exc).__name__, exc)
         log.debug("where it stopped", exc_info=True)
@@ -282,6 +311,32 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         if storage is not None:
             storage.close()
     return EXIT_OK
+
+
+def _console(settings: Settings, live: LiveKnowledge, storage: Storage, stop: asyncio.Event) -> list[Channel]:
+    """No chat channel configured: the console in a terminal (Ctrl-D stops the bot). Without a
+    terminal (a container, a service) there is nobody to type, and an end of input at once must
+    not stop the HTTP server, the back-office API and the reminders."""
+    if not sys.stdin.isatty():
+        log.info("no chat channel configured and no terminal: serving HTTP, the back-office API and reminders only")
+        return []
+    return [ConsoleChannel(build_dialogue(settings, live, storage), sys.stdin, sys.stdout, stop.set)]
+
+
+def _warm_encoder(live: LiveKnowledge) -> None:
+    """Load a lazily loaded sentence encoder in the background, so the first question it must read
+    does not wait for it; a failure is logged (the matcher then answers by words alone)."""
+    load = getattr(live.encoder, "load", None)
+    if not callable(load):
+        return
+
+    def warm() -> None:
+        try:
+            load()
+        except Exception as exc:
+            log.warning("sentence encoder not loaded: %s", exc)
+
+    threading.Thread(target=warm, name="encoder", daemon=True).start()
 
 
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

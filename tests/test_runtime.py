@@ -7,7 +7,9 @@ import datetime as dt
 import json
 import logging
 import os
+import pty
 import signal
+import subprocess
 import sys
 import threading
 import tomllib
@@ -395,3 +397,73 @@ def test_sigterm_lets_every_reply_in_flight_finish(tiny_kb: Path, tmp_path: Path
 
 async def _true(value: bool) -> bool:
     return value
+
+
+def _no_channel_config(tmp_path: Path, tiny_kb: Path) -> Path:
+    config = tmp_path / "bot.toml"
+    values = {"kb": str(tiny_kb), "db": f"sqlite:///{tmp_path / 'bot.db'}", "data": str(tmp_path / "data")}
+    kb, db, data = (json.dumps(v) for v in values.values())
+    config.write_text(f"knowledge_dirs = [{kb}]\ndatabase_url = {db}\ndata_dir = {data}\nlog_format = 'json'\n[http]\nport = 0\n"
+                      "[[backoffice_clients]]\nname = 'crm'\ntoken_env = 'CRM_TOKEN'\n", encoding="utf-8")
+    return config
+
+
+def _run_env() -> dict[str, str]:
+    return {**os.environ, "CRM_TOKEN": "c" * 40, "BUERGERBOT_LINK_KEYS": "ab" * 32, "PYTHONPATH": str(REPO)}
+
+
+def test_run_without_a_chat_channel_serves_http_the_backoffice_and_reminders(tiny_kb: Path, tmp_path: Path) -> None:
+    """No terminal (a container): no console, but everything else a bot process serves."""
+    async def main() -> tuple[int, list[str], int, int]:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "--config", str(_no_channel_config(tmp_path, tiny_kb)), "run",
+                                                    cwd=tmp_path, env=_run_env(), stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        assert proc.stderr is not None
+        lines: list[str] = []
+        try:
+            async with asyncio.timeout(120):
+                while True:
+                    raw = await proc.stderr.readline()
+                    assert raw, "".join(lines)
+                    lines.append(raw.decode())
+                    if "http_port" in (record := json.loads(raw)):
+                        port = int(record["http_port"])
+                        break
+            await eventually(lambda: _is(port, "/readyz", 200))
+            api, _ = await http_get(port, "/api/v1/openapi.json")
+            async with aiohttp.ClientSession() as session, session.post(f"http://127.0.0.1:{port}/api/v1/appointments", json={},
+                                                                        headers={"Authorization": "Bearer " + "c" * 40}) as resp:
+                create = resp.status
+            proc.send_signal(signal.SIGTERM)
+            rest = await asyncio.wait_for(proc.stderr.read(), 60)
+            lines += rest.decode().splitlines(keepends=True)
+            return await asyncio.wait_for(proc.wait(), 60), lines, api, create
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+    code, lines, api, create = asyncio.run(main())
+    messages = [json.loads(line)["message"] for line in lines]
+    assert code == 0, "".join(lines)
+    assert api == 200 and create == 400  # the back office answers, authenticated (here: an appointment without its fields)
+    assert "no chat channel configured and no terminal: serving HTTP, the back-office API and reminders only" in messages
+    assert "running: 0 channels, 1 services" in messages and messages[-1] == "stopped"
+
+
+def test_run_in_a_terminal_without_a_chat_channel_opens_the_console(tiny_kb: Path, tmp_path: Path) -> None:
+    main_fd, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(_no_channel_config(tmp_path, tiny_kb)), "run"], cwd=tmp_path,
+                            env=_run_env(), stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(terminal)
+    try:
+        os.write(main_fd, b"Perso beantragen\n")
+        os.write(main_fd, b"\x04")  # Ctrl-D: end of input
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(main_fd)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    assert "Antwort zu personalausweis" in out.decode()
+    messages = [json.loads(line)["message"] for line in err.decode().splitlines() if line.startswith("{")]
+    assert "running: 1 channels, 1 services" in messages and "stopped" in messages
