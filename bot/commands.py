@@ -11,13 +11,10 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.app import Storage, build_dialogue, open_database, open_storage
-from bot.channels.console import ConsoleChannel, run_console
 from bot.channels.markup import reply_as_plain
 from bot.config import Settings, city_clock, load_settings
 from bot.core.knowledge import load_knowledge
@@ -30,18 +27,14 @@ from bot.credentials import MissingSecret, log_pseudonym_key
 from bot.knowledge_cache import MatcherCache
 from bot.ops.config_check import check_config, effective_lines
 from bot.ops.logs import configure_logging
-from bot.ops.metrics import Metrics
-from bot.reminders.backoffice import Backoffice
-from bot.reminders.csv_import import Outcome, UnreadableFile, check_client, import_appointments
-from bot.reminders.process import backoffice_extensions, reminder_services
-from bot.reports import stale, unanswered, usage
-from bot.reports.links import check_links
 from bot.reports.since import parse_since
-from bot.reports.template import slug_problem, write_entry_file
-from bot.runtime import Channel, Started, build_channels, serve
 from bot.semantic.configured import EncoderUnavailable, configured_encoder
-from bot.storage.database import make_engine, migrate
-from bot.storage.retention import purge
+
+if TYPE_CHECKING:  # the commands import what they need when they run: `ask` should not wait for the rest
+    from sqlalchemy import Engine
+
+    from bot.reminders.csv_import import Outcome
+    from bot.runtime import Channel
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger(__name__)
@@ -214,6 +207,7 @@ def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.console import run_console
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS
@@ -260,6 +254,10 @@ class _NotStarted(Exception):
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.ops.metrics import Metrics
+    from bot.reminders.process import backoffice_extensions, reminder_services
+    from bot.runtime import Started, build_channels, serve
+
     selected = _only_profiles(settings, args.profile)
     if selected is None:
         return EXIT_USAGE
@@ -317,6 +315,8 @@ def _console(settings: Settings, live: LiveKnowledge, storage: Storage, stop: as
     """No chat channel configured: the console in a terminal (Ctrl-D stops the bot). Without a
     terminal (a container, a service) there is nobody to type, and an end of input at once must
     not stop the HTTP server, the back-office API and the reminders."""
+    from bot.channels.console import ConsoleChannel
+
     if not sys.stdin.isatty():
         log.info("no chat channel configured and no terminal: serving HTTP, the back-office API and reminders only")
         return []
@@ -399,6 +399,8 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _database(settings: Settings) -> Engine | None:
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return open_database(settings)
     except (SQLAlchemyError, OSError) as exc:
@@ -412,6 +414,10 @@ def _window(since: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
 
 
 def _cmd_report_unanswered(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.reports import unanswered
+
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS
@@ -434,6 +440,10 @@ def _cmd_report_unanswered(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_report_usage(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.reports import usage
+
     engine = _database(settings)
     if engine is None:
         return EXIT_USAGE
@@ -451,6 +461,9 @@ def _cmd_report_usage(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_report_stale(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reports import stale
+    from bot.reports.links import check_links
+
     loaded = load_knowledge(_dirs(args, settings), settings.languages)
     for p in loaded.errors:
         print(p, file=sys.stderr)
@@ -471,6 +484,10 @@ def _cmd_report_stale(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_report_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.storage.retention import purge
+
     engine = _database(settings)
     if engine is None:
         return EXIT_USAGE
@@ -486,6 +503,8 @@ def _cmd_report_purge(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_faq_new(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reports.template import slug_problem, write_entry_file
+
     problem = slug_problem(args.id)
     if problem is not None:
         print(problem, file=sys.stderr)
@@ -514,6 +533,10 @@ def _new_entry_folder(dirs: list[Path], kind: str) -> Path:
     base = dirs[0] if dirs else Path("faq")
     return base / "services" if kind == "service" and (base / "services").is_dir() else base
 def _cmd_appointments_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reminders.backoffice import Backoffice
+    from bot.reminders.csv_import import UnreadableFile, check_client, import_appointments
+    from bot.storage.database import make_engine, migrate
+
     problem = check_client(args.client)
     if problem:
         print(f"--client: {problem}", file=sys.stderr)

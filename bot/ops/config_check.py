@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
 from bot.config import Settings
 from bot.core.knowledge import load_knowledge
 from bot.credentials import MissingSecret, check_secrets, secret
@@ -115,6 +113,8 @@ def secret_warnings(settings: Settings, environ: dict[str, str] | None = None) -
 
 
 def database_warnings(settings: Settings) -> list[str]:
+    from sqlalchemy.engine import make_url  # SQLAlchemy costs `ask` a tenth of a second to import
+
     backend = make_url(settings.database_url).get_backend_name()
     if backend in SUPPORTED_DATABASES:
         return []
@@ -133,6 +133,8 @@ def _flatten(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def _masked_url(url: Any) -> Any:
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True) if isinstance(url, str) else url
 
 
