@@ -262,6 +262,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if selected is None:
         return EXIT_USAGE
     settings = selected
+    log.info("starting: checking the configuration")
     findings = check_config(settings)  # exactly what `config check` reports
     for w in findings.warnings:
         log.warning("config: %s", w)

@@ -39,6 +39,7 @@ KEEP_MATCHERS = 3  # stored matchers kept (a running bot, `ask` with another --f
 _META = "meta.json"  # the array holding the JSON part of a file (UTF-8 bytes)
 # The sources whose change changes what a build gives.
 _BUILD_SOURCES = ("core/matching", "core/knowledge.py", "core/validation.py", "core/models.py", "semantic", "knowledge_cache.py")
+_ENCODER_SOURCES = ("semantic",)  # the encoder's vectors depend on the model (its fingerprint) and these alone
 
 
 class RememberingEncoder(SentenceEncoder, Protocol):
@@ -51,15 +52,15 @@ class RememberingEncoder(SentenceEncoder, Protocol):
 
 
 @cache
-def code_version() -> str:
-    """The package version and a hash of the sources that build a matcher."""
+def code_version(sources: tuple[str, ...] = _BUILD_SOURCES) -> str:
+    """The package version and a hash of the sources (under bot/) that build a matcher."""
     try:
         version = importlib.metadata.version("buergerbot")
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
     root = Path(__file__).parent
     digest = hashlib.sha256()
-    for name in _BUILD_SOURCES:
+    for name in sources:
         path = root / name
         for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             digest.update(str(source.relative_to(root)).encode() + b"\0" + source.read_bytes() + b"\0")
@@ -171,7 +172,7 @@ class MatcherCache:
             return
         try:
             arrays, meta = _read(path)
-            if meta.get("fingerprint") != encoder.fingerprint or meta.get("code") != code_version():
+            if meta.get("fingerprint") != encoder.fingerprint or meta.get("code") != code_version(_ENCODER_SOURCES):
                 raise ValueError("stored for another model")
             count = encoder.remember_all(arrays["ids"], arrays["ends"], arrays["vectors"])
         except Exception as exc:  # as above: encode anew
@@ -185,7 +186,7 @@ class MatcherCache:
         ids, ends, vectors = encoder.remembered()
         try:
             _write(self._vectors_path(encoder), {"ids": ids, "ends": ends, "vectors": vectors},
-                   {"fingerprint": encoder.fingerprint, "code": code_version()})
+                   {"fingerprint": encoder.fingerprint, "code": code_version(_ENCODER_SOURCES)})
         except OSError as exc:
             log.warning("cannot store the sentence vectors in %s: %s", self.folder, exc)
 
