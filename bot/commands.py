@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="log lines as text or one JSON object each (default: the config's log_format; auto = text in a terminal)")
     sub = p.add_subparsers(dest="command")
 
-    run = sub.add_parser("run", help="start the configured channels (the console when none is configured)")
+    run = sub.add_parser("run", help="start the configured channels, the HTTP server and reminders (with no chat channel: the console in a terminal)")
     run.add_argument("--profile", action="append", default=None, metavar="NAME",
                      help="serve only this profile (repeatable): one worker process per profile or group of profiles")
     run.set_defaults(handler=_cmd_run)

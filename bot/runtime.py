@@ -14,10 +14,11 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 from aiohttp import web
 from sqlalchemy import Engine
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 PURGE_SECONDS = 3600.0  # expired data is deleted at most this often
 IDEMPOTENCY_KEEP = dt.timedelta(days=30)  # a back-office retry comes within minutes; a month is plenty
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+T = TypeVar("T")
 
 
 class Service(Protocol):
@@ -173,10 +175,10 @@ async def serve(
         log.info("loading the knowledge from %s (training the matcher takes a while unless a stored one fits)",
                  ", ".join(map(str, settings.knowledge_dirs)))
         began = time.monotonic()
-        loading = asyncio.ensure_future(asyncio.to_thread(load))
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([loading, stopping], return_when=asyncio.FIRST_COMPLETED)
-        if not loading.done():  # stopped while loading: the thread finishes on its own, nothing else started
+        loading = _in_daemon_thread(load)
+        stopping: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([cast("asyncio.Future[object]", loading), stopping], return_when=asyncio.FIRST_COMPLETED)
+        if not loading.done():  # stopped while loading: the daemon thread dies with the process, nothing else started
             stopping.cancel()
             log.info("stopped while loading the knowledge")
             return
@@ -209,6 +211,32 @@ async def serve(
         for sig in signals:
             loop.remove_signal_handler(sig)
     log.info("stopped")
+
+
+def _in_daemon_thread(func: Callable[[], T]) -> asyncio.Future[T]:
+    """``func()`` in a daemon thread: unlike ``asyncio.to_thread``, a SIGTERM while the matcher
+    trains ends the process at once instead of waiting for the training to finish."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = func(), None
+        except BaseException as exc:  # handed to the waiting coroutine, raised there
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="start-up", daemon=True).start()
+    return future
 
 
 async def _stop(service: Service) -> None:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,27 @@ def test_http_answers_starting_while_the_knowledge_loads(tiny_kb: Path, tmp_path
 
     with caplog.at_level(logging.INFO, logger="bot.runtime"):
         asyncio.run(main())
+
+
+def test_sigterm_while_the_knowledge_loads_ends_at_once(tiny_kb: Path) -> None:
+    loading = threading.Event()
+
+    def load() -> LiveKnowledge:
+        loading.wait(10)  # a training that takes its time
+        return LiveKnowledge([tiny_kb])
+
+    async def main() -> None:
+        port, stop = free_port(), asyncio.Event()
+        runner = asyncio.create_task(serve(http_settings(tiny_kb, port), load, lambda live: Started(), stop=stop))
+        await eventually(lambda: _is(port, "/readyz", 503))
+        stop.set()
+        await runner
+        assert await status_of(port, "/healthz") == 0
+
+    began = time.monotonic()
+    asyncio.run(main())
+    assert time.monotonic() - began < 5  # not after the training
+    loading.set()
 
 
 @pytest.mark.parametrize("damage", ["emptied", "outdated"])

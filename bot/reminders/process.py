@@ -86,7 +86,7 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
     (`buergerbot run`): an encrypted room needs that session's keys."""
     from bot.channels.telegram import TelegramChannel, TelegramSettings
     from bot.ops.metrics import Metrics
-    from bot.storage.database import ping
+    from bot.storage.database import schema_problem
     from bot.web.server import HttpServer, create_app
 
     loaded = load_knowledge(settings.knowledge_dirs, settings.languages)
@@ -101,8 +101,7 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
     service = reminder_service(settings, book, {c.address: c for c in channels}, notice_renderer(lambda: knowledge, clock), clock, metrics.reminder_event)
 
     async def database() -> str | None:
-        await asyncio.to_thread(ping, engine)
-        return None
+        return await asyncio.to_thread(schema_problem, engine)
 
     http = HttpServer(create_app(metrics, {"database": database}), settings.http.listen, settings.http.port) if settings.http.enabled else None
     stop = asyncio.Event()

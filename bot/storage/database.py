@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -55,12 +55,6 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (safe to run from several workers at once on
     PostgreSQL: migrations/env.py serialises them with an advisory lock)."""
     command.upgrade(alembic_config(engine), "head")
-
-
-def ping(engine: Engine) -> None:
-    """Raises unless the database answers a trivial query (readiness)."""
-    with engine.connect() as conn:
-        conn.execute(text("select 1"))
 
 
 @cache
