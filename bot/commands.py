@@ -283,14 +283,13 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             if live is None:
                 raise _NotStarted
             loaded.append(live)
-            _warm_encoder(live)
             return live
 
         def assemble(live: LiveKnowledge) -> Started:
             channels: list[Channel] = list(build_channels(settings, live, db, metrics))
             if not channels:
                 channels += _console(settings, live, db, stop)
-            return Started(channels, reminder_services(settings, live, db, channels, metrics))
+            return Started(channels, reminder_services(settings, live, db, channels, metrics), when_running=lambda: _warm_encoder(live))
 
         def offices() -> set[str]:
             return set(loaded[0].snapshot.knowledge.offices) if loaded else set()

@@ -121,6 +121,8 @@ class Started:
 
     channels: Sequence[Channel] = ()
     services: Sequence[Service] = ()
+    # Called once all of them run: work that would only slow the start down (a model to warm up).
+    when_running: Callable[[], object] | None = None
 
 
 async def run_channels(
@@ -194,6 +196,8 @@ async def serve(
             purge_task = asyncio.create_task(purge_loop(storage.engine, settings.staff, stop))
         phase.name = "running"
         log.info("running: %d channels, %d services", len(started.channels), len(started.services))
+        if started.when_running is not None:
+            started.when_running()
         await stop.wait()
         log.info("stopping: finishing replies in flight")
     finally:
