@@ -14,7 +14,8 @@ the configured sentence encoder:
   question and an English one (the encoder loads only if the matcher is unsure).
 
 Targets (issue 15): warm ``ready_s`` ≤ 3 s and warm ``ask`` ≤ 2 s. Times are wall-clock on a
-possibly shared machine: the result carries the 1-minute load average.
+possibly shared machine: the result carries the 1-minute load average, and the CPU seconds the
+process used (``ready_cpu_s``, ``*_cpu_s``), which a loaded machine does not stretch.
 
 Usage: ``python benchmarks/restart.py --json [--warm-rounds N]``. JSON goes to stdout, progress to stderr.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -87,7 +89,7 @@ async def start_once(config: Path, fake: FakeBotApi, progress: harness.Progress)
                 port.set_result(int(record["http_port"]))
 
     reader = asyncio.create_task(read_log())
-    times: dict[str, float | None] = {"http_s": None, "ready_s": None, "first_answer_s": None}
+    times: dict[str, float | None] = {"http_s": None, "ready_s": None, "first_answer_s": None, "ready_cpu_s": None}
     try:
         async with asyncio.timeout(600):
             http_port = await asyncio.shield(port)
@@ -98,6 +100,7 @@ async def start_once(config: Path, fake: FakeBotApi, progress: harness.Progress)
                             times["http_s"] = times["http_s"] or time.perf_counter() - began
                             if resp.status == 200:
                                 times["ready_s"] = time.perf_counter() - began
+                                times["ready_cpu_s"] = harness.process_cpu_seconds(proc.pid)
                     except aiohttp.ClientConnectionError:
                         pass
                     if len(fake.messages_to(CHAT)) > before and times["first_answer_s"] is None:
@@ -115,15 +118,20 @@ async def start_once(config: Path, fake: FakeBotApi, progress: harness.Progress)
                 proc.kill()
                 await proc.wait()
         reader.cancel()
-    progress(f"run: HTTP after {times['http_s']:.2f} s, ready after {times['ready_s']:.2f} s, first answer after {times['first_answer_s']:.2f} s")
+    progress(f"run: HTTP after {times['http_s']:.2f} s, ready after {times['ready_s']:.2f} s ({times['ready_cpu_s']:.2f} CPU s), "
+             f"first answer after {times['first_answer_s']:.2f} s")
     return {k: round(v, 2) if v is not None else None for k, v in times.items()}
 
 
-def ask_once(config: Path, question: str) -> float:
+def ask_once(config: Path, question: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one `buergerbot ask`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     subprocess.run([sys.executable, "-m", "bot", "--config", str(config), "ask", "--json", question], cwd=config.parent, env=environment(),
                    check=True, capture_output=True)
-    return round(time.perf_counter() - began, 2)
+    wall = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round(wall, 2), round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2)
 
 
 async def measure(folder: Path, warm_rounds: int, progress: harness.Progress) -> dict[str, Any]:
@@ -136,10 +144,11 @@ async def measure(folder: Path, warm_rounds: int, progress: harness.Progress) ->
     ask: dict[str, dict[str, Any]] = {}
     for lang, question in ASK_QUESTIONS.items():
         shutil.rmtree(cache, ignore_errors=True)
-        cold_ask = ask_once(config, question)
-        warm_ask = [ask_once(config, question) for _ in range(warm_rounds)]
+        (cold_ask, cold_cpu), warm_runs = ask_once(config, question), [ask_once(config, question) for _ in range(warm_rounds)]
+        warm_ask = [wall for wall, _ in warm_runs]
         progress(f"ask ({lang}): cold {cold_ask:.2f} s, warm {', '.join(f'{t:.2f}' for t in warm_ask)} s")
-        ask[lang] = {"cold_s": cold_ask, "warm_s": warm_ask, "warm_median_s": round(statistics.median(warm_ask), 2)}
+        ask[lang] = {"cold_s": cold_ask, "cold_cpu_s": cold_cpu, "warm_s": warm_ask, "warm_cpu_s": [cpu for _, cpu in warm_runs],
+                     "warm_median_s": round(statistics.median(warm_ask), 2)}
 
     def median(key: str) -> float | None:
         values = [w[key] for w in warm if w[key] is not None]
