@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import holidays
-from sqlalchemy import Engine
 
 from bot.config import ProfileConfig, Settings, city_clock
 from bot.core.dialogue import Dialogue, DialogueSettings
@@ -13,11 +13,9 @@ from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.live import LiveKnowledge
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageLog, UserStateStore
 from bot.core.schedule import QuietHours
-from bot.storage.cached_states import CachedUserStates
-from bot.storage.chat_states import SqlUserStates
-from bot.storage.database import make_engine, migrate
-from bot.storage.unanswered import SqlUnansweredLog
-from bot.storage.usage import SqlUsageLog
+
+if TYPE_CHECKING:  # the database parts load when a command opens it: `buergerbot ask` never does
+    from sqlalchemy import Engine
 
 
 def holiday_check(settings: Settings) -> HolidayCheck:
@@ -67,6 +65,8 @@ class Storage:
 
 def open_database(settings: Settings) -> Engine:
     """The database, migrated to the newest schema."""
+    from bot.storage.database import make_engine, migrate
+
     engine = make_engine(settings.database_url)
     migrate(engine)
     return engine
@@ -75,6 +75,10 @@ def open_database(settings: Settings) -> Engine:
 def open_storage(settings: Settings) -> Storage:
     """The database behind the core's ports."""
     from bot.reminders.process import reminder_book
+    from bot.storage.cached_states import CachedUserStates
+    from bot.storage.chat_states import SqlUserStates
+    from bot.storage.unanswered import SqlUnansweredLog
+    from bot.storage.usage import SqlUsageLog
 
     engine = open_database(settings)
     book = reminder_book(settings, engine, city_clock(settings))

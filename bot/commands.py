@@ -8,15 +8,13 @@ import datetime as dt
 import json
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.app import Storage, build_dialogue, open_database, open_storage
-from bot.channels.console import run_console
 from bot.channels.markup import reply_as_plain
 from bot.config import Settings, city_clock, load_settings
 from bot.core.knowledge import load_knowledge
@@ -26,20 +24,17 @@ from bot.core.models import Incoming
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.validation import check
 from bot.credentials import MissingSecret, log_pseudonym_key
+from bot.knowledge_cache import MatcherCache
 from bot.ops.config_check import check_config, effective_lines
 from bot.ops.logs import configure_logging
-from bot.ops.metrics import Metrics
-from bot.reminders.backoffice import Backoffice
-from bot.reminders.csv_import import Outcome, UnreadableFile, check_client, import_appointments
-from bot.reminders.process import reminder_parts
-from bot.reports import stale, unanswered, usage
-from bot.reports.links import check_links
 from bot.reports.since import parse_since
-from bot.reports.template import slug_problem, write_entry_file
-from bot.runtime import build_channels, run_channels
 from bot.semantic.configured import EncoderUnavailable, configured_encoder
-from bot.storage.database import make_engine, migrate
-from bot.storage.retention import purge
+
+if TYPE_CHECKING:  # the commands import what they need when they run: `ask` should not wait for the rest
+    from sqlalchemy import Engine
+
+    from bot.reminders.csv_import import Outcome
+    from bot.runtime import Channel
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger(__name__)
@@ -75,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="log lines as text or one JSON object each (default: the config's log_format; auto = text in a terminal)")
     sub = p.add_subparsers(dest="command")
 
-    run = sub.add_parser("run", help="start the configured channels (the console when none is configured)")
+    run = sub.add_parser("run", help="start the configured channels, the HTTP server and reminders (with no chat channel: the console in a terminal)")
     run.add_argument("--profile", action="append", default=None, metavar="NAME",
                      help="serve only this profile (repeatable): one worker process per profile or group of profiles")
     run.set_defaults(handler=_cmd_run)
@@ -176,9 +171,17 @@ def _dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
     return list(getattr(args, "faq_dir", None) or settings.knowledge_dirs)
 
 
+def matcher_cache(settings: Settings) -> MatcherCache:
+    """The trained matcher kept under data_dir/cache, for every command that builds one."""
+    return MatcherCache(settings.data_dir / "cache", settings.matching.model_dump_json())
+
+
 def _live(args: argparse.Namespace, settings: Settings) -> LiveKnowledge | None:
     try:
-        return LiveKnowledge(_dirs(args, settings), settings.languages, configured_encoder(settings.matching.encoder), settings.knowledge_limits.limits())
+        return LiveKnowledge(
+            _dirs(args, settings), settings.languages, configured_encoder(settings.matching.encoder, lazy=True),
+            settings.knowledge_limits.limits(), matcher_cache(settings),
+        )
     except EncoderUnavailable as exc:
         print(exc, file=sys.stderr)
         return None
@@ -207,6 +210,7 @@ def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.console import run_console
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS
@@ -229,9 +233,11 @@ def _cmd_config_check(settings: Settings | None, load_errors: list[str]) -> int:
     findings = check_config(settings)
     for e in findings.errors:
         print(f"error: {e}", file=sys.stderr)
+    for w in findings.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     for n in findings.notes:
         print(f"note: {n}", file=sys.stderr)
-    print(f"{len(findings.errors)} errors, {len(findings.notes)} notes", file=sys.stderr)
+    print(f"{len(findings.errors)} errors, {len(findings.warnings)} warnings, {len(findings.notes)} notes", file=sys.stderr)
     return EXIT_USAGE if findings.errors else EXIT_OK
 
 
@@ -246,28 +252,58 @@ def _only_profiles(settings: Settings, names: list[str] | None) -> Settings | No
     return settings.model_copy(update={"profiles": [p for p in settings.profiles if p.name in names]})
 
 
+class _NotStarted(Exception):
+    """The knowledge or the encoder could not be loaded; what is wrong is printed already."""
+
+
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.ops.metrics import Metrics
+    from bot.reminders.process import backoffice_extensions, reminder_services
+    from bot.runtime import Started, build_channels, serve
+
     selected = _only_profiles(settings, args.profile)
     if selected is None:
         return EXIT_USAGE
     settings = selected
-    if not any(p.telegram or p.matrix for p in settings.profiles):
-        return _cmd_chat(args, settings)  # no chat channel configured: the console serves
-    refused = check_config(settings).errors  # exactly what `config check` refuses
-    for e in refused:
+    log.info("starting: checking the configuration")
+    findings = check_config(settings)  # exactly what `config check` reports
+    for w in findings.warnings:
+        log.warning("config: %s", w)
+    for e in findings.errors:
         print(f"config: {e}", file=sys.stderr)
-    if refused:
+    if findings.errors:
         return EXIT_USAGE
-    live = _live(args, settings)
-    if live is None:
-        return EXIT_PROBLEMS
     storage = None
     try:
         storage = open_storage(settings)
         metrics = Metrics()
-        channels = build_channels(settings, live, storage, metrics)
-        services, extensions = reminder_parts(settings, live, storage, channels, metrics)
-        asyncio.run(run_channels(settings, live, channels, storage=storage, metrics=metrics, services=services, extensions=extensions))
+        stop = asyncio.Event()
+        loaded: list[LiveKnowledge] = []
+        db = storage
+
+        def load() -> LiveKnowledge:
+            live = _live(args, settings)
+            if live is None:
+                raise _NotStarted
+            loaded.append(live)
+            return live
+
+        def assemble(live: LiveKnowledge) -> Started:
+            channels: list[Channel] = list(build_channels(settings, live, db, metrics))
+            if not channels:
+                channels += _console(settings, live, db, stop)
+            return Started(channels, reminder_services(settings, live, db, channels, metrics), when_running=lambda: _warm_encoder(live))
+
+        def offices() -> set[str]:
+            return set(loaded[0].snapshot.knowledge.offices) if loaded else set()
+
+        extensions = backoffice_extensions(settings, storage, offices)
+        asyncio.run(serve(settings, load, assemble, storage=storage, metrics=metrics, extensions=extensions, stop=stop))
+    except _NotStarted:
+        return EXIT_PROBLEMS
+    except MissingSecret as exc:  # config check reports these; a secret file may change in between
+        print(f"config: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # a wrong token, an unreachable database, a port in use: one clear line, then out
         log.error("the bot stopped: %s: %s", type(exc).__name__, exc)
         log.debug("where it stopped", exc_info=True)
@@ -276,6 +312,34 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         if storage is not None:
             storage.close()
     return EXIT_OK
+
+
+def _console(settings: Settings, live: LiveKnowledge, storage: Storage, stop: asyncio.Event) -> list[Channel]:
+    """No chat channel configured: the console in a terminal (Ctrl-D stops the bot). Without a
+    terminal (a container, a service) there is nobody to type, and an end of input at once must
+    not stop the HTTP server, the back-office API and the reminders."""
+    from bot.channels.console import ConsoleChannel
+
+    if not sys.stdin.isatty():
+        log.info("no chat channel configured and no terminal: serving HTTP, the back-office API and reminders only")
+        return []
+    return [ConsoleChannel(build_dialogue(settings, live, storage), sys.stdin, sys.stdout, stop.set)]
+
+
+def _warm_encoder(live: LiveKnowledge) -> None:
+    """Load a lazily loaded sentence encoder in the background, so the first question it must read
+    does not wait for it; a failure is logged (the matcher then answers by words alone)."""
+    load = getattr(live.encoder, "load", None)
+    if not callable(load):
+        return
+
+    def warm() -> None:
+        try:
+            load()
+        except Exception as exc:
+            log.warning("sentence encoder not loaded: %s", exc)
+
+    threading.Thread(target=warm, name="encoder", daemon=True).start()
 
 
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -338,6 +402,8 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _database(settings: Settings) -> Engine | None:
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return open_database(settings)
     except (SQLAlchemyError, OSError) as exc:
@@ -351,6 +417,10 @@ def _window(since: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
 
 
 def _cmd_report_unanswered(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.reports import unanswered
+
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS
@@ -373,6 +443,10 @@ def _cmd_report_unanswered(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_report_usage(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.reports import usage
+
     engine = _database(settings)
     if engine is None:
         return EXIT_USAGE
@@ -390,6 +464,9 @@ def _cmd_report_usage(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_report_stale(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reports import stale
+    from bot.reports.links import check_links
+
     loaded = load_knowledge(_dirs(args, settings), settings.languages, settings.knowledge_limits.limits())
     for p in loaded.errors:
         print(p, file=sys.stderr)
@@ -410,6 +487,10 @@ def _cmd_report_stale(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_report_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.storage.retention import purge
+
     engine = _database(settings)
     if engine is None:
         return EXIT_USAGE
@@ -425,6 +506,8 @@ def _cmd_report_purge(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_faq_new(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reports.template import slug_problem, write_entry_file
+
     problem = slug_problem(args.id)
     if problem is not None:
         print(problem, file=sys.stderr)
@@ -453,6 +536,10 @@ def _new_entry_folder(dirs: list[Path], kind: str) -> Path:
     base = dirs[0] if dirs else Path("faq")
     return base / "services" if kind == "service" and (base / "services").is_dir() else base
 def _cmd_appointments_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reminders.backoffice import Backoffice
+    from bot.reminders.csv_import import UnreadableFile, check_client, import_appointments
+    from bot.storage.database import make_engine, migrate
+
     problem = check_client(args.client)
     if problem:
         print(f"--client: {problem}", file=sys.stderr)

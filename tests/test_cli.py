@@ -338,7 +338,7 @@ def test_config_check_clean_and_masked(tiny_kb: Path, tmp_path: Path, capsys: py
     assert code == 0, err
     assert 'profiles[0].telegram.token_env = "TG_TOKEN"  # set' in out.splitlines()
     assert "do-not-print-me" not in out + err and "cd" * 32 not in out + err
-    assert err.strip().endswith("0 errors, 0 notes")
+    assert err.strip().endswith("0 errors, 0 warnings, 0 notes")
 
 
 def test_config_check_lists_every_error(tiny_kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -425,3 +425,56 @@ def test_retention_beyond_a_century_is_refused(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("BUERGERBOT_STAFF__USAGE_RETENTION_DAYS", "1000000")
     code, _, err = run(capsys, "report", "purge")
     assert code == 2 and "staff.usage_retention_days" in err
+
+
+def _backoffice_config(tmp_path: Path, tiny_kb: Path, port: int = 0) -> Path:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"knowledge_dirs = [{json.dumps(str(tiny_kb))}]\ndatabase_url = {json.dumps(f'sqlite:///{tmp_path}/bot.db')}\n"
+                   f"data_dir = {json.dumps(str(tmp_path / 'data'))}\n[http]\nport = {port}\n"
+                   "[[backoffice_clients]]\nname = 'crm'\ntoken_env = 'CRM_TOKEN'\n[[backoffice_clients]]\nname = 'erp'\ntoken_env = 'ERP_TOKEN'\n",
+                   encoding="utf-8")
+    return cfg
+
+
+@pytest.mark.parametrize(("crm", "erp", "message"), [
+    ("short", "e" * 40, "backoffice client crm: the token in CRM_TOKEN needs at least 32 characters"),
+    (" " * 40, "e" * 40, "backoffice client crm: the token in CRM_TOKEN is only spaces"),
+    ("s" * 40, "s" * 40, "backoffice client erp: its token is another client's too"),
+])
+def test_config_check_and_run_refuse_the_same_backoffice_tokens(
+    crm: str, erp: str, message: str, tmp_path: Path, tiny_kb: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = _backoffice_config(tmp_path, tiny_kb)
+    monkeypatch.setenv("CRM_TOKEN", crm)
+    monkeypatch.setenv("ERP_TOKEN", erp)
+    monkeypatch.setenv("BUERGERBOT_LINK_KEYS", "ef" * 32)
+    code, _, err = run(capsys, "config", "check", "--config", str(cfg))
+    assert code == 2 and f"error: {message}" in err.splitlines()
+    code, _, err = run(capsys, "--config", str(cfg), "run")
+    assert code == 2 and f"config: {message}" in err.splitlines()
+    assert not (tmp_path / "bot.db").exists()  # refused before anything started
+
+
+def test_config_check_warns_about_readable_doubled_secrets_and_unsupported_databases(
+    tmp_path: Path, tiny_kb: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"knowledge_dirs = [{json.dumps(str(tiny_kb))}]\ndatabase_url = 'mysql://bot@db.example/bot'\n", encoding="utf-8")
+    readable, private = tmp_path / "keys", tmp_path / "pseudonym"
+    readable.write_text("ab" * 32 + "\n", encoding="utf-8")
+    readable.chmod(0o644)
+    private.write_text("pseudonym-key\n", encoding="utf-8")
+    private.chmod(0o600)
+    monkeypatch.setenv("BUERGERBOT_LINK_KEYS_FILE", str(readable))
+    monkeypatch.setenv("BUERGERBOT_LOG_PSEUDONYM_KEY_FILE", str(private))
+    monkeypatch.setenv("BUERGERBOT_LOG_PSEUDONYM_KEY", "also-set-directly")
+    code, _, err = run(capsys, "config", "check", "--config", str(cfg))
+    warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert code == 0, err
+    assert sorted(warnings) == sorted([
+        "warning: BUERGERBOT_LOG_PSEUDONYM_KEY and BUERGERBOT_LOG_PSEUDONYM_KEY_FILE are both set: "
+        "BUERGERBOT_LOG_PSEUDONYM_KEY is used, the file is ignored; unset one",
+        f"warning: BUERGERBOT_LINK_KEYS_FILE: {readable} is readable by every user of this machine (chmod o-r {readable})",
+        "warning: database_url: 'mysql' is not supported (SQLite or PostgreSQL: sqlite:///path/bot.db, postgresql://user@host/db)",
+    ])
+    assert "also-set-directly" not in err and "abab" not in err

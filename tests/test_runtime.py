@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import os
+import pty
 import signal
+import subprocess
 import sys
+import threading
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot.app import Storage, build_dialogue
 from bot.config import Settings, StaffConfig, load_settings
@@ -21,7 +27,7 @@ from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.credentials import MissingSecret
 from bot.ops.metrics import Metrics
-from bot.runtime import build_channels, purge_loop, run_channels
+from bot.runtime import Started, build_channels, purge_loop, run_channels, serve
 from bot.storage.database import make_engine, migrate
 from bot.storage.unanswered import SqlUnansweredLog
 from tests.conftest import REPO
@@ -155,6 +161,7 @@ def test_services_start_after_the_channels_and_stop_before_them_while_not_ready(
     async def main() -> None:
         port, events, gate, stop = free_port(), [], asyncio.Event(), asyncio.Event()
         storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), engine=make_engine(f"sqlite:///{tmp_path / 'bot.db'}"))
+        migrate(storage.engine)  # type: ignore[arg-type]
         runner = asyncio.create_task(run_channels(
             http_settings(tiny_kb, port), LiveKnowledge([tiny_kb]), [Recorder("telegram", events)], storage=storage,
             services=[Recorder("scheduler", events, gate)], stop=stop,
@@ -167,7 +174,8 @@ def test_services_start_after_the_channels_and_stop_before_them_while_not_ready(
         await eventually(lambda: _is(port, "/readyz", 503))  # the scheduler is still stopping: not ready, still serving
         status, body = await http_get(port, "/readyz")
         assert status == 503
-        assert json.loads(body)["not_ready"] == ["channels"] and json.loads(body)["checks"]["channels"] == "stopping"
+        assert json.loads(body)["not_ready"] == ["channels"] and json.loads(body)["checks"]["channels"] == "draining"
+        assert json.loads(body)["status"] == "draining"
         assert (await http_get(port, "/healthz"))[0] == 200
         gate.set()
         await runner
@@ -179,6 +187,101 @@ def test_services_start_after_the_channels_and_stop_before_them_while_not_ready(
 
 async def _is(port: int, path: str, status: int) -> bool:
     return await status_of(port, path) == status
+
+
+def test_http_answers_starting_while_the_knowledge_loads(tiny_kb: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    loading, events = threading.Event(), []
+
+    def load() -> LiveKnowledge:
+        loading.wait(60)  # as long as a matcher takes to train
+        return LiveKnowledge([tiny_kb])
+
+    def hello(app: web.Application) -> None:
+        async def answer(request: web.Request) -> web.Response:
+            return web.json_response({"hello": "back office"})
+
+        app.router.add_get("/api/v1/hello", answer)
+
+    async def main() -> None:
+        port, stop = free_port(), asyncio.Event()
+        storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), engine=make_engine(f"sqlite:///{tmp_path / 'bot.db'}"))
+        migrate(storage.engine)  # type: ignore[arg-type]
+        runner = asyncio.create_task(serve(http_settings(tiny_kb, port), load, lambda live: Started([Recorder("telegram", events)]),
+                                           storage=storage, extensions=[hello], stop=stop))
+        try:
+            await eventually(lambda: _is(port, "/healthz", 200))
+            status, body = await http_get(port, "/readyz")
+            assert status == 503 and json.loads(body)["status"] == "starting"
+            assert json.loads(body)["checks"] == {"knowledge": "loading", "database": "ok", "channels": "starting"}
+            status, body = await http_get(port, "/api/v1/hello")
+            assert status == 503 and json.loads(body) == {"status": "starting"}
+            assert events == []
+            assert any(r.getMessage().startswith("loading the knowledge from") for r in caplog.records)
+            loading.set()
+            await eventually(lambda: _is(port, "/readyz", 200))
+            status, body = await http_get(port, "/readyz")
+            assert json.loads(body)["status"] == "ready" and events == ["start telegram"]
+            assert (await http_get(port, "/api/v1/hello")) == (200, '{"hello": "back office"}')
+        finally:
+            loading.set()
+            stop.set()
+            await runner
+
+    with caplog.at_level(logging.INFO, logger="bot.runtime"):
+        asyncio.run(main())
+
+
+def test_sigterm_while_the_knowledge_loads_ends_at_once(tiny_kb: Path) -> None:
+    loading = threading.Event()
+
+    def load() -> LiveKnowledge:
+        loading.wait(10)  # a training that takes its time
+        return LiveKnowledge([tiny_kb])
+
+    async def main() -> None:
+        port, stop = free_port(), asyncio.Event()
+        runner = asyncio.create_task(serve(http_settings(tiny_kb, port), load, lambda live: Started(), stop=stop))
+        await eventually(lambda: _is(port, "/readyz", 503))
+        stop.set()
+        await runner
+        assert await status_of(port, "/healthz") == 0
+
+    began = time.monotonic()
+    asyncio.run(main())
+    assert time.monotonic() - began < 5  # not after the training
+    loading.set()
+
+
+@pytest.mark.parametrize("damage", ["emptied", "outdated"])
+def test_a_database_without_the_newest_schema_is_not_ready(tiny_kb: Path, tmp_path: Path, damage: str) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    migrate(engine)
+    with engine.begin() as conn:
+        if damage == "emptied":
+            for (table,) in conn.exec_driver_sql("select name from sqlite_master where type = 'table'").fetchall():
+                conn.exec_driver_sql(f'drop table "{table}"')
+        else:
+            conn.exec_driver_sql("update alembic_version set version_num = '0001'")
+
+    async def main() -> dict[str, Any]:
+        port, stop = free_port(), asyncio.Event()
+        storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), engine=engine)
+        runner = asyncio.create_task(run_channels(http_settings(tiny_kb, port), LiveKnowledge([tiny_kb]), [], storage=storage, stop=stop))
+        try:
+            await eventually(lambda: _is(port, "/readyz", 503))
+            await asyncio.sleep(0.1)
+            status, body = await http_get(port, "/readyz")
+            assert status == 503
+            return dict(json.loads(body))
+        finally:
+            stop.set()
+            await runner
+
+    body = asyncio.run(main())
+    assert body["not_ready"] == ["database"] and body["status"] == "not ready"
+    expected = "no schema version in the database" if damage == "emptied" else "schema version 0001, expected"
+    assert body["checks"]["database"].startswith(expected)
+    engine.dispose()
 
 
 def test_an_unreachable_database_is_not_ready(tiny_kb: Path) -> None:
@@ -316,3 +419,73 @@ def test_sigterm_lets_every_reply_in_flight_finish(tiny_kb: Path, tmp_path: Path
 
 async def _true(value: bool) -> bool:
     return value
+
+
+def _no_channel_config(tmp_path: Path, tiny_kb: Path) -> Path:
+    config = tmp_path / "bot.toml"
+    values = {"kb": str(tiny_kb), "db": f"sqlite:///{tmp_path / 'bot.db'}", "data": str(tmp_path / "data")}
+    kb, db, data = (json.dumps(v) for v in values.values())
+    config.write_text(f"knowledge_dirs = [{kb}]\ndatabase_url = {db}\ndata_dir = {data}\nlog_format = 'json'\n[http]\nport = 0\n"
+                      "[[backoffice_clients]]\nname = 'crm'\ntoken_env = 'CRM_TOKEN'\n", encoding="utf-8")
+    return config
+
+
+def _run_env() -> dict[str, str]:
+    return {**os.environ, "CRM_TOKEN": "c" * 40, "BUERGERBOT_LINK_KEYS": "ab" * 32, "PYTHONPATH": str(REPO)}
+
+
+def test_run_without_a_chat_channel_serves_http_the_backoffice_and_reminders(tiny_kb: Path, tmp_path: Path) -> None:
+    """No terminal (a container): no console, but everything else a bot process serves."""
+    async def main() -> tuple[int, list[str], int, int]:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "--config", str(_no_channel_config(tmp_path, tiny_kb)), "run",
+                                                    cwd=tmp_path, env=_run_env(), stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        assert proc.stderr is not None
+        lines: list[str] = []
+        try:
+            async with asyncio.timeout(120):
+                while True:
+                    raw = await proc.stderr.readline()
+                    assert raw, "".join(lines)
+                    lines.append(raw.decode())
+                    if "http_port" in (record := json.loads(raw)):
+                        port = int(record["http_port"])
+                        break
+            await eventually(lambda: _is(port, "/readyz", 200))
+            api, _ = await http_get(port, "/api/v1/openapi.json")
+            async with aiohttp.ClientSession() as session, session.post(f"http://127.0.0.1:{port}/api/v1/appointments", json={},
+                                                                        headers={"Authorization": "Bearer " + "c" * 40}) as resp:
+                create = resp.status
+            proc.send_signal(signal.SIGTERM)
+            rest = await asyncio.wait_for(proc.stderr.read(), 60)
+            lines += rest.decode().splitlines(keepends=True)
+            return await asyncio.wait_for(proc.wait(), 60), lines, api, create
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+    code, lines, api, create = asyncio.run(main())
+    messages = [json.loads(line)["message"] for line in lines]
+    assert code == 0, "".join(lines)
+    assert api == 200 and create == 400  # the back office answers, authenticated (here: an appointment without its fields)
+    assert "no chat channel configured and no terminal: serving HTTP, the back-office API and reminders only" in messages
+    assert "running: 0 channels, 1 services" in messages and messages[-1] == "stopped"
+
+
+def test_run_in_a_terminal_without_a_chat_channel_opens_the_console(tiny_kb: Path, tmp_path: Path) -> None:
+    main_fd, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(_no_channel_config(tmp_path, tiny_kb)), "run"], cwd=tmp_path,
+                            env=_run_env(), stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(terminal)
+    try:
+        os.write(main_fd, b"Perso beantragen\n")
+        os.write(main_fd, b"\x04")  # Ctrl-D: end of input
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(main_fd)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    assert "Antwort zu personalausweis" in out.decode()
+    messages = [json.loads(line)["message"] for line in err.decode().splitlines() if line.startswith("{")]
+    assert "running: 1 channels, 1 services" in messages and "stopped" in messages

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 from collections.abc import Callable
 from typing import TextIO
 
@@ -35,3 +38,29 @@ def incoming(line: str) -> Incoming:
     if command is not None:
         return Incoming(channel="console", chat_id="console", text="", command=command[0], argument=command[1])
     return Incoming(channel="console", chat_id="console", text=line)
+
+
+class ConsoleChannel:
+    """The console as a channel of `buergerbot run` when no chat channel is configured: it reads in
+    a thread of its own, and Ctrl-D (end of input) stops the bot as SIGTERM would. A blocked read
+    cannot be interrupted, so the thread is a daemon: stopping the bot does not wait for a line."""
+
+    def __init__(self, dialogue: Dialogue, stdin: TextIO, stdout: TextIO, on_end: Callable[[], object]) -> None:
+        self.dialogue, self.stdin, self.stdout, self.on_end = dialogue, stdin, stdout, on_end
+        self._thread: threading.Thread | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:
+            try:
+                run_console(self.dialogue, self.stdin, self.stdout)
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop is gone: the bot stopped first
+                    loop.call_soon_threadsafe(self.on_end)
+
+        self._thread = threading.Thread(target=read, name="console", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        return None

@@ -204,7 +204,7 @@ class TelegramChannel:
             # missing what the other got, until one of them is stopped.
             log.warning("telegram polling: Conflict (%s). Another process polls with the same bot token "
                         "(a second instance or worker of this bot, or a webhook is set): run one poller per token",
-                        exc.message, extra={"profile": self.settings.profile})
+                        exc, extra={"profile": self.settings.profile})
         else:
             log.warning("telegram polling: %s", type(exc).__name__)
 
@@ -273,7 +273,8 @@ class TelegramChannel:
         if first is None:
             first = await self._first_time(update.update_id)
         if not first:
-            log.info("telegram update %d was delivered again; answered before, skipped", update.update_id,
+            update_id = update.update_id
+            log.info("telegram update %d was delivered again; answered before, skipped", update_id,
                      extra={"profile": self.settings.profile})
             raise ApplicationHandlerStop
 
@@ -377,7 +378,7 @@ class TelegramChannel:
         chat = update.effective_chat if isinstance(update, Update) else None
         extra = {"chat": pseudonym(CHANNEL, chat.id)} if chat is not None else {}
         if isinstance(context.error, Forbidden):  # blocked, or removed from the group: nothing is wrong with the bot
-            log.info("telegram chat cannot be written to: %s", context.error.message, extra=extra)
+            log.info("telegram chat cannot be written to: %s", context.error, extra=extra)
             return
         log.error("telegram handler failed: %s", type(context.error).__name__, exc_info=context.error, extra=extra)
 
@@ -500,35 +501,35 @@ class TelegramChannel:
                 await asyncio.sleep(_seconds(exc.retry_after))
             except BadRequest as exc:
                 if text is not None and _PARSE_ERROR in exc.message.lower():
-                    log.warning("telegram refused the HTML of a reply (%s); sending it as plain text", exc.message, extra=_chat(chat_id))
+                    log.warning("telegram refused the HTML of a reply (%s); sending it as plain text", exc, extra=_pseudonymous_chat(chat_id))
                     text = None
                     continue
-                log.warning("telegram refused a reply: %s", exc.message, extra=_chat(chat_id))
+                log.warning("telegram refused a reply: %s", exc, extra=_pseudonymous_chat(chat_id))
                 return True
             except (Forbidden, ChatMigrated) as exc:
-                log.info("telegram chat cannot be written to: %s", exc.message, extra=_chat(chat_id))
+                log.info("telegram chat cannot be written to: %s", exc, extra=_pseudonymous_chat(chat_id))
                 return False
             except TimedOut:
                 log.warning("telegram did not answer a reply within %.0f s; not sent again, as it may have arrived",
-                            self.settings.send_timeout, extra=_chat(chat_id))
+                            self.settings.send_timeout, extra=_pseudonymous_chat(chat_id))
                 return True
             except ServerError as exc:
                 if attempt == 3:
                     raise
-                log.warning("telegram send failed (%s); retrying", exc.message)
+                log.warning("telegram send failed (%s); retrying", exc)
                 await asyncio.sleep(delay)
                 delay *= 2
             except NetworkError as exc:
                 if _may_have_left(exc):
                     log.warning("telegram send failed after the request left (%s); not sent again, as it may have arrived",
-                                type(exc.__cause__ or exc).__name__, extra=_chat(chat_id))
+                                type(exc.__cause__ or exc).__name__, extra=_pseudonymous_chat(chat_id))
                     return True
                 if attempt == 3:
                     raise
                 log.warning("telegram send failed (%s); retrying", type(exc.__cause__ or exc).__name__)
                 await asyncio.sleep(delay)
                 delay *= 2
-        log.warning("telegram reply dropped: still refused after four tries", extra=_chat(chat_id))
+        log.warning("telegram reply dropped: still refused after four tries", extra=_pseudonymous_chat(chat_id))
         return True
 
     async def _post(self, chat_id: int, text: str, markup: JSONDict | None, *, html: bool = True, reply_to: int | None = None) -> None:
@@ -571,7 +572,7 @@ class _PollingBot(ExtBot[Any]):
 _NO_PREVIEW = {"is_disabled": True}  # form links would otherwise unfold into large cards
 
 
-def _chat(chat_id: int) -> dict[str, str]:
+def _pseudonymous_chat(chat_id: int) -> dict[str, str]:
     """The ``extra`` naming a chat in a log line: its pseudonym (bot.ops.logs)."""
     return {"chat": pseudonym(CHANNEL, chat_id)}
 
@@ -582,7 +583,7 @@ def _chat_of(update: JSONDict) -> dict[str, str]:
         if isinstance(value, dict):
             chat = value.get("chat") or (value.get("message") or {}).get("chat")
             if isinstance(chat, dict) and isinstance(chat.get("id"), int):
-                return _chat(chat["id"])
+                return _pseudonymous_chat(chat["id"])
     return {}
 
 

@@ -7,12 +7,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from bot.core.knowledge import KnowledgeBase, KnowledgeLimits, fingerprint
 from bot.core.matching.matcher import Matcher
 from bot.core.matching.semantic import SentenceEncoder
 from bot.core.models import Problem
-from bot.core.validation import check
+from bot.core.validation import Checked, check
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,15 @@ class InvalidKnowledge(Exception):
         self.problems = list(problems)
 
 
+class Build(Protocol):
+    """Load, validate and build the matcher: :func:`bot.core.validation.check`, or a cache around it."""
+
+    def __call__(
+        self, dirs: Sequence[Path], languages: Sequence[str] = ..., held_out: bool = ..., encoder: SentenceEncoder | None = ...,
+        limits: KnowledgeLimits | None = ...,
+    ) -> Checked: ...
+
+
 class LiveKnowledge:
     """Holds the current snapshot; :meth:`refresh` swaps in changed files if they are valid.
 
@@ -41,15 +51,16 @@ class LiveKnowledge:
 
     def __init__(
         self, dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), encoder: SentenceEncoder | None = None,
-        limits: KnowledgeLimits | None = None,
+        limits: KnowledgeLimits | None = None, build: Build = check,
     ) -> None:
         self.dirs = list(dirs)
         self.languages = tuple(languages)
         self.encoder = encoder
         self.limits = limits or KnowledgeLimits()
+        self._build = build
         self._lock = threading.Lock()
         self._stamp = fingerprint(self.dirs)
-        checked = check(self.dirs, self.languages, encoder=encoder, limits=self.limits)
+        checked = build(self.dirs, self.languages, encoder=encoder, limits=self.limits)
         if not checked.ok or checked.matcher is None:
             raise InvalidKnowledge([p for p in checked.problems if p.severity == "error"])
         self.snapshot = Snapshot(checked.knowledge, checked.matcher)
@@ -65,7 +76,7 @@ class LiveKnowledge:
             if stamp == self._stamp:
                 return False
             self._stamp = stamp
-            checked = check(self.dirs, self.languages, encoder=self.encoder, limits=self.limits)
+            checked = self._build(self.dirs, self.languages, encoder=self.encoder, limits=self.limits)
             self.last_problems = checked.problems
             if not checked.ok or checked.matcher is None:
                 # Only the problems are kept: the refused knowledge goes with ``checked``.

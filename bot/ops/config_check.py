@@ -2,18 +2,19 @@
 
 Settings the file or the environment got wrong (unknown keys, bad values) are found when they are
 loaded (bot/config.py); this module adds what needs the environment or the knowledge files:
-missing secrets (bot/credentials.py) and ids that name no office.
+missing secrets (bot/credentials.py), back-office tokens the API would refuse, ids that name no
+office, and warnings about secrets others may read and databases the bot does not support.
+`buergerbot run` refuses to start on exactly these errors (:func:`check_config`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.core.knowledge import load_knowledge
@@ -22,10 +23,14 @@ from bot.credentials import MissingSecret, check_secrets, secret
 ENV_PREFIX = "BUERGERBOT_"
 
 
+SUPPORTED_DATABASES = ("sqlite", "postgresql", "postgres")
+
+
 @dataclass
 class Findings:
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # `run` refuses to start
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # `run` starts, but someone should look
 
 
 def effective_lines(settings: Settings, environ: dict[str, str] | None = None) -> list[str]:
@@ -47,8 +52,15 @@ def effective_lines(settings: Settings, environ: dict[str, str] | None = None) -
 
 def check_config(settings: Settings) -> Findings:
     """Everything that would stop `buergerbot run` or quietly not work, beyond what loading found."""
+    from bot.web.backoffice import client_tokens  # aiohttp: only where a check needs it
+
     report = check_secrets(settings)
-    findings = Findings(list(report.errors), list(report.notes))
+    findings = Findings(list(report.errors), list(report.notes), secret_warnings(settings) + database_warnings(settings))
+    if not any(e.startswith("back-office client") for e in findings.errors):  # a missing token is named once
+        try:
+            client_tokens(settings)
+        except MissingSecret as exc:
+            findings.errors.append(str(exc))
     loaded = load_knowledge(settings.knowledge_dirs, settings.languages, settings.knowledge_limits.limits())
     if not loaded.ok:
         findings.errors.append(f"knowledge: {len(loaded.errors)} errors in the knowledge files (buergerbot faq validate lists them)")
@@ -69,6 +81,46 @@ def check_config(settings: Settings) -> Findings:
     return findings
 
 
+def secret_names(settings: Settings) -> list[str]:
+    """The environment variables the configuration reads secrets from."""
+    names: list[str | None] = [settings.reminders.link_keys_env, settings.log_pseudonym_key_env]
+    for profile in settings.profiles:
+        if profile.telegram is not None:
+            names += [profile.telegram.token_env, profile.telegram.webhook_secret_env if profile.telegram.webhook_url else None]
+        if profile.matrix is not None:
+            names += [profile.matrix.password_env, profile.matrix.access_token_env]
+    names += [client.token_env for client in settings.backoffice_clients]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def secret_warnings(settings: Settings, environ: dict[str, str] | None = None) -> list[str]:
+    """A secret in a file every user of the machine may read, or set twice (``VAR`` and ``VAR_FILE``)."""
+    environ = dict(os.environ) if environ is None else environ
+    warnings = []
+    for name in secret_names(settings):
+        path = environ.get(f"{name}_FILE")
+        if not path:
+            continue
+        if environ.get(name):
+            warnings.append(f"{name} and {name}_FILE are both set: {name} is used, the file is ignored; unset one")
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue  # unreadable: an error of its own (check_secrets)
+        if mode & stat.S_IROTH:
+            warnings.append(f"{name}_FILE: {path} is readable by every user of this machine (chmod o-r {path})")
+    return warnings
+
+
+def database_warnings(settings: Settings) -> list[str]:
+    from sqlalchemy.engine import make_url  # SQLAlchemy costs `ask` a tenth of a second to import
+
+    backend = make_url(settings.database_url).get_backend_name()
+    if backend in SUPPORTED_DATABASES:
+        return []
+    return [f"database_url: {backend!r} is not supported (SQLite or PostgreSQL: sqlite:///path/bot.db, postgresql://user@host/db)"]
+
+
 def _flatten(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(value, dict) and value:
         for k, v in value.items():
@@ -81,6 +133,8 @@ def _flatten(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def _masked_url(url: Any) -> Any:
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True) if isinstance(url, str) else url
 
 

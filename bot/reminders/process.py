@@ -8,7 +8,7 @@ import contextlib
 import datetime as dt
 import logging
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,7 +87,7 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
     from bot.channels.telegram import TelegramChannel, TelegramSettings
     from bot.channels.telegram_limits import share_flood_limits
     from bot.ops.metrics import Metrics
-    from bot.storage.database import ping
+    from bot.storage.database import schema_problem
     from bot.web.server import HttpServer, create_app
 
     loaded = load_knowledge(settings.knowledge_dirs, settings.languages)
@@ -104,8 +104,7 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
     service = reminder_service(settings, book, {c.address: c for c in channels}, notice_renderer(lambda: knowledge, clock), clock, metrics.reminder_event)
 
     async def database() -> str | None:
-        await asyncio.to_thread(ping, engine)
-        return None
+        return await asyncio.to_thread(schema_problem, engine)
 
     http = HttpServer(create_app(metrics, {"database": database}), settings.http.listen, settings.http.port) if settings.http.enabled else None
     stop = asyncio.Event()
@@ -131,16 +130,26 @@ def reminder_parts(
 ) -> tuple[list[ReminderService], list[Extension]]:
     """For `buergerbot run`: the reminder scheduler, delivering through this process's channels, and
     with back-office clients configured the back-office API on the operations server."""
-    from bot.web.backoffice import install_backoffice
+    def offices() -> set[str]:
+        return set(live.snapshot.knowledge.offices)
 
+    return reminder_services(settings, live, storage, channels, metrics), backoffice_extensions(settings, storage, offices)
+
+
+def reminder_services(settings: Settings, live: LiveKnowledge, storage: Storage, channels: Sequence[object], metrics: Metrics) -> list[ReminderService]:
+    """The reminder scheduler, delivering through ``channels`` (none with storage kept in memory)."""
     book = storage.book
     if storage.engine is None or not isinstance(book, SqlReminderBook):
-        return [], []  # storage kept in memory: nothing to deliver from
+        return []  # storage kept in memory: nothing to deliver from
     clock = city_clock(settings)
     deliverers = {channel.address: channel for channel in channels if isinstance(channel, Deliverer)}
-    service = reminder_service(settings, book, deliverers, notice_renderer(lambda: live.snapshot.knowledge, clock), clock, metrics.reminder_event)
-    extensions: list[Extension] = []
-    if settings.backoffice_clients:
-        engine = storage.engine
-        extensions.append(partial(install_backoffice, engine, settings, lambda: set(live.snapshot.knowledge.offices), clock))
-    return [service], extensions
+    return [reminder_service(settings, book, deliverers, notice_renderer(lambda: live.snapshot.knowledge, clock), clock, metrics.reminder_event)]
+
+
+def backoffice_extensions(settings: Settings, storage: Storage, known_offices: Callable[[], Collection[str]]) -> list[Extension]:
+    """The back-office API on the operations server when clients are configured (and a database is)."""
+    from bot.web.backoffice import install_backoffice
+
+    if storage.engine is None or not isinstance(storage.book, SqlReminderBook) or not settings.backoffice_clients:
+        return []
+    return [partial(install_backoffice, storage.engine, settings, known_offices, city_clock(settings))]

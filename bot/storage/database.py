@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from bot.ops.logs import register_secret
@@ -67,7 +70,22 @@ def migrate(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
-def ping(engine: Engine) -> None:
-    """Raises unless the database answers a trivial query (readiness)."""
+@cache
+def _newest_revisions() -> frozenset[str]:
+    # The migration scripts do not change while the process runs; reading them costs milliseconds.
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return frozenset(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """None when the database answers and its schema is at the newest migration (Alembic's version
+    table), else why not: an emptied or an outdated database answers ``select 1`` all the same."""
     with engine.connect() as conn:
-        conn.execute(text("select 1"))
+        current = frozenset(MigrationContext.configure(conn).get_current_heads())
+    newest = _newest_revisions()
+    if current == newest:
+        return None
+    if not current:
+        return f"no schema version in the database (expected {', '.join(sorted(newest))}; emptied or never migrated?)"
+    return f"schema version {', '.join(sorted(current))}, expected {', '.join(sorted(newest))}"

@@ -76,6 +76,8 @@ def client_tokens(settings: Settings) -> tuple[tuple[bytes, str], ...]:
         if client.name in RESERVED_SOURCES:
             raise MissingSecret(f"backoffice client {client.name}: the name is reserved for appointments added in the chat")
         token = backoffice_token(client)
+        if not token.strip():
+            raise MissingSecret(f"backoffice client {client.name}: the token in {client.token_env} is only spaces")
         if len(token) < MIN_TOKEN_CHARS:
             raise MissingSecret(f"backoffice client {client.name}: the token in {client.token_env} needs at least {MIN_TOKEN_CHARS} characters")
         digest = hashlib.sha256(token.encode()).digest()

@@ -2,7 +2,8 @@
 
 ``/healthz`` answers 200 while the process serves HTTP at all (liveness). ``/readyz`` runs the
 named readiness checks at once: 200 when all pass, else 503 with a JSON body naming what is not
-ready. A check is an async callable returning None when fine, or a short reason.
+ready. A check is an async callable returning None when fine, or a short reason. The body's
+``status`` is "ready", else what ``phase`` says ("starting", "draining"), else "not ready".
 
 More routes come in as *extensions*: callables that get the application before it starts. The
 back-office API, for example, is a module with its own route table or sub-app::
@@ -38,12 +39,15 @@ from bot.ops.metrics import Metrics
 log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[str | None]]
+Phase = Callable[[], str | None]  # "starting", "draining", or None while the process runs normally
 Extension = Callable[[web.Application], None]
 
 METRICS = web.AppKey("metrics", Metrics)
 
 
-def create_app(metrics: Metrics, checks: Mapping[str, Check], extensions: Sequence[Extension] = (), check_timeout: float = 5.0) -> web.Application:
+def create_app(
+    metrics: Metrics, checks: Mapping[str, Check], extensions: Sequence[Extension] = (), check_timeout: float = 5.0, phase: Phase | None = None,
+) -> web.Application:
     app = web.Application()
     app[METRICS] = metrics
     routes = web.RouteTableDef()
@@ -58,7 +62,8 @@ def create_app(metrics: Metrics, checks: Mapping[str, Check], extensions: Sequen
         results = await asyncio.gather(*(_run_check(checks[n], check_timeout) for n in names))
         outcome = {name: reason or "ok" for name, reason in zip(names, results, strict=True)}
         not_ready = [name for name, reason in zip(names, results, strict=True) if reason]
-        body = {"ready": not not_ready, "not_ready": not_ready, "checks": outcome}
+        status = "ready" if not not_ready else (phase() if phase is not None else None) or "not ready"
+        body = {"status": status, "ready": not not_ready, "not_ready": not_ready, "checks": outcome}
         return web.json_response(body, status=503 if not_ready else 200)
 
     @routes.get("/metrics")

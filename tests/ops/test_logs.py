@@ -99,13 +99,14 @@ def test_formatters_are_usable_on_their_own() -> None:
     assert TextFormatter().format(record) == "INFO x: hi there chat=matrix:1"
 
 
-# Names that hold what a citizen wrote or who they are; a log call may only pass them through pseudonym().
+# Names that hold what a citizen wrote or who they are; a log call may only pass them through pseudonym()
+# or a function named for it.
 PRIVATE = {"text", "chat_id", "room_id", "sender", "incoming", "msg", "message", "update", "reply", "replies", "body", "content", "chat", "user"}
 LEVELS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
 
 
 def private_names(node: ast.AST) -> Iterator[str]:
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "pseudonym":
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and "pseudonym" in node.func.id:
         return
     if isinstance(node, ast.Name) and node.id in PRIVATE:
         yield node.id

