@@ -12,12 +12,15 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from bot.core.conversation import last_topic, remember_topic
 from bot.core.hours import HolidayCheck, no_holidays, open_line
 from bot.core.knowledge import KnowledgeBase
 from bot.core.live import Snapshot
 from bot.core.matching.matcher import Match
 from bot.core.matching.normalise import fold
 from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
+from bot.core.notices import office_buttons
+from bot.core.office_hours import hours_answer, hours_question, without_hours_words
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
 from bot.core.reminder_flows import ReminderFlows, ReminderSetup
 from bot.core.schedule import QuietHours
@@ -65,6 +68,10 @@ class DialogueSettings:
     reminder_offsets: tuple[str, ...] = ("1d", "1h")
     office_reminder_offsets: dict[str, tuple[str, ...]] | None = None
     reminder_quiet_hours: QuietHours = field(default_factory=QuietHours)
+    # The general entry about opening hours: its office is no topic a follow-up refers to.
+    hours_entry: str = "oeffnungszeiten"
+    # How long the last topic answers a follow-up ("when are they open?").
+    context_minutes: int = 30
 
     @property
     def suggest_at(self) -> float:
@@ -101,18 +108,24 @@ class Dialogue:
             table: dict[str, tuple[str, ...]] = {}
             for office in kb.offices.values():
                 names = {fold(n) for n in office.names.values()} | {fold(office.id.replace("-", " "))}
-                phrases = {f" {n} " for n in names if n} | {f" {n.split()[0]} " for n in names if n and len(n.split()[0]) > 4}
+                phrases = {f" {n} " for n in names if n}
+                # The city's own name starts with the word people use ("Bürgerbüro Mitte",
+                # "Ausländerbehörde und Einbürgerungsstelle"); a translation's first word often is no
+                # name at all ("Public Order Office", "Waste Management").
+                own = fold(office.names.get(self.settings.default_language) or office.id.replace("-", " "))
+                if own and len(own.split()[0]) > 4:
+                    phrases.add(f" {own.split()[0]} ")
+                phrases |= {f" {fold(a)} " for aliases in office.aliases.values() for a in aliases if fold(a)}
                 table[office.id] = tuple(sorted(phrases))
             self._office_phrases = (kb, table)
         return self._office_phrases[1]
 
     def office_named(self, kb: KnowledgeBase, said: str) -> str | None:
-        """The id of the office a text names ("Ist das Standesamt offen?"), if any."""
+        """The id of the office a text names ("Ist das Standesamt offen?"), if any; the longest
+        name wins ("Bürgerbüro Nord" over "Bürgerbüro")."""
         words = f" {fold(said)} "
-        for office_id, phrases in self.office_phrases(kb).items():
-            if any(p in words for p in phrases):
-                return office_id
-        return None
+        named = [(len(p), office_id) for office_id, phrases in self.office_phrases(kb).items() for p in phrases if p in words]
+        return max(named)[1] if named else None
 
     def handle(self, msg: Incoming) -> list[Reply]:
         if self.book is not None:
@@ -171,6 +184,9 @@ class _Turn:
     def run(self) -> list[Reply]:
         replies = self._route()
         self.reminders.settle()
+        topics = [r.entry_id for r in replies if r.entry_id in self.kb.entries and self.kb.entries[r.entry_id].kind is not Kind.INTENT]
+        if topics:
+            remember_topic(self.state, topics[-1], self.d.clock())
         return replies
 
     def _route(self) -> list[Reply]:
@@ -208,6 +224,9 @@ class _Turn:
         flow = self.reminders.resume() or self.reminders.detect()
         if flow is not None:
             return flow
+        hours = self._hours()
+        if hours is not None:
+            return hours
         if not matches or matches[0].score < self.s.threshold:
             return self._fallback(matches)
         best = matches[0]
@@ -220,6 +239,39 @@ class _Turn:
                 return [self._offer(topics, text("did_you_mean", self.lang))]
         self.state.pending_choices = ()
         return self._respond(self._entry(best))
+
+    def _hours(self) -> list[Reply] | None:
+        """A question about when an office is open, answered from its hours; None when the message
+        asks no such thing or names no office (the general entry on opening hours answers that)."""
+        ask = hours_question(self.text)
+        if ask is None:
+            return None
+        office_id = self.d.office_named(self.kb, self.text)
+        if office_id is None and ask.shop:
+            return [Reply(text("shop_hours", self.lang), language=self.lang)]
+        office_id = office_id or self._topic_office()
+        office = self.kb.offices.get(office_id) if office_id else None
+        if office is None:
+            return None
+        self.state.pending_choices = ()
+        body = hours_answer(office, self.text, self.d.clock(), self.lang, self.d.is_holiday)
+        return [Reply(body, buttons=office_buttons(office.id, self.kb, self.lang), language=self.lang)]
+
+    def _topic_office(self) -> str | None:
+        """The office of the topic an hours question refers to: one the same message names ("where
+        do I get my passport, when are they open"), else the chat's last topic."""
+        rest = without_hours_words(self.text)
+        if rest:
+            found = self._usable(self.matcher.match(rest, self.text_lang, k=3).matches)
+            best = found[0] if found else None
+            # The message asks for opening hours; its topic only needs to be recognised, not answered.
+            if best is not None and best.score >= self.s.suggest_at and best.entry_id != self.s.hours_entry:
+                entry = self._entry(best)
+                if entry.office and entry.kind is not Kind.INTENT:
+                    return entry.office
+        topic = last_topic(self.state, self.d.clock(), self.s.context_minutes)
+        last = self.kb.entries.get(topic) if topic else None
+        return last.office if last is not None else None
 
     def _command(self, command: str) -> list[Reply]:
         handled = self.reminders.command(command, self.argument)

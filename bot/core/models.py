@@ -90,6 +90,7 @@ class Office:
     email: str | None = None
     url: str | None = None
     closed: frozenset[dt.date] = frozenset()
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # other names, by language
 
     def name(self, lang: str) -> str:
         return self.names.get(lang) or next(iter(self.names.values()))

@@ -80,8 +80,21 @@ class OfficeModel(_Strict):
     phone: str
     email: str | None = None
     url: HttpUrl | None = None
+    # Other names people use for the office ("Bürgeramt", "registry office"), by language: the
+    # dialogue recognises them in questions about opening hours and reminders.
+    aliases: dict[str, list[str]] = {}
     hours: dict[str, list[str]] = {}
     closed: list[dt.date] = []
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for lang, names in value.items():
+            if not LANGUAGE_KEY.match(lang):
+                raise ValueError(f"aliases: {lang!r} is not a two-letter language code")
+            if any(not str(n).strip() for n in names):
+                raise ValueError(f"aliases: an alias in {lang!r} is empty")
+        return value
 
     @field_validator("hours")
     @classmethod

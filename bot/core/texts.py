@@ -39,6 +39,27 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "{office} ist in den nächsten zwei Wochen geschlossen.",
         "en": "{office} is closed for the next two weeks.",
     },
+    # --- opening hours (bot/core/office_hours.py) ---
+    "hours_title": {"de": "Öffnungszeiten: {office}", "en": "Opening hours: {office}"},
+    "hours_closed": {"de": "geschlossen", "en": "closed"},
+    "hours_day_open": {"de": "Am {date} hat {office} geöffnet: {spans}.", "en": "On {date}, {office} is open: {spans}."},
+    "hours_day_closed": {"de": "Am {date} ist {office} geschlossen.", "en": "On {date}, {office} is closed."},
+    "hours_at_open": {
+        "de": "Am {date} um {time} hat {office} geöffnet, bis {until}.",
+        "en": "On {date} at {time}, {office} is open, until {until}.",
+    },
+    "hours_at_closed": {
+        "de": "Am {date} um {time} ist {office} geschlossen; geöffnet ist an dem Tag {spans}.",
+        "en": "On {date} at {time}, {office} is closed; that day it is open {spans}.",
+    },
+    "hours_next": {"de": "Nächste Öffnung: {moment}.", "en": "Next opening: {moment}."},
+    "hours_closures": {"de": "Geschlossen trotz Öffnungszeit: {days}.", "en": "Closed despite the usual hours: {days}."},
+    "reason_closed": {"de": "Schließtag", "en": "closing day"},
+    "reason_holiday": {"de": "Feiertag", "en": "public holiday"},
+    "shop_hours": {
+        "de": "Die Öffnungszeiten von Geschäften und Firmen kenne ich leider nicht; ich bin der Chatbot der Stadtverwaltung. Die Zeiten der städtischen Ämter nenne ich Ihnen gern, zum Beispiel „Wann hat das Bürgerbüro offen?“.",
+        "en": "Sorry, I do not know the opening hours of shops and businesses; I am the city administration's chatbot. I can tell you the hours of the city's offices, for example “When is the Bürgerbüro open?”.",
+    },
     "office_contact": {
         "de": "{office}, {address}, Telefon {phone}",
         "en": "{office}, {address}, phone {phone}",
