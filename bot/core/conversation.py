@@ -60,11 +60,11 @@ def answer_word(said: str) -> bool | None:
     yes = [w for w in words if w in YES or (w in _DO and not negated)]
     no = [w for w in words if w in NO or (w in _DO and negated)]
     rest = [w for w in words if w not in YES and w not in NO and w not in _DO and w not in _NOT and w not in _FILLER]
-    if rest or (yes and no) or (negated and not no):
+    if rest or (yes and (no or negated)):
         return None
     if yes:
         return True
-    return False if no else None
+    return False if no or negated else None
 
 
 def position_word(said: str, count: int) -> int | None:

@@ -12,7 +12,9 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from bot.core.conversation import last_topic, remember_topic
+from rapidfuzz import fuzz
+
+from bot.core.conversation import LIST_LANGUAGE, answer_word, last_topic, position_word, remember_topic
 from bot.core.hours import HolidayCheck, no_holidays, open_line
 from bot.core.knowledge import KnowledgeBase
 from bot.core.live import Snapshot
@@ -22,7 +24,7 @@ from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserSt
 from bot.core.notices import office_buttons
 from bot.core.office_hours import hours_answer, hours_question, without_hours_words
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
-from bot.core.reminder_flows import ReminderFlows, ReminderSetup
+from bot.core.reminder_flows import CHOICE_NO, CHOICE_YES, ReminderFlows, ReminderSetup
 from bot.core.schedule import QuietHours
 from bot.core.texts import text
 
@@ -38,6 +40,9 @@ COMMANDS = frozenset({
 })
 CHOICE_CONFIRM_DELETE = "delete:yes"
 CHOICE_KEEP = "delete:no"
+# What "ja" and "nein" pick among the offered choices.
+YES_CHOICES = frozenset({CHOICE_CONFIRM_DELETE, CHOICE_YES})
+NO_CHOICES = frozenset({CHOICE_KEEP, CHOICE_NO})
 SMALL_TALK = frozenset({"greeting", "thanks", "goodbye"})  # intent actions that are not topics
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}
 # Control, zero-width and direction-override characters, and lone UTF-16 surrogates (valid in JSON,
@@ -171,6 +176,7 @@ class _Turn:
         self.text_lang = detected or hint or self.s.default_language
         lang = state.language or self.text_lang
         self.lang = lang if lang in self.kb.languages else self.s.default_language
+        self.message_lang = self.lang  # the reply's language unless the message picks from a list
         self.reminders = ReminderFlows(self, self._reminder_setup())
 
     def _reminder_setup(self) -> ReminderSetup:
@@ -187,6 +193,9 @@ class _Turn:
         topics = [r.entry_id for r in replies if r.entry_id in self.kb.entries and self.kb.entries[r.entry_id].kind is not Kind.INTENT]
         if topics:
             remember_topic(self.state, topics[-1], self.d.clock())
+        # A number or "das zweite" typed next is answered in the language of the list it picks from.
+        extra = {k: v for k, v in self.state.extra.items() if k != LIST_LANGUAGE}
+        self.state.extra = {**extra, LIST_LANGUAGE: self.lang} if self.state.pending_choices else extra
         return replies
 
     def _route(self) -> list[Reply]:
@@ -198,10 +207,15 @@ class _Turn:
         if self.msg.choice:
             return self._choice(self.msg.choice)
         stripped = self.text.strip()
-        if stripped.isascii() and stripped.isdigit() and offered:  # not "²" or "①", which int() refuses
-            n = int(stripped)
-            if 1 <= n <= len(offered):
-                return self._choice(offered[n - 1])
+        number = stripped.isascii() and stripped.isdigit()  # not "²" or "①", which int() refuses
+        if offered:
+            picked = self._pick(offered, int(stripped) if number else None)
+            if picked is not None:
+                return picked
+        elif (number or answer_word(self.text) is not None) and not self.reminders.asking:
+            # "1" or "ja" answers a question that is not open: say so, rather than search the
+            # knowledge for "1" and note it for the team as an unanswered question.
+            return [Reply(text("nothing_pending", self.lang), language=self.lang)]
         if not fold(self.text):
             return [self._help_reply(text("not_understood", self.lang))]
         result = self.matcher.match(self.text, self.text_lang, k=8)
@@ -239,6 +253,53 @@ class _Turn:
                 return [self._offer(topics, text("did_you_mean", self.lang))]
         self.state.pending_choices = ()
         return self._respond(self._entry(best))
+
+    def _pick(self, offered: tuple[str, ...], number: int | None) -> list[Reply] | None:
+        """The offered choice a message takes: its number, "das zweite", "the first", "ja"/"nein"
+        for a confirmation, or a topic's title; None when the message is something else."""
+        listed = self.state.extra.get(LIST_LANGUAGE)
+        if listed in self.kb.languages:
+            self.lang = listed
+        position = number - 1 if number is not None else position_word(self.text, len(offered))
+        if position is not None and 0 <= position < len(offered):
+            return self._choice(offered[position])
+        said = answer_word(self.text)
+        if said is True:
+            yes = [p for p in offered if p in YES_CHOICES] or (list(offered) if len(offered) == 1 else [])
+            if yes:
+                return self._choice(yes[0])
+        elif said is False:
+            no = [p for p in offered if p in NO_CHOICES]
+            if no:
+                return self._choice(no[0])
+            if all(p.startswith(CHOICE_ENTRY) for p in offered):
+                return [Reply(text("choice_declined", self.lang), language=self.lang)]
+        if (number is not None or said is not None) and not self.reminders.asking:
+            # A number outside the list, or "ja" to a list of several: the list stays open.
+            self.state.pending_choices = offered
+            return [Reply(text("choose_number", self.lang), language=self.lang)]
+        titled = self._titled(offered)
+        if titled is not None:
+            return self._choice(titled)
+        self.lang = self.message_lang
+        return None
+
+    def _titled(self, offered: tuple[str, ...]) -> str | None:
+        """The offered choice whose title the message repeats ("Wohnsitz abmelden"), typos allowed."""
+        said = fold(self.text)
+        scored: list[tuple[float, str]] = []
+        for payload in offered:
+            names: set[str] = set()
+            if payload.startswith(CHOICE_ENTRY) and payload[len(CHOICE_ENTRY):] in self.kb.entries:
+                names = {local.title for local in self.kb.entries[payload[len(CHOICE_ENTRY):]].texts.values()}
+            elif payload.startswith(CHOICE_LANGUAGE):
+                names = {LANGUAGE_NAMES.get(payload[len(CHOICE_LANGUAGE):], "")}
+            scored.append((max((fuzz.ratio(said, fold(name)) for name in names if fold(name)), default=0.0), payload))
+        scored.sort(reverse=True)
+        # Titles can be close to each other ("Wohnsitz anmelden", "Wohnsitz abmelden"): the nearest wins.
+        if scored and scored[0][0] >= 90 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
+            return scored[0][1]
+        return None
 
     def _hours(self) -> list[Reply] | None:
         """A question about when an office is open, answered from its hours; None when the message

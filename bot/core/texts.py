@@ -23,6 +23,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Antworten Sie mit der Nummer oder tippen Sie auf ein Thema.",
         "en": "Reply with the number or tap a topic.",
     },
+    "nothing_pending": {
+        "de": "Gerade ist bei mir keine Auswahl und keine Rückfrage offen. Schreiben Sie mir Ihre Frage einfach in ein paar Worten.",
+        "en": "There is nothing to choose or confirm right now. Just send me your question in a few words.",
+    },
+    "choice_declined": {
+        "de": "Schade. Schreiben Sie mir Ihre Frage bitte noch einmal mit anderen Worten.",
+        "en": "Sorry about that. Please send me your question again in other words.",
+    },
     "popular": {
         "de": "Häufig gefragt:",
         "en": "Frequently asked:",

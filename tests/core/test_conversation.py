@@ -1,0 +1,127 @@
+"""A conversation beyond single questions: words for choices and confirmations, what the fallback
+notes, the reply language per message, and follow-ups on the last topic."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.core.dialogue import CHOICE_ENTRY, Dialogue, DialogueSettings
+from bot.core.live import LiveKnowledge
+from bot.core.memory_book import MemoryReminderBook
+from bot.core.models import ChatRef
+from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from tests.conftest import REPO, CollectingChannel
+
+MakeChat = Callable[..., CollectingChannel]
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=BERLIN)  # a Monday
+
+
+@pytest.fixture
+def chat_with_book(tiny_kb: Path) -> Callable[[], CollectingChannel]:
+    """The tiny knowledge plus the real intents about reminders and data, with a reminder book."""
+    shutil.copy(REPO / "intents" / "my-data.yaml", tiny_kb / "my-data.yaml")
+    live = LiveKnowledge([tiny_kb])
+
+    def make() -> CollectingChannel:
+        book = MemoryReminderBook()
+        unanswered = MemoryUnansweredLog()
+        dialogue = Dialogue(lambda: live.snapshot, MemoryUserStates(), unanswered, DialogueSettings(popular=("personalausweis",)),
+                            clock=lambda: NOW, book=book)
+        chat = CollectingChannel(dialogue)
+        chat.book = book  # type: ignore[attr-defined]
+        chat.unanswered = unanswered  # type: ignore[attr-defined]
+        return chat
+
+    return make
+
+
+# --- words for choices and confirmations ---------------------------------------------------------
+
+@pytest.mark.parametrize(("said", "position"), [("das zweite", 1), ("die erste", 0), ("Die Erste bitte", 0), ("the first one", 0), ("Nr. 2", 1), ("das letzte", 1)])
+def test_ordinal_words_pick_from_the_offered_topics(make_chat: MakeChat, said: str, position: int) -> None:
+    chat = make_chat(ambiguity_gap=0.5)
+    [offer] = chat.say("Wohnsitz")
+    assert len(offer.choices) == 2
+    [answer] = chat.say(said)
+    assert CHOICE_ENTRY + str(answer.entry_id) == offer.choices[position].payload
+
+
+def test_a_topics_title_picks_it(make_chat: MakeChat) -> None:
+    # A bar so high that only suggestions are made: the title typed back is no answer by itself.
+    chat = make_chat(threshold=0.95, suggest_ratio=0.2)
+    [offer] = chat.say("Wohnsitz")
+    assert "Titel wohnsitz-abmelden" in [c.label for c in offer.choices]
+    [answer] = chat.say("Titel wohnsitz-abmeldn")  # with a typo
+    assert answer.entry_id == "wohnsitz-abmelden"
+
+
+def test_yes_takes_a_single_suggestion_and_no_declines_it(make_chat: MakeChat) -> None:
+    chat = make_chat(threshold=0.3, ambiguity_gap=0.5)
+    [offer] = chat.say("Hallo Wohnsitz")
+    assert [c.payload for c in offer.choices] == [CHOICE_ENTRY + "wohnsitz-anmelden"]
+    [taken] = chat.say("Ja genau")
+    assert taken.entry_id == "wohnsitz-anmelden"
+    chat.say("Hallo Wohnsitz")
+    [declined] = chat.say("nope")
+    assert declined.entry_id is None and "anderen Worten" in declined.text
+    assert chat.unanswered.records == []  # type: ignore[attr-defined]
+
+
+def test_yes_to_a_list_of_several_asks_for_the_number_and_keeps_the_list(make_chat: MakeChat) -> None:
+    chat = make_chat(ambiguity_gap=0.5)
+    [offer] = chat.say("Wohnsitz")
+    [hint] = chat.say("ja")
+    assert hint.text == "Antworten Sie mit der Nummer oder tippen Sie auf ein Thema."
+    [out_of_range] = chat.say("7")
+    assert out_of_range.text == hint.text
+    [answer] = chat.say("2")
+    assert CHOICE_ENTRY + str(answer.entry_id) == offer.choices[1].payload
+
+
+@pytest.mark.parametrize("said", ["Ja", "jawohl", "klar", "ja, alles löschen"])
+def test_words_confirm_the_deletion(chat_with_book: Callable[[], CollectingChannel], said: str) -> None:
+    chat = chat_with_book()
+    chat.say("Personalausweis beantragen")
+    chat.command("loeschen")
+    [done] = chat.say(said)
+    assert done.text.startswith("Erledigt: Ich habe alles gelöscht")
+    assert chat.dialogue.states.export(ChatRef("test", "chat-1")) == {}
+
+
+@pytest.mark.parametrize("said", ["nein", "Nein danke", "nicht löschen"])
+def test_words_refuse_the_deletion(chat_with_book: Callable[[], CollectingChannel], said: str) -> None:
+    chat = chat_with_book()
+    chat.command("loeschen")
+    [kept] = chat.say(said)
+    assert kept.text == "In Ordnung, ich habe nichts gelöscht."
+
+
+def test_words_confirm_a_reminder(chat_with_book: Callable[[], CollectingChannel]) -> None:
+    chat = chat_with_book()
+    [confirm] = chat.say("Erinnere mich an meinen Termin am 3.12. um 10:30")
+    assert confirm.choices
+    [saved] = chat.say("klar")
+    assert saved.text.startswith("Gespeichert: Ihr Termin am Do 3.12., 10:30 Uhr.")
+    assert len(chat.book.upcoming(ChatRef("test", "chat-1"), NOW)) == 1  # type: ignore[attr-defined]
+    chat.say("Erinnere mich an meinen Termin am 4.12. um 9:00")
+    [refused] = chat.say("lieber nicht")
+    assert refused.text.startswith("Gut, ich habe nichts gespeichert.")
+    assert len(chat.book.upcoming(ChatRef("test", "chat-1"), NOW)) == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("said", ["1", "ja", "Nein", "ok", "yes"])
+def test_a_number_or_yes_with_nothing_pending_gets_a_hint_and_is_not_noted(make_chat: MakeChat, said: str) -> None:
+    chat = make_chat()
+    [hint] = chat.say(said)
+    assert hint.text in (
+        "Gerade ist bei mir keine Auswahl und keine Rückfrage offen. Schreiben Sie mir Ihre Frage einfach in ein paar Worten.",
+        "There is nothing to choose or confirm right now. Just send me your question in a few words.",
+    )
+    assert chat.unanswered.records == []  # type: ignore[attr-defined]
