@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz
 
-from bot.core.conversation import LIST_LANGUAGE, answer_word, last_topic, position_word, remember_topic
+from bot.core.conversation import LIST_LANGUAGE, answer_word, last_topic, position_word, remember_topic, worth_noting
 from bot.core.hours import HolidayCheck, no_holidays, open_line
 from bot.core.knowledge import KnowledgeBase
 from bot.core.live import Snapshot
@@ -43,7 +43,7 @@ CHOICE_KEEP = "delete:no"
 # What "ja" and "nein" pick among the offered choices.
 YES_CHOICES = frozenset({CHOICE_CONFIRM_DELETE, CHOICE_YES})
 NO_CHOICES = frozenset({CHOICE_KEEP, CHOICE_NO})
-SMALL_TALK = frozenset({"greeting", "thanks", "goodbye"})  # intent actions that are not topics
+SMALL_TALK = frozenset({"greeting", "thanks", "goodbye", "small_talk"})  # intent actions that are not topics
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}
 # Control, zero-width and direction-override characters, and lone UTF-16 surrogates (valid in JSON,
 # but no database or encoder takes them).
@@ -458,12 +458,25 @@ class _Turn:
         if near:
             # Unsure, but not lost: asking back costs the citizen one tap, a wrong answer more.
             return [self._offer(near, text("did_you_mean", self.lang))]
-        self.d.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d.clock(), self.msg.chat)
+        chat = bool(matches) and self._entry(matches[0]).action in SMALL_TALK and matches[0].score >= self.s.suggest_at
+        if chat and self._entry(matches[0]).action == "small_talk":
+            # Its answer only says what the bot is for: no harm in giving it on a weaker match.
+            return self._respond(self._entry(matches[0]))
+        # Only questions go to the team: "2", "lol", an insult, chit-chat or what staff listed as
+        # none of the city's business would bury them.
+        noted = worth_noting(self.text) and not chat and not self._listed_off_topic()
+        if noted:
+            self.d.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d.clock(), self.msg.chat)
         self.used("out_of_scope", ())
         self.state.pending_choices = ()
-        body = text("fallback", self.lang)
+        body = text("fallback" if noted else "fallback_unnoted", self.lang)
         phone = self._phone_line()
         return [Reply(body + ("\n\n" + phone if phone else ""), language=self.lang)]
+
+    def _listed_off_topic(self) -> bool:
+        """Whether the message is (nearly) one of the off-topic questions of the knowledge files."""
+        said = fold(self.text)
+        return any(fuzz.token_sort_ratio(said, fold(q.text)) >= 85 for q in self.kb.off_topic)
 
     def _offer(self, entry_ids: list[str], intro: str, kind: UsageKind = "offered") -> Reply:
         self.state.pending_choices = tuple(CHOICE_ENTRY + e for e in entry_ids)

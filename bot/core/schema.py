@@ -12,7 +12,7 @@ from bot.core.models import WEEKDAYS, Kind, LinkKind
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 LANGUAGE_KEY = re.compile(r"^[a-z]{2}$")
 ACTIONS = frozenset(
-    {"greeting", "help", "thanks", "goodbye", "language", "human", "reminders", "reminder_list", "case_status", "waste_reminder", "my_data", "delete_data"}
+    {"greeting", "help", "thanks", "goodbye", "small_talk", "language", "human", "reminders", "reminder_list", "case_status", "waste_reminder", "my_data", "delete_data"}
 )
 _SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 

@@ -11,6 +11,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Dazu habe ich leider keine sichere Antwort. Ich habe Ihre Frage (ohne Ihren Namen) für unser Team notiert, damit wir die Auskunft ergänzen.",
         "en": "I am afraid I do not have a reliable answer to that. I have noted your question (without your name) for our team so we can add the information.",
     },
+    "fallback_unnoted": {
+        "de": "Dazu habe ich leider keine Antwort. Fragen Sie mich gern zu den Leistungen der Stadt, zum Beispiel „Personalausweis beantragen“.",
+        "en": "I am afraid I have no answer to that. Feel free to ask me about the city's services, for example “apply for an ID card”.",
+    },
     "fallback_phone": {
         "de": "Persönlich hilft Ihnen das {office}: **{phone}**.",
         "en": "For personal help, call the {office}: **{phone}**.",

@@ -16,7 +16,7 @@ from bot.core.live import LiveKnowledge
 from bot.core.memory_book import MemoryReminderBook
 from bot.core.models import ChatRef
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
-from tests.conftest import REPO, CollectingChannel
+from tests.conftest import REPO, CollectingChannel, entry_yaml
 
 MakeChat = Callable[..., CollectingChannel]
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -125,3 +125,38 @@ def test_a_number_or_yes_with_nothing_pending_gets_a_hint_and_is_not_noted(make_
         "There is nothing to choose or confirm right now. Just send me your question in a few words.",
     )
     assert chat.unanswered.records == []  # type: ignore[attr-defined]
+
+
+# --- what the fallback notes for the team ------------------------------------------------------
+
+@pytest.mark.parametrize("said", ["x", "lol", "du Idiot", "Scheißbot", "you are useless", "hmm ok"])
+def test_noise_and_insults_are_not_noted_nor_promised(make_chat: MakeChat, said: str) -> None:
+    chat = make_chat()
+    [reply] = chat.say(said)
+    assert chat.unanswered.records == []  # type: ignore[attr-defined]
+    assert "notiert" not in reply.text and "noted" not in reply.text
+
+
+def test_chit_chat_near_small_talk_is_not_noted(make_chat: MakeChat, tiny_kb: Path) -> None:
+    with (tiny_kb / "entries.yaml").open("a", encoding="utf-8") as f:
+        f.write(entry_yaml("plaudern", ["Wie geht es dir?", "Bist du ein Roboter?", "Magst du Fußball?"],
+                           ["How are you?", "Are you a robot?", "Do you like football?"], "    action: small_talk\n", kind="intent"))
+    chat = make_chat(threshold=0.9, suggest_ratio=0.3)  # near small talk, below the answer bar
+    [reply] = chat.say("magst du eigentlich fussball")
+    assert reply.entry_id == "plaudern" and reply.text == "Antwort zu plaudern."  # says what the bot is for
+    assert chat.unanswered.records == []  # type: ignore[attr-defined]
+
+
+def test_questions_staff_listed_as_off_topic_are_not_noted(make_chat: MakeChat, tiny_kb: Path) -> None:
+    (tiny_kb / "off-topic.yaml").write_text("off_topic:\n  de:\n    - Wer hat gestern das Spiel gewonnen?\n", encoding="utf-8")
+    chat = make_chat()
+    [reply] = chat.say("wer hat gestern das spiel gewonnen")
+    assert reply.entry_id is None and "notiert" not in reply.text
+    assert chat.unanswered.records == []  # type: ignore[attr-defined]
+
+
+def test_a_real_question_is_noted_and_says_so(make_chat: MakeChat) -> None:
+    chat = make_chat()
+    [reply] = chat.say("Wo kann ich einen Angelschein machen?")
+    assert "für unser Team notiert" in reply.text
+    assert [r[0] for r in chat.unanswered.records] == ["Wo kann ich einen Angelschein machen?"]  # type: ignore[attr-defined]
