@@ -15,6 +15,7 @@ from bot.core.models import UserState
 TOPIC = "ctx.entry"
 TOPIC_AT = "ctx.at"
 LIST_LANGUAGE = "ctx.list"  # the language of the list a number picks from
+REPLY_LANGUAGE = "ctx.lang"  # the language of the last reply, for a next message that carries none
 
 YES = frozenset("ja j jo jep jawohl yes y yep yeah yup ok okay oki klar genau passt richtig stimmt korrekt sicher gerne gern sure correct right".split())
 NO = frozenset("nein n ne nee noe no nope nah falsch wrong behalten keep".split())

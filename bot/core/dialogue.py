@@ -14,10 +14,11 @@ from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz
 
-from bot.core.conversation import LIST_LANGUAGE, answer_word, last_topic, position_word, remember_topic, worth_noting
+from bot.core.conversation import LIST_LANGUAGE, REPLY_LANGUAGE, answer_word, last_topic, position_word, remember_topic, worth_noting
 from bot.core.hours import HolidayCheck, no_holidays, open_line
 from bot.core.knowledge import KnowledgeBase
 from bot.core.live import Snapshot
+from bot.core.matching.language import LANGUAGE_WORDS, foreign_language
 from bot.core.matching.matcher import Match
 from bot.core.matching.normalise import fold
 from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
@@ -26,7 +27,7 @@ from bot.core.office_hours import hours_answer, hours_question, without_hours_wo
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
 from bot.core.reminder_flows import CHOICE_NO, CHOICE_YES, ReminderFlows, ReminderSetup
 from bot.core.schedule import QuietHours
-from bot.core.texts import text
+from bot.core.texts import language_name, text
 
 log = logging.getLogger(__name__)
 
@@ -172,12 +173,21 @@ class _Turn:
         self.text = _clean(msg.text)
         self.argument = _clean(msg.argument)
         hint = msg.language_hint if self.s.use_language_hint else None
-        detected = self.matcher.detect(self.text, hint or self.s.default_language) if fold(self.text) else None
-        self.text_lang = detected or hint or self.s.default_language
-        lang = state.language or self.text_lang
+        # A message in a language answers in it; the chat's chosen language, then the language of
+        # the last reply, decide only for messages that carry none ("1", "ok", a name, an emoji).
+        evidence = self.matcher.evidence(self.text) if fold(self.text) else None
+        self.foreign = None if evidence else foreign_language(self.text)
+        self.hint = hint
+        carried = state.extra.get(REPLY_LANGUAGE) if state.language is None else None
+        lang = evidence or (carried if carried in self.kb.languages else self.chat_language())
         self.lang = lang if lang in self.kb.languages else self.s.default_language
+        self.text_lang = evidence or self.lang
         self.message_lang = self.lang  # the reply's language unless the message picks from a list
         self.reminders = ReminderFlows(self, self._reminder_setup())
+
+    def chat_language(self) -> str:
+        """The chat's language: chosen, else the chat app's, else the profile's default."""
+        return next((code for code in (self.state.language, self.hint) if code in self.kb.languages), self.s.default_language)
 
     def _reminder_setup(self) -> ReminderSetup:
         now = self.d.clock()
@@ -195,7 +205,12 @@ class _Turn:
             remember_topic(self.state, topics[-1], self.d.clock())
         # A number or "das zweite" typed next is answered in the language of the list it picks from.
         extra = {k: v for k, v in self.state.extra.items() if k != LIST_LANGUAGE}
-        self.state.extra = {**extra, LIST_LANGUAGE: self.lang} if self.state.pending_choices else extra
+        if self.state.pending_choices:
+            extra[LIST_LANGUAGE] = self.lang
+        extra.pop(REPLY_LANGUAGE, None)
+        if replies and replies[-1].language != self.chat_language():
+            extra[REPLY_LANGUAGE] = replies[-1].language  # kept only where it tells more than the chat's language
+        self.state.extra = extra
         return replies
 
     def _route(self) -> list[Reply]:
@@ -205,6 +220,9 @@ class _Turn:
         if self.msg.command is not None:
             return self._command(self.msg.command)
         if self.msg.choice:
+            listed = self.state.extra.get(LIST_LANGUAGE)
+            if self.msg.choice in offered and listed in self.kb.languages:
+                self.lang = listed
             return self._choice(self.msg.choice)
         stripped = self.text.strip()
         number = stripped.isascii() and stripped.isdigit()  # not "²" or "①", which int() refuses
@@ -216,6 +234,8 @@ class _Turn:
             # "1" or "ja" answers a question that is not open: say so, rather than search the
             # knowledge for "1" and note it for the team as an unanswered question.
             return [Reply(text("nothing_pending", self.lang), language=self.lang)]
+        if self.foreign is not None and self.foreign not in self.kb.languages:
+            return [self._languages_reply()]
         if not fold(self.text):
             return [self._help_reply(text("not_understood", self.lang))]
         result = self.matcher.match(self.text, self.text_lang, k=8)
@@ -403,7 +423,8 @@ class _Turn:
             greeting = self.s.greeting.get(self.lang) if self.s.greeting and action == "greeting" else None
             return [self._help_reply(greeting or entry.text(self.lang).answer, entry.id)]
         if action == "language":
-            return self._set_language(self._wanted_language())
+            wanted = self._wanted_language()
+            return self._set_language(wanted) if wanted is not None else [self._languages_reply()]
         if action == "delete_data":
             return [replace(self._ask_delete(entry.text(self.lang).answer), entry_id=entry.id)]
         flow = self.reminders.intent(action, entry.text(self.lang).answer) if action else None
@@ -494,14 +515,30 @@ class _Turn:
     def used(self, kind: UsageKind, entry_ids: tuple[str, ...]) -> None:
         self.d.usage.record(kind, entry_ids, self.msg.channel, self.lang, self.d.clock())
 
-    def _wanted_language(self) -> str:
-        words = set(fold(self.text).split())
-        named = {"english": "en", "englisch": "en", "en": "en", "deutsch": "de", "german": "de", "de": "de"}
-        for word, lang in named.items():
-            if word in words and lang in self.kb.languages:
-                return lang
+    def _wanted_language(self) -> str | None:
+        """The language a message asks for ("English please"); the other one when it names none
+        ("Sprache wechseln"); None when it names only languages the knowledge does not serve."""
+        words = fold(self.text).split()
+        named = [LANGUAGE_WORDS.get(word) or (word if word in ("de", "en") else None) for word in words]
+        served = [code for code in named if code in self.kb.languages]
+        if served:
+            return served[0]
+        if any(named):
+            return None
         others = [lang for lang in self.kb.languages if lang != self.lang]
         return others[0] if others else self.lang
+
+    def _languages_reply(self) -> Reply:
+        """Which languages the bot understands, in each of them: the message was in another one,
+        or asked for one ("Do you speak Ukrainian?")."""
+        first = self.message_lang if self.foreign is None else self.s.default_language
+        order = sorted(self.kb.languages, key=lambda code: code != first)
+        lines = []
+        for lang in order:
+            names = [language_name(code, lang) for code in self.kb.languages]
+            listed = ", ".join(names[:-1]) + f" {text('and', lang)} {names[-1]}" if len(names) > 1 else names[0]
+            lines.append(text("languages_served", lang, languages=listed))
+        return Reply("\n\n".join(lines), language=order[0] if order else self.lang)
 
     def _set_language(self, lang: str) -> list[Reply]:
         if lang not in self.kb.languages:

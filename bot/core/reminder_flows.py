@@ -555,6 +555,7 @@ def _state_data(state: UserState) -> dict[str, object]:
         "language": state.language,
         "offered_choices": list(state.pending_choices),
         "dialogue_in_progress": {k: v for k, v in state.extra.items() if k.startswith(_STATE)},
+        "conversation": {k: v for k, v in state.extra.items() if not k.startswith(_STATE)},  # bot/core/conversation.py
     }
 
 

@@ -35,6 +35,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Schade. Schreiben Sie mir Ihre Frage bitte noch einmal mit anderen Worten.",
         "en": "Sorry about that. Please send me your question again in other words.",
     },
+    "languages_served": {
+        "de": "Ich verstehe und beantworte Nachrichten auf {languages}. Bitte schreiben Sie mir in einer dieser Sprachen.",
+        "en": "I understand and answer messages in {languages}. Please write to me in one of these languages.",
+    },
     "popular": {
         "de": "Häufig gefragt:",
         "en": "Frequently asked:",
@@ -274,6 +278,17 @@ def text(key: str, lang: str, **values: str) -> str:
     variants = TEXTS[key]
     template = variants.get(lang) or variants["en"]
     return template.format(**values) if values else template
+
+
+LANGUAGE_NAMES_IN = {
+    "de": {"de": "Deutsch", "en": "Englisch", "fr": "Französisch", "tr": "Türkisch", "ar": "Arabisch", "uk": "Ukrainisch", "ru": "Russisch"},
+    "en": {"de": "German", "en": "English", "fr": "French", "tr": "Turkish", "ar": "Arabic", "uk": "Ukrainian", "ru": "Russian"},
+}
+
+
+def language_name(code: str, lang: str) -> str:
+    """The name of the language ``code`` in the language ``lang`` ("en" in German: "Englisch")."""
+    return (LANGUAGE_NAMES_IN.get(lang) or LANGUAGE_NAMES_IN["en"]).get(code, code)
 
 
 def weekday_name(weekday: int, lang: str) -> str:

@@ -160,3 +160,45 @@ def test_a_real_question_is_noted_and_says_so(make_chat: MakeChat) -> None:
     [reply] = chat.say("Wo kann ich einen Angelschein machen?")
     assert "für unser Team notiert" in reply.text
     assert [r[0] for r in chat.unanswered.records] == ["Wo kann ich einen Angelschein machen?"]  # type: ignore[attr-defined]
+
+
+# --- the reply language per message --------------------------------------------------------------
+
+def test_each_message_is_answered_in_its_language(make_chat: MakeChat) -> None:
+    chat = make_chat()
+    assert chat.say("How do I apply for an identity card?")[0].language == "en"
+    assert chat.say("Sperrmüll anmelden")[0].language == "de"
+    assert chat.say("How do I book bulky waste pick-up?")[0].language == "en"
+    [hint] = chat.say("ok")  # no language of its own: the last reply's
+    assert hint.language == "en"
+
+
+def test_a_number_is_answered_in_the_language_of_its_list(make_chat: MakeChat) -> None:
+    chat = make_chat(ambiguity_gap=0.5)
+    [offer] = chat.say("Wohnsitz", language_hint="en")  # a German word; the phone is set to English
+    assert offer.language == "en" and offer.text == "Did you mean …?"
+    [answer] = chat.say("1")
+    assert answer.language == "en" and answer.text.startswith("**Title wohnsitz-")
+    [german_offer] = chat.say("Wohnsitz anmelden oder abmelden, was brauche ich?", language_hint="en")
+    assert german_offer.language == "de"
+    [picked] = chat.say(choice=german_offer.choices[1].payload, language_hint="en")
+    assert picked.language == "de" and picked.text.startswith("**Titel wohnsitz-")
+
+
+@pytest.mark.parametrize("said", ["Привіт! Як отримати паспорт?", "Merhaba, kimlik kartı için ne lazım?", "مرحبا، أين مكتب الأجانب؟"])
+def test_a_language_the_bot_does_not_serve_gets_the_languages_it_does(make_chat: MakeChat, said: str) -> None:
+    chat = make_chat()
+    [reply] = chat.say(said)
+    assert reply.text == (
+        "Ich verstehe und beantworte Nachrichten auf Deutsch und Englisch. Bitte schreiben Sie mir in einer dieser Sprachen.\n\n"
+        "I understand and answer messages in German and English. Please write to me in one of these languages."
+    )
+    assert chat.unanswered.records == []  # type: ignore[attr-defined]
+
+
+def test_asking_for_a_language_the_bot_does_not_serve_keeps_the_language(make_chat: MakeChat) -> None:
+    chat = make_chat()
+    chat.say("English please")
+    [reply] = chat.say("Do you speak Ukrainian? Change language")
+    assert reply.language == "en" and reply.text.startswith("I understand and answer messages in German and English.")
+    assert chat.say("ok")[0].language == "en"

@@ -100,12 +100,16 @@ def test_greeting_shows_popular_topics(make_chat: MakeChat) -> None:
     assert [c.payload for c in reply.choices] == [CHOICE_ENTRY + "personalausweis", CHOICE_ENTRY + "sperrmuell"]
 
 
-def test_language_choice_is_remembered(make_chat: MakeChat) -> None:
+def test_language_choice_is_remembered_for_messages_without_language(make_chat: MakeChat) -> None:
     chat = make_chat()
     [switched] = chat.say("English please")
     assert switched.language == "en"
-    [reply] = chat.say("Sperrmüll anmelden")  # German question, remembered English answer
-    assert reply.language == "en" and "Answer about sperrmuell." in reply.text
+    [hint] = chat.say("ok")  # carries no language: the chosen one decides
+    assert hint.language == "en"
+    [reply] = chat.say("Sperrmüll anmelden")  # a German question is answered in German
+    assert reply.language == "de" and "Antwort zu sperrmuell." in reply.text
+    [again] = chat.say("ok")
+    assert again.language == "en"
 
 
 def test_seasonal_entry_outside_its_window_is_not_answered(make_chat: MakeChat, tiny_kb: Path) -> None:

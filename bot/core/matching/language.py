@@ -29,3 +29,60 @@ def detect_language(text: str, default: str | None = None) -> str | None:
     if en > de:
         return "en"
     return default
+
+
+# Scripts of languages the knowledge may not serve; a message mostly in one of them is in that language.
+_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("uk", re.compile(r"[іїєґІЇЄҐ]")),  # letters only Ukrainian writes in Cyrillic
+    ("ru", re.compile(r"[\u0400-\u04ff]")),
+    ("ar", re.compile(r"[\u0600-\u06ff\u0750-\u077f]")),
+    ("el", re.compile(r"[\u0370-\u03ff]")),
+    ("he", re.compile(r"[\u0590-\u05ff]")),
+    ("zh", re.compile(r"[\u4e00-\u9fff]")),
+    ("ja", re.compile(r"[\u3040-\u30ff]")),
+    ("ko", re.compile(r"[\uac00-\ud7af]")),
+    ("hi", re.compile(r"[\u0900-\u097f]")),
+    ("th", re.compile(r"[\u0e00-\u0e7f]")),
+)
+_LETTER = re.compile(r"[^\W\d_]")
+# Common words of languages written in Latin letters, as fold() spells them ("nasıl" → "nas l").
+_LATIN: dict[str, frozenset[str]] = {
+    "tr": frozenset("merhaba selam nasil nas l nerede ne zaman icin cin bir bu ve ile var yok ben sen biz misiniz musunuz mi mu mu istiyorum lazim gerekiyor tesekkurler tesekkur ederim evet hayir kimlik belge nufus yardim lutfen".split()),
+    "fr": frozenset("bonjour salut je vous est une les des pour avec comment merci ou puis suis mon ma votre".split()),
+    "es": frozenset("hola como donde quiero necesito gracias por para una los las que tengo puedo buenos dias".split()),
+    "it": frozenset("ciao buongiorno dove come voglio grazie sono della posso ho bisogno".split()),
+    "pl": frozenset("dzien dobry jak gdzie jest czy mam chce prosze dziekuje potrzebuje".split()),
+}
+_TURKISH_LETTERS = re.compile(r"[ğışİĞŞ]")
+
+
+def foreign_language(text: str) -> str | None:
+    """The language of a message that is neither German nor English by its script or its words
+    (ISO 639-1 code), or None. Only for messages in which :func:`detect_language` found nothing."""
+    sample = text[:500]
+    letters = _LETTER.findall(sample)
+    if not letters:
+        return None
+    for code, script in _SCRIPTS:
+        if len(script.findall(sample)) * 2 >= len(letters) or (code == "uk" and script.search(sample) and _SCRIPTS[1][1].search(sample)):
+            return code
+    words = fold(sample).split()
+    if _TURKISH_LETTERS.search(sample):
+        return "tr"
+    best, hits = None, 0
+    for code, common in _LATIN.items():
+        count = sum(1 for w in words if w in common)
+        if count > hits:
+            best, hits = code, count
+    if best is not None and (hits >= 2 or (hits == 1 and len(words) <= 2)):
+        return best
+    return None
+
+
+# How people name languages in German and English, by language code.
+LANGUAGE_WORDS = {
+    "deutsch": "de", "german": "de", "english": "en", "englisch": "en", "tuerkisch": "tr", "turkish": "tr", "arabisch": "ar",
+    "arabic": "ar", "ukrainisch": "uk", "ukrainian": "uk", "russisch": "ru", "russian": "ru", "franzoesisch": "fr", "french": "fr",
+    "spanisch": "es", "spanish": "es", "italienisch": "it", "italian": "it", "polnisch": "pl", "polish": "pl", "persisch": "fa",
+    "persian": "fa", "farsi": "fa", "dari": "fa", "kurdisch": "ku", "kurdish": "ku", "rumaenisch": "ro", "romanian": "ro",
+}
