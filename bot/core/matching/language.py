@@ -33,7 +33,6 @@ def detect_language(text: str, default: str | None = None) -> str | None:
 
 # Scripts of languages the knowledge may not serve; a message mostly in one of them is in that language.
 _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("uk", re.compile(r"[іїєґІЇЄҐ]")),  # letters only Ukrainian writes in Cyrillic
     ("ru", re.compile(r"[\u0400-\u04ff]")),
     ("ar", re.compile(r"[\u0600-\u06ff\u0750-\u077f]")),
     ("el", re.compile(r"[\u0370-\u03ff]")),
@@ -44,6 +43,7 @@ _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("hi", re.compile(r"[\u0900-\u097f]")),
     ("th", re.compile(r"[\u0e00-\u0e7f]")),
 )
+_UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")  # Cyrillic letters only Ukrainian writes
 _LETTER = re.compile(r"[^\W\d_]")
 # Common words of languages written in Latin letters, as fold() spells them ("nasıl" → "nas l").
 _LATIN: dict[str, frozenset[str]] = {
@@ -64,8 +64,8 @@ def foreign_language(text: str) -> str | None:
     if not letters:
         return None
     for code, script in _SCRIPTS:
-        if len(script.findall(sample)) * 2 >= len(letters) or (code == "uk" and script.search(sample) and _SCRIPTS[1][1].search(sample)):
-            return code
+        if len(script.findall(sample)) * 2 >= len(letters):
+            return "uk" if code == "ru" and _UKRAINIAN.search(sample) else code
     words = fold(sample).split()
     if _TURKISH_LETTERS.search(sample):
         return "tr"
