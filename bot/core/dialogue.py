@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from rapidfuzz import fuzz
 
 from bot.core.conversation import LIST_LANGUAGE, REPLY_LANGUAGE, answer_word, last_topic, position_word, remember_topic, worth_noting
+from bot.core.facets import ONLINE, WHERE, asked_facet, asked_language, facet_lines, names_no_topic
 from bot.core.hours import HolidayCheck, no_holidays, open_line
 from bot.core.knowledge import KnowledgeBase
 from bot.core.live import Snapshot
@@ -261,6 +262,9 @@ class _Turn:
         hours = self._hours()
         if hours is not None:
             return hours
+        follow_up = self._follow_up()
+        if follow_up is not None:
+            return follow_up
         if not matches or matches[0].score < self.s.threshold:
             return self._fallback(matches)
         best = matches[0]
@@ -338,6 +342,41 @@ class _Turn:
         body = hours_answer(office, self.text, self.d.clock(), self.lang, self.d.is_holiday)
         return [Reply(body, buttons=office_buttons(office.id, self.kb, self.lang), language=self.lang)]
 
+    def _last_entry(self) -> Entry | None:
+        """The topic answered last in this chat, while it is fresh and still valid."""
+        topic = last_topic(self.state, self.d.clock(), self.s.context_minutes)
+        entry = self.kb.entries.get(topic) if topic else None
+        return entry if entry is not None and entry.is_valid_on(self.d.clock().date()) else None
+
+    def _follow_up(self) -> list[Reply] | None:
+        """One side of the last topic ("Was kostet das?", "how long?", "wo ist das?"); None when the
+        message asks no such thing, names a topic of its own, or no topic is fresh."""
+        language = asked_language(self.text, LANGUAGE_WORDS)
+        if language is not None:
+            return self._switch_language(language)
+        facet = asked_facet(self.text)
+        if facet is None or not names_no_topic(self.text):
+            return None
+        entry = self._last_entry()
+        if entry is None:
+            return None
+        self.state.pending_choices = ()
+        local = entry.text(self.lang)
+        heading = f"**{local.title}: {text('facet_' + facet, self.lang)}**"
+        office = self.kb.offices.get(entry.office) if entry.office else None
+        if facet == WHERE and office is not None:
+            return [Reply(heading + "\n\n" + self._office_line(office), buttons=office_buttons(office.id, self.kb, self.lang),
+                          language=self.lang, entry_id=entry.id)]
+        form = entry.form_link
+        if facet == ONLINE and form is not None:
+            return [Reply(heading + "\n\n" + text("facet_online_link", self.lang), buttons=(Button(form.label(self.lang), url=form.url),),
+                          language=self.lang, entry_id=entry.id)]
+        lines = facet_lines(entry, facet, self.lang)
+        if lines:
+            return [Reply(heading + "\n\n" + "\n".join(lines), language=self.lang, entry_id=entry.id)]
+        full = self._answer(entry)
+        return [replace(full, text=text("facet_missing", self.lang, title=local.title) + "\n\n" + full.text)]
+
     def _topic_office(self) -> str | None:
         """The office of the topic an hours question refers to: one the same message names ("where
         do I get my passport, when are they open"), else the chat's last topic."""
@@ -350,8 +389,7 @@ class _Turn:
                 entry = self._entry(best)
                 if entry.office and entry.kind is not Kind.INTENT:
                     return entry.office
-        topic = last_topic(self.state, self.d.clock(), self.s.context_minutes)
-        last = self.kb.entries.get(topic) if topic else None
+        last = self._last_entry()
         return last.office if last is not None else None
 
     def _command(self, command: str) -> list[Reply]:
@@ -423,8 +461,7 @@ class _Turn:
             greeting = self.s.greeting.get(self.lang) if self.s.greeting and action == "greeting" else None
             return [self._help_reply(greeting or entry.text(self.lang).answer, entry.id)]
         if action == "language":
-            wanted = self._wanted_language()
-            return self._set_language(wanted) if wanted is not None else [self._languages_reply()]
+            return self._switch_language(self._wanted_language())
         if action == "delete_data":
             return [replace(self._ask_delete(entry.text(self.lang).answer), entry_id=entry.id)]
         flow = self.reminders.intent(action, entry.text(self.lang).answer) if action else None
@@ -447,6 +484,8 @@ class _Turn:
             parts.append(f"**{text('documents', self.lang)}:**\n" + "\n".join(f"- {d}" for d in local.documents))
         if local.fees:
             parts.append(f"**{text('fees', self.lang)}:** {local.fees}")
+        if local.duration:
+            parts.append(f"**{text('duration', self.lang)}:** {local.duration}")
         office = self._office_for(entry)
         if office is not None:
             parts.append(self._office_line(office))
@@ -527,6 +566,14 @@ class _Turn:
             return None
         others = [lang for lang in self.kb.languages if lang != self.lang]
         return others[0] if others else self.lang
+
+    def _switch_language(self, wanted: str | None) -> list[Reply]:
+        if wanted is None or wanted not in self.kb.languages:
+            return [self._languages_reply()]
+        last = self._last_entry()
+        switched = self._set_language(wanted)
+        # "und auf Englisch?" right after an answer asks for that answer again.
+        return [*switched, self._answer(last)] if last is not None else switched
 
     def _languages_reply(self) -> Reply:
         """Which languages the bot understands, in each of them: the message was in another one,

@@ -264,6 +264,7 @@ class _Loader:
                 answer=local.answer.strip(),
                 fees=local.fees,
                 documents=tuple(local.documents),
+                duration=local.duration,
             )
             self._check_answer_links(name, local.answer, local_node, lang)
             q_node = _child(local_node, "questions")

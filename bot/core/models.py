@@ -39,6 +39,7 @@ class LocalText:
     answer: str
     fees: str | None = None
     documents: tuple[str, ...] = ()
+    duration: str | None = None  # how long it takes, for "wie lange dauert das?"
 
 
 @dataclass(frozen=True)

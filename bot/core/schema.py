@@ -33,6 +33,7 @@ class LocalModel(_Strict):
     answer: str = Field(min_length=1)
     fees: str | None = None
     documents: list[str] = []
+    duration: str | None = None
 
     @field_validator("questions")
     @classmethod

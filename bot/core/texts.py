@@ -82,6 +82,18 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "fees": {"de": "Gebühr", "en": "Fee"},
     "documents": {"de": "Mitbringen", "en": "Please bring"},
+    "duration": {"de": "Dauer", "en": "Processing time"},
+    # --- follow-ups on the last topic (bot/core/facets.py) ---
+    "facet_cost": {"de": "Kosten", "en": "Costs"},
+    "facet_documents": {"de": "Mitbringen", "en": "What to bring"},
+    "facet_duration": {"de": "Dauer", "en": "How long it takes"},
+    "facet_where": {"de": "Wohin", "en": "Where to go"},
+    "facet_online": {"de": "Online erledigen", "en": "Online"},
+    "facet_online_link": {"de": "Das geht online, über den Link unten.", "en": "You can do this online, with the link below."},
+    "facet_missing": {
+        "de": "Dazu habe ich bei „{title}“ keine eigene Angabe. Hier noch einmal die ganze Auskunft:",
+        "en": "I have no separate information on that for “{title}”. Here is the full answer again:",
+    },
     "language_set": {
         "de": "Alles klar, ich antworte ab jetzt auf Deutsch.",
         "en": "All right, I will answer in English from now on.",

@@ -199,6 +199,69 @@ def test_a_language_the_bot_does_not_serve_gets_the_languages_it_does(make_chat:
 def test_asking_for_a_language_the_bot_does_not_serve_keeps_the_language(make_chat: MakeChat) -> None:
     chat = make_chat()
     chat.say("English please")
-    [reply] = chat.say("Do you speak Ukrainian? Change language")
+    [reply] = chat.say("Do you speak Ukrainian?")
     assert reply.language == "en" and reply.text.startswith("I understand and answer messages in German and English.")
     assert chat.say("ok")[0].language == "en"
+
+
+# --- follow-ups on the last topic ----------------------------------------------------------------
+
+FACET_ENTRY = entry_yaml(
+    "reisepass", ["Reisepass beantragen", "neuen Reisepass bekommen", "Reisepass abgelaufen"],
+    ["apply for a passport", "new passport", "passport expired"],
+    "    office: buergerbuero\n    links:\n      - kind: form\n        url: https://musterstadt.example/online/reisepass\n"
+    "        label: {de: Termin buchen, en: Book an appointment}\n",
+).replace(
+    "      answer: Antwort zu reisepass.\n",
+    "      answer: |\n        Den Reisepass beantragen Sie im Bürgerbüro.\n        - Kosten: **70,00 €**\n        - Dauer: etwa vier Wochen\n",
+).replace(
+    "      answer: Answer about reisepass.\n",
+    "      answer: |\n        You apply at the Bürgerbüro.\n        - Fee: **€70.00**\n        - It usually takes four weeks\n      documents: [your old passport, a biometric photo]\n",
+)
+
+
+@pytest.fixture
+def facet_chat(make_chat: MakeChat, tiny_kb: Path) -> Callable[..., CollectingChannel]:
+    with (tiny_kb / "entries.yaml").open("a", encoding="utf-8") as f:
+        f.write(FACET_ENTRY)
+    return make_chat
+
+
+def test_follow_ups_answer_one_side_of_the_last_topic(facet_chat: MakeChat) -> None:
+    chat = facet_chat()
+    assert chat.say("Reisepass beantragen")[0].entry_id == "reisepass"
+    [cost] = chat.say("Was kostet das?")
+    assert cost.text == "**Titel reisepass: Kosten**\n\n- Kosten: **70,00 €**" and cost.entry_id == "reisepass"
+    [duration] = chat.say("und wie lange dauert das?")
+    assert duration.text == "**Titel reisepass: Dauer**\n\n- Dauer: etwa vier Wochen"
+    [where] = chat.say("Wo ist das?")
+    assert "Marktplatz 1" in where.text and "Bürgerbüro hat jetzt geöffnet" in where.text
+    [online] = chat.say("online?")
+    assert online.buttons[0].url == "https://musterstadt.example/online/reisepass"
+    [how_much] = chat.say("how much?")
+    assert how_much.language == "en" and how_much.text == "**Title reisepass: Costs**\n\n- Fee: **€70.00**"
+    [bring] = chat.say("what do I need to bring?")  # the structured field answers first
+    assert bring.text == "**Title reisepass: What to bring**\n\n- your old passport\n- a biometric photo"
+    [missing] = chat.say("Was brauche ich dafür?")  # nothing about it in German: the whole answer
+    assert missing.text.startswith("Dazu habe ich bei „Titel reisepass“ keine eigene Angabe.") and "Den Reisepass beantragen" in missing.text
+    assert chat.unanswered.records == []  # type: ignore[attr-defined]
+
+
+def test_und_auf_englisch_repeats_the_answer_in_english(facet_chat: MakeChat) -> None:
+    chat = facet_chat()
+    chat.say("Reisepass beantragen")
+    switched, again = chat.say("und auf Englisch?")
+    assert switched.text == "All right, I will answer in English from now on."
+    assert again.language == "en" and again.entry_id == "reisepass" and "You apply at the Bürgerbüro." in again.text
+
+
+def test_a_follow_up_needs_a_fresh_topic_and_a_question_naming_another_topic_is_none(facet_chat: MakeChat) -> None:
+    now = [dt.datetime(2026, 11, 23, 10, 0)]
+    chat = facet_chat(context_minutes=30)
+    chat.dialogue.clock = lambda: now[0]
+    chat.say("Reisepass beantragen")
+    [other] = chat.say("Was kostet der Sperrmüll?")
+    assert other.entry_id == "sperrmuell"
+    now[0] += dt.timedelta(minutes=31)
+    [late] = chat.say("Was kostet das?")
+    assert "70,00" not in late.text and late.entry_id != "reisepass"
