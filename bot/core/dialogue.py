@@ -334,11 +334,14 @@ class _Turn:
         office_id = self.d.office_named(self.kb, self.text)
         if office_id is None and ask.shop:
             return [Reply(text("shop_hours", self.lang), language=self.lang)]
-        office_id = office_id or self._topic_office()
+        if office_id is None and not ask.named_only:
+            office_id = self._topic_office()
         office = self.kb.offices.get(office_id) if office_id else None
         if office is None:
             return None
         self.state.pending_choices = ()
+        if self.s.hours_entry in self.kb.entries:
+            self.used("answer", (self.s.hours_entry,))  # staff reports count it with the entry on opening hours
         body = hours_answer(office, self.text, self.d.clock(), self.lang, self.d.is_holiday)
         return [Reply(body, buttons=office_buttons(office.id, self.kb, self.lang), language=self.lang)]
 

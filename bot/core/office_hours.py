@@ -24,10 +24,11 @@ _HOURS = re.compile(
 )
 # Words that ask whether something is open; they count only together with an office.
 _OPEN = re.compile(
-    r"\b(?:geoeffnet|offen|aufmachen|aufgemacht|macht\s+\w+(?:\s+\w+)?\s+auf|geschlossen|closed|opens|opened"
+    r"\b(?:geoeffnet|offen|macht\s+\w+(?:\s+\w+)?\s+auf|opens|opened"
     r"|open(?!\s+(?:a|an|my|our|the|up|account|business|company|shop|store|case|file)\b))\b"
-    r"|\b(?:auf|zu)$"
 )
+# Weaker still ("steht mir zu", "die Ehe geschlossen"): they count only when the office is named.
+_CLOSED = re.compile(r"\b(?:geschlossen|closed)\b|\b(?:auf|zu)$")
 # With these words "offen"/"geschlossen" is about something else ("die Ehe geschlossen",
 # "ist mein Antrag noch offen").
 _NOT_HOURS = frozenset(
@@ -48,22 +49,27 @@ class HoursAsk:
 
     explicit: bool  # says "opening hours" itself; otherwise only "open"/"closed", which needs an office
     shop: bool  # names a shop or business rather than an office
+    named_only: bool = False  # only "zu"/"closed": the office must be named, not just be the topic
 
 
 def hours_question(said: str) -> HoursAsk | None:
     """Whether ``said`` asks when something is open; None when it does not."""
     folded = fold(said)
     words = set(folded.split())
-    explicit = bool(_HOURS.search(folded))
-    if not explicit and (words & _NOT_HOURS or not _OPEN.search(folded)):
+    shop = bool(words & SHOPS)
+    if _HOURS.search(folded):
+        return HoursAsk(True, shop)
+    if words & _NOT_HOURS:
         return None
-    return HoursAsk(explicit, bool(words & SHOPS))
+    if _OPEN.search(folded):
+        return HoursAsk(False, shop)
+    return HoursAsk(False, shop, named_only=True) if _CLOSED.search(folded) else None
 
 
 def without_hours_words(said: str) -> str:
     """The message without its words about opening hours: what is left names the topic ("where do I
     get my passport — when are they open" → "where do I get my passport — when are they")."""
-    return _OPEN.sub(" ", _HOURS.sub(" ", fold(said))).strip()
+    return _CLOSED.sub(" ", _OPEN.sub(" ", _HOURS.sub(" ", fold(said)))).strip()
 
 
 def hours_answer(office: Office, said: str, now: dt.datetime, lang: str, is_holiday: HolidayCheck) -> str:

@@ -146,7 +146,8 @@ def test_shop_hours_never_get_the_city_offices_hours(hours_kb: Path) -> None:
 def test_other_meanings_of_open_are_no_hours_question(hours_kb: Path) -> None:
     chat = chat_at(hours_kb)
     chat.say("Personalausweis beantragen")
-    for question in ("I want to open a business", "Ist mein Antrag beim Standesamt noch offen?"):
+    for question in ("I want to open a business", "Ist mein Antrag beim Standesamt noch offen?", "Wie viel Geld steht mir zu?",
+                     "Wir möchten die Läden am Sonntag aufmachen, wer genehmigt das?"):
         [reply] = chat.say(question)
         assert "Öffnungszeiten" not in reply.text and "Opening hours" not in reply.text, question
 
