@@ -381,19 +381,20 @@ class _Turn:
         return [replace(full, text=text("facet_missing", self.lang, title=local.title) + "\n\n" + full.text)]
 
     def _topic_office(self) -> str | None:
-        """The office of the topic an hours question refers to: one the same message names ("where
-        do I get my passport, when are they open"), else the chat's last topic."""
+        """The office of the topic an hours question refers to: one the same message names clearly
+        ("where do I get my passport, when are they open"), else the chat's last topic, else one
+        the message names only vaguely (it asks for hours; its topic need not be answerable)."""
         rest = without_hours_words(self.text)
-        if rest:
-            found = self._usable(self.matcher.match(rest, self.text_lang, k=3).matches)
-            best = found[0] if found else None
-            # The message asks for opening hours; its topic only needs to be recognised, not answered.
-            if best is not None and best.score >= self.s.suggest_at and best.entry_id != self.s.hours_entry:
-                entry = self._entry(best)
-                if entry.office and entry.kind is not Kind.INTENT:
-                    return entry.office
+        found = self._usable(self.matcher.match(rest, self.text_lang, k=3).matches) if rest else []
+        best = found[0] if found else None
+        named = None
+        if best is not None and best.score >= self.s.suggest_at and best.entry_id != self.s.hours_entry:
+            entry = self._entry(best)
+            named = entry.office if entry.kind is not Kind.INTENT else None
+            if named and best.score >= self.s.threshold:
+                return named
         last = self._last_entry()
-        return last.office if last is not None else None
+        return last.office if last is not None and last.office else named
 
     def _command(self, command: str) -> list[Reply]:
         handled = self.reminders.command(command, self.argument)
