@@ -70,7 +70,8 @@ def answer_word(said: str) -> bool | None:
 
 def position_word(said: str, count: int) -> int | None:
     """The position (0-based) that "das zweite", "the first one", "Nr. 2" or "2" picks from a list
-    of ``count``; None when the message is something else or names no position in the list."""
+    of ``count`` ("the last" is its last); None when the message is something else. The position
+    may lie outside the list ("das dritte" of two)."""
     words = words_of(said)
     if not words or len(words) > 5:
         return None
@@ -78,7 +79,7 @@ def position_word(said: str, count: int) -> int | None:
     rest = [w for w in words if w not in _ORDINALS and w not in _LAST and w not in _FILLER and w != "no"]
     if len(picked) != 1 or rest:
         return None
-    return picked[0] - 1 if 1 <= picked[0] <= count else None
+    return picked[0] - 1
 
 
 def worth_noting(said: str) -> bool:
@@ -87,7 +88,7 @@ def worth_noting(said: str) -> bool:
     words = words_of(said)
     if not any(len(w) > 1 and not w.isdigit() for w in words):
         return False
-    if answer_word(said) is not None or all(w in _NOISE or w in YES or w in NO for w in words):
+    if answer_word(said) is not None or position_word(said, 1) is not None or all(w in _NOISE or w in YES or w in NO for w in words):
         return False
     return not any(w in INSULTS or w.startswith(("scheiss", "fick", "fuck")) for w in words)
 

@@ -298,7 +298,7 @@ class _Turn:
                 return self._choice(no[0])
             if all(p.startswith(CHOICE_ENTRY) for p in offered):
                 return [Reply(text("choice_declined", self.lang), language=self.lang)]
-        if (number is not None or said is not None) and not self.reminders.asking:
+        if (position is not None or said is not None) and not self.reminders.asking:
             # A number outside the list, or "ja" to a list of several: the list stays open.
             self.state.pending_choices = offered
             return [Reply(text("choose_number", self.lang), language=self.lang)]
@@ -362,7 +362,8 @@ class _Turn:
             return None
         entry = self._last_entry()
         if entry is None:
-            return None
+            # "Was kostet das?" with no topic to refer to: ask for it rather than note it for the team.
+            return [Reply(text("facet_no_topic", self.lang), language=self.lang)]
         self.state.pending_choices = ()
         local = entry.text(self.lang)
         heading = f"**{local.title}: {text('facet_' + facet, self.lang)}**"

@@ -90,6 +90,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "facet_where": {"de": "Wohin", "en": "Where to go"},
     "facet_online": {"de": "Online erledigen", "en": "Online"},
     "facet_online_link": {"de": "Das geht online, über den Link unten.", "en": "You can do this online, with the link below."},
+    "facet_no_topic": {
+        "de": "Worum geht es dabei? Nennen Sie mir bitte das Thema, zum Beispiel „Was kostet ein Reisepass?“.",
+        "en": "What is it about? Please name the topic, for example “How much is a passport?”.",
+    },
     "facet_missing": {
         "de": "Dazu habe ich bei „{title}“ keine eigene Angabe. Hier noch einmal die ganze Auskunft:",
         "en": "I have no separate information on that for “{title}”. Here is the full answer again:",

@@ -265,3 +265,20 @@ def test_a_follow_up_needs_a_fresh_topic_and_a_question_naming_another_topic_is_
     now[0] += dt.timedelta(minutes=31)
     [late] = chat.say("Was kostet das?")
     assert "70,00" not in late.text and late.entry_id != "reisepass"
+
+
+def test_an_ordinal_outside_the_list_keeps_it_open(make_chat: MakeChat) -> None:
+    chat = make_chat(ambiguity_gap=0.5)
+    [offer] = chat.say("Wohnsitz")
+    [hint] = chat.say("das dritte")
+    assert hint.text == "Antworten Sie mit der Nummer oder tippen Sie auf ein Thema."
+    [answer] = chat.say("das erste")
+    assert CHOICE_ENTRY + str(answer.entry_id) == offer.choices[0].payload
+    assert chat.unanswered.records == []  # type: ignore[attr-defined]
+
+
+def test_a_follow_up_without_a_topic_asks_for_it(facet_chat: MakeChat) -> None:
+    chat = facet_chat()
+    [reply] = chat.say("Was kostet das?")
+    assert reply.text.startswith("Worum geht es dabei?")
+    assert chat.unanswered.records == []  # type: ignore[attr-defined]
