@@ -34,7 +34,8 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _FILLER = frozenset(
     "und aber noch auch denn eigentlich das dafuer dafur dazu es ist sind wie was wo wann ich man muss kann bitte mal so ungefaehr "
     "in etwa eine einen ein der die den dem and but also the it that this for is are what how where when do does i we need can please "
-    "about roughly much long there so to my me with of on at bei mit zum zur fuer mir mich dort da hin then again".split()
+    "about roughly much long there so to my me with of on at bei mit zum zur fuer mir mich dort da hin then again geht gibt auch "
+    "also too".split()
 )
 # How the lines about a facet begin in answers ("- Kosten: …", "- Bring: …").
 _LINES: dict[str, re.Pattern[str]] = {
