@@ -13,6 +13,7 @@ import holidays
 import pytest
 import yaml
 
+from bot.config import Settings
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.memory_book import MemoryReminderBook
@@ -59,7 +60,7 @@ def test_scripted_conversation(script: dict[str, Any]) -> None:
     live = knowledge()
     unanswered = MemoryUnansweredLog()
     dialogue = Dialogue(
-        lambda: live.snapshot, MemoryUserStates(), unanswered, DialogueSettings(), clock=lambda: NOW,
+        lambda: live.snapshot, MemoryUserStates(), unanswered, DialogueSettings(threshold=Settings().matching.threshold), clock=lambda: NOW,
         is_holiday=holidays.country_holidays("DE", subdiv="NW").__contains__, book=MemoryReminderBook(),
     )
     chat = CollectingChannel(dialogue)

@@ -14,6 +14,9 @@ from bot.core.models import UserState
 
 TOPIC = "ctx.entry"
 TOPIC_AT = "ctx.at"
+OFFICE = "ctx.office"  # the office whose opening hours were asked last
+OFFICE_AT = "ctx.office_at"
+NO_OFFICE = "-"  # hours were asked of no city office (a shop): a follow-up may name one
 LIST_LANGUAGE = "ctx.list"  # the language of the list a number picks from
 REPLY_LANGUAGE = "ctx.lang"  # the language of the last reply, for a next message that carries none
 
@@ -97,9 +100,22 @@ def remember_topic(state: UserState, entry_id: str, now: dt.datetime) -> None:
     state.extra = {**state.extra, TOPIC: entry_id, TOPIC_AT: now.isoformat(timespec="seconds")}
 
 
+def remember_office(state: UserState, office_id: str, now: dt.datetime) -> None:
+    state.extra = {**state.extra, OFFICE: office_id, OFFICE_AT: now.isoformat(timespec="seconds")}
+
+
 def last_topic(state: UserState, now: dt.datetime, minutes: int) -> str | None:
     """The entry answered last in this chat, if that was at most ``minutes`` ago."""
-    entry_id, at = state.extra.get(TOPIC), state.extra.get(TOPIC_AT)
+    return _fresh(state, TOPIC, TOPIC_AT, now, minutes)
+
+
+def last_office(state: UserState, now: dt.datetime, minutes: int) -> str | None:
+    """The office whose opening hours were asked last, if that was at most ``minutes`` ago."""
+    return _fresh(state, OFFICE, OFFICE_AT, now, minutes)
+
+
+def _fresh(state: UserState, key: str, at_key: str, now: dt.datetime, minutes: int) -> str | None:
+    entry_id, at = state.extra.get(key), state.extra.get(at_key)
     if not entry_id or not at:
         return None
     try:

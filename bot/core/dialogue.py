@@ -14,17 +14,30 @@ from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz
 
-from bot.core.conversation import LIST_LANGUAGE, REPLY_LANGUAGE, answer_word, last_topic, position_word, remember_topic, worth_noting
+from bot.core.conversation import (
+    LIST_LANGUAGE,
+    NO_OFFICE,
+    OFFICE_AT,
+    REPLY_LANGUAGE,
+    TOPIC_AT,
+    answer_word,
+    last_office,
+    last_topic,
+    position_word,
+    remember_office,
+    remember_topic,
+    worth_noting,
+)
 from bot.core.facets import ONLINE, WHERE, asked_facet, asked_language, facet_lines, names_no_topic
 from bot.core.hours import HolidayCheck, no_holidays, open_line
 from bot.core.knowledge import KnowledgeBase
 from bot.core.live import Snapshot
-from bot.core.matching.language import LANGUAGE_WORDS, foreign_language
+from bot.core.matching.language import LANGUAGE_WORDS, detect_language, foreign_language, known_words
 from bot.core.matching.matcher import Match
 from bot.core.matching.normalise import fold
 from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
 from bot.core.notices import office_buttons
-from bot.core.office_hours import hours_answer, hours_question, without_hours_words
+from bot.core.office_hours import HoursAsk, hours_answer, hours_follow_up, hours_question, without_hours_words
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
 from bot.core.reminder_flows import CHOICE_NO, CHOICE_YES, ReminderFlows, ReminderSetup
 from bot.core.schedule import QuietHours
@@ -127,6 +140,10 @@ class Dialogue:
             self._office_phrases = (kb, table)
         return self._office_phrases[1]
 
+    def office_words(self, kb: KnowledgeBase) -> frozenset[str]:
+        """Every word of every office's names and aliases."""
+        return frozenset(word for phrases in self.office_phrases(kb).values() for phrase in phrases for word in phrase.split())
+
     def office_named(self, kb: KnowledgeBase, said: str) -> str | None:
         """The id of the office a text names ("Ist das Standesamt offen?"), if any; the longest
         name wins ("Bürgerbüro Nord" over "Bürgerbüro")."""
@@ -176,8 +193,14 @@ class _Turn:
         hint = msg.language_hint if self.s.use_language_hint else None
         # A message in a language answers in it; the chat's chosen language, then the language of
         # the last reply, decide only for messages that carry none ("1", "ok", a name, an emoji).
-        evidence = self.matcher.evidence(self.text) if fold(self.text) else None
-        self.foreign = None if evidence else foreign_language(self.text)
+        # Function words decide first; a script or letters of another language outweigh the
+        # weaker evidence of words only one language's examples use ("Musterstadt" in Vietnamese).
+        known = known_words(self.text)
+        self.foreign = foreign_language(self.text, by_words=not detect_language(self.text)) if known <= 1 else None
+        if self.foreign is not None:
+            evidence = self.foreign if self.foreign in self.kb.languages else None
+        else:
+            evidence = self.matcher.evidence(self.text) if fold(self.text) else None
         self.hint = hint
         carried = state.extra.get(REPLY_LANGUAGE) if state.language is None else None
         lang = evidence or (carried if carried in self.kb.languages else self.chat_language())
@@ -329,10 +352,16 @@ class _Turn:
         """A question about when an office is open, answered from its hours; None when the message
         asks no such thing or names no office (the general entry on opening hours answers that)."""
         ask = hours_question(self.text)
-        if ask is None:
-            return None
         office_id = self.d.office_named(self.kb, self.text)
+        if ask is None:
+            # "und am Sonntag?", "und das Standesamt?" right after an answer about opening hours.
+            last = last_office(self.state, self.d.clock(), self.s.context_minutes)
+            if last is None or not hours_follow_up(self.text, self.d.office_words(self.kb)):
+                return None
+            office_id = office_id or (last if last != NO_OFFICE else None)
+            ask = HoursAsk(explicit=True, shop=False)
         if office_id is None and ask.shop:
+            remember_office(self.state, NO_OFFICE, self.d.clock())  # "und das Bürgerbüro?" may follow
             return [Reply(text("shop_hours", self.lang), language=self.lang)]
         if office_id is None and not ask.named_only:
             office_id = self._topic_office()
@@ -342,6 +371,7 @@ class _Turn:
         self.state.pending_choices = ()
         if self.s.hours_entry in self.kb.entries:
             self.used("answer", (self.s.hours_entry,))  # staff reports count it with the entry on opening hours
+        remember_office(self.state, office.id, self.d.clock())
         body = hours_answer(office, self.text, self.d.clock(), self.lang, self.d.is_holiday)
         return [Reply(body, buttons=office_buttons(office.id, self.kb, self.lang), language=self.lang)]
 
@@ -382,20 +412,20 @@ class _Turn:
         return [replace(full, text=text("facet_missing", self.lang, title=local.title) + "\n\n" + full.text)]
 
     def _topic_office(self) -> str | None:
-        """The office of the topic an hours question refers to: one the same message names clearly
-        ("where do I get my passport, when are they open"), else the chat's last topic, else one
-        the message names only vaguely (it asks for hours; its topic need not be answerable)."""
+        """The office of the topic an hours question refers to: one the same message names ("where
+        do I get my passport, when are they open"), else the chat's last topic or office asked about."""
         rest = without_hours_words(self.text)
         found = self._usable(self.matcher.match(rest, self.text_lang, k=3).matches) if rest else []
         best = found[0] if found else None
-        named = None
-        if best is not None and best.score >= self.s.suggest_at and best.entry_id != self.s.hours_entry:
+        if best is not None and best.score >= self.s.threshold and best.entry_id != self.s.hours_entry:
             entry = self._entry(best)
-            named = entry.office if entry.kind is not Kind.INTENT else None
-            if named and best.score >= self.s.threshold:
-                return named
+            if entry.office and entry.kind is not Kind.INTENT:
+                return entry.office
         last = self._last_entry()
-        return last.office if last is not None and last.office else named
+        asked = last_office(self.state, self.d.clock(), self.s.context_minutes)
+        if asked is not None and asked != NO_OFFICE and (last is None or self.state.extra.get(OFFICE_AT, "") >= self.state.extra.get(TOPIC_AT, "")):
+            return asked  # the office whose hours were asked last is the fresher topic
+        return last.office if last is not None else None
 
     def _command(self, command: str) -> list[Reply]:
         handled = self.reminders.command(command, self.argument)
@@ -583,7 +613,8 @@ class _Turn:
     def _languages_reply(self) -> Reply:
         """Which languages the bot understands, in each of them: the message was in another one,
         or asked for one ("Do you speak Ukrainian?")."""
-        first = self.message_lang if self.foreign is None else self.s.default_language
+        # Someone writing in another language more likely reads English than German.
+        first = self.message_lang if self.foreign is None else "en" if "en" in self.kb.languages else self.s.default_language
         order = sorted(self.kb.languages, key=lambda code: code != first)
         lines = []
         for lang in order:

@@ -35,11 +35,11 @@ _FILLER = frozenset(
     "und aber noch auch denn eigentlich das dafuer dafur dazu es ist sind wie was wo wann ich man muss kann bitte mal so ungefaehr "
     "in etwa eine einen ein der die den dem and but also the it that this for is are what how where when do does i we need can please "
     "about roughly much long there so to my me with of on at bei mit zum zur fuer mir mich dort da hin then again geht gibt auch "
-    "also too".split()
+    "also too have has go gehen get muss muessen per pro year jahr im monat month".split()
 )
 # How the lines about a facet begin in answers ("- Kosten: …", "- Bring: …").
 _LINES: dict[str, re.Pattern[str]] = {
-    COST: re.compile(r"^\s*[-*]?\s*(?:\*\*)?(?:kosten|geb(?:ü|ue)hr(?:en)?|preis|h(?:ö|oe)he|fees?|costs?|price|amount)\b", re.IGNORECASE),
+    COST: re.compile(r"^\s*[-*]?\s*(?:\*\*)?(?:kosten|geb(?:ü|ue)hr(?:en)?|preis|h(?:ö|oe)he|steuer|fees?|costs?|price|amount|tax)\b", re.IGNORECASE),
     DOCUMENTS: re.compile(r"^\s*[-*]?\s*(?:\*\*)?(?:mitbringen|unterlagen|nachweise|bring|documents|needed|proof)\b", re.IGNORECASE),
     DURATION: re.compile(r"^\s*[-*]?\s*(?:\*\*)?(?:dauer|bearbeitungszeit|duration|processing time)\b|\b(?:dauert|takes)\b", re.IGNORECASE),
 }

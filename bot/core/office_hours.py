@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.core.hours import HolidayCheck, closure, open_line, open_state, spans_on
 from bot.core.matching.normalise import fold
 from bot.core.models import Office, TimeSpan
-from bot.core.texts import text
+from bot.core.texts import MONTH_NAMES, WEEKDAY_NAMES, text
 from bot.core.when import SHORT_WEEKDAYS, format_date, format_time, parse_when
 
 # Words that ask for opening hours whatever else the message says.
@@ -63,7 +63,25 @@ def hours_question(said: str) -> HoursAsk | None:
         return None
     if _OPEN.search(folded):
         return HoursAsk(False, shop)
-    return HoursAsk(False, shop, named_only=True) if _CLOSED.search(folded) else None
+    found = _CLOSED.search(folded)
+    if found is None:
+        return None
+    # "hat der Baumarkt am Samstag auf?" asks a shop's hours; "my shop closed" tells a story.
+    return HoursAsk(False, shop and found.group(0) in ("auf", "zu"), named_only=True)
+
+
+_FOLLOW_UP = frozenset(
+    "und auch aber dann wie ist es mit am an um im in der die das dem den so bei and also but then what about how is it on at in the "
+    "heute morgen uebermorgen today tomorrow tonight vormittag nachmittag abend vormittags nachmittags abends morning afternoon evening "
+    "wochenende weekend naechste naechsten naechster kommende kommenden next this coming woche week uhr".split()
+) | {fold(n) for names in (*WEEKDAY_NAMES.values(), *MONTH_NAMES.values()) for n in names} | {fold(n) + "s" for n in WEEKDAY_NAMES["de"]}
+
+
+def hours_follow_up(said: str, office_words: frozenset[str]) -> bool:
+    """Whether a short message only names a day, a time or an office ("und am Sonntag?", "auch am
+    24.12.?", "und das Standesamt?"): after an answer about opening hours, it asks for more of them."""
+    words = fold(said).split()
+    return 0 < len(words) <= 6 and all(w in _FOLLOW_UP or w in office_words or w.isdigit() for w in words)
 
 
 def without_hours_words(said: str) -> str:

@@ -185,14 +185,18 @@ def test_a_number_is_answered_in_the_language_of_its_list(make_chat: MakeChat) -
     assert picked.language == "de" and picked.text.startswith("**Titel wohnsitz-")
 
 
-@pytest.mark.parametrize("said", ["Привіт! Як отримати паспорт?", "Merhaba, kimlik kartı için ne lazım?", "مرحبا، أين مكتب الأجانب؟"])
+@pytest.mark.parametrize("said", [
+    "Привіт! Як отримати паспорт?", "Merhaba, kimlik kartı için ne lazım?", "مرحبا، أين مكتب الأجانب؟",
+    "Tôi muốn đăng ký địa chỉ nhà ở Musterstadt", "Dzień dobry, gdzie mogę się zameldować w Musterstadt?",
+])
 def test_a_language_the_bot_does_not_serve_gets_the_languages_it_does(make_chat: MakeChat, said: str) -> None:
     chat = make_chat()
     [reply] = chat.say(said)
     assert reply.text == (
-        "Ich verstehe und beantworte Nachrichten auf Deutsch und Englisch. Bitte schreiben Sie mir in einer dieser Sprachen.\n\n"
-        "I understand and answer messages in German and English. Please write to me in one of these languages."
+        "I understand and answer messages in German and English. Please write to me in one of these languages.\n\n"
+        "Ich verstehe und beantworte Nachrichten auf Deutsch und Englisch. Bitte schreiben Sie mir in einer dieser Sprachen."
     )
+    assert reply.language == "en"
     assert chat.unanswered.records == []  # type: ignore[attr-defined]
 
 

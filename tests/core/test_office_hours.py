@@ -137,7 +137,8 @@ def test_the_topic_expires(hours_kb: Path) -> None:
 def test_shop_hours_never_get_the_city_offices_hours(hours_kb: Path) -> None:
     chat = chat_at(hours_kb)
     chat.say("Personalausweis beantragen")  # a topic with an office is in context
-    for question in ("Wann hat das Möbelhaus offen?", "Hat der Supermarkt am Samstag geöffnet?", "Is the supermarket open on Sunday?"):
+    for question in ("Wann hat das Möbelhaus offen?", "Hat der Supermarkt am Samstag geöffnet?", "Is the supermarket open on Sunday?",
+                     "hat der Baumarkt am Samstag auf"):
         [reply] = chat.say(question)
         assert "08:00" not in reply.text and "Bürgerbüro hat" not in reply.text, question
         assert "Geschäften" in reply.text or "shops" in reply.text
@@ -147,6 +148,7 @@ def test_other_meanings_of_open_are_no_hours_question(hours_kb: Path) -> None:
     chat = chat_at(hours_kb)
     chat.say("Personalausweis beantragen")
     for question in ("I want to open a business", "Ist mein Antrag beim Standesamt noch offen?", "Wie viel Geld steht mir zu?",
+                     "my shop closed, how do I deregister the business",
                      "Wir möchten die Läden am Sonntag aufmachen, wer genehmigt das?"):
         [reply] = chat.say(question)
         assert "Öffnungszeiten" not in reply.text and "Opening hours" not in reply.text, question
@@ -157,3 +159,28 @@ def test_aliases_need_a_language_key(hours_kb: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace('aliases: {en: ["immigration office"]}', 'aliases: {english: ["immigration office"]}'), encoding="utf-8")
     errors = [str(p) for p in check([hours_kb]).problems if p.severity == "error"]
     assert len(errors) == 1 and "'english' is not a two-letter language code" in errors[0]
+
+
+def test_a_day_or_an_office_alone_follows_up_an_hours_answer(hours_kb: Path) -> None:
+    chat = chat_at(hours_kb)
+    chat.say("Wann hat das Standesamt offen?")
+    [sunday] = chat.say("und am Sonntag?")
+    assert "Am So 29.11. ist Standesamt geschlossen. Nächste Öffnung: Mo 30.11., 08:00 Uhr." in sunday.text
+    [eve] = chat.say("auch am 24.12.?")
+    assert "Am Do 24.12. ist Standesamt geschlossen (Schließtag)." in eve.text
+    [other] = chat.say("und das Bürgerbüro?")
+    assert other.text.startswith("**Öffnungszeiten: Bürgerbüro**")
+    [english] = chat.say("are they open on wednesday?")
+    assert "On Wed 25 Nov, Citizens' Office is open: 08:00–12:00." in english.text
+
+
+def test_after_shop_hours_an_office_named_alone_gets_its_hours(hours_kb: Path) -> None:
+    chat = chat_at(hours_kb)
+    chat.say("Wann hat das Möbelhaus offen?")
+    [office] = chat.say("und das Standesamt?")
+    assert office.text.startswith("**Öffnungszeiten: Standesamt**")
+
+
+def test_a_day_alone_without_an_hours_answer_before_is_no_hours_question(hours_kb: Path) -> None:
+    [reply] = chat_at(hours_kb).say("und am Sonntag?")
+    assert "Öffnungszeiten" not in reply.text

@@ -53,12 +53,23 @@ _LATIN: dict[str, frozenset[str]] = {
     "it": frozenset("ciao buongiorno dove come voglio grazie sono della posso ho bisogno".split()),
     "pl": frozenset("dzien dobry jak gdzie jest czy mam chce prosze dziekuje potrzebuje".split()),
 }
-_TURKISH_LETTERS = re.compile(r"[ğışİĞŞ]")
+# Letters that only one of these languages writes: two of them name the language.
+_LETTERS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("tr", re.compile(r"[ğışİĞŞ]")),
+    ("vi", re.compile(r"[ơưđĐạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]")),
+    ("pl", re.compile(r"[ąęłńśźżĄĘŁŃŚŹŻ]")),
+)
 
 
-def foreign_language(text: str) -> str | None:
-    """The language of a message that is neither German nor English by its script or its words
-    (ISO 639-1 code), or None. Only for messages in which :func:`detect_language` found nothing."""
+def known_words(text: str) -> int:
+    """How many of the text's words are German or English function words."""
+    return sum(1 for w in fold(text).split() if w in _DE or w in _EN)
+
+
+def foreign_language(text: str, by_words: bool = True) -> str | None:
+    """The language of a message that is neither German nor English (ISO 639-1 code) by its
+    script, its letters or (``by_words``) its common words; None when nothing shows one. For
+    messages in which :func:`detect_language` found little: one "sie" makes no Polish German."""
     sample = text[:500]
     letters = _LETTER.findall(sample)
     if not letters:
@@ -67,8 +78,11 @@ def foreign_language(text: str) -> str | None:
         if len(script.findall(sample)) * 2 >= len(letters):
             return "uk" if code == "ru" and _UKRAINIAN.search(sample) else code
     words = fold(sample).split()
-    if _TURKISH_LETTERS.search(sample):
-        return "tr"
+    for code, special in _LETTERS:
+        if len(special.findall(sample)) >= 2 or (code == "tr" and by_words and special.search(sample)):
+            return code
+    if not by_words:
+        return None
     best, hits = None, 0
     for code, common in _LATIN.items():
         count = sum(1 for w in words if w in common)
