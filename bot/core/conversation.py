@@ -93,7 +93,11 @@ def worth_noting(said: str) -> bool:
         return False
     if answer_word(said) is not None or position_word(said, 1) is not None or all(w in _NOISE or w in YES or w in NO for w in words):
         return False
-    return not any(w in INSULTS or w.startswith(("scheiss", "fick", "fuck")) for w in words)
+    return not insulting(said)
+
+
+def insulting(said: str) -> bool:
+    return any(w in INSULTS or w.startswith(("scheiss", "fick", "fuck")) for w in words_of(said))
 
 
 def remember_topic(state: UserState, entry_id: str, now: dt.datetime) -> None:

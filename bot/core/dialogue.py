@@ -21,6 +21,7 @@ from bot.core.conversation import (
     REPLY_LANGUAGE,
     TOPIC_AT,
     answer_word,
+    insulting,
     last_office,
     last_topic,
     position_word,
@@ -254,7 +255,7 @@ class _Turn:
             picked = self._pick(offered, int(stripped) if number else None)
             if picked is not None:
                 return picked
-        elif (number or answer_word(self.text) is not None) and not self.reminders.asking:
+        elif (number or answer_word(self.text) is not None or position_word(self.text, 1) is not None) and not self.reminders.asking:
             # "1" or "ja" answers a question that is not open: say so, rather than search the
             # knowledge for "1" and note it for the team as an unanswered question.
             return [Reply(text("nothing_pending", self.lang), language=self.lang)]
@@ -288,7 +289,7 @@ class _Turn:
         follow_up = self._follow_up()
         if follow_up is not None:
             return follow_up
-        if not matches or matches[0].score < self.s.threshold:
+        if not matches or matches[0].score < self.s.threshold or (insulting(self.text) and self._entry(matches[0]).action in SMALL_TALK):
             return self._fallback(matches)
         best = matches[0]
         runner = matches[1] if len(matches) > 1 else None
@@ -554,7 +555,7 @@ class _Turn:
             # Unsure, but not lost: asking back costs the citizen one tap, a wrong answer more.
             return [self._offer(near, text("did_you_mean", self.lang))]
         chat = bool(matches) and self._entry(matches[0]).action in SMALL_TALK and matches[0].score >= self.s.suggest_at
-        if chat and self._entry(matches[0]).action == "small_talk":
+        if chat and self._entry(matches[0]).action == "small_talk" and not insulting(self.text):
             # Its answer only says what the bot is for: no harm in giving it on a weaker match.
             return self._respond(self._entry(matches[0]))
         # Only questions go to the team: "2", "lol", an insult, chit-chat or what staff listed as

@@ -286,3 +286,21 @@ def test_a_follow_up_without_a_topic_asks_for_it(facet_chat: MakeChat) -> None:
     [reply] = chat.say("Was kostet das?")
     assert reply.text.startswith("Worum geht es dabei?")
     assert chat.unanswered.records == []  # type: ignore[attr-defined]
+
+
+def test_an_ordinal_with_nothing_pending_gets_the_hint(make_chat: MakeChat) -> None:
+    chat = make_chat()
+    chat.say("Sperrmüll anmelden")
+    [hint] = chat.say("das zweite")
+    assert hint.text.startswith("Gerade ist bei mir keine Auswahl")
+    assert chat.unanswered.records == []  # type: ignore[attr-defined]
+
+
+def test_an_insult_near_small_talk_gets_the_plain_fallback(make_chat: MakeChat, tiny_kb: Path) -> None:
+    with (tiny_kb / "entries.yaml").open("a", encoding="utf-8") as f:
+        f.write(entry_yaml("plaudern", ["Wie geht es dir?", "Bist du ein Roboter?", "Du bist nutzlos"],
+                           ["How are you?", "Are you a robot?", "You are useless"], "    action: small_talk\n", kind="intent"))
+    chat = make_chat()
+    [reply] = chat.say("du bist echt nutzlos")
+    assert reply.entry_id is None and reply.text.startswith("Dazu habe ich leider keine Antwort.")
+    assert chat.unanswered.records == []  # type: ignore[attr-defined]
