@@ -71,6 +71,15 @@ def answer_word(said: str) -> bool | None:
     return False if no or negated else None
 
 
+# A yes that may only acknowledge ("ok, thanks"): it saves a reminder, but deletes nothing.
+_SOFT_YES = frozenset("ok okay oki passt gerne gern richtig stimmt korrekt right correct sure".split())
+
+
+def firm_yes(said: str) -> bool:
+    """A yes that clearly agrees ("Ja", "jawohl", "ja, alles löschen"), not just "ok"."""
+    return answer_word(said) is True and any(w not in _SOFT_YES and (w in YES or w in _DO) for w in words_of(said))
+
+
 def position_word(said: str, count: int) -> int | None:
     """The position (0-based) that "das zweite", "the first one", "Nr. 2" or "2" picks from a list
     of ``count`` ("the last" is its last); None when the message is something else. The position

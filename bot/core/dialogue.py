@@ -21,6 +21,7 @@ from bot.core.conversation import (
     REPLY_LANGUAGE,
     TOPIC_AT,
     answer_word,
+    firm_yes,
     insulting,
     last_office,
     last_topic,
@@ -314,7 +315,8 @@ class _Turn:
         said = answer_word(self.text)
         if said is True:
             yes = [p for p in offered if p in YES_CHOICES] or (list(offered) if len(offered) == 1 else [])
-            if yes:
+            # Deleting cannot be undone: "ok" may only acknowledge, so it takes a clear yes.
+            if yes and (yes[0] != CHOICE_CONFIRM_DELETE or firm_yes(self.text)):
                 return self._choice(yes[0])
         elif said is False:
             no = [p for p in offered if p in NO_CHOICES]

@@ -304,3 +304,14 @@ def test_an_insult_near_small_talk_gets_the_plain_fallback(make_chat: MakeChat, 
     [reply] = chat.say("du bist echt nutzlos")
     assert reply.entry_id is None and reply.text.startswith("Dazu habe ich leider keine Antwort.")
     assert chat.unanswered.records == []  # type: ignore[attr-defined]
+
+
+def test_ok_alone_does_not_delete(chat_with_book: Callable[[], CollectingChannel]) -> None:
+    chat = chat_with_book()
+    chat.say("Personalausweis beantragen")
+    chat.command("loeschen")
+    [hint] = chat.say("ok")
+    assert hint.text == "Antworten Sie mit der Nummer oder tippen Sie auf ein Thema."
+    assert chat.dialogue.states.export(ChatRef("test", "chat-1")) != {}
+    [done] = chat.say("ja")  # the question is still open
+    assert done.text.startswith("Erledigt")
