@@ -133,10 +133,11 @@ def test_console_chat_via_module(tiny_kb: Path, tmp_path: Path) -> None:
     assert "Antwort zu personalausweis." in out
     assert "I will answer in English" in out
     assert "Answer about sperrmuell." in out
-    # The language choice outlives the process: a second session answers in English at once.
-    again = subprocess.run([sys.executable, "-m", "bot", "chat", "--faq-dir", str(tiny_kb)], input="Sperrmüll\n",
+    # The language choice outlives the process: a second session answers a message without a
+    # language of its own ("ok") in English at once.
+    again = subprocess.run([sys.executable, "-m", "bot", "chat", "--faq-dir", str(tiny_kb)], input="ok\n",
                            capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
-    assert "Answer about sperrmuell." in again.stdout
+    assert "There is nothing to choose or confirm right now." in again.stdout
 
 
 # --- Staff reports and faq new ---

@@ -12,16 +12,38 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from rapidfuzz import fuzz
+
+from bot.core.conversation import (
+    LIST_LANGUAGE,
+    NO_OFFICE,
+    OFFICE_AT,
+    REPLY_LANGUAGE,
+    TOPIC_AT,
+    answer_word,
+    firm_yes,
+    insulting,
+    last_office,
+    last_topic,
+    position_word,
+    remember_office,
+    remember_topic,
+    worth_noting,
+)
+from bot.core.facets import ONLINE, WHERE, asked_facet, asked_language, facet_lines, names_no_topic
 from bot.core.hours import HolidayCheck, no_holidays, open_line
 from bot.core.knowledge import KnowledgeBase
 from bot.core.live import Snapshot
+from bot.core.matching.language import LANGUAGE_WORDS, detect_language, foreign_language, known_words
 from bot.core.matching.matcher import Match
 from bot.core.matching.normalise import fold
 from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
+from bot.core.notices import office_buttons
+from bot.core.office_hours import HoursAsk, hours_answer, hours_follow_up, hours_question, without_hours_words
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
-from bot.core.reminder_flows import ReminderFlows, ReminderSetup
+from bot.core.reminder_flows import CHOICE_NO, CHOICE_YES, ReminderFlows, ReminderSetup
 from bot.core.schedule import QuietHours
-from bot.core.texts import text
+from bot.core.texts import language_name, text
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +57,10 @@ COMMANDS = frozenset({
 })
 CHOICE_CONFIRM_DELETE = "delete:yes"
 CHOICE_KEEP = "delete:no"
-SMALL_TALK = frozenset({"greeting", "thanks", "goodbye"})  # intent actions that are not topics
+# What "ja" and "nein" pick among the offered choices.
+YES_CHOICES = frozenset({CHOICE_CONFIRM_DELETE, CHOICE_YES})
+NO_CHOICES = frozenset({CHOICE_KEEP, CHOICE_NO})
+SMALL_TALK = frozenset({"greeting", "thanks", "goodbye", "small_talk"})  # intent actions that are not topics
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}
 # Control, zero-width and direction-override characters, and lone UTF-16 surrogates (valid in JSON,
 # but no database or encoder takes them).
@@ -65,6 +90,10 @@ class DialogueSettings:
     reminder_offsets: tuple[str, ...] = ("1d", "1h")
     office_reminder_offsets: dict[str, tuple[str, ...]] | None = None
     reminder_quiet_hours: QuietHours = field(default_factory=QuietHours)
+    # The general entry about opening hours: its office is no topic a follow-up refers to.
+    hours_entry: str = "oeffnungszeiten"
+    # How long the last topic answers a follow-up ("when are they open?").
+    context_minutes: int = 30
 
     @property
     def suggest_at(self) -> float:
@@ -101,18 +130,28 @@ class Dialogue:
             table: dict[str, tuple[str, ...]] = {}
             for office in kb.offices.values():
                 names = {fold(n) for n in office.names.values()} | {fold(office.id.replace("-", " "))}
-                phrases = {f" {n} " for n in names if n} | {f" {n.split()[0]} " for n in names if n and len(n.split()[0]) > 4}
+                phrases = {f" {n} " for n in names if n}
+                # The city's own name starts with the word people use ("Bürgerbüro Mitte",
+                # "Ausländerbehörde und Einbürgerungsstelle"); a translation's first word often is no
+                # name at all ("Public Order Office", "Waste Management").
+                own = fold(office.names.get(self.settings.default_language) or office.id.replace("-", " "))
+                if own and len(own.split()[0]) > 4:
+                    phrases.add(f" {own.split()[0]} ")
+                phrases |= {f" {fold(a)} " for aliases in office.aliases.values() for a in aliases if fold(a)}
                 table[office.id] = tuple(sorted(phrases))
             self._office_phrases = (kb, table)
         return self._office_phrases[1]
 
+    def office_words(self, kb: KnowledgeBase) -> frozenset[str]:
+        """Every word of every office's names and aliases."""
+        return frozenset(word for phrases in self.office_phrases(kb).values() for phrase in phrases for word in phrase.split())
+
     def office_named(self, kb: KnowledgeBase, said: str) -> str | None:
-        """The id of the office a text names ("Ist das Standesamt offen?"), if any."""
+        """The id of the office a text names ("Ist das Standesamt offen?"), if any; the longest
+        name wins ("Bürgerbüro Nord" over "Bürgerbüro")."""
         words = f" {fold(said)} "
-        for office_id, phrases in self.office_phrases(kb).items():
-            if any(p in words for p in phrases):
-                return office_id
-        return None
+        named = [(len(p), office_id) for office_id, phrases in self.office_phrases(kb).items() for p in phrases if p in words]
+        return max(named)[1] if named else None
 
     def handle(self, msg: Incoming) -> list[Reply]:
         if self.book is not None:
@@ -154,11 +193,27 @@ class _Turn:
         self.text = _clean(msg.text)
         self.argument = _clean(msg.argument)
         hint = msg.language_hint if self.s.use_language_hint else None
-        detected = self.matcher.detect(self.text, hint or self.s.default_language) if fold(self.text) else None
-        self.text_lang = detected or hint or self.s.default_language
-        lang = state.language or self.text_lang
+        # A message in a language answers in it; the chat's chosen language, then the language of
+        # the last reply, decide only for messages that carry none ("1", "ok", a name, an emoji).
+        # Function words decide first; a script or letters of another language outweigh the
+        # weaker evidence of words only one language's examples use ("Musterstadt" in Vietnamese).
+        known = known_words(self.text)
+        self.foreign = foreign_language(self.text, by_words=not detect_language(self.text)) if known <= 1 else None
+        if self.foreign is not None:
+            evidence = self.foreign if self.foreign in self.kb.languages else None
+        else:
+            evidence = self.matcher.evidence(self.text) if fold(self.text) else None
+        self.hint = hint
+        carried = state.extra.get(REPLY_LANGUAGE) if state.language is None else None
+        lang = evidence or (carried if carried in self.kb.languages else self.chat_language())
         self.lang = lang if lang in self.kb.languages else self.s.default_language
+        self.text_lang = evidence or self.lang
+        self.message_lang = self.lang  # the reply's language unless the message picks from a list
         self.reminders = ReminderFlows(self, self._reminder_setup())
+
+    def chat_language(self) -> str:
+        """The chat's language: chosen, else the chat app's, else the profile's default."""
+        return next((code for code in (self.state.language, self.hint) if code in self.kb.languages), self.s.default_language)
 
     def _reminder_setup(self) -> ReminderSetup:
         now = self.d.clock()
@@ -171,6 +226,17 @@ class _Turn:
     def run(self) -> list[Reply]:
         replies = self._route()
         self.reminders.settle()
+        topics = [r.entry_id for r in replies if r.entry_id in self.kb.entries and self.kb.entries[r.entry_id].kind is not Kind.INTENT]
+        if topics:
+            remember_topic(self.state, topics[-1], self.d.clock())
+        # A number or "das zweite" typed next is answered in the language of the list it picks from.
+        extra = {k: v for k, v in self.state.extra.items() if k != LIST_LANGUAGE}
+        if self.state.pending_choices:
+            extra[LIST_LANGUAGE] = self.lang
+        extra.pop(REPLY_LANGUAGE, None)
+        if replies and replies[-1].language != self.chat_language():
+            extra[REPLY_LANGUAGE] = replies[-1].language  # kept only where it tells more than the chat's language
+        self.state.extra = extra
         return replies
 
     def _route(self) -> list[Reply]:
@@ -180,12 +246,22 @@ class _Turn:
         if self.msg.command is not None:
             return self._command(self.msg.command)
         if self.msg.choice:
+            listed = self.state.extra.get(LIST_LANGUAGE)
+            if self.msg.choice in offered and listed in self.kb.languages:
+                self.lang = listed
             return self._choice(self.msg.choice)
         stripped = self.text.strip()
-        if stripped.isascii() and stripped.isdigit() and offered:  # not "²" or "①", which int() refuses
-            n = int(stripped)
-            if 1 <= n <= len(offered):
-                return self._choice(offered[n - 1])
+        number = stripped.isascii() and stripped.isdigit()  # not "²" or "①", which int() refuses
+        if offered:
+            picked = self._pick(offered, int(stripped) if number else None)
+            if picked is not None:
+                return picked
+        elif (number or answer_word(self.text) is not None or position_word(self.text, 1) is not None) and not self.reminders.asking:
+            # "1" or "ja" answers a question that is not open: say so, rather than search the
+            # knowledge for "1" and note it for the team as an unanswered question.
+            return [Reply(text("nothing_pending", self.lang), language=self.lang)]
+        if self.foreign is not None and self.foreign not in self.kb.languages:
+            return [self._languages_reply()]
         if not fold(self.text):
             return [self._help_reply(text("not_understood", self.lang))]
         result = self.matcher.match(self.text, self.text_lang, k=8)
@@ -208,7 +284,13 @@ class _Turn:
         flow = self.reminders.resume() or self.reminders.detect()
         if flow is not None:
             return flow
-        if not matches or matches[0].score < self.s.threshold:
+        hours = self._hours()
+        if hours is not None:
+            return hours
+        follow_up = self._follow_up()
+        if follow_up is not None:
+            return follow_up
+        if not matches or matches[0].score < self.s.threshold or (insulting(self.text) and self._entry(matches[0]).action in SMALL_TALK):
             return self._fallback(matches)
         best = matches[0]
         runner = matches[1] if len(matches) > 1 else None
@@ -220,6 +302,133 @@ class _Turn:
                 return [self._offer(topics, text("did_you_mean", self.lang))]
         self.state.pending_choices = ()
         return self._respond(self._entry(best))
+
+    def _pick(self, offered: tuple[str, ...], number: int | None) -> list[Reply] | None:
+        """The offered choice a message takes: its number, "das zweite", "the first", "ja"/"nein"
+        for a confirmation, or a topic's title; None when the message is something else."""
+        listed = self.state.extra.get(LIST_LANGUAGE)
+        if listed in self.kb.languages:
+            self.lang = listed
+        position = number - 1 if number is not None else position_word(self.text, len(offered))
+        if position is not None and 0 <= position < len(offered):
+            return self._choice(offered[position])
+        said = answer_word(self.text)
+        if said is True:
+            yes = [p for p in offered if p in YES_CHOICES] or (list(offered) if len(offered) == 1 else [])
+            # Deleting cannot be undone: "ok" may only acknowledge, so it takes a clear yes.
+            if yes and (yes[0] != CHOICE_CONFIRM_DELETE or firm_yes(self.text)):
+                return self._choice(yes[0])
+        elif said is False:
+            no = [p for p in offered if p in NO_CHOICES]
+            if no:
+                return self._choice(no[0])
+            if all(p.startswith(CHOICE_ENTRY) for p in offered):
+                return [Reply(text("choice_declined", self.lang), language=self.lang)]
+        if (position is not None or said is not None) and not self.reminders.asking:
+            # A number outside the list, or "ja" to a list of several: the list stays open.
+            self.state.pending_choices = offered
+            return [Reply(text("choose_number", self.lang), language=self.lang)]
+        titled = self._titled(offered)
+        if titled is not None:
+            return self._choice(titled)
+        self.lang = self.message_lang
+        return None
+
+    def _titled(self, offered: tuple[str, ...]) -> str | None:
+        """The offered choice whose title the message repeats ("Wohnsitz abmelden"), typos allowed."""
+        said = fold(self.text)
+        scored: list[tuple[float, str]] = []
+        for payload in offered:
+            names: set[str] = set()
+            if payload.startswith(CHOICE_ENTRY) and payload[len(CHOICE_ENTRY):] in self.kb.entries:
+                names = {local.title for local in self.kb.entries[payload[len(CHOICE_ENTRY):]].texts.values()}
+            elif payload.startswith(CHOICE_LANGUAGE):
+                names = {LANGUAGE_NAMES.get(payload[len(CHOICE_LANGUAGE):], "")}
+            scored.append((max((fuzz.ratio(said, fold(name)) for name in names if fold(name)), default=0.0), payload))
+        scored.sort(reverse=True)
+        # Titles can be close to each other ("Wohnsitz anmelden", "Wohnsitz abmelden"): the nearest wins.
+        if scored and scored[0][0] >= 90 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
+            return scored[0][1]
+        return None
+
+    def _hours(self) -> list[Reply] | None:
+        """A question about when an office is open, answered from its hours; None when the message
+        asks no such thing or names no office (the general entry on opening hours answers that)."""
+        ask = hours_question(self.text)
+        office_id = self.d.office_named(self.kb, self.text)
+        if ask is None:
+            # "und am Sonntag?", "und das Standesamt?" right after an answer about opening hours.
+            last = last_office(self.state, self.d.clock(), self.s.context_minutes)
+            if last is None or not hours_follow_up(self.text, self.d.office_words(self.kb)):
+                return None
+            office_id = office_id or (last if last != NO_OFFICE else None)
+            ask = HoursAsk(explicit=True, shop=False)
+        if office_id is None and ask.shop:
+            remember_office(self.state, NO_OFFICE, self.d.clock())  # "und das Bürgerbüro?" may follow
+            return [Reply(text("shop_hours", self.lang), language=self.lang)]
+        if office_id is None and not ask.named_only:
+            office_id = self._topic_office()
+        office = self.kb.offices.get(office_id) if office_id else None
+        if office is None:
+            return None
+        self.state.pending_choices = ()
+        if self.s.hours_entry in self.kb.entries:
+            self.used("answer", (self.s.hours_entry,))  # staff reports count it with the entry on opening hours
+        remember_office(self.state, office.id, self.d.clock())
+        body = hours_answer(office, self.text, self.d.clock(), self.lang, self.d.is_holiday)
+        return [Reply(body, buttons=office_buttons(office.id, self.kb, self.lang), language=self.lang)]
+
+    def _last_entry(self) -> Entry | None:
+        """The topic answered last in this chat, while it is fresh and still valid."""
+        topic = last_topic(self.state, self.d.clock(), self.s.context_minutes)
+        entry = self.kb.entries.get(topic) if topic else None
+        return entry if entry is not None and entry.is_valid_on(self.d.clock().date()) else None
+
+    def _follow_up(self) -> list[Reply] | None:
+        """One side of the last topic ("Was kostet das?", "how long?", "wo ist das?"); None when the
+        message asks no such thing, names a topic of its own, or no topic is fresh."""
+        language = asked_language(self.text, LANGUAGE_WORDS)
+        if language is not None:
+            return self._switch_language(language)
+        facet = asked_facet(self.text)
+        if facet is None or not names_no_topic(self.text):
+            return None
+        entry = self._last_entry()
+        if entry is None:
+            # "Was kostet das?" with no topic to refer to: ask for it rather than note it for the team.
+            return [Reply(text("facet_no_topic", self.lang), language=self.lang)]
+        self.state.pending_choices = ()
+        local = entry.text(self.lang)
+        heading = f"**{local.title}: {text('facet_' + facet, self.lang)}**"
+        office = self.kb.offices.get(entry.office) if entry.office else None
+        if facet == WHERE and office is not None:
+            return [Reply(heading + "\n\n" + self._office_line(office), buttons=office_buttons(office.id, self.kb, self.lang),
+                          language=self.lang, entry_id=entry.id)]
+        form = entry.form_link
+        if facet == ONLINE and form is not None:
+            return [Reply(heading + "\n\n" + text("facet_online_link", self.lang), buttons=(Button(form.label(self.lang), url=form.url),),
+                          language=self.lang, entry_id=entry.id)]
+        lines = facet_lines(entry, facet, self.lang)
+        if lines:
+            return [Reply(heading + "\n\n" + "\n".join(lines), language=self.lang, entry_id=entry.id)]
+        full = self._answer(entry)
+        return [replace(full, text=text("facet_missing", self.lang, title=local.title) + "\n\n" + full.text)]
+
+    def _topic_office(self) -> str | None:
+        """The office of the topic an hours question refers to: one the same message names ("where
+        do I get my passport, when are they open"), else the chat's last topic or office asked about."""
+        rest = without_hours_words(self.text)
+        found = self._usable(self.matcher.match(rest, self.text_lang, k=3).matches) if rest else []
+        best = found[0] if found else None
+        if best is not None and best.score >= self.s.threshold and best.entry_id != self.s.hours_entry:
+            entry = self._entry(best)
+            if entry.office and entry.kind is not Kind.INTENT:
+                return entry.office
+        last = self._last_entry()
+        asked = last_office(self.state, self.d.clock(), self.s.context_minutes)
+        if asked is not None and asked != NO_OFFICE and (last is None or self.state.extra.get(OFFICE_AT, "") >= self.state.extra.get(TOPIC_AT, "")):
+            return asked  # the office whose hours were asked last is the fresher topic
+        return last.office if last is not None else None
 
     def _command(self, command: str) -> list[Reply]:
         handled = self.reminders.command(command, self.argument)
@@ -290,7 +499,7 @@ class _Turn:
             greeting = self.s.greeting.get(self.lang) if self.s.greeting and action == "greeting" else None
             return [self._help_reply(greeting or entry.text(self.lang).answer, entry.id)]
         if action == "language":
-            return self._set_language(self._wanted_language())
+            return self._switch_language(self._wanted_language())
         if action == "delete_data":
             return [replace(self._ask_delete(entry.text(self.lang).answer), entry_id=entry.id)]
         flow = self.reminders.intent(action, entry.text(self.lang).answer) if action else None
@@ -313,6 +522,8 @@ class _Turn:
             parts.append(f"**{text('documents', self.lang)}:**\n" + "\n".join(f"- {d}" for d in local.documents))
         if local.fees:
             parts.append(f"**{text('fees', self.lang)}:** {local.fees}")
+        if local.duration:
+            parts.append(f"**{text('duration', self.lang)}:** {local.duration}")
         office = self._office_for(entry)
         if office is not None:
             parts.append(self._office_line(office))
@@ -345,12 +556,25 @@ class _Turn:
         if near:
             # Unsure, but not lost: asking back costs the citizen one tap, a wrong answer more.
             return [self._offer(near, text("did_you_mean", self.lang))]
-        self.d.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d.clock(), self.msg.chat)
+        chat = bool(matches) and self._entry(matches[0]).action in SMALL_TALK and matches[0].score >= self.s.suggest_at
+        if chat and self._entry(matches[0]).action == "small_talk" and not insulting(self.text):
+            # Its answer only says what the bot is for: no harm in giving it on a weaker match.
+            return self._respond(self._entry(matches[0]))
+        # Only questions go to the team: "2", "lol", an insult, chit-chat or what staff listed as
+        # none of the city's business would bury them.
+        noted = worth_noting(self.text) and not chat and not self._listed_off_topic()
+        if noted:
+            self.d.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d.clock(), self.msg.chat)
         self.used("out_of_scope", ())
         self.state.pending_choices = ()
-        body = text("fallback", self.lang)
+        body = text("fallback" if noted else "fallback_unnoted", self.lang)
         phone = self._phone_line()
         return [Reply(body + ("\n\n" + phone if phone else ""), language=self.lang)]
+
+    def _listed_off_topic(self) -> bool:
+        """Whether the message is (nearly) one of the off-topic questions of the knowledge files."""
+        said = fold(self.text)
+        return any(fuzz.token_sort_ratio(said, fold(q.text)) >= 85 for q in self.kb.off_topic)
 
     def _offer(self, entry_ids: list[str], intro: str, kind: UsageKind = "offered") -> Reply:
         self.state.pending_choices = tuple(CHOICE_ENTRY + e for e in entry_ids)
@@ -368,14 +592,39 @@ class _Turn:
     def used(self, kind: UsageKind, entry_ids: tuple[str, ...]) -> None:
         self.d.usage.record(kind, entry_ids, self.msg.channel, self.lang, self.d.clock())
 
-    def _wanted_language(self) -> str:
-        words = set(fold(self.text).split())
-        named = {"english": "en", "englisch": "en", "en": "en", "deutsch": "de", "german": "de", "de": "de"}
-        for word, lang in named.items():
-            if word in words and lang in self.kb.languages:
-                return lang
+    def _wanted_language(self) -> str | None:
+        """The language a message asks for ("English please"); the other one when it names none
+        ("Sprache wechseln"); None when it names only languages the knowledge does not serve."""
+        words = fold(self.text).split()
+        named = [LANGUAGE_WORDS.get(word) or (word if word in ("de", "en") else None) for word in words]
+        served = [code for code in named if code in self.kb.languages]
+        if served:
+            return served[0]
+        if any(named):
+            return None
         others = [lang for lang in self.kb.languages if lang != self.lang]
         return others[0] if others else self.lang
+
+    def _switch_language(self, wanted: str | None) -> list[Reply]:
+        if wanted is None or wanted not in self.kb.languages:
+            return [self._languages_reply()]
+        last = self._last_entry()
+        switched = self._set_language(wanted)
+        # "und auf Englisch?" right after an answer asks for that answer again.
+        return [*switched, self._answer(last)] if last is not None else switched
+
+    def _languages_reply(self) -> Reply:
+        """Which languages the bot understands, in each of them: the message was in another one,
+        or asked for one ("Do you speak Ukrainian?")."""
+        # Someone writing in another language more likely reads English than German.
+        first = self.message_lang if self.foreign is None else "en" if "en" in self.kb.languages else self.s.default_language
+        order = sorted(self.kb.languages, key=lambda code: code != first)
+        lines = []
+        for lang in order:
+            names = [language_name(code, lang) for code in self.kb.languages]
+            listed = ", ".join(names[:-1]) + f" {text('and', lang)} {names[-1]}" if len(names) > 1 else names[0]
+            lines.append(text("languages_served", lang, languages=listed))
+        return Reply("\n\n".join(lines), language=order[0] if order else self.lang)
 
     def _set_language(self, lang: str) -> list[Reply]:
         if lang not in self.kb.languages:

@@ -30,6 +30,16 @@ def spans_on(office: Office, day: dt.date, is_holiday: HolidayCheck = no_holiday
     return office.hours.get(day.weekday(), ())
 
 
+def closure(office: Office, day: dt.date, is_holiday: HolidayCheck = no_holidays) -> str | None:
+    """Why an office is closed on a day it usually opens: "closed" (a closing day of offices.yaml)
+    or "holiday"; None when the day keeps its weekly hours or is no opening day anyway."""
+    if not office.hours.get(day.weekday()):
+        return None
+    if day in office.closed:
+        return "closed"
+    return "holiday" if is_holiday(day) else None
+
+
 def open_state(office: Office, now: dt.datetime, is_holiday: HolidayCheck = no_holidays) -> OpenState:
     """``now`` is local wall-clock time of the city."""
     for span in spans_on(office, now.date(), is_holiday):

@@ -264,6 +264,7 @@ class _Loader:
                 answer=local.answer.strip(),
                 fees=local.fees,
                 documents=tuple(local.documents),
+                duration=local.duration,
             )
             self._check_answer_links(name, local.answer, local_node, lang)
             q_node = _child(local_node, "questions")
@@ -333,7 +334,7 @@ class _Loader:
             self.offices[model.id] = Office(
                 id=model.id, names=dict(model.name), address=model.address, phone=model.phone,
                 hours=hours, email=model.email, url=str(model.url) if model.url else None,
-                closed=frozenset(model.closed),
+                closed=frozenset(model.closed), aliases={lang: tuple(names) for lang, names in model.aliases.items()},
             )
 
     def _synonyms(self, name: str, body: Any, node: yaml.Node | None) -> None:

@@ -39,6 +39,7 @@ class LocalText:
     answer: str
     fees: str | None = None
     documents: tuple[str, ...] = ()
+    duration: str | None = None  # how long it takes, for "wie lange dauert das?"
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Office:
     email: str | None = None
     url: str | None = None
     closed: frozenset[dt.date] = frozenset()
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # other names, by language
 
     def name(self, lang: str) -> str:
         return self.names.get(lang) or next(iter(self.names.values()))

@@ -164,6 +164,11 @@ class ReminderFlows:
             return self._need_book() or self.add(self.t.text)
         return None
 
+    @property
+    def asking(self) -> bool:
+        """Whether the flow asked something last turn that this message may answer."""
+        return self._get("step") is not None and self.s.book is not None
+
     def resume(self) -> list[Reply] | None:
         """The answer to what the flow asked last turn; None when the message is about something else."""
         step = self._get("step")
@@ -550,6 +555,7 @@ def _state_data(state: UserState) -> dict[str, object]:
         "language": state.language,
         "offered_choices": list(state.pending_choices),
         "dialogue_in_progress": {k: v for k, v in state.extra.items() if k.startswith(_STATE)},
+        "conversation": {k: v for k, v in state.extra.items() if not k.startswith(_STATE)},  # bot/core/conversation.py
     }
 
 

@@ -12,7 +12,7 @@ from bot.core.models import WEEKDAYS, Kind, LinkKind
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 LANGUAGE_KEY = re.compile(r"^[a-z]{2}$")
 ACTIONS = frozenset(
-    {"greeting", "help", "thanks", "goodbye", "language", "human", "reminders", "reminder_list", "case_status", "waste_reminder", "my_data", "delete_data"}
+    {"greeting", "help", "thanks", "goodbye", "small_talk", "language", "human", "reminders", "reminder_list", "case_status", "waste_reminder", "my_data", "delete_data"}
 )
 _SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
@@ -33,6 +33,7 @@ class LocalModel(_Strict):
     answer: str = Field(min_length=1)
     fees: str | None = None
     documents: list[str] = []
+    duration: str | None = None
 
     @field_validator("questions")
     @classmethod
@@ -80,8 +81,21 @@ class OfficeModel(_Strict):
     phone: str
     email: str | None = None
     url: HttpUrl | None = None
+    # Other names people use for the office ("Bürgeramt", "registry office"), by language: the
+    # dialogue recognises them in questions about opening hours and reminders.
+    aliases: dict[str, list[str]] = {}
     hours: dict[str, list[str]] = {}
     closed: list[dt.date] = []
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for lang, names in value.items():
+            if not LANGUAGE_KEY.match(lang):
+                raise ValueError(f"aliases: {lang!r} is not a two-letter language code")
+            if any(not str(n).strip() for n in names):
+                raise ValueError(f"aliases: an alias in {lang!r} is empty")
+        return value
 
     @field_validator("hours")
     @classmethod

@@ -11,6 +11,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Dazu habe ich leider keine sichere Antwort. Ich habe Ihre Frage (ohne Ihren Namen) für unser Team notiert, damit wir die Auskunft ergänzen.",
         "en": "I am afraid I do not have a reliable answer to that. I have noted your question (without your name) for our team so we can add the information.",
     },
+    "fallback_unnoted": {
+        "de": "Dazu habe ich leider keine Antwort. Fragen Sie mich gern zu den Leistungen der Stadt, zum Beispiel „Personalausweis beantragen“.",
+        "en": "I am afraid I have no answer to that. Feel free to ask me about the city's services, for example “apply for an ID card”.",
+    },
     "fallback_phone": {
         "de": "Persönlich hilft Ihnen das {office}: **{phone}**.",
         "en": "For personal help, call the {office}: **{phone}**.",
@@ -22,6 +26,18 @@ TEXTS: dict[str, dict[str, str]] = {
     "choose_number": {
         "de": "Antworten Sie mit der Nummer oder tippen Sie auf ein Thema.",
         "en": "Reply with the number or tap a topic.",
+    },
+    "nothing_pending": {
+        "de": "Gerade ist bei mir keine Auswahl und keine Rückfrage offen. Schreiben Sie mir Ihre Frage einfach in ein paar Worten.",
+        "en": "There is nothing to choose or confirm right now. Just send me your question in a few words.",
+    },
+    "choice_declined": {
+        "de": "Schade. Schreiben Sie mir Ihre Frage bitte noch einmal mit anderen Worten.",
+        "en": "Sorry about that. Please send me your question again in other words.",
+    },
+    "languages_served": {
+        "de": "Ich verstehe und beantworte Nachrichten auf {languages}. Bitte schreiben Sie mir in einer dieser Sprachen.",
+        "en": "I understand and answer messages in {languages}. Please write to me in one of these languages.",
     },
     "popular": {
         "de": "Häufig gefragt:",
@@ -39,12 +55,49 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "{office} ist in den nächsten zwei Wochen geschlossen.",
         "en": "{office} is closed for the next two weeks.",
     },
+    # --- opening hours (bot/core/office_hours.py) ---
+    "hours_title": {"de": "Öffnungszeiten: {office}", "en": "Opening hours: {office}"},
+    "hours_closed": {"de": "geschlossen", "en": "closed"},
+    "hours_day_open": {"de": "Am {date} hat {office} geöffnet: {spans}.", "en": "On {date}, {office} is open: {spans}."},
+    "hours_day_closed": {"de": "Am {date} ist {office} geschlossen.", "en": "On {date}, {office} is closed."},
+    "hours_at_open": {
+        "de": "Am {date} um {time} hat {office} geöffnet, bis {until}.",
+        "en": "On {date} at {time}, {office} is open, until {until}.",
+    },
+    "hours_at_closed": {
+        "de": "Am {date} um {time} ist {office} geschlossen; geöffnet ist an dem Tag {spans}.",
+        "en": "On {date} at {time}, {office} is closed; that day it is open {spans}.",
+    },
+    "hours_next": {"de": "Nächste Öffnung: {moment}.", "en": "Next opening: {moment}."},
+    "hours_closures": {"de": "Geschlossen trotz Öffnungszeit: {days}.", "en": "Closed despite the usual hours: {days}."},
+    "reason_closed": {"de": "Schließtag", "en": "closing day"},
+    "reason_holiday": {"de": "Feiertag", "en": "public holiday"},
+    "shop_hours": {
+        "de": "Die Öffnungszeiten von Geschäften und Firmen kenne ich leider nicht; ich bin der Chatbot der Stadtverwaltung. Die Zeiten der städtischen Ämter nenne ich Ihnen gern, zum Beispiel „Wann hat das Bürgerbüro offen?“.",
+        "en": "Sorry, I do not know the opening hours of shops and businesses; I am the city administration's chatbot. I can tell you the hours of the city's offices, for example “When is the Bürgerbüro open?”.",
+    },
     "office_contact": {
         "de": "{office}, {address}, Telefon {phone}",
         "en": "{office}, {address}, phone {phone}",
     },
     "fees": {"de": "Gebühr", "en": "Fee"},
     "documents": {"de": "Mitbringen", "en": "Please bring"},
+    "duration": {"de": "Dauer", "en": "Processing time"},
+    # --- follow-ups on the last topic (bot/core/facets.py) ---
+    "facet_cost": {"de": "Kosten", "en": "Costs"},
+    "facet_documents": {"de": "Mitbringen", "en": "What to bring"},
+    "facet_duration": {"de": "Dauer", "en": "How long it takes"},
+    "facet_where": {"de": "Wohin", "en": "Where to go"},
+    "facet_online": {"de": "Online erledigen", "en": "Online"},
+    "facet_online_link": {"de": "Das geht online, über den Link unten.", "en": "You can do this online, with the link below."},
+    "facet_no_topic": {
+        "de": "Worum geht es dabei? Nennen Sie mir bitte das Thema, zum Beispiel „Was kostet ein Reisepass?“.",
+        "en": "What is it about? Please name the topic, for example “How much is a passport?”.",
+    },
+    "facet_missing": {
+        "de": "Dazu habe ich bei „{title}“ keine eigene Angabe. Hier noch einmal die ganze Auskunft:",
+        "en": "I have no separate information on that for “{title}”. Here is the full answer again:",
+    },
     "language_set": {
         "de": "Alles klar, ich antworte ab jetzt auf Deutsch.",
         "en": "All right, I will answer in English from now on.",
@@ -241,6 +294,17 @@ def text(key: str, lang: str, **values: str) -> str:
     variants = TEXTS[key]
     template = variants.get(lang) or variants["en"]
     return template.format(**values) if values else template
+
+
+LANGUAGE_NAMES_IN = {
+    "de": {"de": "Deutsch", "en": "Englisch", "fr": "Französisch", "tr": "Türkisch", "ar": "Arabisch", "uk": "Ukrainisch", "ru": "Russisch"},
+    "en": {"de": "German", "en": "English", "fr": "French", "tr": "Turkish", "ar": "Arabic", "uk": "Ukrainian", "ru": "Russian"},
+}
+
+
+def language_name(code: str, lang: str) -> str:
+    """The name of the language ``code`` in the language ``lang`` ("en" in German: "Englisch")."""
+    return (LANGUAGE_NAMES_IN.get(lang) or LANGUAGE_NAMES_IN["en"]).get(code, code)
 
 
 def weekday_name(weekday: int, lang: str) -> str:

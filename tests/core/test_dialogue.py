@@ -100,12 +100,16 @@ def test_greeting_shows_popular_topics(make_chat: MakeChat) -> None:
     assert [c.payload for c in reply.choices] == [CHOICE_ENTRY + "personalausweis", CHOICE_ENTRY + "sperrmuell"]
 
 
-def test_language_choice_is_remembered(make_chat: MakeChat) -> None:
+def test_language_choice_is_remembered_for_messages_without_language(make_chat: MakeChat) -> None:
     chat = make_chat()
     [switched] = chat.say("English please")
     assert switched.language == "en"
-    [reply] = chat.say("Sperrmüll anmelden")  # German question, remembered English answer
-    assert reply.language == "en" and "Answer about sperrmuell." in reply.text
+    [hint] = chat.say("ok")  # carries no language: the chosen one decides
+    assert hint.language == "en"
+    [reply] = chat.say("Sperrmüll anmelden")  # a German question is answered in German
+    assert reply.language == "de" and "Antwort zu sperrmuell." in reply.text
+    [again] = chat.say("ok")
+    assert again.language == "en"
 
 
 def test_seasonal_entry_outside_its_window_is_not_answered(make_chat: MakeChat, tiny_kb: Path) -> None:
@@ -213,7 +217,7 @@ def test_two_bots_keep_their_own_state_for_one_chat_id(tiny_kb: Path) -> None:
     assert offer.text == "Did you mean …?" and len(offer.choices) >= 2
     [not_a_choice] = citizens.say("1")  # a normal message to the citizens' bot: nothing was offered there
     assert not_a_choice.entry_id is None and not not_a_choice.choices
-    assert [r[0] for r in usage.records][-1] == "out_of_scope"
+    assert "keine Auswahl" in not_a_choice.text and [r[0] for r in usage.records][-1] == "offered"
     [taken] = welcome.say("1")  # the Welcome Center's offer still stands
     assert CHOICE_ENTRY + str(taken.entry_id) == offer.choices[0].payload and taken.language == "en"
 

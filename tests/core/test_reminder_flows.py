@@ -420,7 +420,7 @@ def test_my_data_and_delete_cover_the_other_bots_state_of_the_chat(make: MakeCha
     [export] = citizens.command("meinedaten")
     data = _json_block(export)
     assert data["language"] is None
-    assert data["other_bots"] == {"welcome": {"language": "en", "offered_choices": [], "dialogue_in_progress": {}}}
+    assert data["other_bots"] == {"welcome": {"language": "en", "offered_choices": [], "dialogue_in_progress": {}, "conversation": {}}}
     assert "other_bots" not in _json_block(welcome.command("mydata")[0])  # the citizens' bot stored nothing
     [ask] = citizens.command("loeschen")
     citizens.say(choice=ask.choices[0].payload)

@@ -203,8 +203,13 @@ class Matcher:
         return self._vectoriser.size
 
     def detect(self, text: str, hint: str | None = None) -> str:
+        """The text's language by :meth:`evidence`; without any, the hint or the default."""
+        lang = self.evidence(text) or hint or self.default_language
+        return lang if lang in self.languages else self.default_language
+
+    def evidence(self, text: str) -> str | None:
         """Function words decide; without any, the words only one language's examples use
-        ("passport" vs "Reisepass"); without those, the hint or the default."""
+        ("passport" vs "Reisepass"); None when the text carries no language ("1", "ok", a name)."""
         lang = detect_language(text, default=None)
         if lang is None:
             words = fold(text).split()
@@ -212,8 +217,7 @@ class Matcher:
             best = max(votes, key=lambda code: votes[code], default=None)
             if best is not None and votes[best] > 0 and list(votes.values()).count(votes[best]) == 1:
                 lang = best
-        lang = lang or hint or self.default_language
-        return lang if lang in self.languages else self.default_language
+        return lang if lang in self.languages else None
 
     def match(self, text: str, language: str | None = None, k: int = 5) -> MatchResult:
         lang = language or self.detect(text)
