@@ -37,7 +37,7 @@ from bot.reports.links import check_links
 from bot.reports.since import parse_since
 from bot.reports.template import slug_problem, write_entry_file
 from bot.runtime import build_channels, run_channels
-from bot.semantic.configured import EncoderUnavailable, configured_encoder
+from bot.semantic.configured import EncoderUnavailable, configured_encoder, configured_multilingual_encoder
 from bot.storage.database import make_engine, migrate
 from bot.storage.retention import purge
 
@@ -178,7 +178,10 @@ def _dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
 
 def _live(args: argparse.Namespace, settings: Settings) -> LiveKnowledge | None:
     try:
-        return LiveKnowledge(_dirs(args, settings), settings.languages, configured_encoder(settings.matching.encoder), settings.knowledge_limits.limits())
+        return LiveKnowledge(
+            _dirs(args, settings), settings.languages, configured_encoder(settings.matching.encoder), settings.knowledge_limits.limits(),
+            configured_multilingual_encoder(settings.matching.multilingual_encoder),
+        )
     except EncoderUnavailable as exc:
         print(exc, file=sys.stderr)
         return None
@@ -193,10 +196,13 @@ def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     dirs = list(args.dirs) or list(settings.knowledge_dirs)
     try:
         encoder = configured_encoder(settings.matching.encoder)
+        cross_lingual = configured_multilingual_encoder(settings.matching.multilingual_encoder)
     except EncoderUnavailable as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEMS
-    checked = check(dirs, settings.languages, held_out=not args.quick, encoder=encoder, limits=settings.knowledge_limits.limits())
+    checked = check(
+        dirs, settings.languages, held_out=not args.quick, encoder=encoder, limits=settings.knowledge_limits.limits(), cross_lingual=cross_lingual,
+    )
     for p in sorted(checked.problems, key=lambda p: (p.path, p.line)):
         print(p)
     errors = sum(p.severity == "error" for p in checked.problems)

@@ -41,15 +41,16 @@ class LiveKnowledge:
 
     def __init__(
         self, dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), encoder: SentenceEncoder | None = None,
-        limits: KnowledgeLimits | None = None,
+        limits: KnowledgeLimits | None = None, cross_lingual: SentenceEncoder | None = None,
     ) -> None:
         self.dirs = list(dirs)
         self.languages = tuple(languages)
         self.encoder = encoder
+        self.cross_lingual = cross_lingual
         self.limits = limits or KnowledgeLimits()
         self._lock = threading.Lock()
         self._stamp = fingerprint(self.dirs)
-        checked = check(self.dirs, self.languages, encoder=encoder, limits=self.limits)
+        checked = check(self.dirs, self.languages, encoder=encoder, limits=self.limits, cross_lingual=cross_lingual)
         if not checked.ok or checked.matcher is None:
             raise InvalidKnowledge([p for p in checked.problems if p.severity == "error"])
         self.snapshot = Snapshot(checked.knowledge, checked.matcher)
@@ -65,7 +66,7 @@ class LiveKnowledge:
             if stamp == self._stamp:
                 return False
             self._stamp = stamp
-            checked = check(self.dirs, self.languages, encoder=self.encoder, limits=self.limits)
+            checked = check(self.dirs, self.languages, encoder=self.encoder, limits=self.limits, cross_lingual=self.cross_lingual)
             self.last_problems = checked.problems
             if not checked.ok or checked.matcher is None:
                 # Only the problems are kept: the refused knowledge goes with ``checked``.
