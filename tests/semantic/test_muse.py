@@ -140,3 +140,24 @@ def test_missing_files_are_reported(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="missing"):
         MultilingualUSE.load(tmp_path / "empty")
+
+
+def test_the_matcher_answers_newcomers_questions_through_it(model: MultilingualUSE) -> None:
+    from bot.core.matching.matcher import Example, Matcher
+
+    examples = [
+        Example("wohnsitz-anmelden", "de", "Wo melde ich meinen Wohnsitz an?"),
+        Example("wohnsitz-anmelden", "de", "Ich bin umgezogen und muss mich ummelden"),
+        Example("wohnsitz-anmelden", "en", "How do I register my new address?"),
+        Example("reisepass", "de", "Reisepass beantragen"),
+        Example("reisepass", "en", "How do I apply for a passport?"),
+        Example("sperrmuell", "de", "Sperrmüll anmelden"),
+        Example("sperrmuell", "en", "How do I get rid of an old sofa?"),
+    ]
+    matcher = Matcher.build(examples, cross_lingual=model)
+    for question, entry in [
+        ("Где мне зарегистрировать свой новый адрес?", "wohnsitz-anmelden"),
+        ("كيف أحصل على جواز سفر جديد؟", "reisepass"),
+    ]:
+        best = matcher.match(question).best
+        assert best is not None and best.entry_id == entry and best.score >= 0.30, (question, best)
