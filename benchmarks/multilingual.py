@@ -183,10 +183,12 @@ def run_candidate(name: str) -> dict[str, Any]:
     texts = [item["text"] for items in sets.values() for item in items]
     expect = [None if item["expect"] is None else column.get(item["expect"], -1) for items in sets.values() for item in items]
     set_of = [name for name, items in sets.items() for _ in items]
+    newcomer_texts = [item["text"] for lang in NEWCOMER_LANGUAGES for item in sets[lang]]
+    # Before the questions are encoded below: an encoder's cache must not answer the timed ones.
+    single = latencies(lambda text: int((encode_questions([text]) @ centroids.T).argmax()), newcomer_texts + [item["text"] for item in sets["de"]])
     questions = encode_questions(texts).astype(np.float32)
     by_centroid = questions @ centroids.T
     by_example = np.maximum.reduceat((questions @ vectors.T)[:, order], starts, axis=1)
-    newcomer_texts = [item["text"] for lang in NEWCOMER_LANGUAGES for item in sets[lang]]
     return {
         "candidate": name,
         **facts,
@@ -196,7 +198,7 @@ def run_candidate(name: str) -> dict[str, Any]:
         "load_s": round(loaded, 2),
         "startup_s": round(started, 2),
         "rss_mb": {"before_load": baseline, "after_startup": rss_mb(), "peak": peak_rss_mb()},
-        "single_question": latencies(lambda text: int((encode_questions([text]) @ centroids.T).argmax()), newcomer_texts + [item["text"] for item in sets["de"]]),
+        "single_question": single,
         "centroid": evaluate(by_centroid, expect, set_of),
         "best_example": evaluate(by_example, expect, set_of),
     }
