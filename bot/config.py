@@ -33,6 +33,10 @@ class MatchingSettings(BaseModel):
     # The English sentence encoder's second opinion (bot/semantic): "auto" uses it when its model
     # is installed, "on" refuses to start without it, "off" matches by words alone.
     encoder: Literal["auto", "on", "off"] = "auto"
+    # The multilingual sentence encoder (bot/semantic/muse.py) for the questions the words cannot
+    # read: other languages and scripts than the knowledge's, and questions whose words give no
+    # entry a lead. Same choices; "off" by default, so that a city turns it on knowingly.
+    multilingual_encoder: Literal["auto", "on", "off"] = "off"
 
 
 class TelegramConfig(BaseModel):

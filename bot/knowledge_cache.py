@@ -91,9 +91,10 @@ class MatcherCache:
 
     def __call__(
         self, dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), held_out: bool = False, encoder: SentenceEncoder | None = None,
-        limits: KnowledgeLimits | None = None,
+        limits: KnowledgeLimits | None = None, cross_lingual: SentenceEncoder | None = None,
     ) -> Checked:
-        key = None if held_out else self.key(dirs, languages, encoder)
+        # A stored matcher holds no cross-lingual stage: with one configured, every start trains.
+        key = None if held_out or cross_lingual is not None else self.key(dirs, languages, encoder)
         if key is not None:
             restored = self._restore(key, dirs, languages, encoder, limits)
             if restored is not None:
@@ -101,7 +102,7 @@ class MatcherCache:
                 return restored
         self.misses += 1
         self._load_vectors(encoder)
-        checked = check(dirs, languages, held_out=held_out, encoder=encoder, limits=limits)
+        checked = check(dirs, languages, held_out=held_out, encoder=encoder, limits=limits, cross_lingual=cross_lingual)
         # Stored only when the files did not change while they were read: the key must name what was built.
         if key is not None and checked.ok and checked.matcher is not None and self.key(dirs, languages, encoder) == key:
             self._store(key, checked.matcher, checked.problems)

@@ -38,7 +38,7 @@ class Build(Protocol):
 
     def __call__(
         self, dirs: Sequence[Path], languages: Sequence[str] = ..., held_out: bool = ..., encoder: SentenceEncoder | None = ...,
-        limits: KnowledgeLimits | None = ...,
+        limits: KnowledgeLimits | None = ..., cross_lingual: SentenceEncoder | None = ...,
     ) -> Checked: ...
 
 
@@ -51,16 +51,17 @@ class LiveKnowledge:
 
     def __init__(
         self, dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), encoder: SentenceEncoder | None = None,
-        limits: KnowledgeLimits | None = None, build: Build = check,
+        limits: KnowledgeLimits | None = None, cross_lingual: SentenceEncoder | None = None, build: Build = check,
     ) -> None:
         self.dirs = list(dirs)
         self.languages = tuple(languages)
         self.encoder = encoder
+        self.cross_lingual = cross_lingual
         self.limits = limits or KnowledgeLimits()
         self._build = build
         self._lock = threading.Lock()
         self._stamp = fingerprint(self.dirs)
-        checked = build(self.dirs, self.languages, encoder=encoder, limits=self.limits)
+        checked = build(self.dirs, self.languages, encoder=encoder, limits=self.limits, cross_lingual=cross_lingual)
         if not checked.ok or checked.matcher is None:
             raise InvalidKnowledge([p for p in checked.problems if p.severity == "error"])
         self.snapshot = Snapshot(checked.knowledge, checked.matcher)
@@ -76,7 +77,7 @@ class LiveKnowledge:
             if stamp == self._stamp:
                 return False
             self._stamp = stamp
-            checked = self._build(self.dirs, self.languages, encoder=self.encoder, limits=self.limits)
+            checked = self._build(self.dirs, self.languages, encoder=self.encoder, limits=self.limits, cross_lingual=self.cross_lingual)
             self.last_problems = checked.problems
             if not checked.ok or checked.matcher is None:
                 # Only the problems are kept: the refused knowledge goes with ``checked``.

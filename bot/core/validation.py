@@ -51,10 +51,12 @@ def off_topic_of(kb: KnowledgeBase) -> list[Example]:
     return [Example("", q.language, q.text) for q in kb.off_topic]
 
 
-def build_matcher(kb: KnowledgeBase, default_language: str | None = None, encoder: SentenceEncoder | None = None) -> Matcher:
+def build_matcher(
+    kb: KnowledgeBase, default_language: str | None = None, encoder: SentenceEncoder | None = None, cross_lingual: SentenceEncoder | None = None,
+) -> Matcher:
     return Matcher.build(
         examples_of(kb) + passages_of(kb), kb.synonyms, default_language=default_language or kb.languages[0], negatives=off_topic_of(kb),
-        encoder=encoder,
+        encoder=encoder, cross_lingual=cross_lingual,
     )
 
 
@@ -65,7 +67,7 @@ def held_out_misses_of(kb: KnowledgeBase) -> tuple[list[tuple[Example, str | Non
 
 def check(
     dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), held_out: bool = False, encoder: SentenceEncoder | None = None,
-    limits: KnowledgeLimits | None = None,
+    limits: KnowledgeLimits | None = None, cross_lingual: SentenceEncoder | None = None,
 ) -> Checked:
     """Load, validate and build the matcher.
 
@@ -87,7 +89,7 @@ def check(
             problems.append(Problem(q.path, q.line, f"off-topic question {q.text!r} is also an example question of {same.entry_id!r} ({same.path}:{same.line})"))
     if any(p.severity == "error" for p in problems):
         return Checked(kb, None, problems)
-    matcher = build_matcher(kb, encoder=encoder)
+    matcher = build_matcher(kb, encoder=encoder, cross_lingual=cross_lingual)
     for q in kb.questions:
         best = matcher.match(q.text, q.language).best
         if best is None or best.entry_id != q.entry_id:

@@ -1,4 +1,4 @@
-"""The sentence encoder as configured (``matching.encoder``): loaded once per process."""
+"""The sentence encoders as configured (``matching.encoder``, ``matching.multilingual_encoder``): each loaded once per process."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 class EncoderUnavailable(Exception):
-    """``matching.encoder = "on"`` but the encoder cannot be loaded."""
+    """``matching.encoder`` or ``matching.multilingual_encoder`` is ``on`` but that encoder cannot be loaded."""
 
 
 def configured_encoder(choice: str, lazy: bool = False) -> SentenceEncoder | None:
@@ -93,3 +93,30 @@ class LazyEncoder:
     def remember_all(self, ids: np.ndarray, ends: np.ndarray, vectors: np.ndarray) -> int:
         encoder = self.load()
         return encoder.remember_all(ids, ends, vectors)  # type: ignore[attr-defined,no-any-return]
+
+
+def configured_multilingual_encoder(choice: str) -> SentenceEncoder | None:
+    """As :func:`configured_encoder`, for the multilingual encoder (``bot.semantic.muse``)."""
+    if choice == "off":
+        return None
+    encoder, reason = _load_multilingual()
+    if encoder is None:
+        if choice == "on":
+            raise EncoderUnavailable(f"matching.multilingual_encoder is 'on' but the multilingual sentence encoder cannot be loaded: {reason}")
+        log.info("no cross-lingual matching: %s", reason)
+    return encoder
+
+
+@cache
+def _load_multilingual() -> tuple[SentenceEncoder | None, str]:
+    try:
+        from bot.semantic.minilm import ModelError
+        from bot.semantic.muse import DISTRIBUTION, MultilingualUSE, find_model_dir
+    except ImportError as exc:
+        return None, f"the 'semantic' extra is not installed ({exc.name})"
+    if find_model_dir() is None:
+        return None, f"the model package {DISTRIBUTION} is not installed"
+    try:
+        return MultilingualUSE.load(), ""
+    except ModelError as exc:
+        return None, str(exc)

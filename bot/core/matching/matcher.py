@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from bot.core.matching.features import Analyser, Vectoriser
 from bot.core.matching.language import detect_language
 from bot.core.matching.normalise import fold
-from bot.core.matching.semantic import SemanticStage, SentenceEncoder, centroids, combined, joint_features, score_scale
+from bot.core.matching.semantic import CrossLingualStage, SemanticStage, SentenceEncoder, centroids, combined, joint_features, score_scale
 from bot.core.matching.weight_rows import WeightRows
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,11 @@ class Matcher:
         default_language: str,
         semantic: SemanticStage | None = None,
         params: TrainingParams | None = None,
+        cross_lingual: CrossLingualStage | None = None,
     ) -> None:
         self._vectoriser = vectoriser
         self._semantic = semantic
+        self._cross_lingual = cross_lingual
         self._params = params or TrainingParams()
         self._weights = weights
         self.entry_ids = tuple(entry_ids)
@@ -115,11 +117,13 @@ class Matcher:
         default_language: str = "de",
         negatives: Sequence[Example] = (),
         encoder: SentenceEncoder | None = None,
+        cross_lingual: SentenceEncoder | None = None,
     ) -> Matcher:
         """``negatives`` are questions no entry should answer (their ``entry_id`` is ignored):
         training pushes every entry's score for them below zero, which teaches the threshold
         what out-of-scope looks like near the knowledge base's topics. ``encoder`` adds the
-        semantic second opinion (semantic.py) for questions in its languages."""
+        semantic second opinion (semantic.py) for questions in its languages. ``cross_lingual``,
+        a multilingual encoder, answers the questions the words cannot read (see ``_cross_lingual_scores``)."""
         if not examples:
             raise ValueError("a matcher needs at least one example")
         params = params or TrainingParams()
@@ -141,7 +145,13 @@ class Matcher:
         words_by_language: dict[str, set[str]] = {}
         for ex in examples:
             words_by_language.setdefault(ex.language, set()).update(fold(ex.text).split())
-        matcher = cls(vectoriser, WeightRows(weights), entry_ids, languages, default_language, semantic, params)
+        reader = None
+        if cross_lingual is not None:
+            covered = [i for i, ex in enumerate(examples) if ex.language in cross_lingual.languages]
+            if covered:
+                vectors = cross_lingual.encode([examples[i].text for i in covered])
+                reader = CrossLingualStage(cross_lingual, centroids(vectors, y[covered], len(entry_ids)))
+        matcher = cls(vectoriser, WeightRows(weights), entry_ids, languages, default_language, semantic, params, reader)
         matcher._own_words = {
             lang: frozenset(words - set().union(*(w for other, w in words_by_language.items() if other != lang)))
             for lang, words in words_by_language.items()
@@ -221,22 +231,50 @@ class Matcher:
 
     def match(self, text: str, language: str | None = None, k: int = 5) -> MatchResult:
         lang = language or self.detect(text)
-        if not fold(text):
+        idx, val = self._vectoriser.query(text, lang) if fold(text) else ([], [])
+        words = self._weights.scores(idx, val) if idx else None
+        if self._cross_lingual is not None and text.strip():
+            cross = self._cross_lingual_scores(text, lang, words)
+            if cross is not None:
+                return self._result(lang, cross, k)
+        if words is None:
             return MatchResult(lang, ())
-        idx, val = self._vectoriser.query(text, lang)
-        if not idx:
-            return MatchResult(lang, ())
-        scores = self._weights.scores(idx, val)
+        scores = words
         if self._semantic is not None and lang in self._semantic.encoder.languages and self._unsure(scores):
             try:
                 scores = self._semantic.scores(self._semantic.word_weights.scores(idx, val), text)
             except Exception:  # the second opinion is optional: a failing model must not cost the answer
                 log.exception("sentence encoder failed; answering by words alone")
+        return self._result(lang, scores, k)
+
+    def _result(self, lang: str, scores: np.ndarray, k: int) -> MatchResult:
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         matches = tuple(Match(self.entry_ids[i], _calibrated(float(scores[i]))) for i in top)
         return MatchResult(lang, matches)
+
+    def _cross_lingual_scores(self, text: str, lang: str, word_scores: np.ndarray | None) -> np.ndarray | None:
+        """The scores for a question the words cannot read: none of its words is known, it is in
+        a language the knowledge lacks, or the words give no entry a lead and the text shows no
+        sign of the knowledge's languages. Each entry's score is the better of the words' and the
+        multilingual encoder's. None where the words decide.
+
+        A German or English question whose words give no lead stays with the words: such
+        questions are mostly off-topic, and the encoder answered more of the near misses (the
+        same services in other cities) than it found right answers among them.
+        """
+        assert self._cross_lingual is not None
+        if word_scores is not None and lang in self.languages and (
+            _calibrated(float(word_scores.max())) >= self._params.semantic_floor or detect_language(text, default=None) in self.languages
+        ):
+            return None
+        try:
+            cross = self._cross_lingual.scores(text)
+        except Exception:  # as in match: a failing model must not cost the answer
+            log.exception("sentence encoder failed; answering by words alone")
+            return None
+        return cross if word_scores is None else np.maximum(word_scores, cross)
 
     def _unsure(self, scores: np.ndarray) -> bool:
         p = self._params

@@ -56,6 +56,36 @@ class SemanticStage:
         return combined(word_scores + (vector * self.vector_scale) @ self.vector_weights, vector @ self.centroids.T) * self.score_scale
 
 
+# A question the word matcher cannot read (another language, another script) is matched by the
+# cosine to each entry's centroid alone. That cosine becomes a raw score whose calibrated value
+# (1 - exp(-raw), the matcher's 0..1 scale) is 0.30, the default answer threshold, at a cosine of
+# CROSS_LINGUAL_ANSWER, and 0.80 at CROSS_LINGUAL_SURE (a close paraphrase). With the
+# multilingual encoder (bot.semantic.muse), a cosine of 0.50 rejected 87 % of the off-topic
+# questions of the newcomers' development sets (benchmarks/multilingual.py).
+CROSS_LINGUAL_ANSWER = 0.50
+CROSS_LINGUAL_SURE = 0.80
+_RAW_AT_ANSWER, _RAW_AT_SURE = -np.log(1 - 0.30), -np.log(1 - 0.80)
+_RAW_PER_COSINE = (_RAW_AT_SURE - _RAW_AT_ANSWER) / (CROSS_LINGUAL_SURE - CROSS_LINGUAL_ANSWER)
+
+
+def cosine_to_raw(cosines: np.ndarray) -> np.ndarray:
+    result: np.ndarray = _RAW_AT_ANSWER + (cosines - CROSS_LINGUAL_ANSWER) * _RAW_PER_COSINE
+    return result
+
+
+@dataclass(frozen=True)
+class CrossLingualStage:
+    """A multilingual encoder's view of the entries, for questions the words cannot read."""
+
+    encoder: SentenceEncoder
+    centroids: np.ndarray  # entries × encoder dimensions, unit rows (zero: no example to encode)
+
+    def scores(self, text: str) -> np.ndarray:
+        """Every entry's raw score for ``text``: the cosine to its examples' centroid (see :func:`cosine_to_raw`)."""
+        vector = self.encoder.encode([text])[0].astype(np.float32)
+        return cosine_to_raw(vector @ self.centroids.T)
+
+
 def combined(joint: np.ndarray, cosines: np.ndarray) -> np.ndarray:
     result: np.ndarray = joint * np.clip(cosines, 0.0, None)
     return result
