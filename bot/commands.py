@@ -251,7 +251,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if selected is None:
         return EXIT_USAGE
     settings = selected
-    if not any(p.telegram or p.matrix for p in settings.profiles):
+    if not any(p.telegram or p.matrix or p.web for p in settings.profiles):
         return _cmd_chat(args, settings)  # no chat channel configured: the console serves
     refused = check_config(settings).errors  # exactly what `config check` refuses
     for e in refused:

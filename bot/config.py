@@ -144,6 +144,25 @@ class HttpConfig(BaseModel):
     port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests); the log names the one taken
 
 
+class WebConfig(BaseModel):
+    """The public web chat listener (bot/channels/web), apart from the private operations server;
+    it serves every profile with ``web = true``."""
+
+    model_config = ConfigDict(extra="forbid")
+    listen: str = "127.0.0.1"  # behind the city's reverse proxy (TLS); "0.0.0.0" in a container
+    port: int = Field(8090, ge=0, le=65535)
+    allowed_origins: list[str] = []  # pages that may embed the widget ("https://www.musterstadt.de"); empty: any
+    messages_per_minute: int = Field(20, ge=1)  # per session
+    ip_messages_per_minute: int = Field(120, ge=1)  # per client address (many people may share one)
+    max_message_chars: int = Field(1000, ge=10, le=20_000)
+    outbox_size: int = Field(100, ge=10, le=10_000)  # answers kept per session for a reconnecting page
+    max_sessions: int = Field(20_000, ge=10)  # the longest idle session goes first
+    session_idle_minutes: int = Field(60, ge=1)
+    # Take the client address for the per-address limit from the last X-Forwarded-For hop, which
+    # the city's reverse proxy appends; without a proxy that sets it, a page could choose its own.
+    forwarded_for: bool = False
+
+
 class ProfileConfig(BaseModel):
     """One face of the bot: e.g. the citizens' bot, or the Welcome Center (English first)."""
 
@@ -156,6 +175,7 @@ class ProfileConfig(BaseModel):
     use_client_language: bool = True  # the chat app's language counts until the user chooses one
     telegram: TelegramConfig | None = None
     matrix: MatrixConfig | None = None
+    web: bool = False  # answer in the web chat (the [web] listener) as this profile
 
 
 class Settings(BaseSettings):
@@ -180,6 +200,7 @@ class Settings(BaseSettings):
     staff: StaffConfig = StaffConfig()
     backoffice_clients: list[BackofficeClient] = []
     http: HttpConfig = HttpConfig()
+    web: WebConfig = WebConfig()
     log_format: Literal["auto", "text", "json"] = "auto"  # auto: text in a terminal, JSON lines otherwise
     log_pseudonym_key_env: str = "BUERGERBOT_LOG_PSEUDONYM_KEY"  # key for chat pseudonyms in logs (random per process if unset)
 
