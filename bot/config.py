@@ -155,8 +155,11 @@ class WebConfig(BaseModel):
     messages_per_minute: int = Field(20, ge=1)  # per session
     ip_messages_per_minute: int = Field(120, ge=1)  # per client address (many people may share one)
     max_message_chars: int = Field(1000, ge=10, le=20_000)
-    outbox_size: int = Field(100, ge=10, le=10_000)  # answers kept per session for a reconnecting page
-    max_sessions: int = Field(20_000, ge=10)  # the longest idle session goes first
+    new_sessions_per_minute: int = Field(30, ge=1)  # per client address, so no one pushes the others' sessions out
+    # Answers kept per session for a reconnecting or reloaded page, and sessions kept at once (the
+    # longest idle goes first): together they bound the memory, about 1 KB an answer.
+    outbox_size: int = Field(20, ge=5, le=1000)
+    max_sessions: int = Field(10_000, ge=10)
     session_idle_minutes: int = Field(60, ge=1)
     # Take the client address for the per-address limit from the last X-Forwarded-For hop, which
     # the city's reverse proxy appends; without a proxy that sets it, a page could choose its own.
@@ -240,6 +243,8 @@ class Settings(BaseSettings):
             for where, lang in [("default_language", self.default_language), *((f"profile {p.name}: default_language", p.default_language) for p in self.profiles)]
             if lang not in self.languages
         ]
+        if any(p.web for p in self.profiles) and self.http.enabled and self.web.port == self.http.port != 0:
+            problems.append(f"web.port: {self.web.port} is the operations server's port (http.port); the public chat needs its own")
         for what, names in (("profile", [p.name for p in self.profiles]), ("back-office client", [c.name for c in self.backoffice_clients])):
             twice = sorted({n for n in names if names.count(n) > 1})
             if twice:

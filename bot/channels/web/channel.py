@@ -57,6 +57,13 @@ _STATIC = {
 _UI_KEYS = tuple(key for key in TEXTS if key.startswith("web_") and key not in ("web_too_fast", "web_too_long"))
 
 
+class Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class WebSettings:
     listen: str = "127.0.0.1"
@@ -64,9 +71,10 @@ class WebSettings:
     allowed_origins: tuple[str, ...] = ()  # empty: any page may embed the widget
     messages_per_minute: int = 20
     ip_messages_per_minute: int = 120
+    new_sessions_per_minute: int = 30
     max_message_chars: int = 1000
-    outbox_size: int = 100
-    max_sessions: int = 20_000
+    outbox_size: int = 20
+    max_sessions: int = 10_000
     session_idle_seconds: float = 3600.0
     forwarded_for: bool = False
     poll_seconds: float = _POLL_SECONDS
@@ -75,7 +83,7 @@ class WebSettings:
     def from_settings(cls, settings: Settings) -> WebSettings:
         w = settings.web
         return cls(listen=w.listen, port=w.port, allowed_origins=tuple(w.allowed_origins), messages_per_minute=w.messages_per_minute,
-                   ip_messages_per_minute=w.ip_messages_per_minute, max_message_chars=w.max_message_chars, outbox_size=w.outbox_size,
+                   ip_messages_per_minute=w.ip_messages_per_minute, new_sessions_per_minute=w.new_sessions_per_minute, max_message_chars=w.max_message_chars, outbox_size=w.outbox_size,
                    max_sessions=w.max_sessions, session_idle_seconds=w.session_idle_minutes * 60.0, forwarded_for=w.forwarded_for)
 
 
@@ -99,6 +107,7 @@ class WebChannel:
         self.sessions = Sessions(settings.outbox_size, settings.max_sessions, settings.session_idle_seconds)
         self.session_limit = RateLimit(settings.messages_per_minute)
         self.ip_limit = RateLimit(settings.ip_messages_per_minute)
+        self.new_session_limit = RateLimit(settings.new_sessions_per_minute)
         self.app = self._build()
         self.server = HttpServer(self.app, settings.listen, settings.port)
         self._expire_task: asyncio.Task[None] | None = None
@@ -182,10 +191,13 @@ class WebChannel:
         try:
             body = await request.json()
         except (ValueError, UnicodeDecodeError):
-            return web.json_response({"error": "not JSON"}, status=400)
-        session = self._session(body)
-        if session is None:
-            return web.json_response({"error": "unknown session or profile"}, status=400)
+            body = None
+        if not isinstance(body, dict):
+            return web.json_response({"error": "not a JSON object"}, status=400)
+        try:
+            session = self._session(body, self._address(request))
+        except Refused as refused:
+            return web.json_response({"error": refused.reason}, status=refused.status)
         after = _int(body.get("after"))
         self._take(session, body, self._address(request))
         return web.json_response({"items": session.after(after)})
@@ -193,9 +205,10 @@ class WebChannel:
     async def _poll(self, request: web.Request) -> web.Response:
         if not self._origin_allowed(request.headers.get("Origin")):
             return web.json_response({"error": "origin"}, status=403)
-        session = self._session(dict(request.query))
-        if session is None:
-            return web.json_response({"error": "unknown session or profile"}, status=400)
+        try:
+            session = self._session(dict(request.query), self._address(request))
+        except Refused as refused:
+            return web.json_response({"error": refused.reason}, status=refused.status)
         after = _int(request.query.get("after"))
         if not session.after(after) and request.query.get("wait") == "1":
             with contextlib.suppress(TimeoutError):
@@ -221,9 +234,10 @@ class WebChannel:
                 if not isinstance(message, dict):
                     break
                 if message.get("type") == "hello":
-                    session = self._session(message)
-                    if session is None:
-                        await ws.close(code=4400, message=b"unknown session or profile")
+                    try:
+                        session = self._session(message, address)
+                    except Refused as refused:
+                        await ws.close(code=4000 + refused.status, message=refused.reason.encode())
                         break
                     await self._resume(ws, session, _int(message.get("last_seq")))
                 elif message.get("type") == "message" and session is not None:
@@ -248,11 +262,17 @@ class WebChannel:
             await ws.send_json(item)
 
     # -- both transports -----------------------------------------------------------------------
-    def _session(self, message: Mapping[str, Any]) -> Session | None:
+    def _session(self, message: Mapping[str, Any], address: str) -> Session:
+        """The message's session, opened if new; raises :class:`Refused` for a malformed id, an
+        unknown profile, or one address opening too many sessions."""
         session_id, profile = message.get("session"), message.get("profile")
         if not isinstance(session_id, str) or not SESSION_ID.match(session_id) or profile not in self.handles:
-            return None
-        session = self.sessions.get(str(profile), session_id)
+            raise Refused(400, "unknown session or profile")
+        session = self.sessions.find(str(profile), session_id)
+        if session is None:
+            if not self.new_session_limit.allow(address):
+                raise Refused(429, "too many new sessions")
+            session = self.sessions.open(str(profile), session_id)
         if session.language is None:
             session.language = _language(message.get("lang"))
         return session

@@ -95,14 +95,22 @@ class Sessions:
     def __len__(self) -> int:
         return len(self._open)
 
-    def get(self, profile: str, session_id: str) -> Session:
+    def find(self, profile: str, session_id: str) -> Session | None:
+        """The open session, marked as used now; None if there is none (or it was idle too long)."""
         key = (profile, session_id)
         now = self.clock()
         session = self._open.pop(key, None)
         if session is None or now - session.last_active > self.idle_seconds:
-            session = Session(profile, session_id, self.outbox_size)
+            return None
         session.last_active = now
         self._open[key] = session
+        return session
+
+    def open(self, profile: str, session_id: str) -> Session:
+        """A new session under this id (one kept under it is replaced)."""
+        session = Session(profile, session_id, self.outbox_size, last_active=self.clock())
+        self._open.pop((profile, session_id), None)
+        self._open[(profile, session_id)] = session
         while len(self._open) > self.max_sessions:
             self._open.popitem(last=False)
         return session

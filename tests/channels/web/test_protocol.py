@@ -235,3 +235,17 @@ def test_malformed_messages_are_not_answered(make_channel: Callable[..., WebChan
         assert (await ws.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 
     serve(make_channel(), test)
+
+
+def test_one_address_cannot_open_sessions_without_end(make_channel: Callable[..., WebChannel]) -> None:
+    async def test(http: aiohttp.ClientSession, base: str) -> list[int]:
+        statuses = []
+        for n in range(4):
+            async with http.get(base + "/api/poll", params={"session": f"{n}" * 20, "profile": "buerger"}) as response:
+                statuses.append(response.status)
+        # A session already open goes on working.
+        async with http.get(base + "/api/poll", params={"session": "0" * 20, "profile": "buerger"}) as response:
+            statuses.append(response.status)
+        return statuses
+
+    assert serve(make_channel(new_sessions_per_minute=3), test) == [200, 200, 200, 429, 200]

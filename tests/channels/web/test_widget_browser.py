@@ -284,3 +284,18 @@ def test_axe_finds_nothing_serious_on_the_widget_and_the_chat_page(browser: Brow
     ask(full, "when is the town hall open")
     expect(bot_messages(full)).to_have_count(2)
     assert axe_violations(full) == []
+
+
+def test_a_session_the_server_forgot_goes_on_without_a_second_greeting(browser: Browser, serve: Callable[..., Served]) -> None:
+    served = serve(session_idle_seconds=1.0)
+    page = open_page(browser, served.page_url).page
+    page.goto(served.page_url)
+    page.get_by_role("button", name="Chat öffnen").click()
+    ask(page, "Personalausweis beantragen")
+    expect(bot_messages(page)).to_have_count(2)
+    page.wait_for_timeout(1500)  # idle past the limit: the server drops the session on the next hello
+    served.call(served.proxy.cut)
+    ask(page, "Sperrmüll anmelden")
+    expect(bot_messages(page)).to_have_count(3)
+    expect(bot_messages(page).nth(2)).to_contain_text("Antwort zu sperrmuell")
+    expect(page.locator(".msg.bot", has_text="Häufig gefragt")).to_have_count(1)

@@ -152,7 +152,10 @@
 
   function welcome(nextSeq) {
     setStatus("");
-    if (nextSeq === 1 && !pending.some(function (m) { return m.cid === "start"; })) {
+    var fresh = lastSeq === 0;
+    // The server no longer knows the session (restarted, or idle too long): its numbers start again.
+    if (nextSeq - 1 < lastSeq) { lastSeq = 0; }
+    if (nextSeq === 1 && fresh && !pending.some(function (m) { return m.cid === "start"; })) {
       pending.push({ cid: "start", command: "start" });  // the profile's greeting and menu, once per session
     }
     pending.slice().forEach(transmit);
