@@ -176,7 +176,10 @@ class WebChannel:
 
     async def _ui(self, request: web.Request) -> web.Response:
         """The widget's own labels in the page's language (German or English where none exists)."""
-        lang = _language(request.query.get("lang")) or self.default_language
+        wanted = _language(request.query.get("lang"))
+        # Labels in a language they do not exist in come in English, and say so, so that the widget
+        # marks them as English for screen readers (the direction still follows the page).
+        lang = wanted if wanted in TEXTS["web_title"] else "en" if wanted else self.default_language
         return web.json_response({"lang": lang, "texts": {key[4:]: core_text(key, lang) for key in _UI_KEYS}})
 
     async def _preflight(self, request: web.Request) -> web.Response:
@@ -265,7 +268,7 @@ class WebChannel:
     def _session(self, message: Mapping[str, Any], address: str) -> Session:
         """The message's session, opened if new; raises :class:`Refused` for a malformed id, an
         unknown profile, or one address opening too many sessions."""
-        session_id, profile = message.get("session"), message.get("profile")
+        session_id, profile = message.get("session"), message.get("profile") or next(iter(self.handles), None)  # the chat page without ?profile=
         if not isinstance(session_id, str) or not SESSION_ID.match(session_id) or profile not in self.handles:
             raise Refused(400, "unknown session or profile")
         session = self.sessions.find(str(profile), session_id)
@@ -290,7 +293,11 @@ class WebChannel:
         elif not self.session_limit.allow(f"{session.profile}/{session.session_id}") or not self.ip_limit.allow(address):
             replies = [Reply(core_text("web_too_fast", lang), language=lang)]
         else:
-            replies = list(self.handles[session.profile](self._incoming(session, said, choice, command)))
+            try:
+                replies = list(self.handles[session.profile](self._incoming(session, said, choice, command)))
+            except Exception:  # the client id is taken: the page must hear something, or it waits forever
+                log.exception("a web chat message could not be handled")
+                replies = [Reply(core_text("technical_problem", lang), language=lang)]
         if replies:
             session.language = replies[-1].language
         # What the person said travels with the answer, so a reloaded page shows the whole exchange.

@@ -11,6 +11,7 @@ import aiohttp
 
 from bot.channels.web import WebChannel
 from bot.core.models import Button, Incoming, Reply
+from bot.core.texts import text
 from tests.channels.web.conftest import TABLE_ANSWER
 
 SESSION = "s" * 24
@@ -208,6 +209,9 @@ def test_pages_carry_a_strict_policy_and_foreign_origins_are_refused(make_channe
             assert "innerHTML" not in await js.text()
         async with http.get(base + "/ui.json", params={"lang": "en"}) as ui:
             assert (await ui.json())["texts"]["send"] == "Send"
+        async with http.get(base + "/ui.json", params={"lang": "ar"}) as ui:
+            labels = await ui.json()
+            assert labels["lang"] == "en" and labels["texts"]["send"] == "Send"  # no Arabic labels: English, marked as such
         refused = await http.post(base + "/api/message", json={}, headers={"Origin": "https://evil.example"})
         assert refused.status == 403
         allowed = await http.post(base + "/api/message", json={"session": SESSION, "profile": "buerger", "cid": "q", "text": "Hallo"},
@@ -249,3 +253,25 @@ def test_one_address_cannot_open_sessions_without_end(make_channel: Callable[...
         return statuses
 
     assert serve(make_channel(new_sessions_per_minute=3), test) == [200, 200, 200, 429, 200]
+
+
+def test_a_failing_handler_still_answers_the_message(make_channel: Callable[..., WebChannel]) -> None:
+    def failing(msg: Incoming) -> list[Reply]:
+        raise RuntimeError("the dialogue broke")
+
+    async def test(http: aiohttp.ClientSession, base: str) -> str:
+        ws, _ = await hello(http, base)
+        await ws.send_json({"type": "message", "cid": "q", "text": "Hallo"})
+        item = await ws.receive_json(timeout=5)
+        await ws.close()
+        return text_of(item)
+
+    assert serve(make_channel(failing), test) == text("technical_problem", "de")
+
+
+def test_a_page_without_a_profile_talks_to_the_first_one(make_channel: Callable[..., WebChannel]) -> None:
+    async def test(http: aiohttp.ClientSession, base: str) -> int:
+        async with http.post(base + "/api/message", json={"session": SESSION, "cid": "q", "text": "Sperrmüll anmelden"}) as response:
+            return len((await response.json())["items"])
+
+    assert serve(make_channel(), test) == 1

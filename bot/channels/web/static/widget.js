@@ -8,7 +8,7 @@
   var base = new URL(".", script.src).href;
   var query = new URLSearchParams(location.search);
   var pageMode = script.getAttribute("data-mode") === "page";
-  var profile = script.getAttribute("data-profile") || query.get("profile") || "buerger";
+  var profile = script.getAttribute("data-profile") || query.get("profile") || "";  // empty: the server's first profile
   var lang = (script.getAttribute("data-lang") || (pageMode && query.get("lang")) || document.documentElement.lang ||
     navigator.language || "de").slice(0, 2).toLowerCase();
   var forceHttp = script.getAttribute("data-transport") === "http";
@@ -38,7 +38,7 @@
   }
 
   var session = sessionId();
-  var ui = {};
+  var ui = {}, uiLang = lang;
   var log, status, input, panel, launcher;
   var lastSeq = 0, pending = [], shownCids = {};
   var ws = null, welcomed = false, everOpened = false, failures = 0, retryDelay = 500, useHttp = forceHttp;
@@ -228,7 +228,7 @@
     var root = host.attachShadow({ mode: "open" });
     root.appendChild(el("link", { rel: "stylesheet", href: base + "widget.css" }));
     var rtl = RTL.indexOf(lang) >= 0 ? "rtl" : "ltr";
-    panel = el(pageMode ? "main" : "aside", { "class": pageMode ? "panel page" : "panel", id: "panel", lang: lang, dir: rtl, "aria-labelledby": "title" });
+    panel = el(pageMode ? "main" : "aside", { "class": pageMode ? "panel page" : "panel", id: "panel", lang: uiLang, dir: rtl, "aria-labelledby": "title" });
     var header = el("div", { "class": "header" });
     header.appendChild(el(pageMode ? "h1" : "h2", { id: "title" }, ui.title));
     panel.appendChild(header);
@@ -248,7 +248,7 @@
     });
     panel.appendChild(log); panel.appendChild(status); panel.appendChild(form);
     if (pageMode) {
-      document.documentElement.lang = lang;
+      document.documentElement.lang = uiLang;
       document.documentElement.dir = rtl;
       document.title = ui.title;
       root.appendChild(panel);
@@ -286,5 +286,5 @@
 
   fetch(base + "ui.json?lang=" + encodeURIComponent(lang), { credentials: "omit" })
     .then(function (response) { return response.json(); })
-    .then(function (data) { ui = data.texts; build(); });
+    .then(function (data) { ui = data.texts; uiLang = data.lang; build(); });
 })();
