@@ -72,7 +72,7 @@ def _html_inline(text: str) -> str:
 
 Span = dict[str, str]  # {"t": "text" | "b" | "a", "text": …, "href": … (links only)}
 Block = dict[str, object]
-_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_TABLE_RULE = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 
 
 def to_blocks(text: str) -> list[Block]:

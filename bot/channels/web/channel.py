@@ -14,10 +14,13 @@ page → server (WebSocket text frames, or the body of ``POST /api/message``)::
 server → page::
 
     {"type": "welcome", "next_seq": 13}
-    {"type": "answer", "seq": 13, "cid": "…", "replies": [{"blocks": […], "buttons": […], "choices": […], "language": "de"}]}
+    {"type": "answer", "seq": 13, "cid": "…", "said": "Perso beantragen",
+     "replies": [{"blocks": […], "buttons": […], "choices": […], "language": "de"}]}
 
-Without WebSockets the page posts messages to ``/api/message`` (the answer comes back in the
-response) and reads what it missed with ``GET /api/poll?session=…&profile=…&after=<seq>``.
+``last_seq`` in ``hello`` is the page's acknowledgement: it gets the kept answers after it, and
+drops any number it has seen. Without WebSockets the page posts messages to ``/api/message`` (the
+answer comes back in the response, with everything after the ``after`` it sends) and reads what it
+missed with ``GET /api/poll?session=…&profile=…&after=<seq>[&wait=1]`` (``wait``: a long poll).
 """
 
 from __future__ import annotations
