@@ -204,8 +204,8 @@ def test_pages_carry_a_strict_policy_and_foreign_origins_are_refused(make_channe
             html = await page.text()
         assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "default-src 'none'" in policy
         assert "<script src=\"widget.js\"" in html and "style=" not in html
-        async with http.get(base + "/widget.js") as js:
-            assert js.headers["Content-Type"].startswith("text/javascript")
+        async with http.get(base + "/widget.js", headers={"Accept-Encoding": "gzip"}) as js:
+            assert js.headers["Content-Type"].startswith("text/javascript") and js.headers["Content-Encoding"] == "gzip"
             assert "innerHTML" not in await js.text()
         async with http.get(base + "/ui.json", params={"lang": "en"}) as ui:
             assert (await ui.json())["texts"]["send"] == "Send"

@@ -122,7 +122,8 @@
 
   function append(node) {
     log.appendChild(node);
-    log.scrollTop = log.scrollHeight;
+    // The start of a new message in view: a long answer is read from its first line, not its last.
+    log.scrollTop = Math.min(log.scrollHeight, node.offsetTop - 8);
   }
 
   function receive(item) {
