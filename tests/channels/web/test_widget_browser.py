@@ -207,7 +207,8 @@ def test_without_websockets_the_chat_works_over_http(browser: Browser, serve: Ca
 
 def test_right_to_left(browser: Browser, serve: Callable[..., Served]) -> None:
     served = serve()
-    page = open_page(browser, served.page_url).page
+    watched = open_page(browser, served.page_url)
+    page = watched.page
     page.goto(served.widget_origin + "/chat?profile=buerger&lang=ar")
     expect(bot_messages(page)).to_have_count(1)
     assert page.locator("main").evaluate("el => getComputedStyle(el).direction") == "rtl"
@@ -217,6 +218,7 @@ def test_right_to_left(browser: Browser, serve: Callable[..., Served]) -> None:
     assert said.evaluate("el => getComputedStyle(el).direction") == "rtl"
     # A German answer inside the right-to-left page still reads left to right.
     assert bot_messages(page).nth(1).locator("p").first.evaluate("el => getComputedStyle(el).direction") == "ltr"
+    assert watched.errors == [], watched.errors  # the chat page's own policy lets its script, style and socket through
     assert axe_violations(page) == []
 
 
