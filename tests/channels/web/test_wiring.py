@@ -58,3 +58,15 @@ def test_the_chat_may_not_share_the_operations_port() -> None:
     with pytest.raises(ValueError, match=r"web\.port: 8080 is the operations server's port"):
         Settings(http={"port": 8080}, web={"port": 8080}, profiles=[{"name": "buerger", "web": True}])  # type: ignore[arg-type, list-item]
     Settings(http={"port": 8080}, web={"port": 8081}, profiles=[{"name": "buerger", "web": True}])  # type: ignore[arg-type, list-item]
+
+
+def test_config_check_notes_a_proxy_whose_clients_would_share_one_limit(tiny_kb: Path) -> None:
+    from bot.ops.config_check import check_config
+
+    def notes(**web: object) -> list[str]:
+        settings = Settings(knowledge_dirs=[tiny_kb], web=web, profiles=[{"name": "buerger", "web": True}])  # type: ignore[arg-type, list-item]
+        return [n for n in check_config(settings).notes if n.startswith("web:")]
+
+    assert len(notes()) == 1 and "forwarded_for" in notes()[0]
+    assert notes(forwarded_for=True) == []
+    assert notes(listen="0.0.0.0") == []
