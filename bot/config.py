@@ -148,6 +148,28 @@ class HttpConfig(BaseModel):
     port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests); the log names the one taken
 
 
+class WebConfig(BaseModel):
+    """The public web chat listener (bot/channels/web), apart from the private operations server;
+    it serves every profile with ``web = true``."""
+
+    model_config = ConfigDict(extra="forbid")
+    listen: str = "127.0.0.1"  # behind the city's reverse proxy (TLS); "0.0.0.0" in a container
+    port: int = Field(8090, ge=0, le=65535)
+    allowed_origins: list[str] = []  # pages that may embed the widget ("https://www.musterstadt.de"); empty: any
+    messages_per_minute: int = Field(20, ge=1)  # per session
+    ip_messages_per_minute: int = Field(120, ge=1)  # per client address (many people may share one)
+    max_message_chars: int = Field(1000, ge=10, le=20_000)
+    new_sessions_per_minute: int = Field(30, ge=1)  # per client address, so no one pushes the others' sessions out
+    # Answers kept per session for a reconnecting or reloaded page, and sessions kept at once (the
+    # longest idle goes first): together they bound the memory, about 1 KB an answer.
+    outbox_size: int = Field(20, ge=5, le=1000)
+    max_sessions: int = Field(10_000, ge=10)
+    session_idle_minutes: int = Field(60, ge=1)
+    # Take the client address for the per-address limit from the last X-Forwarded-For hop, which
+    # the city's reverse proxy appends; without a proxy that sets it, a page could choose its own.
+    forwarded_for: bool = False
+
+
 class ProfileConfig(BaseModel):
     """One face of the bot: e.g. the citizens' bot, or the Welcome Center (English first)."""
 
@@ -160,6 +182,7 @@ class ProfileConfig(BaseModel):
     use_client_language: bool = True  # the chat app's language counts until the user chooses one
     telegram: TelegramConfig | None = None
     matrix: MatrixConfig | None = None
+    web: bool = False  # answer in the web chat (the [web] listener) as this profile
 
 
 class Settings(BaseSettings):
@@ -184,6 +207,7 @@ class Settings(BaseSettings):
     staff: StaffConfig = StaffConfig()
     backoffice_clients: list[BackofficeClient] = []
     http: HttpConfig = HttpConfig()
+    web: WebConfig = WebConfig()
     log_format: Literal["auto", "text", "json"] = "auto"  # auto: text in a terminal, JSON lines otherwise
     # Where the processes share each Telegram token's flood budget: Redis when set (redis://host:6379/0),
     # else the database when it is PostgreSQL, else each process counts alone (SQLite: one process).
@@ -226,6 +250,8 @@ class Settings(BaseSettings):
             for where, lang in [("default_language", self.default_language), *((f"profile {p.name}: default_language", p.default_language) for p in self.profiles)]
             if lang not in self.languages
         ]
+        if any(p.web for p in self.profiles) and self.http.enabled and self.web.port == self.http.port != 0:
+            problems.append(f"web.port: {self.web.port} is the operations server's port (http.port); the public chat needs its own")
         for what, names in (("profile", [p.name for p in self.profiles]), ("back-office client", [c.name for c in self.backoffice_clients])):
             twice = sorted({n for n in names if names.count(n) > 1})
             if twice:

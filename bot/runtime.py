@@ -27,7 +27,7 @@ from bot.app import Storage, build_dialogue
 from bot.config import Settings, StaffConfig
 from bot.core.live import LiveKnowledge
 from bot.credentials import matrix_secrets
-from bot.ops.metrics import Metrics
+from bot.ops.metrics import Handle, Metrics
 from bot.storage.database import schema_problem
 from bot.storage.retention import purge
 from bot.web.idempotency import purge_idempotency_keys
@@ -51,7 +51,7 @@ Channel = Service
 
 
 def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage, metrics: Metrics | None = None) -> list[Channel]:
-    """One channel per configured Telegram or Matrix account; raises MissingSecret (bot.credentials)."""
+    """One channel per configured Telegram or Matrix account, and the web chat for the profiles on the web; raises MissingSecret (bot.credentials)."""
     metrics = metrics or Metrics()
     metrics.declare(settings)
     channels: list[Channel] = []
@@ -59,6 +59,7 @@ def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage, me
         from bot.channels.telegram_limits import share_flood_limits
 
         share_flood_limits(storage.engine, settings.redis_url)  # one budget per token with the reminder workers
+    web_handles: dict[str, Handle] = {}
     for profile in settings.profiles:
         counted = replace(storage, unanswered=metrics.count_unanswered(storage.unanswered, profile.name))
         handle = metrics.observe(build_dialogue(settings, live, counted, profile).handle, profile.name)
@@ -82,6 +83,14 @@ def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage, me
                                allowed_servers=tuple(m.allowed_servers), command_prefix=m.command_prefix, encryption=m.encryption),
                 handle,
             ))
+        if profile.web:
+            # A web session lasts as long as its browser tab, so nothing could ever deliver a
+            # reminder to it: this dialogue says reminders are not available here.
+            web_handles[profile.name] = metrics.observe(build_dialogue(settings, live, replace(counted, book=None), profile).handle, profile.name)
+    if web_handles:  # one public listener for every profile on the web
+        from bot.channels.web.channel import build_web_channel
+
+        channels.append(build_web_channel(settings, web_handles))
     return channels
 
 

@@ -66,3 +66,88 @@ def _html_inline(text: str) -> str:
     escaped = _LINK.sub(lambda m: f'<a href="{m.group(2).replace(chr(34), "&quot;")}">{m.group(1)}</a>', escaped)
     escaped = _BOLD.sub(r"<b>\1</b>", escaped)
     return "\n".join("• " + line[2:] if line.startswith("- ") else line for line in escaped.split("\n"))
+
+
+# --- Structured form, for channels that build their own elements (the web widget) -------------
+
+Span = dict[str, str]  # {"t": "text" | "b" | "a", "text": …, "href": … (links only)}
+Block = dict[str, object]
+_TABLE_RULE = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def to_blocks(text: str) -> list[Block]:
+    """Markdown subset → blocks the web widget turns into elements with ``textContent``.
+
+    Paragraphs keep their lines; runs of "- " lines are lists; runs of "|" lines whose second line
+    is a rule (``|---|---|``) are tables with a header row. Strings stay unescaped: the widget never
+    parses them as HTML, and only http(s), mailto and tel links become ``href``.
+    """
+    blocks: list[Block] = []
+    for code, part in _segments(text):
+        if code:
+            blocks.append({"type": "pre", "text": part})
+            continue
+        for paragraph in re.split(r"\n\s*\n", part):
+            blocks.extend(_paragraph_blocks([line for line in paragraph.split("\n") if line.strip()]))
+    return blocks
+
+
+def _paragraph_blocks(lines: list[str]) -> list[Block]:
+    out: list[Block] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("- "):
+            items = []
+            while i < len(lines) and lines[i].startswith("- "):
+                items.append(spans(lines[i][2:]))
+                i += 1
+            out.append({"type": "list", "items": items})
+        elif line.lstrip().startswith("|") and i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1].strip()):
+            head = _cells(line)
+            i += 2
+            rows = []
+            while i < len(lines) and lines[i].lstrip().startswith("|"):
+                rows.append([spans(c) for c in _cells(lines[i])])
+                i += 1
+            out.append({"type": "table", "head": [spans(c) for c in head], "rows": rows})
+        else:
+            start = i
+            while i < len(lines) and not lines[i].startswith("- ") and not (
+                lines[i].lstrip().startswith("|") and i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1].strip())
+            ):
+                i += 1
+            out.append({"type": "p", "lines": [spans(x) for x in lines[start:i]]})
+    return out
+
+
+def _cells(line: str) -> list[str]:
+    inner = line.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") else inner
+    return [cell.strip() for cell in inner.split("|")]
+
+
+def spans(line: str) -> list[Span]:
+    """One line of the Markdown subset as text, bold and link spans."""
+    out: list[Span] = []
+    pos = 0
+    for m in _LINK.finditer(line):
+        out.extend(_bold_spans(line[pos:m.start()]))
+        out.append({"t": "a", "text": m.group(1) or m.group(2), "href": m.group(2)})
+        pos = m.end()
+    out.extend(_bold_spans(line[pos:]))
+    return out
+
+
+def _bold_spans(text: str) -> list[Span]:
+    out: list[Span] = []
+    pos = 0
+    for m in _BOLD.finditer(text):
+        if m.start() > pos:
+            out.append({"t": "text", "text": text[pos:m.start()]})
+        out.append({"t": "b", "text": m.group(1)})
+        pos = m.end()
+    if pos < len(text):
+        out.append({"t": "text", "text": text[pos:]})
+    return out

@@ -129,6 +129,28 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Entschuldigung, gerade gibt es bei mir ein technisches Problem. Bitte versuchen Sie es später noch einmal. Fragen zu Leistungen der Stadt beantworte ich weiterhin.",
         "en": "Sorry, I have a technical problem right now. Please try again later. I can still answer questions about the city's services.",
     },
+    # --- the web chat (bot/channels/web): its limits, and the widget's own labels ---
+    "web_too_fast": {
+        "de": "Sie schreiben gerade sehr schnell. Bitte warten Sie einen Moment, dann beantworte ich Ihre nächste Frage gern.",
+        "en": "You are writing very fast. Please wait a moment, then I will gladly answer your next question.",
+    },
+    "web_too_long": {
+        "de": "Ihre Nachricht ist leider zu lang ({limit} Zeichen höchstens). Bitte fassen Sie Ihre Frage kürzer.",
+        "en": "Sorry, your message is too long (at most {limit} characters). Please ask your question more briefly.",
+    },
+    "web_title": {"de": "Fragen an die Stadt", "en": "Ask the city"},
+    "web_open": {"de": "Chat öffnen", "en": "Open chat"},
+    "web_close": {"de": "Chat schließen", "en": "Close chat"},
+    "web_input_label": {"de": "Ihre Frage", "en": "Your question"},
+    "web_send": {"de": "Senden", "en": "Send"},
+    "web_you": {"de": "Sie", "en": "You"},
+    "web_bot": {"de": "Bürgerbot", "en": "Bürgerbot"},
+    "web_choices": {"de": "Antwortmöglichkeiten", "en": "Options"},
+    "web_links": {"de": "Links", "en": "Links"},
+    "web_connecting": {"de": "Verbindung wird hergestellt …", "en": "Connecting …"},
+    "web_reconnecting": {"de": "Verbindung unterbrochen, neuer Versuch …", "en": "Connection lost, trying again …"},
+    "web_new_window": {"de": "(öffnet in neuem Fenster)", "en": "(opens in a new window)"},
+    "web_messages": {"de": "Unterhaltung", "en": "Conversation"},
     "today": {"de": "heute", "en": "today"},
     "tomorrow": {"de": "morgen", "en": "tomorrow"},
     # --- reminders (bot/core/reminder_flows.py) ---

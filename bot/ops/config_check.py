@@ -61,6 +61,9 @@ def check_config(settings: Settings) -> Findings:
             client_tokens(settings)
         except MissingSecret as exc:
             findings.errors.append(str(exc))
+    if any(p.web for p in settings.profiles) and settings.web.listen in ("127.0.0.1", "::1", "localhost") and not settings.web.forwarded_for:
+        findings.notes.append("web: the chat listens on a loopback address, so citizens reach it through a reverse proxy; without "
+                              "forwarded_for they all share the proxy's address and its ip_messages_per_minute")
     loaded = load_knowledge(settings.knowledge_dirs, settings.languages, settings.knowledge_limits.limits())
     if not loaded.ok:
         findings.errors.append(f"knowledge: {len(loaded.errors)} errors in the knowledge files (buergerbot faq validate lists them)")

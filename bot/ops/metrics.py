@@ -87,6 +87,9 @@ class Metrics:
                     self.unanswered.labels(channel, profile.name)
                 for counter in reminders:
                     counter.labels(channel=channel)
+            if profile.web and messages:  # the web chat has no reminders (a session lasts as long as its tab)
+                self._series("web", profile.name)
+                self.unanswered.labels("web", profile.name)
 
     def reminder_event(self, event: str, channel: str, count: int) -> None:
         """Counts the reminder worker's events (bot.reminders.worker.Observe)."""

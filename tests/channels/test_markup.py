@@ -48,3 +48,16 @@ def test_no_tag_survives_inside_code(text: str) -> None:
     out = to_html(f"```\n{text.replace('```', '')}\n```")
     assert out.startswith("<pre>") and out.endswith("</pre>")
     assert "<" not in out[len("<pre>"):-len("</pre>")]
+
+
+def test_blocks_keep_paragraphs_lists_tables_and_code_apart() -> None:
+    from bot.channels.markup import to_blocks
+
+    blocks = to_blocks("**Mitbringen:**\n- Ausweis\n- Foto [Info](https://a.example/foto)\n\n| Tag | Zeit |\n|:--|--:|\n| Mo | 8–16 |\n\n"
+                       "Ein | Strich ist kein Tisch\n\n```\n**kein** [Link](https://b.example)\n```")
+    assert [b["type"] for b in blocks] == ["p", "list", "table", "p", "pre"]
+    assert blocks[0]["lines"] == [[{"t": "b", "text": "Mitbringen:"}]]
+    assert blocks[1]["items"][1] == [{"t": "text", "text": "Foto "}, {"t": "a", "text": "Info", "href": "https://a.example/foto"}]
+    assert blocks[2]["rows"] == [[[{"t": "text", "text": "Mo"}], [{"t": "text", "text": "8–16"}]]]
+    assert blocks[3]["lines"] == [[{"t": "text", "text": "Ein | Strich ist kein Tisch"}]]
+    assert blocks[4] == {"type": "pre", "text": "**kein** [Link](https://b.example)"}
