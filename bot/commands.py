@@ -32,7 +32,7 @@ from bot.ops.metrics import Metrics
 from bot.reminders.backoffice import Backoffice
 from bot.reminders.csv_import import Outcome, UnreadableFile, check_client, import_appointments
 from bot.reminders.process import reminder_parts
-from bot.reports import stale, unanswered, usage
+from bot.reports import feedback, stale, unanswered, usage
 from bot.reports.links import check_links
 from bot.reports.since import parse_since
 from bot.reports.template import slug_problem, write_entry_file
@@ -137,6 +137,10 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per link (default 10)")
     _knowledge_arg(st)
     st.set_defaults(handler=_cmd_report_stale)
+    fb = report_sub.add_parser("feedback", help="votes on answers per entry (up, down, share, latest comments), the worst first")
+    fb.add_argument("--since", type=_since, default="30d", help="how far back: 12h, 7d, 2w (default 30d)")
+    fb.add_argument("--json", action="store_true")
+    fb.set_defaults(handler=_cmd_report_feedback)
     pu = report_sub.add_parser("purge", help="delete unanswered questions and usage events past their retention now")
     pu.set_defaults(handler=_cmd_report_purge)
 
@@ -389,6 +393,23 @@ def _cmd_report_usage(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _cmd_report_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _database(settings)
+    if engine is None:
+        return EXIT_USAGE
+    since, until = _window(args.since)
+    try:
+        report = feedback.feedback_report(engine, since, until)
+    except SQLAlchemyError as exc:
+        print(f"database: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        print(feedback.as_table(report, ZoneInfo(settings.timezone)))
+    return EXIT_OK
+
+
 def _cmd_report_stale(args: argparse.Namespace, settings: Settings) -> int:
     loaded = load_knowledge(_dirs(args, settings), settings.languages, settings.knowledge_limits.limits())
     for p in loaded.errors:
@@ -419,8 +440,8 @@ def _cmd_report_purge(args: argparse.Namespace, settings: Settings) -> int:
     except SQLAlchemyError as exc:
         print(f"database: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"deleted {purged.unanswered} unanswered questions older than {staff.unanswered_retention_days} days "
-          f"and {purged.usage} usage events older than {staff.usage_retention_days} days")
+    print(f"deleted {purged.unanswered} unanswered questions older than {staff.unanswered_retention_days} days, "
+          f"{purged.usage} usage events and {purged.feedback} answer votes older than {staff.usage_retention_days} days")
     return EXIT_OK
 
 

@@ -19,8 +19,10 @@ from sqlalchemy import Engine
 
 from bot.cli import main
 from bot.core.models import ChatRef
+from bot.core.ports import AnswerFeedback
 from bot.ops.logs import pseudonym
 from bot.storage.database import make_engine, migrate
+from bot.storage.feedback import SqlFeedbackLog
 from bot.storage.unanswered import SqlUnansweredLog
 from bot.storage.usage import SqlUsageLog
 from tests.conftest import REPO, entry_yaml
@@ -250,7 +252,26 @@ def test_report_purge(db: Engine, capsys: pytest.CaptureFixture[str]) -> None:
     log.record("new", "de", "telegram", dt.datetime.now(dt.UTC))
     log.close()
     code, out, _ = run(capsys, "report", "purge")
-    assert code == 0 and out.startswith("deleted 1 unanswered questions older than 90 days and 0 usage events")
+    assert code == 0 and out.startswith("deleted 1 unanswered questions older than 90 days, 0 usage events and 0 answer votes")
+
+
+def test_report_feedback(db: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    now = dt.datetime.now(dt.UTC)
+    log = SqlFeedbackLog(db)
+    for vote, missing in [("up", None), ("down", "Die Gebühr fehlt"), ("down", None)]:
+        log.record(AnswerFeedback("personalausweis", "de", "web", "buerger", vote, now, missing))
+    log.record(AnswerFeedback("sperrmuell", "en", "telegram", "buerger", "up", now))
+    log.record(AnswerFeedback("sperrmuell", "de", "telegram", "buerger", "down", now - dt.timedelta(days=40)))
+    log.close()
+    code, out, _ = run(capsys, "report", "feedback", "--json")
+    report = json.loads(out)
+    assert code == 0 and (report["up"], report["down"]) == (2, 2)
+    assert [(e["id"], e["up"], e["down"]) for e in report["entries"]] == [("personalausweis", 1, 2), ("sperrmuell", 1, 0)]
+    assert [c["text"] for c in report["entries"][0]["comments"]] == ["Die Gebühr fehlt"]
+    code, out, _ = run(capsys, "report", "feedback", "--since", "60d")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].endswith("2 up, 3 down")
+    assert "“Die Gebühr fehlt” (de, " in out and lines[3].split()[:4] == ["personalausweis", "1", "2", "33%"]
 
 
 def test_faq_new(tiny_kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

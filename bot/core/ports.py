@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from bot.core.models import Appointment, ChatRef, LinkResult, Reply, Subscription, UserState
@@ -60,6 +61,34 @@ class UsageLog(Protocol):
     def close(self) -> None: ...
 
 
+# up: the answer helped; down: it did not (optionally saying what was missing).
+FeedbackVote = Literal["up", "down"]
+FEEDBACK_VOTES: tuple[FeedbackVote, ...] = ("up", "down")
+MAX_FEEDBACK_TEXT = 500  # characters kept of "what was missing": a sentence or two, not a pasted document
+
+
+@dataclass(frozen=True)
+class AnswerFeedback:
+    """A vote on one answer. Deliberately without any user or chat id: staff see how an entry is
+    received, never who voted."""
+
+    entry_id: str
+    language: str
+    channel: str
+    profile: str
+    vote: FeedbackVote
+    at: dt.datetime
+    missing: str | None = None  # "what was missing?", after a down vote
+
+
+class FeedbackLog(Protocol):
+    """Votes on answers (the channels' 👍/👎), for staff reports. Like :class:`UsageLog`: ``record``
+    is called on the message path and must not wait for I/O; ``close`` writes what is buffered."""
+
+    def record(self, feedback: AnswerFeedback) -> None: ...
+    def close(self) -> None: ...
+
+
 class MemoryUserStates:
     """User states kept in memory: the console, tests, and single-process bots without a database."""
 
@@ -96,6 +125,17 @@ class MemoryUnansweredLog:
 
     def questions(self, chat: ChatRef) -> list[tuple[dt.datetime, str]]:
         return sorted((r[3], r[0]) for r, c in zip(self.records, self._chats, strict=True) if c == (chat.channel, chat.chat_id))
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryFeedbackLog:
+    def __init__(self) -> None:
+        self.records: list[AnswerFeedback] = []
+
+    def record(self, feedback: AnswerFeedback) -> None:
+        self.records.append(feedback)
 
     def close(self) -> None:
         pass
