@@ -40,6 +40,8 @@ from bot.runtime import build_channels, run_channels
 from bot.semantic.configured import EncoderUnavailable, configured_encoder
 from bot.storage.database import make_engine, migrate
 from bot.storage.retention import purge
+from bot.storage.staff import AccountError, StaffAccounts, name_problem
+from bot.web.staff.app import staff_extension
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger(__name__)
@@ -143,6 +145,19 @@ def _parser() -> argparse.ArgumentParser:
     fb.set_defaults(handler=_cmd_report_feedback)
     pu = report_sub.add_parser("purge", help="delete unanswered questions and usage events past their retention now")
     pu.set_defaults(handler=_cmd_report_purge)
+
+    staff = sub.add_parser("staff", help="accounts for the staff dashboard (/staff/ on the operations server)")
+    staff_sub = staff.add_subparsers(dest="staff_command")
+    staff_add = staff_sub.add_parser("add", help="add a person's account; the password is read from stdin (or asked for twice in a terminal)")
+    staff_add.add_argument("name", help="lower-case letters, digits, '.', '_' or '-', e.g. m.mustermann")
+    staff_add.add_argument("--role", choices=("editor", "viewer"), required=True, help="editor: may also download entry templates; viewer: reads only")
+    staff_add.set_defaults(handler=_cmd_staff_add)
+    staff_remove = staff_sub.add_parser("remove", help="delete an account and end its sessions")
+    staff_remove.add_argument("name")
+    staff_remove.set_defaults(handler=_cmd_staff_remove)
+    staff_list = staff_sub.add_parser("list", help="the accounts with their roles")
+    staff_list.add_argument("--json", action="store_true")
+    staff_list.set_defaults(handler=_cmd_staff_list)
 
     appointments = sub.add_parser("appointments", help="appointments from the city's booking systems")
     appointments_sub = appointments.add_subparsers(dest="appointments_command")
@@ -271,6 +286,8 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         metrics = Metrics()
         channels = build_channels(settings, live, storage, metrics)
         services, extensions = reminder_parts(settings, live, storage, channels, metrics)
+        if storage.engine is not None:
+            extensions = [*extensions, *staff_extension(storage.engine, settings, live, city_clock(settings))]
         asyncio.run(run_channels(settings, live, channels, storage=storage, metrics=metrics, services=services, extensions=extensions))
     except Exception as exc:  # a wrong token, an unreachable database, a port in use: one clear line, then out
         log.error("the bot stopped: %s: %s", type(exc).__name__, exc)
@@ -442,6 +459,69 @@ def _cmd_report_purge(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     print(f"deleted {purged.unanswered} unanswered questions older than {staff.unanswered_retention_days} days, "
           f"{purged.usage} usage events and {purged.feedback} answer votes older than {staff.usage_retention_days} days")
+    return EXIT_OK
+
+
+def _staff_accounts(settings: Settings) -> StaffAccounts | None:
+    engine = _database(settings)
+    return StaffAccounts(engine) if engine is not None else None
+
+
+def _read_password() -> str | None:
+    """The new password: the first line of stdin when it is not a terminal, else asked for twice."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat the password: ") != first:
+        print("the two passwords differ; nothing changed", file=sys.stderr)
+        return None
+    return first
+
+
+def _cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
+    problem = name_problem(args.name)
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    password = _read_password()
+    if password is None:
+        return EXIT_PROBLEMS
+    accounts = _staff_accounts(settings)
+    if accounts is None:
+        return EXIT_USAGE
+    try:
+        account = accounts.add(args.name, password, args.role, dt.datetime.now(dt.UTC))
+    except AccountError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"added {account.name} ({account.role}); they sign in at /staff/ on the operations server")
+    return EXIT_OK
+
+
+def _cmd_staff_remove(args: argparse.Namespace, settings: Settings) -> int:
+    accounts = _staff_accounts(settings)
+    if accounts is None:
+        return EXIT_USAGE
+    if not accounts.remove(args.name):
+        print(f"there is no account {args.name!r}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"removed {args.name} and ended its sessions")
+    return EXIT_OK
+
+
+def _cmd_staff_list(args: argparse.Namespace, settings: Settings) -> int:
+    accounts = _staff_accounts(settings)
+    if accounts is None:
+        return EXIT_USAGE
+    found = accounts.accounts()
+    if args.json:
+        print(json.dumps([{"name": a.name, "role": a.role, "created_at": a.created_at.isoformat(timespec="seconds")} for a in found]))
+    else:
+        for a in found:
+            print(f"{a.name}\t{a.role}\tsince {a.created_at:%Y-%m-%d}")
+        print(f"{len(found)} accounts", file=sys.stderr)
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import io
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from bot.core.ports import AnswerFeedback
 from bot.ops.logs import pseudonym
 from bot.storage.database import make_engine, migrate
 from bot.storage.feedback import SqlFeedbackLog
+from bot.storage.staff import StaffAccounts
 from bot.storage.unanswered import SqlUnansweredLog
 from bot.storage.usage import SqlUsageLog
 from tests.conftest import REPO, entry_yaml
@@ -272,6 +274,27 @@ def test_report_feedback(db: Engine, capsys: pytest.CaptureFixture[str]) -> None
     lines = out.splitlines()
     assert code == 0 and lines[0].endswith("2 up, 3 down")
     assert "“Die Gebühr fehlt” (de, " in out and lines[3].split()[:4] == ["personalausweis", "1", "2", "33%"]
+
+
+def test_staff_accounts_are_added_listed_and_removed(db: Engine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("ein langes passwort\n"))
+    code, out, _ = run(capsys, "staff", "add", "m.mustermann", "--role", "editor")
+    assert code == 0 and out.startswith("added m.mustermann (editor)")
+    assert StaffAccounts(db).verify("m.mustermann", "ein langes passwort") is not None  # the line ending is not part of it
+    monkeypatch.setattr("sys.stdin", io.StringIO("noch ein langes passwort\n"))
+    code, _, err = run(capsys, "staff", "add", "m.mustermann", "--role", "viewer")
+    assert code == 1 and "exists already" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO("kurz\n"))
+    code, _, err = run(capsys, "staff", "add", "v.viewer", "--role", "viewer")
+    assert code == 1 and "at least 12 characters" in err
+    code, _, err = run(capsys, "staff", "add", "Max Mustermann", "--role", "viewer")
+    assert code == 2 and "is not a valid account name" in err
+    code, out, _ = run(capsys, "staff", "list", "--json")
+    assert code == 0 and [(a["name"], a["role"]) for a in json.loads(out)] == [("m.mustermann", "editor")]
+    code, out, _ = run(capsys, "staff", "remove", "m.mustermann")
+    assert code == 0 and out.startswith("removed m.mustermann")
+    code, _, err = run(capsys, "staff", "remove", "m.mustermann")
+    assert code == 1 and "there is no account 'm.mustermann'" in err
 
 
 def test_faq_new(tiny_kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
