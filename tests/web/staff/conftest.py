@@ -138,6 +138,7 @@ class Dashboard:
     live: LiveKnowledge
     kb: Path
     clock: Clock
+    app: Callable[..., web.Application]  # the dashboard mounted at /staff/ of a root application
     open: Callable[..., Browser]
 
 
@@ -158,15 +159,18 @@ def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
     clock = Clock()
     browsers: list[Browser] = []
 
-    def open_browser(links: LinkChecker = no_links, limiter: LoginLimiter | None = None, **dashboard_settings: Any) -> Browser:
+    def app(links: LinkChecker = no_links, limiter: LoginLimiter | None = None, **dashboard_settings: Any) -> web.Application:
         settings = Settings(knowledge_dirs=[kb], database_url=str(engine.url), dashboard=dashboard_settings)
         root = web.Application()
         root.add_subapp("/staff/", create_staff_app(engine, settings, live, clock, accounts=accounts, links=links, limiter=limiter))
-        browser = Browser(root)
+        return root
+
+    def open_browser(links: LinkChecker = no_links, limiter: LoginLimiter | None = None, **dashboard_settings: Any) -> Browser:
+        browser = Browser(app(links, limiter, **dashboard_settings))
         browsers.append(browser)
         return browser
 
-    yield Dashboard(engine, accounts, live, kb, clock, open_browser)
+    yield Dashboard(engine, accounts, live, kb, clock, app, open_browser)
     for browser in browsers:
         browser.close()
     engine.dispose()
