@@ -364,7 +364,7 @@ class _Turn:
         return replace(reply, entry_id=entry_id)
 
     def used(self, kind: UsageKind, entry_ids: tuple[str, ...]) -> None:
-        self.d.usage.record(kind, entry_ids, self.msg.channel, self.lang, self.d.clock())
+        self.d.usage.record(kind, entry_ids, self.msg.channel, self.lang, self.d.clock(), self.msg.profile)
 
     def _wanted_language(self) -> str:
         words = set(fold(self.text).split())

@@ -51,13 +51,15 @@ USAGE_KINDS: tuple[UsageKind, ...] = ("answer", "out_of_scope", "offered", "menu
 
 
 class UsageLog(Protocol):
-    """What the bot was used for, for staff reports. Never given a user or chat id, nor the text.
+    """What the bot was used for, for staff reports. Never given a user or chat id, nor the text;
+    ``profile`` is the bot (profile) that answered.
 
     ``record`` is called while a message is answered, so implementations must not wait for I/O;
     ``close`` writes whatever is still buffered and is called once on shutdown.
     """
 
-    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime) -> None: ...
+    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime,
+               profile: str = "default") -> None: ...
     def close(self) -> None: ...
 
 
@@ -144,9 +146,12 @@ class MemoryFeedbackLog:
 class MemoryUsageLog:
     def __init__(self) -> None:
         self.records: list[tuple[UsageKind, tuple[str, ...], str, str, dt.datetime]] = []
+        self.profiles: list[str] = []  # each record's profile, in the same order
 
-    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime) -> None:
+    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime,
+               profile: str = "default") -> None:
         self.records.append((kind, entry_ids, channel, language, at))
+        self.profiles.append(profile)
 
     def close(self) -> None:
         pass
@@ -155,7 +160,8 @@ class MemoryUsageLog:
 class NoUsageLog:
     """Records nothing: one-off questions (``buergerbot ask``) and dialogues built without storage."""
 
-    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime) -> None:
+    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime,
+               profile: str = "default") -> None:
         pass
 
     def close(self) -> None:

@@ -176,6 +176,7 @@ class UsageEventRow(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)  # place in an offer or menu (0 = first): position 0 counts the offers
     channel: Mapped[str] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8))
+    profile: Mapped[str] = mapped_column(String(64), server_default="default")  # the bot that answered
 
 
 class StaffAccountRow(Base):

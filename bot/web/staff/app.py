@@ -444,7 +444,8 @@ async def _usage(request: web.Request) -> web.StreamResponse:
     whole, parts = await asyncio.to_thread(work)
     labels = [_bucket_label(s, unit, request[LANG]) for s in starts]
     charts_out = []
-    for key, attribute in (("usage_questions_by_channel", "channels"), ("usage_questions_by_language", "languages")):
+    for key, attribute in (("usage_questions_by_channel", "channels"), ("usage_questions_by_language", "languages"),
+                           ("usage_questions_by_profile", "profiles")):
         names = sorted(getattr(whole, attribute))
         series = {name: [getattr(p, attribute).get(name, usage_report.Totals()).questions for p in parts] for name in names}
         charts_out.append(_chart(request, key, attribute, labels, series, starts[0], now))

@@ -59,6 +59,8 @@ def test_an_editor_signs_in_and_sees_every_page_with_the_reports(dashboard: Dash
     assert '<svg class="chart" id="chart-channels" role="img" aria-labelledby="chart-channels-title chart-channels-desc"' in usage
     assert "3 Fragen von " in usage and "<th scope=\"row\">22.11.</th><td>0</td><td>1</td><td>1</td>" in usage  # matrix, telegram, total
     assert "<th scope=\"row\">23.11.</th><td>1</td><td>1</td><td>2</td>" in usage
+    assert 'id="chart-profiles"' in usage and "<caption>Fragen nach Profil</caption>" in usage
+    assert "<th scope=\"col\">buerger</th><th scope=\"col\">welcome</th>" in usage
     assert "Im Zeitraum: 2 Antworten, 1 ohne Antwort (33%)" in usage
     feedback = pages["feedback"].text
     assert feedback.index("sperrmuell") < feedback.index("personalausweis") and "„Abholtermine fehlen“" in feedback

@@ -1,4 +1,5 @@
-"""feedback on answers (👍/👎 and "what was missing?"), per entry and language, without any user id
+"""feedback on answers (👍/👎 and "what was missing?"), per entry and language, without any user id;
+usage events name the profile that answered (those stored before count as "default")
 
 Revision ID: 0010
 Revises: 0009
@@ -29,9 +30,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_answer_feedback_at", "answer_feedback", ["at"])
     op.create_index("ix_answer_feedback_entry", "answer_feedback", ["entry_id"])
+    with op.batch_alter_table("usage_events") as batch:
+        batch.add_column(sa.Column("profile", sa.String(64), nullable=False, server_default="default"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("usage_events") as batch:
+        batch.drop_column("profile")
     op.drop_index("ix_answer_feedback_entry", "answer_feedback")
     op.drop_index("ix_answer_feedback_at", "answer_feedback")
     op.drop_table("answer_feedback")
