@@ -16,7 +16,7 @@ from bot.ops.metrics import Metrics
 from bot.reports.links import LinkCheck
 from bot.storage.tables import StaffAccountRow, StaffSessionRow
 from bot.web.server import create_app
-from bot.web.staff.app import install_staff
+from bot.web.staff.app import install_staff, staff_extension
 from bot.web.staff.security import LOGIN_COOKIE, SESSION_COOKIE, LoginLimiter
 from bot.web.staff.texts import TEXTS
 from tests.web.staff.conftest import PAGES, PASSWORD, Dashboard, Page
@@ -294,3 +294,10 @@ def test_the_operations_server_serves_the_dashboard_under_staff(dashboard: Dashb
         loop.run_until_complete(client.close())
         loop.close()
 
+
+
+def test_the_dashboard_can_be_turned_off(dashboard: Dashboard) -> None:
+    on = Settings(knowledge_dirs=[dashboard.kb], database_url=str(dashboard.engine.url))
+    off = on.model_copy(update={"dashboard": on.dashboard.model_copy(update={"enabled": False})})
+    assert len(staff_extension(dashboard.engine, on, dashboard.live, dashboard.clock)) == 1
+    assert staff_extension(dashboard.engine, off, dashboard.live, dashboard.clock) == []
