@@ -16,10 +16,14 @@ import asyncio
 import datetime as dt
 import logging
 import re
+import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -114,14 +118,8 @@ def create_staff_app(engine: Engine, settings: Settings, live: LiveKnowledge, cl
     app.router.add_get("/stale", _stale)
     app.router.add_post("/stale", _stale_with_links)
     app.router.add_get("/validation", _validation)
-    app.router.add_static("/static/", _static_dir(), append_version=False)
+    app.router.add_static("/static/", Path(__file__).with_name("static"), append_version=False)
     return app
-
-
-def _static_dir() -> str:
-    from pathlib import Path
-
-    return str(Path(__file__).with_name("static"))
 
 
 def install_staff(engine: Engine, settings: Settings, live: LiveKnowledge, clock: Callable[[], dt.datetime], app: web.Application) -> None:
@@ -185,21 +183,14 @@ def _language(request: web.Request, chosen: str | None) -> str:
     return LANGUAGES[0]
 
 
-_PUBLIC = {"_login_form", "_login"}
-
-
-def _handler_name(request: web.Request) -> str:
-    return getattr(request.match_info.handler, "__name__", "")
-
-
 @web.middleware
 async def _signed_in(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Pages need a signed-in account: a page view is sent to the sign-in form, anything else refused."""
-    if USER in request or _handler_name(request) in _PUBLIC or request.match_info.http_exception is not None \
+    if USER in request or request.match_info.handler in (_login_form, _login) or request.match_info.http_exception is not None \
             or request.path.startswith(request.app[STATE].prefix + "static/"):
         return await handler(request)
     if request.method == "GET":
-        return _redirect(f"{request.app[STATE].prefix}login?next={_quote(request.path_qs)}")
+        return _redirect(f"{request.app[STATE].prefix}login?next={quote(request.path_qs, safe='')}")
     return _message(request, 401, "login_title", "form_expired")
 
 
@@ -220,12 +211,6 @@ async def _csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def _redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
-
-
-def _quote(path: str) -> str:
-    from urllib.parse import quote
-
-    return quote(path, safe="")
 
 
 def _safe_next(request: web.Request, target: str | None) -> str:
@@ -298,8 +283,6 @@ async def _login_form(request: web.Request) -> web.StreamResponse:
 
 def _login_page(request: web.Request, target: str, status: int = 200, error: str | None = None,
                 name: str = "", retry_after: float | None = None) -> web.Response:
-    import secrets
-
     state = request.app[STATE]
     token = secrets.token_urlsafe(32)
     response = _render(request, "login.html", "login_title", status=status, login_csrf=token, next=target, error=error, name=name)
@@ -538,6 +521,4 @@ def staff_extension(engine: Engine, settings: Settings, live: LiveKnowledge, clo
     """For `buergerbot run`: the dashboard on the operations server, unless turned off."""
     if not settings.dashboard.enabled:
         return []
-    from functools import partial
-
     return [partial(install_staff, engine, settings, live, clock)]

@@ -41,7 +41,7 @@ def stacked_bars(chart_id: str, title: str, description: str, buckets: Sequence[
         out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#1a1a1a">{value:g}</text>')
     for i, bucket in enumerate(buckets):
         x = LEFT + slot * i + (slot - bar) / 2
-        base = TOP + plot_h
+        base = float(TOP + plot_h)
         for colour, name in zip(_colours(len(names)), names, strict=True):
             value = series[name][i]
             if not value or not top:
