@@ -143,6 +143,16 @@ class MemoryFeedbackLog:
         pass
 
 
+class NoFeedbackLog:
+    """Keeps nothing: storage in memory, where votes would only pile up."""
+
+    def record(self, feedback: AnswerFeedback) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class MemoryUsageLog:
     def __init__(self) -> None:
         self.records: list[tuple[UsageKind, tuple[str, ...], str, str, dt.datetime]] = []

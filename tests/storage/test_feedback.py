@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
+from bot.app import open_storage
+from bot.config import Settings
 from bot.core.ports import MAX_FEEDBACK_TEXT, AnswerFeedback, FeedbackLog
 from bot.storage.feedback import SqlFeedbackLog
 from bot.storage.tables import AnswerFeedbackRow
@@ -42,3 +45,12 @@ def test_a_long_text_is_cut_and_an_empty_one_is_none(engine: Engine) -> None:
 def test_the_table_has_no_column_that_could_identify_a_person(engine: Engine) -> None:
     columns = {c["name"] for c in inspect(engine).get_columns("answer_feedback")}
     assert columns == {"id", "at", "entry_id", "language", "channel", "profile", "vote", "missing"}
+
+
+def test_the_bot_s_storage_keeps_votes_in_its_database_and_writes_them_on_close(tmp_path: Path) -> None:
+    storage = open_storage(Settings(database_url=f"sqlite:///{tmp_path / 'bot.db'}"))
+    storage.feedback.record(AnswerFeedback("sperrmuell", "de", "web", "buerger", "up", NOW))
+    storage.close()
+    assert storage.engine is not None
+    with Session(storage.engine) as s:
+        assert s.scalars(select(AnswerFeedbackRow.entry_id)).all() == ["sperrmuell"]
