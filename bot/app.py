@@ -11,7 +11,7 @@ from bot.config import ProfileConfig, Settings, city_clock
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.live import LiveKnowledge
-from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageLog, UserStateStore
+from bot.core.ports import FeedbackLog, NoFeedbackLog, NoUsageLog, ReminderBook, UnansweredLog, UsageLog, UserStateStore
 from bot.core.schedule import QuietHours
 
 if TYPE_CHECKING:  # the database parts load when a command opens it: `buergerbot ask` never does
@@ -56,11 +56,13 @@ class Storage:
     usage: UsageLog = field(default_factory=NoUsageLog)
     engine: Engine | None = None  # None for storage kept in memory
     book: ReminderBook | None = None  # None: no reminders here (the dialogue says so)
+    feedback: FeedbackLog = field(default_factory=NoFeedbackLog)  # the channels' 👍/👎 on answers
 
     def close(self) -> None:
-        """Write what is still buffered (unanswered questions, usage events); call once on shutdown."""
+        """Write what is still buffered (unanswered questions, usage events, votes); call once on shutdown."""
         self.unanswered.close()
         self.usage.close()
+        self.feedback.close()
 
 
 def open_database(settings: Settings) -> Engine:
@@ -77,12 +79,14 @@ def open_storage(settings: Settings) -> Storage:
     from bot.reminders.process import reminder_book
     from bot.storage.cached_states import CachedUserStates
     from bot.storage.chat_states import SqlUserStates
+    from bot.storage.feedback import SqlFeedbackLog
     from bot.storage.unanswered import SqlUnansweredLog
     from bot.storage.usage import SqlUsageLog
 
     engine = open_database(settings)
     book = reminder_book(settings, engine, city_clock(settings))
-    return Storage(CachedUserStates(SqlUserStates(engine)), SqlUnansweredLog(engine), SqlUsageLog(engine), engine, book)
+    return Storage(CachedUserStates(SqlUserStates(engine)), SqlUnansweredLog(engine), SqlUsageLog(engine), engine, book,
+                   feedback=SqlFeedbackLog(engine))
 
 
 def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage, profile: ProfileConfig | None = None) -> Dialogue:

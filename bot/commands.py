@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the commands import what they need when they run: `ask` sho
 
     from bot.reminders.csv_import import Outcome
     from bot.runtime import Channel
+    from bot.storage.staff import StaffAccounts
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger(__name__)
@@ -132,8 +133,25 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per link (default 10)")
     _knowledge_arg(st)
     st.set_defaults(handler=_cmd_report_stale)
+    fb = report_sub.add_parser("feedback", help="votes on answers per entry (up, down, share, latest comments), the worst first")
+    fb.add_argument("--since", type=_since, default="30d", help="how far back: 12h, 7d, 2w (default 30d)")
+    fb.add_argument("--json", action="store_true")
+    fb.set_defaults(handler=_cmd_report_feedback)
     pu = report_sub.add_parser("purge", help="delete unanswered questions and usage events past their retention now")
     pu.set_defaults(handler=_cmd_report_purge)
+
+    staff = sub.add_parser("staff", help="accounts for the staff dashboard (/staff/ on the operations server)")
+    staff_sub = staff.add_subparsers(dest="staff_command")
+    staff_add = staff_sub.add_parser("add", help="add a person's account; the password is read from stdin (or asked for twice in a terminal)")
+    staff_add.add_argument("name", help="lower-case letters, digits, '.', '_' or '-', e.g. m.mustermann")
+    staff_add.add_argument("--role", choices=("editor", "viewer"), required=True, help="editor: may also download entry templates; viewer: reads only")
+    staff_add.set_defaults(handler=_cmd_staff_add)
+    staff_remove = staff_sub.add_parser("remove", help="delete an account and end its sessions")
+    staff_remove.add_argument("name")
+    staff_remove.set_defaults(handler=_cmd_staff_remove)
+    staff_list = staff_sub.add_parser("list", help="the accounts with their roles")
+    staff_list.add_argument("--json", action="store_true")
+    staff_list.set_defaults(handler=_cmd_staff_list)
 
     appointments = sub.add_parser("appointments", help="appointments from the city's booking systems")
     appointments_sub = appointments.add_subparsers(dest="appointments_command")
@@ -301,7 +319,14 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         def offices() -> set[str]:
             return set(loaded[0].snapshot.knowledge.offices) if loaded else set()
 
+        def knowledge() -> LiveKnowledge | None:
+            return loaded[0] if loaded else None
+
         extensions = backoffice_extensions(settings, storage, offices)
+        if storage.engine is not None:
+            from bot.web.staff.app import staff_extension
+
+            extensions = [*extensions, *staff_extension(storage.engine, settings, knowledge, city_clock(settings))]
         asyncio.run(serve(settings, load, assemble, storage=storage, metrics=metrics, extensions=extensions, stop=stop))
     except _NotStarted:
         return EXIT_PROBLEMS
@@ -467,6 +492,27 @@ def _cmd_report_usage(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _cmd_report_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.reports import feedback
+
+    engine = _database(settings)
+    if engine is None:
+        return EXIT_USAGE
+    since, until = _window(args.since)
+    try:
+        report = feedback.feedback_report(engine, since, until)
+    except SQLAlchemyError as exc:
+        print(f"database: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        print(feedback.as_table(report, ZoneInfo(settings.timezone)))
+    return EXIT_OK
+
+
 def _cmd_report_stale(args: argparse.Namespace, settings: Settings) -> int:
     from bot.reports import stale
     from bot.reports.links import check_links
@@ -504,8 +550,75 @@ def _cmd_report_purge(args: argparse.Namespace, settings: Settings) -> int:
     except SQLAlchemyError as exc:
         print(f"database: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"deleted {purged.unanswered} unanswered questions older than {staff.unanswered_retention_days} days "
-          f"and {purged.usage} usage events older than {staff.usage_retention_days} days")
+    print(f"deleted {purged.unanswered} unanswered questions older than {staff.unanswered_retention_days} days, "
+          f"{purged.usage} usage events and {purged.feedback} answer votes older than {staff.usage_retention_days} days")
+    return EXIT_OK
+
+
+def _staff_accounts(settings: Settings) -> StaffAccounts | None:
+    from bot.storage.staff import StaffAccounts
+
+    engine = _database(settings)
+    return StaffAccounts(engine) if engine is not None else None
+
+
+def _read_password() -> str | None:
+    """The new password: the first line of stdin when it is not a terminal, else asked for twice."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat the password: ") != first:
+        print("the two passwords differ; nothing changed", file=sys.stderr)
+        return None
+    return first
+
+
+def _cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.storage.staff import AccountError, name_problem
+
+    problem = name_problem(args.name)
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    password = _read_password()
+    if password is None:
+        return EXIT_PROBLEMS
+    accounts = _staff_accounts(settings)
+    if accounts is None:
+        return EXIT_USAGE
+    try:
+        account = accounts.add(args.name, password, args.role, dt.datetime.now(dt.UTC))
+    except AccountError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"added {account.name} ({account.role}); they sign in at /staff/ on the operations server")
+    return EXIT_OK
+
+
+def _cmd_staff_remove(args: argparse.Namespace, settings: Settings) -> int:
+    accounts = _staff_accounts(settings)
+    if accounts is None:
+        return EXIT_USAGE
+    if not accounts.remove(args.name):
+        print(f"there is no account {args.name!r}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"removed {args.name} and ended its sessions")
+    return EXIT_OK
+
+
+def _cmd_staff_list(args: argparse.Namespace, settings: Settings) -> int:
+    accounts = _staff_accounts(settings)
+    if accounts is None:
+        return EXIT_USAGE
+    found = accounts.accounts()
+    if args.json:
+        print(json.dumps([{"name": a.name, "role": a.role, "created_at": a.created_at.isoformat(timespec="seconds")} for a in found]))
+    else:
+        for a in found:
+            print(f"{a.name}\t{a.role}\tsince {a.created_at:%Y-%m-%d}")
+        print(f"{len(found)} accounts", file=sys.stderr)
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ Loading returns errors instead of exiting, so the CLI decides how to report them
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable
@@ -170,6 +171,31 @@ class WebConfig(BaseModel):
     forwarded_for: bool = False
 
 
+class DashboardConfig(BaseModel):
+    """The staff dashboard at /staff on the operations server (accounts: `buergerbot staff add`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True  # served whenever the bot keeps its data in a database
+    # auto: cookies are Secure when the request came over TLS, directly or as X-Forwarded-Proto: https
+    # from a trusted proxy; always: Secure regardless (a proxy that does not send the header).
+    secure_cookies: Literal["auto", "always"] = "auto"
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]  # addresses or networks whose X-Forwarded-Proto/-For count
+    session_idle_minutes: int = Field(60, ge=1, le=24 * 60)  # signed out after this long without a page view
+    session_hours: int = Field(10, ge=1, le=24 * 7)  # and this long after signing in, in any case
+    login_attempts: int = Field(5, ge=1, le=100)  # wrong passwords per account name, and 4x this per address, in 15 minutes
+    link_check_seconds: int = Field(30, ge=1, le=600)  # the stale page's link check stops after this
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
+
 class ProfileConfig(BaseModel):
     """One face of the bot: e.g. the citizens' bot, or the Welcome Center (English first)."""
 
@@ -208,6 +234,7 @@ class Settings(BaseSettings):
     backoffice_clients: list[BackofficeClient] = []
     http: HttpConfig = HttpConfig()
     web: WebConfig = WebConfig()
+    dashboard: DashboardConfig = DashboardConfig()
     log_format: Literal["auto", "text", "json"] = "auto"  # auto: text in a terminal, JSON lines otherwise
     # Where the processes share each Telegram token's flood budget: Redis when set (redis://host:6379/0),
     # else the database when it is PostgreSQL, else each process counts alone (SQLite: one process).

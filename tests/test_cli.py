@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import io
 import json
 import logging
 import os
@@ -19,8 +20,11 @@ from sqlalchemy import Engine
 
 from bot.cli import main
 from bot.core.models import ChatRef
+from bot.core.ports import AnswerFeedback
 from bot.ops.logs import pseudonym
 from bot.storage.database import make_engine, migrate
+from bot.storage.feedback import SqlFeedbackLog
+from bot.storage.staff import StaffAccounts
 from bot.storage.unanswered import SqlUnansweredLog
 from bot.storage.usage import SqlUsageLog
 from tests.conftest import REPO, entry_yaml
@@ -251,7 +255,47 @@ def test_report_purge(db: Engine, capsys: pytest.CaptureFixture[str]) -> None:
     log.record("new", "de", "telegram", dt.datetime.now(dt.UTC))
     log.close()
     code, out, _ = run(capsys, "report", "purge")
-    assert code == 0 and out.startswith("deleted 1 unanswered questions older than 90 days and 0 usage events")
+    assert code == 0 and out.startswith("deleted 1 unanswered questions older than 90 days, 0 usage events and 0 answer votes")
+
+
+def test_report_feedback(db: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    now = dt.datetime.now(dt.UTC)
+    log = SqlFeedbackLog(db)
+    for vote, missing in [("up", None), ("down", "Die Gebühr fehlt"), ("down", None)]:
+        log.record(AnswerFeedback("personalausweis", "de", "web", "buerger", vote, now, missing))
+    log.record(AnswerFeedback("sperrmuell", "en", "telegram", "buerger", "up", now))
+    log.record(AnswerFeedback("sperrmuell", "de", "telegram", "buerger", "down", now - dt.timedelta(days=40)))
+    log.close()
+    code, out, _ = run(capsys, "report", "feedback", "--json")
+    report = json.loads(out)
+    assert code == 0 and (report["up"], report["down"]) == (2, 2)
+    assert [(e["id"], e["up"], e["down"]) for e in report["entries"]] == [("personalausweis", 1, 2), ("sperrmuell", 1, 0)]
+    assert [c["text"] for c in report["entries"][0]["comments"]] == ["Die Gebühr fehlt"]
+    code, out, _ = run(capsys, "report", "feedback", "--since", "60d")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].endswith("2 up, 3 down")
+    assert "“Die Gebühr fehlt” (de, " in out and lines[3].split()[:4] == ["personalausweis", "1", "2", "33%"]
+
+
+def test_staff_accounts_are_added_listed_and_removed(db: Engine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("ein langes passwort\n"))
+    code, out, _ = run(capsys, "staff", "add", "m.mustermann", "--role", "editor")
+    assert code == 0 and out.startswith("added m.mustermann (editor)")
+    assert StaffAccounts(db).verify("m.mustermann", "ein langes passwort") is not None  # the line ending is not part of it
+    monkeypatch.setattr("sys.stdin", io.StringIO("noch ein langes passwort\n"))
+    code, _, err = run(capsys, "staff", "add", "m.mustermann", "--role", "viewer")
+    assert code == 1 and "exists already" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO("kurz\n"))
+    code, _, err = run(capsys, "staff", "add", "v.viewer", "--role", "viewer")
+    assert code == 1 and "at least 12 characters" in err
+    code, _, err = run(capsys, "staff", "add", "Max Mustermann", "--role", "viewer")
+    assert code == 2 and "is not a valid account name" in err
+    code, out, _ = run(capsys, "staff", "list", "--json")
+    assert code == 0 and [(a["name"], a["role"]) for a in json.loads(out)] == [("m.mustermann", "editor")]
+    code, out, _ = run(capsys, "staff", "remove", "m.mustermann")
+    assert code == 0 and out.startswith("removed m.mustermann")
+    code, _, err = run(capsys, "staff", "remove", "m.mustermann")
+    assert code == 1 and "there is no account 'm.mustermann'" in err
 
 
 def test_faq_new(tiny_kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

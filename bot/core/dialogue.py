@@ -590,7 +590,7 @@ class _Turn:
         return replace(reply, entry_id=entry_id)
 
     def used(self, kind: UsageKind, entry_ids: tuple[str, ...]) -> None:
-        self.d.usage.record(kind, entry_ids, self.msg.channel, self.lang, self.d.clock())
+        self.d.usage.record(kind, entry_ids, self.msg.channel, self.lang, self.d.clock(), self.msg.profile)
 
     def _wanted_language(self) -> str | None:
         """The language a message asks for ("English please"); the other one when it names none

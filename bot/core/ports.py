@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from bot.core.models import Appointment, ChatRef, LinkResult, Reply, Subscription, UserState
@@ -50,13 +51,43 @@ USAGE_KINDS: tuple[UsageKind, ...] = ("answer", "out_of_scope", "offered", "menu
 
 
 class UsageLog(Protocol):
-    """What the bot was used for, for staff reports. Never given a user or chat id, nor the text.
+    """What the bot was used for, for staff reports. Never given a user or chat id, nor the text;
+    ``profile`` is the bot (profile) that answered.
 
     ``record`` is called while a message is answered, so implementations must not wait for I/O;
     ``close`` writes whatever is still buffered and is called once on shutdown.
     """
 
-    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime) -> None: ...
+    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime,
+               profile: str = "default") -> None: ...
+    def close(self) -> None: ...
+
+
+# up: the answer helped; down: it did not (optionally saying what was missing).
+FeedbackVote = Literal["up", "down"]
+FEEDBACK_VOTES: tuple[FeedbackVote, ...] = ("up", "down")
+MAX_FEEDBACK_TEXT = 500  # characters kept of "what was missing": a sentence or two, not a pasted document
+
+
+@dataclass(frozen=True)
+class AnswerFeedback:
+    """A vote on one answer. Deliberately without any user or chat id: staff see how an entry is
+    received, never who voted."""
+
+    entry_id: str
+    language: str
+    channel: str
+    profile: str
+    vote: FeedbackVote
+    at: dt.datetime
+    missing: str | None = None  # "what was missing?", after a down vote
+
+
+class FeedbackLog(Protocol):
+    """Votes on answers (the channels' 👍/👎), for staff reports. Like :class:`UsageLog`: ``record``
+    is called on the message path and must not wait for I/O; ``close`` writes what is buffered."""
+
+    def record(self, feedback: AnswerFeedback) -> None: ...
     def close(self) -> None: ...
 
 
@@ -101,12 +132,36 @@ class MemoryUnansweredLog:
         pass
 
 
+class MemoryFeedbackLog:
+    def __init__(self) -> None:
+        self.records: list[AnswerFeedback] = []
+
+    def record(self, feedback: AnswerFeedback) -> None:
+        self.records.append(feedback)
+
+    def close(self) -> None:
+        pass
+
+
+class NoFeedbackLog:
+    """Keeps nothing: storage in memory, where votes would only pile up."""
+
+    def record(self, feedback: AnswerFeedback) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class MemoryUsageLog:
     def __init__(self) -> None:
         self.records: list[tuple[UsageKind, tuple[str, ...], str, str, dt.datetime]] = []
+        self.profiles: list[str] = []  # each record's profile, in the same order
 
-    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime) -> None:
+    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime,
+               profile: str = "default") -> None:
         self.records.append((kind, entry_ids, channel, language, at))
+        self.profiles.append(profile)
 
     def close(self) -> None:
         pass
@@ -115,7 +170,8 @@ class MemoryUsageLog:
 class NoUsageLog:
     """Records nothing: one-off questions (``buergerbot ask``) and dialogues built without storage."""
 
-    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime) -> None:
+    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime,
+               profile: str = "default") -> None:
         pass
 
     def close(self) -> None:

@@ -8,8 +8,9 @@ half-written entry never reaches citizens. Filled in, it passes the schema as it
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bot.core.schema import SLUG
@@ -79,14 +80,31 @@ def slug_problem(entry_id: str) -> str | None:
             "(no umlauts, spaces or capitals), e.g. 'hundesteuer-anmelden'")
 
 
-def render(entry_id: str, kind: str, languages: Sequence[str], today: dt.date) -> str:
+def render(entry_id: str, kind: str, languages: Sequence[str], today: dt.date, questions: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The template; ``questions`` (by language) take the place of the example question placeholders,
+    e.g. the questions citizens asked that the bot could not answer."""
     out = _HEADER.format(id=entry_id, kind=kind, today=today.isoformat(), leika=_LEIKA if kind == "service" else "")
     for lang in languages:
-        if lang == "de":
-            out += _GERMAN.format(lang=lang)
-        else:
-            out += _ENGLISH.format(lang=lang, note="" if lang == "en" else f" in '{lang}'")
+        block = _GERMAN.format(lang=lang) if lang == "de" else _ENGLISH.format(lang=lang, note="" if lang == "en" else f" in '{lang}'")
+        asked = [" ".join(q.split()) for q in (questions or {}).get(lang, ()) if q.strip()]
+        out += _with_questions(block, asked) if asked else block
     return out
+
+
+def _with_questions(block: str, asked: Sequence[str]) -> str:
+    lines = block.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("questions:"))
+    end = next(i for i, line in enumerate(lines) if line.lstrip().startswith("answer:"))
+    # A JSON string is a YAML double-quoted scalar: quotes, backslashes and colons in a citizen's question stay text.
+    items = [f"        - {_yaml_string(q)}\n" for q in asked]
+    return "".join([*lines[: start + 1], *items, *lines[end:]])
+
+
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff]")  # what JSON leaves as it is but YAML reads as a line break or refuses
+
+
+def _yaml_string(text: str) -> str:
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
 
 
 def write_entry_file(directory: Path, entry_id: str, kind: str, languages: Sequence[str], today: dt.date) -> Path:

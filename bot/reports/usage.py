@@ -1,4 +1,4 @@
-"""`buergerbot report usage`: which entries are answered, on which channel and in which language,
+"""`buergerbot report usage`: which entries are answered, on which channel, in which language and by which profile,
 how often the bot had no answer, and how often offered choices were taken.
 
 The database does the counting (one GROUP BY over the window), so a year of events costs one
@@ -93,6 +93,7 @@ class UsageReport:
     totals: Totals = field(default_factory=Totals)
     channels: dict[str, Totals] = field(default_factory=dict)
     languages: dict[str, Totals] = field(default_factory=dict)
+    profiles: dict[str, Totals] = field(default_factory=dict)
     entries: dict[str, EntryUsage] = field(default_factory=dict)
 
     def top(self, n: int | None = None) -> list[EntryUsage]:
@@ -106,6 +107,7 @@ class UsageReport:
             "totals": self.totals.as_dict(),
             "channels": {k: t.as_dict() for k, t in sorted(self.channels.items())},
             "languages": {k: t.as_dict() for k, t in sorted(self.languages.items())},
+            "profiles": {k: t.as_dict() for k, t in sorted(self.profiles.items())},
             "entries": [e.as_dict() for e in self.top()],
         }
 
@@ -114,17 +116,18 @@ def usage_report(engine: Engine, since: dt.datetime, until: dt.datetime) -> Usag
     e = UsageEventRow
     first = e.position == 0
     stmt = (
-        select(e.kind, e.entry_id, e.channel, e.language, first, func.count())
+        select(e.kind, e.entry_id, e.channel, e.language, e.profile, first, func.count())
         .where(e.at >= as_utc(since), e.at <= as_utc(until))
-        .group_by(e.kind, e.entry_id, e.channel, e.language, first)
+        .group_by(e.kind, e.entry_id, e.channel, e.language, e.profile, first)
     )
     report = UsageReport(since, until)
     with Session(engine) as s:
         rows = s.execute(stmt).all()
-    for kind, entry_id, channel, language, is_first, n in rows:
+    for kind, entry_id, channel, language, profile, is_first, n in rows:
         report.totals.add(kind, bool(is_first), n)
         report.channels.setdefault(channel, Totals()).add(kind, bool(is_first), n)
         report.languages.setdefault(language, Totals()).add(kind, bool(is_first), n)
+        report.profiles.setdefault(profile, Totals()).add(kind, bool(is_first), n)
         if entry_id is None or kind == "menu":
             continue
         entry = report.entries.setdefault(entry_id, EntryUsage(entry_id))
@@ -148,7 +151,7 @@ def as_table(report: UsageReport, zone: dt.tzinfo, top: int = 20) -> str:
         f"  answers: {t.answers}, out of scope: {t.out_of_scope}{share}",
         f"  \"did you mean\" offers: {t.offers}, menus shown: {t.menus}, choices taken: {t.choices_taken}{rate}",
     ]
-    for title, groups in (("By channel", report.channels), ("By language", report.languages)):
+    for title, groups in (("By channel", report.channels), ("By language", report.languages), ("By profile", report.profiles)):
         if groups:
             lines.append(f"{title}: " + "; ".join(f"{k} {g.answers} answers, {g.out_of_scope} out of scope" for k, g in sorted(groups.items())))
     entries = report.top(top)

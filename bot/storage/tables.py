@@ -202,6 +202,7 @@ class UsageEventRow(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)  # place in an offer or menu (0 = first): position 0 counts the offers
     channel: Mapped[str] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8))
+    profile: Mapped[str] = mapped_column(String(64), server_default="default")  # the bot that answered
 
 
 class TelegramUpdateRow(Base):
@@ -214,3 +215,40 @@ class TelegramUpdateRow(Base):
     profile: Mapped[str] = mapped_column(String(64), primary_key=True)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class StaffAccountRow(Base):
+    """A person who may use the staff dashboard. Only an argon2 hash of the password is kept."""
+
+    __tablename__ = "staff_accounts"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # editor | viewer
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class StaffSessionRow(Base):
+    """A signed-in dashboard session. The key is the SHA-256 of the session id in the cookie, so a
+    copy of the table does not let anyone sign in."""
+
+    __tablename__ = "staff_sessions"
+    __table_args__ = (Index("ix_staff_sessions_expires_at", "expires_at"), Index("ix_staff_sessions_account", "account"))
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account: Mapped[str] = mapped_column(ForeignKey("staff_accounts.name", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class AnswerFeedbackRow(Base):
+    """A 👍 or 👎 on one answer. Deliberately without any user or chat id."""
+
+    __tablename__ = "answer_feedback"
+    __table_args__ = (Index("ix_answer_feedback_at", "at"), Index("ix_answer_feedback_entry", "entry_id"))
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    entry_id: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(32))
+    profile: Mapped[str] = mapped_column(String(64))
+    vote: Mapped[str] = mapped_column(String(4))  # core.ports.FeedbackVote
+    missing: Mapped[str | None] = mapped_column(String(500))  # "what was missing?", after a down vote

@@ -12,7 +12,7 @@ from bot.storage.buffered import BufferedInserts
 from bot.storage.database import as_utc
 from bot.storage.tables import UsageEventRow
 
-_Event = tuple[UsageKind, tuple[str, ...], str, str, dt.datetime]
+_Event = tuple[UsageKind, tuple[str, ...], str, str, dt.datetime, str]
 
 
 class SqlUsageLog(BufferedInserts[_Event]):
@@ -21,13 +21,15 @@ class SqlUsageLog(BufferedInserts[_Event]):
         self._engine = engine
         super().__init__("usage events", self._insert, batch_size, flush_seconds, max_buffered)
 
-    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime) -> None:
-        self.add((kind, entry_ids, channel, language, at))
+    def record(self, kind: UsageKind, entry_ids: tuple[str, ...], channel: str, language: str, at: dt.datetime,
+               profile: str = "default") -> None:
+        self.add((kind, entry_ids, channel, language, at, profile))
 
     def _insert(self, batch: list[_Event]) -> None:
         rows = [
-            {"at": as_utc(at), "kind": kind, "entry_id": entry_id, "position": position, "channel": channel, "language": language}
-            for kind, entry_ids, channel, language, at in batch
+            {"at": as_utc(at), "kind": kind, "entry_id": entry_id, "position": position, "channel": channel, "language": language,
+             "profile": profile}
+            for kind, entry_ids, channel, language, at, profile in batch
             for position, entry_id in enumerate(entry_ids or (None,))
         ]
         with self._engine.begin() as conn:

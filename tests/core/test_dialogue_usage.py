@@ -29,6 +29,13 @@ def test_an_answer_is_recorded_with_channel_language_and_time(make_chat: MakeCha
     assert "chat-1" not in repr(usage(chat).records)
 
 
+def test_the_profile_that_answered_is_recorded(make_chat: MakeChat) -> None:
+    chat = make_chat()
+    chat.profile = "welcome"
+    chat.say("Perso beantragen")
+    assert usage(chat).profiles == ["welcome"]
+
+
 def test_out_of_scope_is_recorded_without_the_text(make_chat: MakeChat) -> None:
     chat = make_chat()
     chat.say("Wie wird das Wetter morgen in Paris?")

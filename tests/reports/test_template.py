@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.core.knowledge import PLACEHOLDER
 from bot.core.validation import check
@@ -80,3 +81,12 @@ def test_a_file_in_place_of_the_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "faq").write_text("", encoding="utf-8")
     with pytest.raises(NotADirectoryError):
         write_entry_file(tmp_path / "faq", "hund", "faq", ["de", "en"], TODAY)
+
+
+def test_questions_citizens_asked_become_the_example_questions() -> None:
+    asked = {"de": ['Wann ist "Vollmond": heute?', "vollmond\x9bkalender"], "en": []}
+    text = render("vollmond", "faq", ["de", "en"], dt.date(2026, 12, 6), asked)
+    entry = yaml.safe_load(text)["entries"][0]
+    assert entry["de"]["questions"] == ['Wann ist "Vollmond": heute?', "vollmond\x9bkalender"]
+    assert entry["en"]["questions"][0].startswith("<<")  # no questions in English: its placeholders stay
+    assert entry["de"]["title"].startswith("<<") and entry["de"]["answer"].startswith("<<")

@@ -72,3 +72,15 @@ def test_table_shows_the_top_entries_by_channel_and_language(engine: Engine, top
     assert lines[header].split() == ["entry", "answers", "console", "matrix", "telegram", "de", "en", "offered", "chosen"]
     assert lines[header + 1].split() == ["personalausweis", "4", "0", "1", "3", "3", "1", "0", "0"]
     assert len(lines) - header - 1 == min(top, 4)
+
+
+def test_usage_by_profile_and_events_from_before_profiles_count_as_default(engine: Engine) -> None:
+    log = SqlUsageLog(engine, flush_seconds=3600)
+    log.record("answer", ("personalausweis",), "telegram", "de", NOW - dt.timedelta(hours=1), "welcome")
+    log.record("out_of_scope", (), "telegram", "en", NOW - dt.timedelta(hours=1), "welcome")
+    log.record("answer", ("sperrmuell",), "telegram", "de", NOW - dt.timedelta(hours=1))
+    log.close()
+    report = usage_report(engine, SINCE, NOW)
+    assert {name: (t.answers, t.out_of_scope) for name, t in report.profiles.items()} == {"welcome": (1, 1), "default": (1, 0)}
+    assert report.as_dict()["profiles"]["welcome"]["out_of_scope_share"] == 0.5
+    assert "By profile: default 1 answers, 0 out of scope; welcome 1 answers, 1 out of scope" in as_table(report, ZoneInfo("UTC"))

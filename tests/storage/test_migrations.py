@@ -78,3 +78,19 @@ def test_rows_held_in_doubt_are_queued_again_and_held_rows_survive_a_downgrade(e
     with engine.connect() as conn:
         assert conn.execute(text("SELECT status FROM reminders WHERE dedupe_key = 'doubt'")).scalar_one() == "pending"
     migrate(engine)
+
+
+def test_usage_events_from_before_the_profile_column_count_as_the_default_profile(engine: Engine) -> None:
+    """Migration 0010 adds the answering profile to usage events; those stored before get "default"."""
+    config = alembic_config(engine)
+    command.downgrade(config, "0009")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO usage_events (at, kind, entry_id, position, channel, language) "
+                          "VALUES (:at, 'answer', 'sperrmuell', 0, 'telegram', 'de')"), {"at": dt.datetime(2026, 11, 1, tzinfo=dt.UTC)})
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT entry_id, profile FROM usage_events")).all() == [("sperrmuell", "default")]
+    command.downgrade(config, "0009")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT entry_id FROM usage_events")).scalars().all() == ["sperrmuell"]
+    migrate(engine)

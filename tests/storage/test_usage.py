@@ -49,7 +49,7 @@ def test_events_wait_in_memory_until_flushed(engine: Engine) -> None:
 
 def test_the_table_has_no_user_or_text_column(engine: Engine) -> None:
     columns = {c["name"] for c in inspect(engine).get_columns("usage_events")}
-    assert columns == {"id", "at", "kind", "entry_id", "position", "channel", "language"}
+    assert columns == {"id", "at", "kind", "entry_id", "position", "channel", "language", "profile"}
 
 
 def test_close_writes_what_is_left(engine: Engine) -> None:

@@ -1,0 +1,1 @@
+"""The staff dashboard at /staff/ on the operations server (see bot.web.staff.app)."""
