@@ -26,12 +26,14 @@ ENV PATH="/venv/bin:$PATH" \
     BUERGERBOT_DATABASE_URL=sqlite:////data/buergerbot.db \
     BUERGERBOT_HTTP__LISTEN=0.0.0.0 \
     BUERGERBOT_HTTP__PORT=8080 \
+    BUERGERBOT_WEB__LISTEN=0.0.0.0 \
     BUERGERBOT_LOG_FORMAT=json
-EXPOSE 8080
+# 8080: the operations server (private); 8090: the web chat, for profiles with `web = true`.
+EXPOSE 8080 8090
 VOLUME ["/data"]
 USER 10001:10001
-# Liveness from the bot's own /healthz (standard library only, no curl in the image). Start-up
-# loads and checks the knowledge before the server listens, hence the start period.
+# Liveness from the bot's own /healthz (standard library only, no curl in the image). The server
+# listens at once; a first start without the matcher cache trains for a while, hence the start period.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 \
     CMD ["python", "-m", "bot.ops.healthcheck"]
 # SIGTERM (docker stop) lets the replies in flight finish; give it the time in stop_grace_period.
