@@ -14,7 +14,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from bot.config import HttpConfig, load_settings
+from bot.config import HttpConfig, WebConfig, load_settings
 from tests.conftest import REPO
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -59,8 +59,10 @@ def test_dockerfile_healthcheck_asks_healthz_on_the_exposed_port() -> None:
     assert check.endswith('CMD ["python", "-m", "bot.ops.healthcheck"]')
     env = " ".join(args_of("ENV"))
     port = re.search(r"BUERGERBOT_HTTP__PORT=(\d+)", env)
-    assert port and args_of("EXPOSE") == [port.group(1)] and int(port.group(1)) == HttpConfig().port
+    assert port and int(port.group(1)) == HttpConfig().port
+    assert args_of("EXPOSE") == [f"{port.group(1)} {WebConfig().port}"]  # operations, then the web chat
     assert "BUERGERBOT_HTTP__LISTEN=0.0.0.0" in env  # reachable for Prometheus from outside the container
+    assert "BUERGERBOT_WEB__LISTEN=0.0.0.0" in env
 
 
 def test_dockerfile_passes_hadolint() -> None:
