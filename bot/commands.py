@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -414,6 +415,10 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     live = _live(args, settings)
     if live is None:
         return EXIT_PROBLEMS
+    load = getattr(live.encoder, "load", None)
+    if callable(load):  # ms_per_query times the questions, not the lazy encoder's one-off load
+        with contextlib.suppress(EncoderUnavailable):
+            load()
     predictions, ms = predict(live.snapshot.matcher, items)
     threshold = args.threshold if args.threshold is not None else settings.matching.threshold
     report = score(predictions, threshold, ms)
