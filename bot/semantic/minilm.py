@@ -22,10 +22,9 @@ the weights and the tokenizer are pinned by SHA-256 and refused when they differ
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -68,8 +67,7 @@ _CONTRIB = "com.microsoft"  # onnxruntime's own operators, here its int8 matrix 
 _WEIGHT_LEVELS = 63
 
 
-class ModelError(Exception):
-    """The sentence model cannot be loaded; the message says what to do."""
+ModelError = pinned.ModelError
 
 
 class CacheInfo(NamedTuple):
@@ -157,7 +155,7 @@ class MiniLM:
                     out[position] = row
         # The model runs outside the lock: onnxruntime sessions are thread-safe, and a long batch
         # must not hold up a chat question that is in the cache.
-        for batch in _batches(sorted(pending, key=len)):
+        for batch in pinned.batches(sorted(pending, key=len), lambda key: len(key) // 4, _BATCH_TEXTS, _BATCH_TOKENS):  # 4 bytes a token
             rows = self._run(batch)
             with self._lock:
                 self._misses += len(batch)
@@ -228,35 +226,8 @@ def _prepare(text: str) -> str:
     return text.encode("utf-8", errors="replace").decode("utf-8")
 
 
-def _batches(keys: Sequence[bytes]) -> Iterator[list[bytes]]:
-    """Consecutive runs of ``keys`` (sorted by length, 4 bytes a token) within the batch limits."""
-    batch: list[bytes] = []
-    for key in keys:
-        tokens = len(key) // 4
-        if batch and (len(batch) == _BATCH_TEXTS or (len(batch) + 1) * tokens > _BATCH_TOKENS):
-            yield batch
-            batch = []
-        batch.append(key)
-    if batch:
-        yield batch
-
-
 def _read_pinned(path: Path, sha256: str, what: str) -> bytes:
-    """The file's bytes, after checking them against the pinned hash (read once: no swap in between)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"The sentence model's {what} is missing: {path}. Reinstall the package {MODEL_PACKAGE!r}.") from None
-    except OSError as error:
-        raise ModelError(f"The sentence model's {what} cannot be read: {path}: {error}") from error
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise ModelError(
-            f"The sentence model's {what} {path} has SHA-256 {actual}, expected {sha256}: "
-            f"these are not the pinned all-MiniLM-L6-v2 files, refusing to load them. "
-            f"Install the version of {MODEL_PACKAGE!r} that has them, or check the new files and update the hash in {__name__}."
-        )
-    return data
+    return pinned.read_pinned(path, sha256, what, "all-MiniLM-L6-v2 sentence", MODEL_PACKAGE)
 
 
 def _read_weights(path: Path) -> dict[str, npt.NDArray[np.float32]]:

