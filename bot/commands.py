@@ -10,9 +10,9 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.app import Storage, build_dialogue, open_database, open_storage
@@ -476,46 +476,44 @@ def _cmd_report_unanswered(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _cmd_report_usage(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
+class _Report(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...
 
-    from bot.reports import usage
+
+R = TypeVar("R", bound=_Report)
+
+
+def _print_report(args: argparse.Namespace, settings: Settings, build: Callable[[Engine, dt.datetime, dt.datetime], R],
+                  table: Callable[[R, ZoneInfo], str]) -> int:
+    """A report over ``--since``: JSON with ``--json``, else the table for staff."""
+    from sqlalchemy.exc import SQLAlchemyError
 
     engine = _database(settings)
     if engine is None:
         return EXIT_USAGE
     since, until = _window(args.since)
     try:
-        report = usage.usage_report(engine, since, until)
+        report = build(engine, since, until)
     except SQLAlchemyError as exc:
         print(f"database: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
-        print(usage.as_table(report, ZoneInfo(settings.timezone), top=max(args.top, 0)))
+        print(table(report, ZoneInfo(settings.timezone)))
     return EXIT_OK
+
+
+def _cmd_report_usage(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reports import usage
+
+    return _print_report(args, settings, usage.usage_report, lambda report, zone: usage.as_table(report, zone, top=max(args.top, 0)))
 
 
 def _cmd_report_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
     from bot.reports import feedback
 
-    engine = _database(settings)
-    if engine is None:
-        return EXIT_USAGE
-    since, until = _window(args.since)
-    try:
-        report = feedback.feedback_report(engine, since, until)
-    except SQLAlchemyError as exc:
-        print(f"database: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.json:
-        print(json.dumps(report.as_dict(), ensure_ascii=False))
-    else:
-        print(feedback.as_table(report, ZoneInfo(settings.timezone)))
-    return EXIT_OK
+    return _print_report(args, settings, feedback.feedback_report, feedback.as_table)
 
 
 def _cmd_report_stale(args: argparse.Namespace, settings: Settings) -> int:
