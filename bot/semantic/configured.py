@@ -34,10 +34,15 @@ def configured_encoder(choice: str, lazy: bool = False) -> SentenceEncoder | Non
         encoder: SentenceEncoder | None = None if reason else LazyEncoder()
     else:
         encoder, reason = _load()
+    return _as_chosen(choice, encoder, reason, "encoder", "the sentence encoder", "matching by words alone")
+
+
+def _as_chosen(choice: str, encoder: SentenceEncoder | None, reason: str, setting: str, what: str, without: str) -> SentenceEncoder | None:
+    """``on`` insists on the encoder; ``auto`` goes on without it and says so."""
     if encoder is None:
         if choice == "on":
-            raise EncoderUnavailable(f"matching.encoder is 'on' but the sentence encoder cannot be loaded: {reason}")
-        log.info("matching by words alone: %s", reason)
+            raise EncoderUnavailable(f"matching.{setting} is 'on' but {what} cannot be loaded: {reason}")
+        log.info("%s: %s", without, reason)
     return encoder
 
 
@@ -100,11 +105,7 @@ def configured_multilingual_encoder(choice: str) -> SentenceEncoder | None:
     if choice == "off":
         return None
     encoder, reason = _load_multilingual()
-    if encoder is None:
-        if choice == "on":
-            raise EncoderUnavailable(f"matching.multilingual_encoder is 'on' but the multilingual sentence encoder cannot be loaded: {reason}")
-        log.info("no cross-lingual matching: %s", reason)
-    return encoder
+    return _as_chosen(choice, encoder, reason, "multilingual_encoder", "the multilingual sentence encoder", "no cross-lingual matching")
 
 
 @cache
