@@ -26,9 +26,9 @@ DEFAULT_CONFIG = Path("buergerbot.toml")
 
 class MatchingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    # 0.30 since session 6: with 65 more off-topic questions to learn from, off-topic questions
-    # score lower, and 0.30 answered more and rejected more of the Musterstadt question sets than
-    # 0.35 had before (docs/measurements.md).
+    # Off-topic questions are trained to score low, so a low threshold answers more without
+    # answering more off-topic ones: 0.30 answered and rejected more of the Musterstadt question
+    # sets than 0.35 (docs/measurements.md).
     threshold: float = Field(0.30, ge=0.0, le=1.0)
     ambiguity_gap: float = Field(0.08, ge=0.0, le=1.0)
     # The English sentence encoder's second opinion (bot/semantic): "auto" uses it when its model
