@@ -300,6 +300,15 @@ class TelegramChannel:
         try:
             while self._claims:
                 batch, self._claims = self._claims, {}
+                # A handler may ask while the claim that holds its update (polled ahead) is still in
+                # the database: that claim's verdict is the answer, a second claim would say "seen".
+                for update_id in [i for i in batch if i in self._verdicts]:
+                    waiting = batch.pop(update_id)
+                    verdict = self._verdicts.pop(update_id)
+                    if not waiting.done():
+                        waiting.set_result(verdict)
+                if not batch:
+                    continue
                 ahead = [i for i in self._fetched_ids if i not in batch]
                 self._fetched_ids = {}
                 try:

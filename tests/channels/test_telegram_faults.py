@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy import Engine
+from telegram import Update
 
 from bot.channels.telegram import WEBHOOK_MAX_BYTES, MemorySeenUpdates, SeenUpdates, TelegramChannel, TelegramSettings
 from bot.core.models import Button, Incoming, Reply
@@ -161,6 +163,27 @@ def test_a_polled_batch_is_claimed_with_one_statement() -> None:
             await channel.stop()
             await reap_tasks()
             assert claims == [pushed]
+
+    asyncio.run(main())
+
+
+def test_an_update_asked_for_while_its_batch_is_being_claimed_is_first_time() -> None:
+    """A slow claim: the handler of a batch's later update asks while the claim that holds it is
+    still in the database; it takes that claim's verdict instead of claiming (and losing) it again."""
+
+    class Slow(MemorySeenUpdates):
+        def claim(self, profile: str, update_ids: Sequence[int]) -> set[int]:
+            time.sleep(0.3)
+            return super().claim(profile, update_ids)
+
+    async def main() -> None:
+        channel = TelegramChannel(TelegramSettings(token=TOKEN), answer("Antwort"), Slow())
+        await channel._fetched([Update(1), Update(2), Update(3)])
+        first = asyncio.create_task(channel._first_time(1))  # claims 1, with 2 and 3 polled ahead
+        await asyncio.sleep(0.1)
+        second = asyncio.create_task(channel._first_time(2))  # asks while that claim is in the database
+        assert await first and await second
+        assert await channel._first_time(1) is False  # a real repeat is still one
 
     asyncio.run(main())
 
