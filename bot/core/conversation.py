@@ -10,15 +10,15 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.core.matching.normalise import fold
-from bot.core.models import UserState
+from bot.core.models import CONTEXT_PREFIX, UserState
 
-TOPIC = "ctx.entry"
-TOPIC_AT = "ctx.at"
-OFFICE = "ctx.office"  # the office whose opening hours were asked last
-OFFICE_AT = "ctx.office_at"
+TOPIC = CONTEXT_PREFIX + "entry"
+TOPIC_AT = CONTEXT_PREFIX + "at"
+OFFICE = CONTEXT_PREFIX + "office"  # the office whose opening hours were asked last
+OFFICE_AT = CONTEXT_PREFIX + "office_at"
 NO_OFFICE = "-"  # hours were asked of no city office (a shop): a follow-up may name one
-LIST_LANGUAGE = "ctx.list"  # the language of the list a number picks from
-REPLY_LANGUAGE = "ctx.lang"  # the language of the last reply, for a next message that carries none
+LIST_LANGUAGE = CONTEXT_PREFIX + "list"  # the language of the list a number picks from
+REPLY_LANGUAGE = CONTEXT_PREFIX + "lang"  # the language of the last reply, for a next message that carries none
 
 YES = frozenset("ja j jo jep jawohl yes y yep yeah yup ok okay oki klar genau passt richtig stimmt korrekt sicher gerne gern sure correct right".split())
 NO = frozenset("nein n ne nee noe no nope nah falsch wrong behalten keep".split())

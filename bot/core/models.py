@@ -151,6 +151,11 @@ class Reply:
     entry_id: str | None = None
 
 
+# Keys of UserState.extra with this prefix are the conversation's context (last topic, list
+# language, …): kept in memory with the chat, never written to a store.
+CONTEXT_PREFIX = "ctx."
+
+
 @dataclass
 class UserState:
     """What the dialogue remembers about one chat between messages."""

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.core.models import ChatRef, UserState
+from bot.core.models import CONTEXT_PREFIX, ChatRef, UserState
 from bot.core.ports import UserStateStore
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,10 @@ def _freeze(state: UserState) -> _Frozen:
 
 
 def _durable(frozen: _Frozen) -> tuple[object, ...]:
-    """What must reach the store: everything except the offered choices (memory only)."""
-    return frozen[0], frozen[2]
+    """What must reach the store: everything except the offered choices and the conversation's
+    context, which change with nearly every message and live in memory only (a write per message
+    would put the database on every answer's path)."""
+    return frozen[0], tuple(item for item in frozen[2] if not item[0].startswith(CONTEXT_PREFIX))
 
 
 def _thaw(frozen: _Frozen) -> UserState:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from bot.core.models import ChatRef, UserState
+from bot.core.models import CONTEXT_PREFIX, ChatRef, UserState
 from bot.core.ports import MemoryUserStates
 from bot.ops.logs import MASK, forget_secrets, pseudonym, redact
 from bot.storage.cached_states import CachedUserStates
@@ -133,6 +133,20 @@ def test_cache_touches_the_store_only_on_change() -> None:
     assert cached.load(one).language == "en" and inner.loads == 5
     cached.forget(one)
     assert cached.load(one) == UserState()
+
+
+def test_the_conversations_context_stays_in_memory() -> None:
+    """The last topic changes with nearly every message: writing it would put the database on
+    every answer's path."""
+    inner = CountingStates()
+    cached = CachedUserStates(inner)
+    chat = ChatRef("t", "1")
+    for turn in range(5):
+        cached.save(chat, UserState(language="de", extra={f"{CONTEXT_PREFIX}entry": f"entry-{turn}", f"{CONTEXT_PREFIX}at": str(turn)}))
+    assert inner.saves == 1  # the language, once
+    assert cached.load(chat).extra[f"{CONTEXT_PREFIX}entry"] == "entry-4"
+    cached.save(chat, UserState(language="de", extra={"flow": "appointment"}))
+    assert inner.saves == 2  # what is not context still reaches the store
 
 
 def test_cache_keeps_each_profile_apart_and_forgets_them_together() -> None:
