@@ -109,13 +109,13 @@ def test_held_out_citizen_questions() -> None:
     """Questions written apart from the knowledge files, as citizens would ask them."""
     report, detail = _report("musterstadt_eval.jsonl")
     assert report.in_scope_accuracy >= 0.85, detail
-    # 0.85 until session 5; answer sentences as training text cost one of its 20 (the cinema
-    # question now leans to film permits) while they gained situations on the fresh sets.
+    # Answer sentences as training text pull its cinema question towards film permits (one of its
+    # 20 off-topic questions) while they win situations on the fresh sets.
     assert report.oos_recall is not None and report.oos_recall >= 0.8, detail
 
 
 def test_questions_that_showed_gaps_in_the_content_stay_answered() -> None:
-    """Citizens' and Welcome Center questions written in session 4 to look for gaps: their misses
+    """Citizens' and Welcome Center questions written to look for gaps: their misses
     led to new example questions (in other words), so this is a regression check, not a held-out
     measurement."""
     report, detail = _report("musterstadt_dev.jsonl")
@@ -124,16 +124,15 @@ def test_questions_that_showed_gaps_in_the_content_stay_answered() -> None:
 
 
 @pytest.mark.parametrize(("name", "in_scope", "oos"), [
-    # eval3's off-topic floor was 0.8 until session 6: at the threshold 0.30, 9 of its 12
-    # off-topic questions are rejected (10 at 0.35 before), while more of every set is answered.
+    # eval3's off-topic floor: at the threshold 0.30, 9 of its 12 off-topic questions are
+    # rejected, a price for answering more of every set.
     ("musterstadt_eval2.jsonl", 0.7, 0.6), ("musterstadt_eval3.jsonl", 0.8, 0.7), ("musterstadt_services_eval.jsonl", 0.65, 0.8),
     ("musterstadt_situations_dev.jsonl", 0.82, 0.8), ("musterstadt_situations_eval.jsonl", 0.8, 0.8),
 ])
 def test_fresh_questions_do_not_fall_below_what_was_measured(name: str, in_scope: float, oos: float) -> None:
-    """Sets written without looking at the knowledge files: eval2, eval3 and the services set in
-    session 4; in session 5 two sets of citizens describing their situation, written from the
-    entries' titles alone, before the situation questions were added to the content by helpers who
-    never saw them. How new phrasings fare, measured in docs/measurements.md. A floor against
+    """Sets written without looking at the knowledge files: eval2, eval3 and the services set; and
+    two sets of citizens describing their situation, written from the entries' titles alone by
+    people who never saw the situation questions later added to the content. How new phrasings fare, measured in docs/measurements.md. A floor against
     regressions, a little under what was measured, not a target."""
     report, detail = _report(name)
     assert report.in_scope_accuracy >= in_scope, detail
@@ -147,9 +146,9 @@ def test_fresh_questions_do_not_fall_below_what_was_measured(name: str, in_scope
 ])
 def test_with_the_sentence_encoder(name: str, in_scope: float, oos: float) -> None:
     """The bot as installed by make: English questions the words leave unsure get the sentence
-    encoder's second opinion. Floors a little under what was measured in session 6; eval3's
-    off-topic floor went from 0.75 to 0.7 in session 7, when the int8 encoder measured exactly
-    0.75 (9 of 12; 10 in float32), as the words alone are held to."""
+    encoder's second opinion. Floors a little under what was measured (docs/measurements.md);
+    eval3's off-topic floor is 0.7 because the int8 encoder rejects exactly 9 of its 12, right at
+    0.75, like the words alone."""
     checked = with_encoder()
     if checked is None:
         pytest.skip("the sentence encoder is not installed here (make installs the 'semantic' extra and its model)")

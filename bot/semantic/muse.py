@@ -25,7 +25,6 @@ time) to at least 0.97, 0.99 on average.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import struct
 from collections.abc import Iterator, Sequence
@@ -38,6 +37,7 @@ import onnx
 from onnx import TensorProto, helper
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
 
+from bot.semantic import pinned
 from bot.semantic.minilm import ModelError, _Graph, _start_session
 from bot.semantic.pinned import batches, read_pinned
 
@@ -66,14 +66,7 @@ _BATCH_TOKENS = 2048
 
 def find_model_dir() -> Path | None:
     """The package's ``resources`` folder, or None when the package is not installed (not imported)."""
-    try:
-        spec = importlib.util.find_spec(MODEL_PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folders = [Path(location) / "resources" for location in spec.submodule_search_locations]
-    return next((folder for folder in folders if folder.is_dir()), folders[0])
+    return pinned.find_model_dir(MODEL_PACKAGE, "resources")
 
 
 class MultilingualUSE:
@@ -100,15 +93,8 @@ class MultilingualUSE:
         """
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
-        if model_dir is None:
-            model_dir = find_model_dir()
-            if model_dir is None:
-                raise ModelError(
-                    f"The multilingual sentence model is not installed: Python package {DISTRIBUTION!r} not found. "
-                    "Install it, or switch the multilingual encoder off."
-                )
-        if not model_dir.is_dir():
-            raise ModelError(f"The multilingual sentence model's folder is missing: {model_dir}. Reinstall {DISTRIBUTION!r}.")
+        model_dir = pinned.model_folder(model_dir, find_model_dir() if model_dir is None else None, "multilingual sentence", DISTRIBUTION,
+                                        "switch the multilingual encoder off")
         tokenizer = build_tokenizer(_read_pinned(model_dir / "sp.model", SENTENCEPIECE_SHA256, "tokenizer file"))
         weights = _read_weights(model_dir / "weights.npz")
         graph, tensors = _build_graph(weights, quantised)

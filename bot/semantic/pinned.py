@@ -24,7 +24,7 @@ def fingerprint(quantised: bool) -> str:
     return f"all-MiniLM-L6-v2 {MODEL_SHA256} {TOKENIZER_SHA256} {'int8-7bit' if quantised else 'float32'}"
 
 
-def find_model_dir(package: str = MODEL_PACKAGE) -> Path | None:
+def find_model_dir(package: str = MODEL_PACKAGE, folder: str = "model") -> Path | None:
     """The model folder of the installed package, or None when the package is not installed.
 
     Looks the package up without importing it: its own code is not needed and not trusted.
@@ -35,7 +35,7 @@ def find_model_dir(package: str = MODEL_PACKAGE) -> Path | None:
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    folders = [Path(location) / "model" for location in spec.submodule_search_locations]
+    folders = [Path(location) / folder for location in spec.submodule_search_locations]
     # A package without its model folder is reported by load() as a missing file.
     return next((folder for folder in folders if folder.is_dir()), folders[0])
 
@@ -47,6 +47,18 @@ def missing_runtime() -> str | None:
 
 class ModelError(Exception):
     """A sentence model cannot be loaded; the message says what to do."""
+
+
+def model_folder(model_dir: Path | None, found: Path | None, model: str, package: str, instead: str) -> Path:
+    """``model_dir``, else the installed package's folder (``found``); ModelError saying what to
+    do when there is none."""
+    if model_dir is None:
+        if found is None:
+            raise ModelError(f"The {model} model is not installed: Python package {package!r} not found. Install it, or {instead}.")
+        model_dir = found
+    if not model_dir.is_dir():
+        raise ModelError(f"The {model} model's folder is missing: {model_dir}. Reinstall the package {package!r}.")
+    return model_dir
 
 
 def read_pinned(path: Path, sha256: str, what: str, model: str, package: str) -> bytes:
