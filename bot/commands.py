@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     settings, errors = load_settings(args.config)
     if handler is _cmd_config_check:
-        return _cmd_config_check(settings, errors)
+        return int(_cmd_config_check(settings, errors))
     if settings is None:
         for e in errors:
             print(f"config: {e}", file=sys.stderr)

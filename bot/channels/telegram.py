@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hmac
 import json
 import logging
@@ -178,7 +179,7 @@ class TelegramChannel:
             await self._start_webhook()
         else:
             await self.app.updater.start_polling(  # type: ignore[union-attr]
-                timeout=s.poll_timeout, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+                timeout=dt.timedelta(seconds=s.poll_timeout), allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
                 error_callback=self._on_polling_error,
             )
         await self.app.start()
@@ -291,7 +292,7 @@ class TelegramChannel:
         self._claims[update_id] = waiting
         if self._claiming is None:
             self._claiming = asyncio.create_task(self._claim_waiting())
-        return await waiting
+        return bool(await waiting)
 
     async def _claim_waiting(self) -> None:
         """Claims in batches: the ids that arrive while one claim is in the database go in the next,

@@ -97,7 +97,7 @@ class AiohttpRequest(BaseRequest):
                 form = aiohttp.FormData()
                 for name, value in request_data.json_parameters.items():
                     form.add_field(name, value)
-                for name, (filename, content, mimetype) in request_data.multipart_data.items():  # type: ignore[misc]
+                for name, (filename, content, mimetype) in request_data.multipart_data.items():
                     form.add_field(name, content, filename=filename, content_type=mimetype)
                 data = form
             else:

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import Connection, Engine, delete, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.models import ChatRef
@@ -28,7 +28,7 @@ def _key(chat: ChatRef) -> _Key:
     return chat.channel, chat.chat_id, chat.profile
 
 
-def _reminders_of(key: _Key) -> tuple[object, ...]:
+def _reminders_of(key: _Key) -> tuple[ColumnElement[bool], ...]:
     return ReminderRow.channel == key[0], ReminderRow.chat_id == key[1], ReminderRow.profile == key[2]
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from typing import cast
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, Table, delete
 
 from bot.storage.inserts import insert_or_ignore
 from bot.storage.tables import TelegramUpdateRow
 
-_TABLE = TelegramUpdateRow.__table__
+_TABLE = cast(Table, TelegramUpdateRow.__table__)
 
 
 class SqlSeenUpdates:
