@@ -25,6 +25,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     PlainSerializer,
     TypeAdapter,
     ValidationError,
@@ -138,7 +139,8 @@ def _time(value: object) -> dt.datetime:
         try:
             moment = dt.datetime.fromisoformat(value.strip())
         except ValueError:
-            raise _refuse(f"{value[:40]!r} is not an ISO 8601 date and time, e.g. {EXAMPLE_TIME}") from None
+            # The value is not quoted: a secret pasted into the wrong field must not come back.
+            raise _refuse(f"is not an ISO 8601 date and time, e.g. {EXAMPLE_TIME}") from None
     else:
         raise _refuse(f"must be a string: an ISO 8601 date and time with offset, e.g. {EXAMPLE_TIME}")
     offset = moment.utcoffset()
@@ -150,7 +152,7 @@ def _time(value: object) -> dt.datetime:
     except OverflowError:
         in_range = False
     if not in_range:
-        raise _refuse(f"{moment.isoformat()[:40]!r} is too close to the ends of the calendar (years 1 and 9999)")
+        raise _refuse("is too close to the ends of the calendar (years 1 and 9999)")
     return moment
 
 
@@ -199,7 +201,7 @@ class _Request(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-APPOINTMENT_EXAMPLE = {"external_ref": "T-2026-000123", "starts_at": EXAMPLE_TIME, "office": "buergerbuero",
+APPOINTMENT_EXAMPLE: dict[str, JsonValue] = {"external_ref": "T-2026-000123", "starts_at": EXAMPLE_TIME, "office": "buergerbuero",
                        "subject": "Personalausweis beantragen", "language": "de"}
 
 

@@ -117,7 +117,8 @@ async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamRe
     except KeyReused:
         return web.json_response(_error_body("key_reused", "this Idempotency-Key was used for a different request"), status=422)
     except web.HTTPException as exc:  # aiohttp's own: unknown route, wrong method
-        error: ErrorCode = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "invalid")
+        codes: dict[int, ErrorCode] = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        error = codes.get(exc.status, "invalid")
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow",)}
         return web.json_response(_error_body(error, exc.reason), status=exc.status, headers=headers)
     except Exception:
