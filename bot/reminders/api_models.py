@@ -202,7 +202,7 @@ class _Request(BaseModel):
 
 
 APPOINTMENT_EXAMPLE: dict[str, JsonValue] = {"external_ref": "T-2026-000123", "starts_at": EXAMPLE_TIME, "office": "buergerbuero",
-                       "subject": "Personalausweis beantragen", "language": "de"}
+                                             "subject": "Personalausweis beantragen", "language": "de"}
 
 
 class NewAppointment(_Request):

@@ -103,7 +103,7 @@ def _error_body(error: ErrorCode, message: str, field: str | None = None) -> dic
 
 @web.middleware
 async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every refusal as a JSON ``Error``; never a traceback to the client."""
+    """Every refusal as a JSON ``ErrorBody``; never a traceback to the client."""
     try:
         return await handler(request)
     except _Refused as exc:
@@ -128,7 +128,7 @@ async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamRe
 
 @web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.match_info.handler is _openapi:  # the description is public
+    if request.match_info.handler in _PUBLIC:
         return await handler(request)
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -238,6 +238,7 @@ _HANDLERS: dict[str, Handler] = {
     "postCaseStatus": _post_case_status,
     "openapi": _openapi,
 }
+_PUBLIC = frozenset(_HANDLERS[operation.operation_id] for operation in OPERATIONS if operation.public)  # documented without security
 
 
 def install_backoffice(engine: Engine, settings: Settings, known_offices: Callable[[], Collection[str]], clock: Callable[[], dt.datetime],
