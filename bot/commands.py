@@ -690,5 +690,5 @@ def _outcome_line(path: Path, outcome: Outcome) -> str:
     created = outcome.appointment
     if created is None:
         return f"{path}:{outcome.line}: {outcome.error}"
-    links = " ".join(link.get("url") or link["command"] for link in created.links)
+    links = " ".join(link.instruction() for link in created.links)
     return f"{outcome.external_ref}: {outcome.status}, token {created.token}, valid until {created.expires_at:%Y-%m-%d %H:%M} UTC {links}".rstrip()

@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.reminders.backoffice import APPOINTMENT_FIELDS, RESERVED_SOURCES, Backoffice, BackofficeError, CreatedAppointment, InvalidField
+from bot.reminders.api_models import APPOINTMENT_FIELDS, BackofficeError, CreatedAppointment, InvalidField
+from bot.reminders.backoffice import RESERVED_SOURCES, Backoffice
 
 REQUIRED = ("external_ref", "starts_at")
 CLIENT_RE = re.compile(r"[a-z0-9-]{1,64}")  # as BackofficeClient.name
@@ -48,7 +49,7 @@ class Outcome:
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"line": self.line, "status": self.status, "external_ref": self.external_ref}
         if self.appointment is not None:
-            out.update(self.appointment.as_dict())
+            out.update(self.appointment.as_json())
         else:
             out["error"] = {"field": self.field, "message": self.error}
         return out

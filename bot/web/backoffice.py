@@ -1,6 +1,6 @@
 """The back-office API: an aiohttp sub-application the operations server mounts (e.g. under /api/v1).
 
-Routes (described in bot/web/openapi.py, served at GET /openapi.json):
+Routes (bot.web.openapi.OPERATIONS, which the handlers are registered from; its description is served at GET /openapi.json):
 
 * ``POST /appointments``                 create an appointment, answer its deep-link token and links
 * ``DELETE /appointments/{external_ref}`` cancel it
@@ -29,17 +29,10 @@ from sqlalchemy import Connection, Engine
 from bot.config import Settings
 from bot.credentials import MissingSecret, backoffice_token
 from bot.ops.logs import redact
-from bot.reminders.backoffice import (
-    EXTERNAL_REF_RE,
-    RESERVED_SOURCES,
-    Backoffice,
-    Conflict,
-    InvalidField,
-    NotFound,
-    parse_case_update,
-)
+from bot.reminders.api_models import Conflict, ErrorBody, ErrorCode, InvalidField, NotFound, external_ref_adapter, parse_value
+from bot.reminders.backoffice import RESERVED_SOURCES, Backoffice, parse_case_update
 from bot.web.idempotency import KEY_RE, Answer, KeyReused, fingerprint, run_once
-from bot.web.openapi import MAX_BODY_BYTES, openapi_document
+from bot.web.openapi import MAX_BODY_BYTES, OPERATIONS, openapi_document
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +57,7 @@ CLIENT = web.RequestKey("backoffice_client", str)  # the authenticated client's 
 class _Refused(Exception):
     """An answer that is not a success, raised from anywhere below the middleware."""
 
-    def __init__(self, status: int, error: str, message: str, field: str | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, error: ErrorCode, message: str, field: str | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.error, self.message, self.field, self.headers = status, error, message, field, headers or {}
 
@@ -96,25 +89,21 @@ def create_backoffice_app(engine: Engine, settings: Settings, known_offices: Cal
     state = _State(engine, Backoffice.from_settings(settings, known_offices, clock), client_tokens(settings), clock, tuple(settings.languages))
     app = web.Application(middlewares=[_answer_errors, _authenticate])
     app[STATE] = state
-    app.router.add_post("/appointments", _create_appointment)
-    app.router.add_delete("/appointments/{external_ref}", _cancel_appointment)
-    app.router.add_post("/cases/{reference}/status", _post_case_status)
-    app.router.add_get("/openapi.json", _openapi)
+    for operation in OPERATIONS:
+        app.router.add_route(operation.method, operation.path, _HANDLERS[operation.operation_id])
     return app
 
 
-def _error_body(error: str, message: str, field: str | None = None) -> dict[str, str]:
+def _error_body(error: ErrorCode, message: str, field: str | None = None) -> dict[str, Any]:
     # Messages quote what the client sent (an unknown office id, a field name); the log filter's
     # masking keeps a secret pasted into the wrong field from being echoed where proxies log it.
-    body = {"error": error, "message": redact(message)}
-    if field is not None:
-        body["field"] = redact(field)
-    return body
+    body = ErrorBody(error=error, message=redact(message), field=None if field is None else redact(field))
+    return body.model_dump(mode="json", exclude_none=True)
 
 
 @web.middleware
 async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every refusal as a JSON ``Error``; never a traceback to the client."""
+    """Every refusal as a JSON ``ErrorBody``; never a traceback to the client."""
     try:
         return await handler(request)
     except _Refused as exc:
@@ -128,7 +117,8 @@ async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamRe
     except KeyReused:
         return web.json_response(_error_body("key_reused", "this Idempotency-Key was used for a different request"), status=422)
     except web.HTTPException as exc:  # aiohttp's own: unknown route, wrong method
-        error = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "invalid")
+        codes: dict[int, ErrorCode] = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        error = codes.get(exc.status, "invalid")
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow",)}
         return web.json_response(_error_body(error, exc.reason), status=exc.status, headers=headers)
     except Exception:
@@ -138,7 +128,7 @@ async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamRe
 
 @web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.match_info.handler is _openapi:  # the description is public
+    if request.match_info.handler in _PUBLIC:
         return await handler(request)
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -206,21 +196,19 @@ async def _create_appointment(request: web.Request) -> web.Response:
         created = state.service.create_appointment(conn, request[CLIENT], new)
         log.info("back-office %s: appointment %s (%s) %s", request[CLIENT], created.id, created.external_ref,
                  "created" if created.created else "existed")
-        return Answer(201 if created.created else 200, created.as_dict())
+        return Answer(201 if created.created else 200, created.as_json())
 
     return await _execute(request, body, action)
 
 
 async def _cancel_appointment(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    external_ref = request.match_info["external_ref"]
-    if not EXTERNAL_REF_RE.fullmatch(external_ref):
-        raise _Refused(400, "invalid", "not a valid external_ref", field="external_ref")
+    external_ref = parse_value(external_ref_adapter, "external_ref", request.match_info["external_ref"])
 
     def action(conn: Connection) -> Answer:
         cancelled = state.service.cancel_appointment(conn, request[CLIENT], external_ref=external_ref)
         log.info("back-office %s: appointment %s (%s) cancelled, %d chats notified", request[CLIENT], cancelled.id, external_ref, cancelled.notified)
-        return Answer(200, cancelled.as_dict())
+        return Answer(200, cancelled.as_json())
 
     return await _execute(request, None, action)
 
@@ -234,7 +222,7 @@ async def _post_case_status(request: web.Request) -> web.Response:
         result = state.service.post_case_status(conn, request[CLIENT], case)
         log.info("back-office %s: case %s %s (%s), %d chats notified", request[CLIENT], case.reference, case.status,
                  "applied" if result.applied else "not newer", result.notified)
-        return Answer(200, result.as_dict())
+        return Answer(200, result.as_json())
 
     return await _execute(request, body, action)
 
@@ -242,6 +230,15 @@ async def _post_case_status(request: web.Request) -> web.Response:
 async def _openapi(request: web.Request) -> web.Response:
     mounted_at = request.path.removesuffix("/openapi.json")
     return web.json_response(openapi_document(mounted_at or "/", request.app[STATE].languages))
+
+
+_HANDLERS: dict[str, Handler] = {
+    "createAppointment": _create_appointment,
+    "cancelAppointment": _cancel_appointment,
+    "postCaseStatus": _post_case_status,
+    "openapi": _openapi,
+}
+_PUBLIC = frozenset(_HANDLERS[operation.operation_id] for operation in OPERATIONS if operation.public)  # documented without security
 
 
 def install_backoffice(engine: Engine, settings: Settings, known_offices: Callable[[], Collection[str]], clock: Callable[[], dt.datetime],

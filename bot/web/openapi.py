@@ -1,35 +1,59 @@
-"""The back-office API's OpenAPI 3.1 description, written by hand next to the handlers it describes.
+"""The back-office API's operations, and its OpenAPI 3.1 document generated from them and the models.
 
-tests/web/test_backoffice.py checks that every route is in it, that the examples validate against
-its schemas and that real answers do too; keep the three in step when a handler changes.
+:data:`OPERATIONS` says, for each route, its method and path, the request model and the answers it
+gives; bot.web.backoffice registers its handlers from the same table, so a route cannot exist
+undescribed. The schemas are pydantic's JSON Schema of the models in bot.reminders.api_models
+(requests in validation mode, answers in serialisation mode), referenced as
+``#/components/schemas/<Model>``; the examples are the models' own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from bot.core.cases import CASE_STATUSES, DOCUMENTS
-from bot.reminders.backoffice import CASE_REFERENCE_RE, EXTERNAL_REF_RE, MAX_SUBJECT
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from bot.reminders.api_models import (
+    CancelledAppointment,
+    CaseStatusResult,
+    CaseStatusUpdate,
+    CreatedAppointment,
+    ErrorBody,
+    NewAppointment,
+    appointment_model,
+    case_reference_adapter,
+    external_ref_adapter,
+)
+from bot.web.idempotency import KEY_RE
 
 MAX_BODY_BYTES = 64 * 1024
-
-ERROR_CODES = ("invalid", "not_json", "unauthorized", "not_found", "method_not_allowed", "conflict", "too_large", "key_reused", "internal")
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+REF_TEMPLATE = "#/components/schemas/{model}"
+Method = Literal["GET", "POST", "DELETE"]
 
 
-def _json(schema_name: str, description: str, example: str | None = None) -> dict[str, Any]:
-    content: dict[str, Any] = {"schema": _ref(schema_name)}
-    if example is not None:
-        content["examples"] = {"example": {"$ref": f"#/components/examples/{example}"}}
-    return {"description": description, "content": {"application/json": content}}
+@dataclass(frozen=True)
+class DocumentedStatus:
+    """One documented status: a model for the body (None: any JSON object) and when it comes."""
+
+    description: str
+    model: type[BaseModel] | None = ErrorBody
+    headers: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _error(description: str) -> dict[str, Any]:
-    return _json("Error", description)
+@dataclass(frozen=True)
+class Operation:
+    method: Method
+    path: str  # aiohttp's route template, which OpenAPI's path templates share
+    operation_id: str
+    summary: str
+    answers: Mapping[int, DocumentedStatus]
+    description: str = ""
+    request: type[BaseModel] | None = None
+    path_parameters: Mapping[str, TypeAdapter[str]] = field(default_factory=dict)
+    public: bool = False  # no bearer token needed; no Idempotency-Key (it changes nothing)
 
 
 IDEMPOTENCY_KEY = {
@@ -40,118 +64,108 @@ IDEMPOTENCY_KEY = {
     "A retry with the same key and the same request gets the first (successful) answer again, with the header "
     "`Idempotent-Replayed: true`, and nothing is done twice. The same key with a different request is refused (422). "
     "Refused requests are not remembered: correct them and retry with the same key.",
-    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
+    "schema": {"type": "string", "pattern": f"^{KEY_RE.pattern}$"},
 }
 
 REPLAYED = {"Idempotent-Replayed": {"description": "`true` when the answer is the stored one of an earlier request with the same key",
                                     "schema": {"type": "string", "enum": ["true"]}}}
 
-COMMON_ERRORS = {
-    "400": _error("A field is missing or invalid (`field` names it), or the body is not a JSON object"),
-    "401": {**_error("No or an unknown bearer token"),
-            "headers": {"WWW-Authenticate": {"description": "`Bearer realm=\"buergerbot\"`", "schema": {"type": "string"}}}},
-    "422": _error("The Idempotency-Key was used before for a different request"),
+# Every operation that needs a token can give these.
+COMMON_REFUSALS = {
+    400: DocumentedStatus("A field is missing or invalid (`field` names it), or the body is not a JSON object"),
+    401: DocumentedStatus("No or an unknown bearer token",
+                headers={"WWW-Authenticate": {"description": "`Bearer realm=\"buergerbot\"`", "schema": {"type": "string"}}}),
+    422: DocumentedStatus("The Idempotency-Key was used before for a different request"),
 }
+TOO_LARGE = {413: DocumentedStatus(f"Body larger than {MAX_BODY_BYTES} bytes")}
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "POST", "/appointments", "createAppointment", "Create an appointment and get its deep-link token",
+        description="Creating the same external_ref again with the same data answers 200 with the existing appointment; "
+        "with other data, or after it was cancelled, 409 (to reschedule: cancel, then create with a new external_ref).",
+        request=NewAppointment,
+        answers={
+            201: DocumentedStatus("Created", CreatedAppointment, REPLAYED),
+            200: DocumentedStatus("It existed already with the same data", CreatedAppointment, REPLAYED),
+            **COMMON_REFUSALS,
+            409: DocumentedStatus("The external_ref exists with other data, or was cancelled"),
+            **TOO_LARGE,
+        },
+    ),
+    Operation(
+        "DELETE", "/appointments/{external_ref}", "cancelAppointment", "Cancel an appointment: its reminders stop and linked chats are told",
+        description="Cancelling again answers 200 and tells nobody again.",
+        path_parameters={"external_ref": external_ref_adapter},
+        answers={
+            200: DocumentedStatus("Cancelled", CancelledAppointment, REPLAYED),
+            **COMMON_REFUSALS,
+            404: DocumentedStatus("The client has no appointment with this external_ref"),
+        },
+    ),
+    Operation(
+        "POST", "/cases/{reference}/status", "postCaseStatus", "Report a case's new status; subscribed chats are told",
+        description="ready_for_pickup also schedules a reminder after the configured number of days (10:00 city time) that the "
+        "next status report cancels. A report older than, or the same as, the known status changes nothing. A case belongs to "
+        "the client that reported it first (409 for others).",
+        request=CaseStatusUpdate,
+        path_parameters={"reference": case_reference_adapter},
+        answers={
+            200: DocumentedStatus("Recorded (or ignored as not newer: see applied)", CaseStatusResult, REPLAYED),
+            **COMMON_REFUSALS,
+            409: DocumentedStatus("The case is reported by another client"),
+            **TOO_LARGE,
+        },
+    ),
+    Operation("GET", "/openapi.json", "openapi", "This description", public=True, answers={200: DocumentedStatus("OpenAPI 3.1 document", None)}),
+)
 
 
 def openapi_document(server_url: str, languages: Sequence[str]) -> dict[str, Any]:
     """The description, for the API mounted at ``server_url`` (e.g. ``/api/v1``) with these chat languages."""
-    external_ref = {"type": "string", "pattern": f"^{EXTERNAL_REF_RE.pattern}$",
-                    "description": "The booking system's own id of the appointment; unique per client"}
-    reference = {"type": "string", "pattern": f"^{CASE_REFERENCE_RE.pattern}$", "description": "The case reference the citizen was given"}
-    date_time = {"type": "string", "format": "date-time", "description": "ISO 8601 with UTC offset, e.g. 2026-03-05T09:30:00+01:00"}
-    schemas: dict[str, Any] = {
-        "NewAppointment": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["external_ref", "starts_at"],
-            "properties": {
-                "external_ref": external_ref,
-                "starts_at": {**date_time, "description": "When the appointment starts; must be in the future (at most two years ahead)"},
-                "office": {"type": ["string", "null"], "description": "Office id from the knowledge base (offices.yaml); "
-                           "null or empty: none", "examples": ["buergerbuero"]},
-                "subject": {"type": ["string", "null"], "maxLength": MAX_SUBJECT, "description": "What it is for, one line "
-                            "(\"Personalausweis beantragen\"); shown in the reminders"},
-                "language": {"type": ["string", "null"], "enum": [*languages, None], "description": "Language of the reminders "
-                             "until the chat chooses its own; null or empty: the bot's default language"},
-            },
-        },
-        "TelegramLink": {
-            "type": "object",
-            "required": ["channel", "profile", "url"],
-            "properties": {"channel": {"const": "telegram"}, "profile": {"type": "string"},
-                           "url": {"type": "string", "description": "https://t.me/<bot>?start=<token>: opening it links the chat"}},
-        },
-        "MatrixLink": {
-            "type": "object",
-            "required": ["channel", "profile", "user_id", "command"],
-            "properties": {"channel": {"const": "matrix"}, "profile": {"type": "string"},
-                           "user_id": {"type": "string", "description": "The bot's Matrix id to write to"},
-                           "command": {"type": "string", "description": "`!link <token>`: sending it to the bot links the room"}},
-        },
-        "CreatedAppointment": {
-            "type": "object",
-            "required": ["id", "external_ref", "starts_at", "token", "expires_at", "links", "created", "redeemed"],
-            "properties": {
-                "id": {"type": "string", "description": "The bot's id of the appointment"},
-                "external_ref": external_ref,
-                "starts_at": {**date_time, "description": "As stored, in city time"},
-                "token": {"type": "string", "pattern": "^[A-Za-z0-9_-]{30,64}$", "description": "Single-use deep-link token for the "
-                          "booking confirmation; valid until expires_at (at most a day after the appointment)"},
-                "expires_at": date_time,
-                "links": {"type": "array", "items": {"oneOf": [_ref("TelegramLink"), _ref("MatrixLink")]},
-                          "description": "One per configured chat profile"},
-                "created": {"type": "boolean", "description": "false: the same appointment existed already; the token is a fresh "
-                            "one for it and earlier tokens stay valid"},
-                "redeemed": {"type": "boolean", "description": "A chat has already linked itself to the appointment"},
-            },
-        },
-        "CancelledAppointment": {
-            "type": "object",
-            "required": ["id", "external_ref", "status", "notified"],
-            "properties": {"id": {"type": "string"}, "external_ref": external_ref, "status": {"const": "cancelled"},
-                           "notified": {"type": "integer", "minimum": 0, "description": "Linked chats that are told of the "
-                                        "cancellation (0 when it was cancelled before or is already over)"}},
-        },
-        "CaseStatusUpdate": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["document", "status"],
-            "properties": {
-                "document": {"type": "string", "enum": sorted(DOCUMENTS)},
-                "status": {"type": "string", "enum": sorted(CASE_STATUSES)},
-                "changed_at": {"type": ["string", "null"], "format": "date-time", "description": "When the status changed (ISO 8601 "
-                               "with offset; not in the future, at most two years ago). Absent or null: now. Send it, so that a late report cannot "
-                               "overwrite a newer one"},
-            },
-        },
-        "CaseStatusResult": {
-            "type": "object",
-            "required": ["reference", "document", "status", "changed_at", "applied", "notified", "followup_at"],
-            "properties": {
-                "reference": reference,
-                "document": {"type": "string"},
-                "status": {"type": "string"},
-                "changed_at": date_time,
-                "applied": {"type": "boolean", "description": "false: the known status is newer or the same; nothing changed "
-                            "and the fields show the known status"},
-                "notified": {"type": "integer", "minimum": 0, "description": "Subscribed chats that are told of the change"},
-                "followup_at": {"type": ["string", "null"], "format": "date-time", "description": "ready_for_pickup: when "
-                                "subscribers are reminded that the document still waits (10:00 city time)"},
-            },
-        },
-        "Error": {
-            "type": "object",
-            "required": ["error", "message"],
-            "properties": {"error": {"type": "string", "enum": list(ERROR_CODES)}, "message": {"type": "string"},
-                           "field": {"type": "string", "description": "The invalid field, for error `invalid`"}},
-        },
-    }
-    examples = {
-        "NewAppointment": {"value": {"external_ref": "T-2026-000123", "starts_at": "2026-03-05T09:30:00+01:00", "office": "buergerbuero",
-                                     "subject": "Personalausweis beantragen", "language": "de"}},
-        "CaseStatusUpdate": {"value": {"document": "reisepass", "status": "ready_for_pickup", "changed_at": "2026-03-02T14:05:00+01:00"}},
-    }
+    # The one model that depends on the configuration: the appointment's language is one of the bot's.
+    configured: dict[type[BaseModel], type[BaseModel]] = {NewAppointment: appointment_model(tuple(languages))}
+    uses: list[tuple[type[BaseModel], JsonSchemaMode]] = []
+    for operation in OPERATIONS:
+        if operation.request is not None:
+            uses.append((configured.get(operation.request, operation.request), "validation"))
+        uses += [(answer.model, "serialization") for answer in operation.answers.values() if answer.model is not None]
+    references, definitions = models_json_schema(list(dict.fromkeys(uses)), ref_template=REF_TEMPLATE)
+    schemas: dict[str, Any] = definitions["$defs"]
+
+    def reference(model: type[BaseModel] | None, mode: JsonSchemaMode) -> dict[str, Any]:
+        if model is None:
+            return {"type": "object"}
+        return dict(references[(configured.get(model, model), mode)])
+
+    # Request examples go to components/examples too, where an operation can name them.
+    examples = {name: {"value": schema["examples"][0]} for name, schema in schemas.items() if schema.get("examples")}
+    paths: dict[str, dict[str, Any]] = {}
+    for operation in OPERATIONS:
+        entry: dict[str, Any] = {"operationId": operation.operation_id, "summary": operation.summary}
+        if operation.description:
+            entry["description"] = operation.description
+        parameters = [{"name": name, "in": "path", "required": True, "schema": adapter.json_schema(ref_template=REF_TEMPLATE)}
+                      for name, adapter in operation.path_parameters.items()]
+        if operation.public:
+            entry["security"] = []
+        else:
+            parameters.append(IDEMPOTENCY_KEY)
+        if parameters:
+            entry["parameters"] = parameters
+        if operation.request is not None:
+            schema = reference(operation.request, "validation")
+            content: dict[str, Any] = {"schema": schema}
+            name = schema["$ref"].rsplit("/", 1)[1]
+            if name in examples:
+                content["examples"] = {"example": {"$ref": f"#/components/examples/{name}"}}
+            entry["requestBody"] = {"required": True, "content": {"application/json": content}}
+        entry["responses"] = {
+            str(status): {"description": answer.description, "content": {"application/json": {"schema": reference(answer.model, "serialization")}},
+                          **({"headers": dict(answer.headers)} if answer.headers else {})}
+            for status, answer in operation.answers.items()
+        }
+        paths.setdefault(operation.path, {})[operation.method.lower()] = entry
     return {
         "openapi": "3.1.0",
         "info": {
@@ -160,69 +174,11 @@ def openapi_document(server_url: str, languages: Sequence[str]) -> dict[str, Any
             "description": "For the city's booking and case systems: create and cancel appointments that citizens link to their chat "
             "for reminders, and report the status of cases (e.g. a passport application) to the chats that follow them. "
             f"Every call but this description needs `Authorization: Bearer <token>` (one token per client system). Bodies are "
-            f"JSON objects of at most {MAX_BODY_BYTES} bytes. Errors are JSON objects (`Error`).",
+            f"JSON objects of at most {MAX_BODY_BYTES} bytes. Errors are JSON objects (`{ErrorBody.__name__}`).",
         },
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}],
-        "paths": {
-            "/appointments": {
-                "post": {
-                    "operationId": "createAppointment",
-                    "summary": "Create an appointment and get its deep-link token",
-                    "description": "Creating the same external_ref again with the same data answers 200 with the existing appointment; "
-                    "with other data, or after it was cancelled, 409 (to reschedule: cancel, then create with a new external_ref).",
-                    "parameters": [IDEMPOTENCY_KEY],
-                    "requestBody": {"required": True, "content": {"application/json": {
-                        "schema": _ref("NewAppointment"), "examples": {"example": {"$ref": "#/components/examples/NewAppointment"}}}}},
-                    "responses": {
-                        "201": {**_json("CreatedAppointment", "Created"), "headers": REPLAYED},
-                        "200": {**_json("CreatedAppointment", "It existed already with the same data"), "headers": REPLAYED},
-                        **COMMON_ERRORS,
-                        "409": _error("The external_ref exists with other data, or was cancelled"),
-                        "413": _error(f"Body larger than {MAX_BODY_BYTES} bytes"),
-                    },
-                },
-            },
-            "/appointments/{external_ref}": {
-                "delete": {
-                    "operationId": "cancelAppointment",
-                    "summary": "Cancel an appointment: its reminders stop and linked chats are told",
-                    "description": "Cancelling again answers 200 and tells nobody again.",
-                    "parameters": [{"name": "external_ref", "in": "path", "required": True, "schema": external_ref}, IDEMPOTENCY_KEY],
-                    "responses": {
-                        "200": {**_json("CancelledAppointment", "Cancelled"), "headers": REPLAYED},
-                        **COMMON_ERRORS,
-                        "404": _error("The client has no appointment with this external_ref"),
-                    },
-                },
-            },
-            "/cases/{reference}/status": {
-                "post": {
-                    "operationId": "postCaseStatus",
-                    "summary": "Report a case's new status; subscribed chats are told",
-                    "description": "ready_for_pickup also schedules a reminder after the configured number of days (10:00 city time) "
-                    "that the next status report cancels. A report older than, or the same as, the known status changes nothing. "
-                    "A case belongs to the client that reported it first (409 for others).",
-                    "parameters": [{"name": "reference", "in": "path", "required": True, "schema": reference}, IDEMPOTENCY_KEY],
-                    "requestBody": {"required": True, "content": {"application/json": {
-                        "schema": _ref("CaseStatusUpdate"), "examples": {"example": {"$ref": "#/components/examples/CaseStatusUpdate"}}}}},
-                    "responses": {
-                        "200": {**_json("CaseStatusResult", "Recorded (or ignored as not newer: see applied)"), "headers": REPLAYED},
-                        **COMMON_ERRORS,
-                        "409": _error("The case is reported by another client"),
-                        "413": _error(f"Body larger than {MAX_BODY_BYTES} bytes"),
-                    },
-                },
-            },
-            "/openapi.json": {
-                "get": {
-                    "operationId": "openapi",
-                    "summary": "This description",
-                    "security": [],
-                    "responses": {"200": {"description": "OpenAPI 3.1 document", "content": {"application/json": {"schema": {"type": "object"}}}}},
-                },
-            },
-        },
+        "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "The client's token (from the "
                                            "environment variable its configuration names)"}},

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from bot.core.models import NoticeKind
-from bot.reminders.backoffice import Backoffice, CaseResult, CaseUpdate, Conflict, CreatedAppointment, InvalidField, NotFound, parse_case_update
+from bot.reminders.api_models import CaseStatusResult, CaseUpdate, Conflict, CreatedAppointment, InvalidField, NotFound
+from bot.reminders.backoffice import Backoffice, parse_case_update
 from bot.reminders.tokens import ExpiredToken, TokenSigner
 from bot.storage.database import as_utc
 from bot.storage.tables import AppointmentRow, CaseRow, ReminderRow
@@ -36,9 +37,9 @@ def cancel(service: Backoffice, db: Engine, client: str = "termine", **by: str) 
 
 
 def case_status(service: Backoffice, db: Engine, reference: str, status: str, changed_at: dt.datetime | None, client: str = "ausweis",
-                document: str = "reisepass") -> CaseResult:
+                document: str = "reisepass") -> CaseStatusResult:
     with db.begin() as conn:
-        return service.post_case_status(conn, client, CaseUpdate(reference, document, status, changed_at))
+        return service.post_case_status(conn, client, CaseUpdate(reference=reference, document=document, status=status, changed_at=changed_at))
 
 
 def test_create_stores_the_appointment_and_answers_a_token_for_it(service: Backoffice, engine: Engine, clock: Clock) -> None:
@@ -53,7 +54,7 @@ def test_create_stores_the_appointment_and_answers_a_token_for_it(service: Backo
     # The appointment is three days ahead: the link lives until a day after it, not the configured 90 days.
     assert created.expires_at == dt.datetime(2026, 10, 24, 7, 30, tzinfo=dt.UTC)
     assert created.starts_at == dt.datetime(2026, 10, 23, 9, 30, tzinfo=BERLIN)
-    assert created.links == (
+    assert tuple(link.model_dump() for link in created.links) == (
         {"channel": "telegram", "profile": "buerger", "url": f"https://t.me/MusterstadtBot?start={created.token}"},
         {"channel": "telegram", "profile": "welcome", "url": f"https://t.me/WelcomeMusterBot?start={created.token}"},
         {"channel": "matrix", "profile": "welcome", "user_id": "@welcome:musterstadt.example", "command": f"!link {created.token}"},
@@ -283,7 +284,7 @@ def test_collected_cancels_the_followup_even_at_the_same_reported_time(service: 
     subscribe(engine, "s1", "RP-1", "!a:x")
     day = NOW - dt.timedelta(hours=2)
     with engine.begin() as conn:
-        service.post_case_status(conn, "ausweis", CaseUpdate("RP-1", "reisepass", "ready_for_pickup", day))
+        service.post_case_status(conn, "ausweis", CaseUpdate(reference="RP-1", document="reisepass", status="ready_for_pickup", changed_at=day))
     with engine.begin() as conn:
-        assert service.post_case_status(conn, "ausweis", CaseUpdate("RP-1", "reisepass", "collected", day)).applied
+        assert service.post_case_status(conn, "ausweis", CaseUpdate(reference="RP-1", document="reisepass", status="collected", changed_at=day)).applied
     assert [r["status"] for r in reminders(engine, kind=NoticeKind.CASE_FOLLOWUP.value)] == ["cancelled"]
