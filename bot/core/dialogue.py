@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz
 
+from bot.core.chat_commands import CHAT_COMMANDS, CommandKey
 from bot.core.conversation import (
     LIST_LANGUAGE,
     NO_OFFICE,
@@ -31,6 +32,7 @@ from bot.core.conversation import (
     worth_noting,
 )
 from bot.core.facets import ONLINE, WHERE, asked_facet, asked_language, facet_lines, names_no_topic
+from bot.core.flows.router import CHOICE_CONFIRM_DELETE, NO_CHOICES, YES_CHOICES, Flows, FlowSetup
 from bot.core.hours import HolidayCheck, no_holidays, open_line
 from bot.core.knowledge import KnowledgeBase
 from bot.core.live import Snapshot
@@ -41,7 +43,6 @@ from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserSt
 from bot.core.notices import office_buttons
 from bot.core.office_hours import HoursAsk, hours_answer, hours_follow_up, hours_question, without_hours_words
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
-from bot.core.reminder_flows import CHOICE_NO, CHOICE_YES, ReminderFlows, ReminderSetup
 from bot.core.schedule import QuietHours
 from bot.core.texts import language_name, text
 
@@ -49,17 +50,6 @@ log = logging.getLogger(__name__)
 
 CHOICE_ENTRY = "entry:"
 CHOICE_LANGUAGE = "lang:"
-# Commands the dialogue handles (adapters pass any command on; unknown ones get a polite reply).
-COMMANDS = frozenset({
-    "start", "help", "menu", "hilfe", "language", "sprache",
-    "termin", "appointment", "erinnerungen", "reminders", "link", "status", "muell", "waste",  # bot/core/reminder_flows.py
-    "meinedaten", "mydata", "loeschen", "delete",
-})
-CHOICE_CONFIRM_DELETE = "delete:yes"
-CHOICE_KEEP = "delete:no"
-# What "ja" and "nein" pick among the offered choices.
-YES_CHOICES = frozenset({CHOICE_CONFIRM_DELETE, CHOICE_YES})
-NO_CHOICES = frozenset({CHOICE_KEEP, CHOICE_NO})
 SMALL_TALK = frozenset({"greeting", "thanks", "goodbye", "small_talk"})  # intent actions that are not topics
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}
 # Control, zero-width and direction-override characters, and lone UTF-16 surrogates (valid in JSON,
@@ -161,9 +151,6 @@ class Dialogue:
         turn = _Turn(self, snap, msg, state)
         try:
             replies = turn.run()
-            if turn.deleted:
-                self.unanswered.forget(msg.chat)
-                self.states.forget(msg.chat)
         except Exception as exc:
             # Reminders, the data export and deleting need the database, and fail while it is
             # away (questions do not: the state store falls back to memory, the logs buffer).
@@ -174,7 +161,7 @@ class Dialogue:
         for reply in replies:
             if reply.entry_id is not None:
                 turn.used("answer", (reply.entry_id,))
-        if not turn.deleted:
+        if not turn.flows.deleted:
             self.states.save(msg.chat, turn.state)
         return replies
 
@@ -189,7 +176,6 @@ class _Turn:
         self.matcher = snap.matcher
         self.msg = msg
         self.state = replace(state)
-        self.deleted = False
         self.text = _clean(msg.text)
         self.argument = _clean(msg.argument)
         hint = msg.language_hint if self.s.use_language_hint else None
@@ -209,23 +195,30 @@ class _Turn:
         self.lang = lang if lang in self.kb.languages else self.s.default_language
         self.text_lang = evidence or self.lang
         self.message_lang = self.lang  # the reply's language unless the message picks from a list
-        self.reminders = ReminderFlows(self, self._reminder_setup())
+        self.flows = Flows(self._flow_setup(), msg, self.text, self.state)
 
     def chat_language(self) -> str:
         """The chat's language: chosen, else the chat app's, else the profile's default."""
         return next((code for code in (self.state.language, self.hint) if code in self.kb.languages), self.s.default_language)
 
-    def _reminder_setup(self) -> ReminderSetup:
+    def _flow_setup(self) -> FlowSetup:
         now = self.d.clock()
         offsets = self.s.office_reminder_offsets or {}
-        return ReminderSetup(
+        return FlowSetup(
             self.d.book, self.kb, now if now.tzinfo else now.astimezone(), lambda said: self.d.office_named(self.kb, said),
-            self.s.reminder_offsets, offsets, self.s.reminder_quiet_hours, self.d.states, self.d.unanswered,
+            self.d.states, self.d.unanswered, self.s.reminder_offsets, offsets, self.s.reminder_quiet_hours,
         )
+
+    def _flow_answer(self, replies: list[Reply] | None) -> list[Reply] | None:
+        """A flow's replies; the turn goes on in their language (a flow answers "ja" or "2" in the
+        language it began in)."""
+        if replies is not None:
+            self.lang = self.flows.language
+        return replies
 
     def run(self) -> list[Reply]:
         replies = self._route()
-        self.reminders.settle()
+        self.flows.settle()
         topics = [r.entry_id for r in replies if r.entry_id in self.kb.entries and self.kb.entries[r.entry_id].kind is not Kind.INTENT]
         if topics:
             remember_topic(self.state, topics[-1], self.d.clock())
@@ -256,7 +249,7 @@ class _Turn:
             picked = self._pick(offered, int(stripped) if number else None)
             if picked is not None:
                 return picked
-        elif (number or answer_word(self.text) is not None or position_word(self.text, 1) is not None) and not self.reminders.asking:
+        elif (number or answer_word(self.text) is not None or position_word(self.text, 1) is not None) and not self.flows.asking:
             # "1" or "ja" answers a question that is not open: say so, rather than search the
             # knowledge for "1" and note it for the team as an unanswered question.
             return [Reply(text("nothing_pending", self.lang), language=self.lang)]
@@ -281,7 +274,7 @@ class _Turn:
             return replies
         # After the emergency check, before the matcher's verdict: an answer to the reminder flow's
         # question, or a message that carries a reminder's details itself.
-        flow = self.reminders.resume() or self.reminders.detect()
+        flow = self._flow_answer(self.flows.resume(self.lang) or self.flows.detect(self.lang))
         if flow is not None:
             return flow
         hours = self._hours()
@@ -324,7 +317,7 @@ class _Turn:
                 return self._choice(no[0])
             if all(p.startswith(CHOICE_ENTRY) for p in offered):
                 return [Reply(text("choice_declined", self.lang), language=self.lang)]
-        if (position is not None or said is not None) and not self.reminders.asking:
+        if (position is not None or said is not None) and not self.flows.asking:
             # A number outside the list, or "ja" to a list of several: the list stays open.
             self.state.pending_choices = offered
             return [Reply(text("choose_number", self.lang), language=self.lang)]
@@ -430,26 +423,27 @@ class _Turn:
             return asked  # the office whose hours were asked last is the fresher topic
         return last.office if last is not None else None
 
-    def _command(self, command: str) -> list[Reply]:
-        handled = self.reminders.command(command, self.argument)
+    def _command(self, typed: str) -> list[Reply]:
+        command = CHAT_COMMANDS.find(typed)
+        if command is None:
+            return [self._help_reply(text("unknown_command", self.lang))]
+        handled = self._flow_answer(self.flows.command(command.key, self.argument, self.lang))
         if handled is not None:
             return handled
-        if command in ("loeschen", "delete"):
-            return [self._ask_delete(self._intent_answer("delete_data") or text("confirm_delete_question", self.lang))]
-        if command == "start":
+        if command.key is CommandKey.START:
             greeting = self.s.greeting.get(self.lang) if self.s.greeting else None
             intro = greeting or self._intent_answer("greeting") or text("not_understood", self.lang)
             return [self._help_reply(intro)]
-        if command in ("help", "menu", "hilfe"):
+        if command.key in (CommandKey.HELP, CommandKey.MENU):
             return [self._help_reply(self._intent_answer("help") or text("popular", self.lang))]
-        if command in ("language", "sprache"):
+        if command.key is CommandKey.LANGUAGE:
             choices = tuple(Button(LANGUAGE_NAMES.get(lang, lang), payload=CHOICE_LANGUAGE + lang) for lang in self.kb.languages)
             self.state.pending_choices = tuple(CHOICE_LANGUAGE + lang for lang in self.kb.languages)
             return [Reply(text("choose_language", self.lang), choices=choices, language=self.lang)]
         return [self._help_reply(text("unknown_command", self.lang))]
 
     def _intent_answer(self, action: str) -> str | None:
-        entry = next((e for e in self.kb.entries.values() if e.action == action), None)
+        entry = self.kb.intent(action)
         return entry.text(self.lang).answer if entry else None
 
     def _entry(self, m: Match) -> Entry:
@@ -468,18 +462,9 @@ class _Turn:
         return sorted(out, key=lambda m: -m.score)
 
     def _choice(self, payload: str) -> list[Reply]:
-        if payload == CHOICE_CONFIRM_DELETE:
-            self.deleted = True
-            if self.d.book is None:
-                return [Reply(text("data_deleted", self.lang), language=self.lang)]
-            self.reminders.forget()
-            return [Reply(text("data_deleted_reminders", self.lang), language=self.lang)]
-        if payload == CHOICE_KEEP:
-            self.state.pending_choices = ()
-            return [Reply(text("data_kept", self.lang), language=self.lang)]
         if payload.startswith(CHOICE_LANGUAGE):
             return self._set_language(payload[len(CHOICE_LANGUAGE):])
-        flow = self.reminders.choice(payload)
+        flow = self._flow_answer(self.flows.choice(payload, self.lang))
         if flow is not None:
             return flow
         if payload.startswith(CHOICE_ENTRY):
@@ -500,20 +485,12 @@ class _Turn:
             return [self._help_reply(greeting or entry.text(self.lang).answer, entry.id)]
         if action == "language":
             return self._switch_language(self._wanted_language())
-        if action == "delete_data":
-            return [replace(self._ask_delete(entry.text(self.lang).answer), entry_id=entry.id)]
-        flow = self.reminders.intent(action, entry.text(self.lang).answer) if action else None
+        flow = self._flow_answer(self.flows.intent(action, entry.text(self.lang).answer, self.lang)) if action else None
         if flow is not None:
             return [replace(r, entry_id=r.entry_id or entry.id) for r in flow]
         if action == "human":
             return [Reply(entry.text(self.lang).answer + "\n\n" + self._phone_line(), language=self.lang, entry_id=entry.id)]
         return [Reply(entry.text(self.lang).answer, language=self.lang, entry_id=entry.id)]
-
-    def _ask_delete(self, question: str) -> Reply:
-        # Never delete on a guess of the matcher: the citizen confirms with a button or "1".
-        choices = (Button(text("confirm_delete", self.lang), payload=CHOICE_CONFIRM_DELETE), Button(text("keep_data", self.lang), payload=CHOICE_KEEP))
-        self.state.pending_choices = (CHOICE_CONFIRM_DELETE, CHOICE_KEEP)
-        return Reply(question, choices=choices, language=self.lang)
 
     def _answer(self, entry: Entry) -> Reply:
         local = entry.text(self.lang)
