@@ -205,8 +205,9 @@ class _Turn:
         now = self.dialogue.clock()
         offsets = self.settings.office_reminder_offsets or {}
         return FlowSetup(
-            self.dialogue.book, self.kb, now if now.tzinfo else now.astimezone(), lambda said: self.dialogue.office_named(self.kb, said),
-            self.dialogue.states, self.dialogue.unanswered, self.settings.reminder_offsets, offsets, self.settings.reminder_quiet_hours,
+            book=self.dialogue.book, kb=self.kb, now=now if now.tzinfo else now.astimezone(),
+            office_named=lambda said: self.dialogue.office_named(self.kb, said), states=self.dialogue.states, unanswered=self.dialogue.unanswered,
+            offsets=self.settings.reminder_offsets, office_offsets=offsets, quiet=self.settings.reminder_quiet_hours,
         )
 
     def _flow_answer(self, replies: list[Reply] | None) -> list[Reply] | None:

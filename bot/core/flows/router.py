@@ -45,14 +45,14 @@ class Flows:
         self.setup = setup
         self._chat_state = chat_state
         self._state = FlowState(chat_state)
-        parts = (setup, self._state, message, said)
+        shared = (setup, self._state, message, said)
         self.said = said
-        self.appointment = AppointmentFlow(*parts)
-        self.reminder_list = ReminderListFlow(*parts)
-        self.booking_link = BookingLinkFlow(*parts)
-        self.case_status = CaseStatusFlow(*parts)
-        self.waste_collection = WasteCollectionFlow(*parts)
-        self.privacy = PrivacyFlow(*parts)
+        self.appointment = AppointmentFlow(*shared)
+        self.reminder_list = ReminderListFlow(*shared)
+        self.booking_link = BookingLinkFlow(*shared)
+        self.case_status = CaseStatusFlow(*shared)
+        self.waste_collection = WasteCollectionFlow(*shared)
+        self.privacy = PrivacyFlow(*shared)
 
     @property
     def language(self) -> str:
