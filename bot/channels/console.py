@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.channels.commands import split_command
 from bot.channels.markup import reply_as_plain
+from bot.core.chat_commands import CHAT_COMMANDS
 from bot.core.dialogue import Dialogue
 from bot.core.models import Incoming
 
@@ -34,7 +34,7 @@ def run_console(dialogue: Dialogue, stdin: TextIO, stdout: TextIO, before_each: 
 
 def incoming(line: str) -> Incoming:
     """A typed line as the core sees it: "/termin morgen 9 Uhr" is a command, as on Telegram."""
-    command = split_command(line)
+    command = CHAT_COMMANDS.split(line)
     if command is not None:
         return Incoming(channel="console", chat_id="console", text="", command=command[0], argument=command[1])
     return Incoming(channel="console", chat_id="console", text=line)

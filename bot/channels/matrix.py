@@ -51,8 +51,8 @@ from nio import (
 from nio.api import MessageDirection
 from nio.exceptions import LocalProtocolError
 
-from bot.channels.commands import split_command
 from bot.channels.markup import to_html, to_html_lines, to_plain
+from bot.core.chat_commands import CHAT_COMMANDS, CommandKey
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
 from bot.core.texts import text as core_text
@@ -95,10 +95,19 @@ class MatrixSettings:
 def incoming_from_text(room_id: str, text: str, profile: str = "default") -> Incoming:
     """A message the bot answers, as the core sees it: "!link <token>", "!termin 3.12. 10:30" or
     "/help" become commands when the core knows them; everything else is text."""
-    command = split_command(text)
+    command = CHAT_COMMANDS.split(text)
     if command is not None:
         return Incoming(CHANNEL, room_id, "", profile=profile, command=command[0], argument=command[1])
     return Incoming(CHANNEL, room_id, text, profile=profile)
+
+
+def with_command_help(incoming: Incoming, replies: Sequence[Reply]) -> Sequence[Reply]:
+    """Matrix has no command menu: the answer to "!help" also lists the commands."""
+    command = CHAT_COMMANDS.find(incoming.command) if incoming.command else None
+    if command is None or command.key is not CommandKey.HELP or not replies:
+        return replies
+    lang = replies[-1].language
+    return [*replies, Reply(CHAT_COMMANDS.help_text(lang, "!"), language=lang)]
 
 
 @dataclass
@@ -474,7 +483,7 @@ class MatrixChannel:
         lock = self._room_locks.setdefault(room.room_id, asyncio.Lock())
         async with self._slots, lock:  # bounded overall, in order within a room
             # inline, as in the Telegram adapter (cached state, ~1 ms)
-            replies = self._handle(incoming) if incoming is not None else [_TEXT_ONLY]
+            replies = with_command_help(incoming, self._handle(incoming)) if incoming is not None else [_TEXT_ONLY]
             for index, reply in enumerate(replies):
                 await self._send(room.room_id, reply, _answer_txn(event.event_id, index), relation)
 

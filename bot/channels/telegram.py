@@ -61,6 +61,7 @@ from bot.channels.splitting import split_message
 from bot.channels.telegram_http import AiohttpRequest, ServerError, json_request
 from bot.channels.telegram_limits import FloodLimits
 from bot.config import ProfileConfig
+from bot.core.chat_commands import CHAT_COMMANDS
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
 from bot.core.texts import text as core_text
@@ -122,6 +123,7 @@ class TelegramSettings:
     overall_per_second: float = 30.0  # Telegram's limit for one bot; 0 lifts it (benchmarks, local Bot API)
     poll_timeout: float = 10.0
     send_timeout: float = 30.0  # seconds to wait for Telegram's answer to a send; none is resent after it
+    language: str = "de"  # the profile's default language: the command menu's for apps in a language the commands lack
 
     @classmethod
     def from_profile(cls, profile: ProfileConfig) -> TelegramSettings:
@@ -132,7 +134,8 @@ class TelegramSettings:
         secrets = telegram_secrets(profile, t)
         return cls(token=secrets.token, profile=profile.name, base_url=t.base_url, webhook_url=t.webhook_url,
                    webhook_secret=secrets.webhook_secret, listen=t.listen, port=t.port, url_path=t.url_path,
-                   overall_per_second=t.overall_per_second, per_chat_per_second=t.per_chat_per_second)
+                   overall_per_second=t.overall_per_second, per_chat_per_second=t.per_chat_per_second,
+                   language=profile.default_language)
 
 
 class TelegramChannel:
@@ -252,18 +255,13 @@ class TelegramChannel:
         return web.Response(status=200)
 
     async def _set_commands(self) -> None:
-        commands = [
-            BotCommand("start", "Start / Begrüßung"),
-            BotCommand("help", "Help / Hilfe"),
-            BotCommand("menu", "Topics / Themen"),
-            BotCommand("language", "Language / Sprache"),
-            BotCommand("termin", "Terminerinnerung / appointment reminder"),
-            BotCommand("erinnerungen", "Meine Erinnerungen / my reminders"),
-            BotCommand("meinedaten", "Meine Daten / my data"),
-            BotCommand("loeschen", "Daten löschen / delete my data"),
-        ]
+        """The command menu: in each language the commands have, for apps set to it, and in the
+        profile's language for every other app."""
+        menus: list[tuple[str | None, str]] = [(None, self.settings.language), *((lang, lang) for lang in CHAT_COMMANDS.languages)]
         try:
-            await self.app.bot.set_my_commands(commands)
+            for language_code, lang in menus:
+                commands = [BotCommand(name, description) for name, description in CHAT_COMMANDS.menu(lang)]
+                await self.app.bot.set_my_commands(commands, language_code=language_code)
         except TelegramError as exc:  # a cosmetic call: never keep the bot from starting
             log.warning("could not set bot commands: %s", type(exc).__name__)
 

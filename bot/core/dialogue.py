@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz
 
+from bot.core.chat_commands import CHAT_COMMANDS, CommandKey
 from bot.core.conversation import (
     LIST_LANGUAGE,
     NO_OFFICE,
@@ -31,6 +32,7 @@ from bot.core.conversation import (
     worth_noting,
 )
 from bot.core.facets import ONLINE, WHERE, asked_facet, asked_language, facet_lines, names_no_topic
+from bot.core.flows.router import CHOICE_CONFIRM_DELETE, NO_CHOICES, YES_CHOICES, Flows, FlowSetup
 from bot.core.hours import HolidayCheck, no_holidays, open_line
 from bot.core.knowledge import KnowledgeBase
 from bot.core.live import Snapshot
@@ -41,7 +43,6 @@ from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserSt
 from bot.core.notices import office_buttons
 from bot.core.office_hours import HoursAsk, hours_answer, hours_follow_up, hours_question, without_hours_words
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
-from bot.core.reminder_flows import CHOICE_NO, CHOICE_YES, ReminderFlows, ReminderSetup
 from bot.core.schedule import QuietHours
 from bot.core.texts import language_name, text
 
@@ -49,17 +50,6 @@ log = logging.getLogger(__name__)
 
 CHOICE_ENTRY = "entry:"
 CHOICE_LANGUAGE = "lang:"
-# Commands the dialogue handles (adapters pass any command on; unknown ones get a polite reply).
-COMMANDS = frozenset({
-    "start", "help", "menu", "hilfe", "language", "sprache",
-    "termin", "appointment", "erinnerungen", "reminders", "link", "status", "muell", "waste",  # bot/core/reminder_flows.py
-    "meinedaten", "mydata", "loeschen", "delete",
-})
-CHOICE_CONFIRM_DELETE = "delete:yes"
-CHOICE_KEEP = "delete:no"
-# What "ja" and "nein" pick among the offered choices.
-YES_CHOICES = frozenset({CHOICE_CONFIRM_DELETE, CHOICE_YES})
-NO_CHOICES = frozenset({CHOICE_KEEP, CHOICE_NO})
 SMALL_TALK = frozenset({"greeting", "thanks", "goodbye", "small_talk"})  # intent actions that are not topics
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}
 # Control, zero-width and direction-override characters, and lone UTF-16 surrogates (valid in JSON,
@@ -161,9 +151,6 @@ class Dialogue:
         turn = _Turn(self, snap, msg, state)
         try:
             replies = turn.run()
-            if turn.deleted:
-                self.unanswered.forget(msg.chat)
-                self.states.forget(msg.chat)
         except Exception as exc:
             # Reminders, the data export and deleting need the database, and fail while it is
             # away (questions do not: the state store falls back to memory, the logs buffer).
@@ -174,7 +161,7 @@ class Dialogue:
         for reply in replies:
             if reply.entry_id is not None:
                 turn.used("answer", (reply.entry_id,))
-        if not turn.deleted:
+        if not turn.flows.deleted:
             self.states.save(msg.chat, turn.state)
         return replies
 
@@ -183,16 +170,15 @@ class _Turn:
     """The working state of one handled message."""
 
     def __init__(self, dialogue: Dialogue, snap: Snapshot, msg: Incoming, state: UserState) -> None:
-        self.d = dialogue
-        self.s = dialogue.settings
+        self.dialogue = dialogue
+        self.settings = dialogue.settings
         self.kb = snap.knowledge
         self.matcher = snap.matcher
         self.msg = msg
         self.state = replace(state)
-        self.deleted = False
         self.text = _clean(msg.text)
         self.argument = _clean(msg.argument)
-        hint = msg.language_hint if self.s.use_language_hint else None
+        hint = msg.language_hint if self.settings.use_language_hint else None
         # A message in a language answers in it; the chat's chosen language, then the language of
         # the last reply, decide only for messages that carry none ("1", "ok", a name, an emoji).
         # Function words decide first; a script or letters of another language outweigh the
@@ -206,29 +192,37 @@ class _Turn:
         self.hint = hint
         carried = state.extra.get(REPLY_LANGUAGE) if state.language is None else None
         lang = evidence or (carried if carried in self.kb.languages else self.chat_language())
-        self.lang = lang if lang in self.kb.languages else self.s.default_language
+        self.lang = lang if lang in self.kb.languages else self.settings.default_language
         self.text_lang = evidence or self.lang
         self.message_lang = self.lang  # the reply's language unless the message picks from a list
-        self.reminders = ReminderFlows(self, self._reminder_setup())
+        self.flows = Flows(self._flow_setup(), msg, self.text, self.state)
 
     def chat_language(self) -> str:
         """The chat's language: chosen, else the chat app's, else the profile's default."""
-        return next((code for code in (self.state.language, self.hint) if code in self.kb.languages), self.s.default_language)
+        return next((code for code in (self.state.language, self.hint) if code in self.kb.languages), self.settings.default_language)
 
-    def _reminder_setup(self) -> ReminderSetup:
-        now = self.d.clock()
-        offsets = self.s.office_reminder_offsets or {}
-        return ReminderSetup(
-            self.d.book, self.kb, now if now.tzinfo else now.astimezone(), lambda said: self.d.office_named(self.kb, said),
-            self.s.reminder_offsets, offsets, self.s.reminder_quiet_hours, self.d.states, self.d.unanswered,
+    def _flow_setup(self) -> FlowSetup:
+        now = self.dialogue.clock()
+        offsets = self.settings.office_reminder_offsets or {}
+        return FlowSetup(
+            book=self.dialogue.book, kb=self.kb, now=now if now.tzinfo else now.astimezone(),
+            office_named=lambda said: self.dialogue.office_named(self.kb, said), states=self.dialogue.states, unanswered=self.dialogue.unanswered,
+            offsets=self.settings.reminder_offsets, office_offsets=offsets, quiet=self.settings.reminder_quiet_hours,
         )
+
+    def _flow_answer(self, replies: list[Reply] | None) -> list[Reply] | None:
+        """A flow's replies; the turn goes on in their language (a flow answers "ja" or "2" in the
+        language it began in)."""
+        if replies is not None:
+            self.lang = self.flows.language
+        return replies
 
     def run(self) -> list[Reply]:
         replies = self._route()
-        self.reminders.settle()
+        self.flows.settle()
         topics = [r.entry_id for r in replies if r.entry_id in self.kb.entries and self.kb.entries[r.entry_id].kind is not Kind.INTENT]
         if topics:
-            remember_topic(self.state, topics[-1], self.d.clock())
+            remember_topic(self.state, topics[-1], self.dialogue.clock())
         # A number or "das zweite" typed next is answered in the language of the list it picks from.
         extra = {k: v for k, v in self.state.extra.items() if k != LIST_LANGUAGE}
         if self.state.pending_choices:
@@ -256,7 +250,7 @@ class _Turn:
             picked = self._pick(offered, int(stripped) if number else None)
             if picked is not None:
                 return picked
-        elif (number or answer_word(self.text) is not None or position_word(self.text, 1) is not None) and not self.reminders.asking:
+        elif (number or answer_word(self.text) is not None or position_word(self.text, 1) is not None) and not self.flows.asking:
             # "1" or "ja" answers a question that is not open: say so, rather than search the
             # knowledge for "1" and note it for the team as an unanswered question.
             return [Reply(text("nothing_pending", self.lang), language=self.lang)]
@@ -268,20 +262,20 @@ class _Turn:
         matches = self._usable(result.matches)
         # A needless "call 112" costs a glance, a missed emergency far more: an emergency entry
         # that leads the ranking counts from the lower bar at which the fallback suggests topics.
-        leading = matches[:1] if matches and matches[0].score >= self.s.suggest_at else []
-        answered = [m for m in matches if m.score >= self.s.threshold]
+        leading = matches[:1] if matches and matches[0].score >= self.settings.suggest_at else []
+        answered = [m for m in matches if m.score >= self.settings.threshold]
         emergency = next((m for m in leading + answered if self._entry(m).emergency), None)
         if emergency is not None:
             # 110/112 first, always; a question that also matched something else gets that too.
             self.state.pending_choices = ()
             replies = [self._answer(self._entry(emergency))]
             others = [m for m in matches if m.entry_id != emergency.entry_id]
-            if others and others[0].score >= self.s.threshold and self._entry(others[0]).kind is not Kind.INTENT:
+            if others and others[0].score >= self.settings.threshold and self._entry(others[0]).kind is not Kind.INTENT:
                 replies.append(self._answer(self._entry(others[0])))
             return replies
         # After the emergency check, before the matcher's verdict: an answer to the reminder flow's
         # question, or a message that carries a reminder's details itself.
-        flow = self.reminders.resume() or self.reminders.detect()
+        flow = self._flow_answer(self.flows.resume(self.lang) or self.flows.detect(self.lang))
         if flow is not None:
             return flow
         hours = self._hours()
@@ -290,11 +284,11 @@ class _Turn:
         follow_up = self._follow_up()
         if follow_up is not None:
             return follow_up
-        if not matches or matches[0].score < self.s.threshold or (insulting(self.text) and self._entry(matches[0]).action in SMALL_TALK):
+        if not matches or matches[0].score < self.settings.threshold or (insulting(self.text) and self._entry(matches[0]).action in SMALL_TALK):
             return self._fallback(matches)
         best = matches[0]
         runner = matches[1] if len(matches) > 1 else None
-        if runner and runner.score >= self.s.threshold and best.score - runner.score < self.s.ambiguity_gap:
+        if runner and runner.score >= self.settings.threshold and best.score - runner.score < self.settings.ambiguity_gap:
             # Small talk is no topic to choose ("Did you mean: 1. Greeting?"): "Guten Tag, eine
             # Frage zum Sperrmüll" answers the topic; a topic just behind small talk is asked about.
             topics = [m.entry_id for m in (best, runner) if self._entry(m).action not in SMALL_TALK]
@@ -324,7 +318,7 @@ class _Turn:
                 return self._choice(no[0])
             if all(p.startswith(CHOICE_ENTRY) for p in offered):
                 return [Reply(text("choice_declined", self.lang), language=self.lang)]
-        if (position is not None or said is not None) and not self.reminders.asking:
+        if (position is not None or said is not None) and not self.flows.asking:
             # A number outside the list, or "ja" to a list of several: the list stays open.
             self.state.pending_choices = offered
             return [Reply(text("choose_number", self.lang), language=self.lang)]
@@ -355,16 +349,16 @@ class _Turn:
         """A question about when an office is open, answered from its hours; None when the message
         asks no such thing or names no office (the general entry on opening hours answers that)."""
         ask = hours_question(self.text)
-        office_id = self.d.office_named(self.kb, self.text)
+        office_id = self.dialogue.office_named(self.kb, self.text)
         if ask is None:
             # "und am Sonntag?", "und das Standesamt?" right after an answer about opening hours.
-            last = last_office(self.state, self.d.clock(), self.s.context_minutes)
-            if last is None or not hours_follow_up(self.text, self.d.office_words(self.kb)):
+            last = last_office(self.state, self.dialogue.clock(), self.settings.context_minutes)
+            if last is None or not hours_follow_up(self.text, self.dialogue.office_words(self.kb)):
                 return None
             office_id = office_id or (last if last != NO_OFFICE else None)
             ask = HoursAsk(explicit=True, shop=False)
         if office_id is None and ask.shop:
-            remember_office(self.state, NO_OFFICE, self.d.clock())  # "und das Bürgerbüro?" may follow
+            remember_office(self.state, NO_OFFICE, self.dialogue.clock())  # "und das Bürgerbüro?" may follow
             return [Reply(text("shop_hours", self.lang), language=self.lang)]
         if office_id is None and not ask.named_only:
             office_id = self._topic_office()
@@ -372,17 +366,17 @@ class _Turn:
         if office is None:
             return None
         self.state.pending_choices = ()
-        if self.s.hours_entry in self.kb.entries:
-            self.used("answer", (self.s.hours_entry,))  # staff reports count it with the entry on opening hours
-        remember_office(self.state, office.id, self.d.clock())
-        body = hours_answer(office, self.text, self.d.clock(), self.lang, self.d.is_holiday)
+        if self.settings.hours_entry in self.kb.entries:
+            self.used("answer", (self.settings.hours_entry,))  # staff reports count it with the entry on opening hours
+        remember_office(self.state, office.id, self.dialogue.clock())
+        body = hours_answer(office, self.text, self.dialogue.clock(), self.lang, self.dialogue.is_holiday)
         return [Reply(body, buttons=office_buttons(office.id, self.kb, self.lang), language=self.lang)]
 
     def _last_entry(self) -> Entry | None:
         """The topic answered last in this chat, while it is fresh and still valid."""
-        topic = last_topic(self.state, self.d.clock(), self.s.context_minutes)
+        topic = last_topic(self.state, self.dialogue.clock(), self.settings.context_minutes)
         entry = self.kb.entries.get(topic) if topic else None
-        return entry if entry is not None and entry.is_valid_on(self.d.clock().date()) else None
+        return entry if entry is not None and entry.is_valid_on(self.dialogue.clock().date()) else None
 
     def _follow_up(self) -> list[Reply] | None:
         """One side of the last topic ("Was kostet das?", "how long?", "wo ist das?"); None when the
@@ -420,66 +414,58 @@ class _Turn:
         rest = without_hours_words(self.text)
         found = self._usable(self.matcher.match(rest, self.text_lang, k=3).matches) if rest else []
         best = found[0] if found else None
-        if best is not None and best.score >= self.s.threshold and best.entry_id != self.s.hours_entry:
+        if best is not None and best.score >= self.settings.threshold and best.entry_id != self.settings.hours_entry:
             entry = self._entry(best)
             if entry.office and entry.kind is not Kind.INTENT:
                 return entry.office
         last = self._last_entry()
-        asked = last_office(self.state, self.d.clock(), self.s.context_minutes)
+        asked = last_office(self.state, self.dialogue.clock(), self.settings.context_minutes)
         if asked is not None and asked != NO_OFFICE and (last is None or self.state.extra.get(OFFICE_AT, "") >= self.state.extra.get(TOPIC_AT, "")):
             return asked  # the office whose hours were asked last is the fresher topic
         return last.office if last is not None else None
 
-    def _command(self, command: str) -> list[Reply]:
-        handled = self.reminders.command(command, self.argument)
+    def _command(self, typed: str) -> list[Reply]:
+        command = CHAT_COMMANDS.find(typed)
+        if command is None:
+            return [self._help_reply(text("unknown_command", self.lang))]
+        handled = self._flow_answer(self.flows.command(command.key, self.argument, self.lang))
         if handled is not None:
             return handled
-        if command in ("loeschen", "delete"):
-            return [self._ask_delete(self._intent_answer("delete_data") or text("confirm_delete_question", self.lang))]
-        if command == "start":
-            greeting = self.s.greeting.get(self.lang) if self.s.greeting else None
+        if command.key is CommandKey.START:
+            greeting = self.settings.greeting.get(self.lang) if self.settings.greeting else None
             intro = greeting or self._intent_answer("greeting") or text("not_understood", self.lang)
             return [self._help_reply(intro)]
-        if command in ("help", "menu", "hilfe"):
+        if command.key in (CommandKey.HELP, CommandKey.MENU):
             return [self._help_reply(self._intent_answer("help") or text("popular", self.lang))]
-        if command in ("language", "sprache"):
+        if command.key is CommandKey.LANGUAGE:
             choices = tuple(Button(LANGUAGE_NAMES.get(lang, lang), payload=CHOICE_LANGUAGE + lang) for lang in self.kb.languages)
             self.state.pending_choices = tuple(CHOICE_LANGUAGE + lang for lang in self.kb.languages)
             return [Reply(text("choose_language", self.lang), choices=choices, language=self.lang)]
         return [self._help_reply(text("unknown_command", self.lang))]
 
     def _intent_answer(self, action: str) -> str | None:
-        entry = next((e for e in self.kb.entries.values() if e.action == action), None)
+        entry = self.kb.intent(action)
         return entry.text(self.lang).answer if entry else None
 
     def _entry(self, m: Match) -> Entry:
         return self.kb.entries[m.entry_id]
 
     def _usable(self, matches: tuple[Match, ...]) -> list[Match]:
-        today = self.d.clock().date()
+        today = self.dialogue.clock().date()
         out = []
         for m in matches:
             entry = self.kb.entries.get(m.entry_id)
             if entry is None or not entry.is_valid_on(today):
                 continue
-            if self.s.preferred_tags and entry.tags & self.s.preferred_tags:
-                m = Match(m.entry_id, min(1.0, m.score + self.s.preference_bonus))
+            if self.settings.preferred_tags and entry.tags & self.settings.preferred_tags:
+                m = Match(m.entry_id, min(1.0, m.score + self.settings.preference_bonus))
             out.append(m)
         return sorted(out, key=lambda m: -m.score)
 
     def _choice(self, payload: str) -> list[Reply]:
-        if payload == CHOICE_CONFIRM_DELETE:
-            self.deleted = True
-            if self.d.book is None:
-                return [Reply(text("data_deleted", self.lang), language=self.lang)]
-            self.reminders.forget()
-            return [Reply(text("data_deleted_reminders", self.lang), language=self.lang)]
-        if payload == CHOICE_KEEP:
-            self.state.pending_choices = ()
-            return [Reply(text("data_kept", self.lang), language=self.lang)]
         if payload.startswith(CHOICE_LANGUAGE):
             return self._set_language(payload[len(CHOICE_LANGUAGE):])
-        flow = self.reminders.choice(payload)
+        flow = self._flow_answer(self.flows.choice(payload, self.lang))
         if flow is not None:
             return flow
         if payload.startswith(CHOICE_ENTRY):
@@ -496,24 +482,16 @@ class _Turn:
             return [self._answer(entry)]
         action = entry.action
         if action in ("greeting", "help"):
-            greeting = self.s.greeting.get(self.lang) if self.s.greeting and action == "greeting" else None
+            greeting = self.settings.greeting.get(self.lang) if self.settings.greeting and action == "greeting" else None
             return [self._help_reply(greeting or entry.text(self.lang).answer, entry.id)]
         if action == "language":
             return self._switch_language(self._wanted_language())
-        if action == "delete_data":
-            return [replace(self._ask_delete(entry.text(self.lang).answer), entry_id=entry.id)]
-        flow = self.reminders.intent(action, entry.text(self.lang).answer) if action else None
+        flow = self._flow_answer(self.flows.intent(action, entry.text(self.lang).answer, self.lang)) if action else None
         if flow is not None:
             return [replace(r, entry_id=r.entry_id or entry.id) for r in flow]
         if action == "human":
             return [Reply(entry.text(self.lang).answer + "\n\n" + self._phone_line(), language=self.lang, entry_id=entry.id)]
         return [Reply(entry.text(self.lang).answer, language=self.lang, entry_id=entry.id)]
-
-    def _ask_delete(self, question: str) -> Reply:
-        # Never delete on a guess of the matcher: the citizen confirms with a button or "1".
-        choices = (Button(text("confirm_delete", self.lang), payload=CHOICE_CONFIRM_DELETE), Button(text("keep_data", self.lang), payload=CHOICE_KEEP))
-        self.state.pending_choices = (CHOICE_CONFIRM_DELETE, CHOICE_KEEP)
-        return Reply(question, choices=choices, language=self.lang)
 
     def _answer(self, entry: Entry) -> Reply:
         local = entry.text(self.lang)
@@ -532,7 +510,7 @@ class _Turn:
 
     def _office_for(self, entry: Entry) -> Office | None:
         """The office the user named ("Ist das Standesamt offen?"), else the entry's own."""
-        named = self.d.office_named(self.kb, self.text)
+        named = self.dialogue.office_named(self.kb, self.text)
         if named is not None:
             return self.kb.offices[named]
         return self.kb.offices.get(entry.office) if entry.office else None
@@ -543,20 +521,20 @@ class _Turn:
         return contact + "\n" + self._open_line(office)
 
     def _open_line(self, office: Office) -> str:
-        return open_line(office, self.d.clock(), self.lang, self.d.is_holiday)
+        return open_line(office, self.dialogue.clock(), self.lang, self.dialogue.is_holiday)
 
     def _phone_line(self) -> str:
-        office = self.kb.offices.get(self.s.phone_office)
+        office = self.kb.offices.get(self.settings.phone_office)
         if office is None:
             return ""
         return text("fallback_phone", self.lang, office=office.name(self.lang), phone=office.phone) + "\n" + self._open_line(office)
 
     def _fallback(self, matches: list[Match]) -> list[Reply]:
-        near = [m.entry_id for m in matches[:3] if m.score >= self.s.suggest_at and self._entry(m).kind is not Kind.INTENT]
+        near = [m.entry_id for m in matches[:3] if m.score >= self.settings.suggest_at and self._entry(m).kind is not Kind.INTENT]
         if near:
             # Unsure, but not lost: asking back costs the citizen one tap, a wrong answer more.
             return [self._offer(near, text("did_you_mean", self.lang))]
-        chat = bool(matches) and self._entry(matches[0]).action in SMALL_TALK and matches[0].score >= self.s.suggest_at
+        chat = bool(matches) and self._entry(matches[0]).action in SMALL_TALK and matches[0].score >= self.settings.suggest_at
         if chat and self._entry(matches[0]).action == "small_talk" and not insulting(self.text):
             # Its answer only says what the bot is for: no harm in giving it on a weaker match.
             return self._respond(self._entry(matches[0]))
@@ -564,7 +542,7 @@ class _Turn:
         # none of the city's business would bury them.
         noted = worth_noting(self.text) and not chat and not self._listed_off_topic()
         if noted:
-            self.d.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d.clock(), self.msg.chat)
+            self.dialogue.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.dialogue.clock(), self.msg.chat)
         self.used("out_of_scope", ())
         self.state.pending_choices = ()
         body = text("fallback" if noted else "fallback_unnoted", self.lang)
@@ -583,14 +561,14 @@ class _Turn:
         return Reply(intro, choices=choices, language=self.lang)
 
     def _help_reply(self, intro: str, entry_id: str | None = None) -> Reply:
-        popular = [e for e in self.s.popular if e in self.kb.entries]
+        popular = [e for e in self.settings.popular if e in self.kb.entries]
         if not popular:
             return Reply(intro, language=self.lang, entry_id=entry_id)
         reply = self._offer(popular, intro + "\n\n" + text("popular", self.lang), "menu")
         return replace(reply, entry_id=entry_id)
 
     def used(self, kind: UsageKind, entry_ids: tuple[str, ...]) -> None:
-        self.d.usage.record(kind, entry_ids, self.msg.channel, self.lang, self.d.clock(), self.msg.profile)
+        self.dialogue.usage.record(kind, entry_ids, self.msg.channel, self.lang, self.dialogue.clock(), self.msg.profile)
 
     def _wanted_language(self) -> str | None:
         """The language a message asks for ("English please"); the other one when it names none
@@ -617,7 +595,7 @@ class _Turn:
         """Which languages the bot understands, in each of them: the message was in another one,
         or asked for one ("Do you speak Ukrainian?")."""
         # Someone writing in another language more likely reads English than German.
-        first = self.message_lang if self.foreign is None else "en" if "en" in self.kb.languages else self.s.default_language
+        first = self.message_lang if self.foreign is None else "en" if "en" in self.kb.languages else self.settings.default_language
         order = sorted(self.kb.languages, key=lambda code: code != first)
         lines = []
         for lang in order:

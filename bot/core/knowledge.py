@@ -65,6 +65,10 @@ class KnowledgeBase:
     # Questions no entry should answer (``off_topic:`` files): the matcher learns to score them low.
     off_topic: list[QuestionRef] = field(default_factory=list)
 
+    def intent(self, action: str) -> Entry | None:
+        """The intent entry that stands for ``action`` (the greeting, the help text, the question before deleting)."""
+        return next((entry for entry in self.entries.values() if entry.action == action), None)
+
     def examples(self) -> Iterator[QuestionRef]:
         """What the matcher learns from: every example question, and each title as one more."""
         for entry in self.entries.values():

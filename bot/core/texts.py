@@ -110,6 +110,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "In welcher Sprache soll ich antworten? / Which language should I answer in?",
         "en": "Which language should I answer in? / In welcher Sprache soll ich antworten?",
     },
+    "commands_heading": {
+        "de": "Diese Befehle verstehe ich (mit „!“ oder „/“ am Anfang):",
+        "en": "These are the commands I understand (starting with “!” or “/”):",
+    },
     "unknown_command": {
         "de": "Diesen Befehl kenne ich nicht. Schreiben Sie Ihre Frage einfach als Text.",
         "en": "I do not know that command. Just type your question as text.",
@@ -153,7 +157,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "web_messages": {"de": "Unterhaltung", "en": "Conversation"},
     "today": {"de": "heute", "en": "today"},
     "tomorrow": {"de": "morgen", "en": "tomorrow"},
-    # --- reminders (bot/core/reminder_flows.py) ---
+    # --- reminders and the chat's data (bot/core/flows) ---
     "reminders_unavailable": {
         "de": "Erinnerungen gibt es in diesem Chat leider nicht. Ihre Terminbestätigung enthält alle Angaben; Fragen beantwortet das Bürgertelefon.",
         "en": "Sorry, reminders are not available in this chat. Your booking confirmation has all the details; the citizens' phone line answers questions.",

@@ -5,16 +5,11 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
-from bot.channels.commands import split_command
 from bot.channels.console import incoming, run_console
 from tests.conftest import CollectingChannel
 
 
 def test_typed_commands_are_commands_and_everything_else_is_text() -> None:
-    assert split_command("/termin morgen 9 Uhr") == ("termin", "morgen 9 Uhr")
-    assert split_command("!LINK  abc ") == ("link", "abc")
-    assert split_command("/unbekannt x") is None and split_command("termin morgen") is None and split_command("") is None
-    assert split_command("/start " + "x" * 500) == ("start", "x" * 64)
     line = incoming("/hilfe")
     assert (line.command, line.text) == ("hilfe", "")
     assert incoming("Perso beantragen").text == "Perso beantragen"

@@ -19,9 +19,11 @@ from nio import (
     SyncResponse,
 )
 
-from bot.channels.matrix import MatrixChannel, MatrixSettings, incoming_from_text
+from bot.channels.matrix import MatrixChannel, MatrixSettings, incoming_from_text, with_command_help
+from bot.core.chat_commands import CHAT_COMMANDS
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
+from bot.core.models import Reply
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.texts import text as core_text
 from bot.ops.logs import MASK, forget_secrets, redact
@@ -455,6 +457,16 @@ def test_access_token_login_history_and_invite_filter(synapse: SynapseServer, ti
 def test_commands_from_text(text: str, command: str, argument: str) -> None:
     incoming = incoming_from_text("!room:example", text, profile="welcome")
     assert (incoming.command, incoming.argument, incoming.text, incoming.profile) == (command, argument, "", "welcome")
+
+
+@pytest.mark.parametrize(("text", "lang", "first_line"), [("!hilfe", "de", "!start – "), ("/help", "en", "!start – ")])
+def test_help_lists_the_commands_matrix_has_no_menu_for(text: str, lang: str, first_line: str) -> None:
+    answer = Reply("Was ich kann", language=lang)
+    replies = with_command_help(incoming_from_text("!room:example", text), [answer])
+    assert replies[0] is answer and replies[1].text == CHAT_COMMANDS.help_text(lang, "!")
+    assert replies[1].language == lang and replies[1].text.split("\n")[1].startswith(first_line)
+    assert with_command_help(incoming_from_text("!room:example", "!termin"), [answer]) == [answer]
+    assert with_command_help(incoming_from_text("!room:example", "help"), [answer]) == [answer]
 
 
 @pytest.mark.parametrize("text", ["link abc", "!frobnicate now", "!", "", "Wo ist mein Ausweis?"])

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from bot.channels.telegram import TelegramChannel, TelegramSettings
+from bot.core.chat_commands import CHAT_COMMANDS
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.models import Button, Incoming, Reply
@@ -76,6 +77,18 @@ def test_start_help_and_callback_choice(tiny_kb: Path) -> None:
         assert langs == ["lang:de", "lang:en"]
 
     run(scenario, dialogue_for(tiny_kb).handle)
+
+
+def test_the_command_menu_comes_from_the_command_registry() -> None:
+    async def scenario(fake: FakeBotApi) -> None:
+        default = '{"type": "default"}'
+        german, english, other = fake.commands[(default, "de")], fake.commands[(default, "en")], fake.commands[(default, "")]
+        assert [c["command"] for c in german] == [c.name("de") for c in CHAT_COMMANDS]
+        assert {"command": "termin", "description": "An einen Termin erinnern lassen"} in german
+        assert {"command": "mydata", "description": "See the data stored about me"} in english
+        assert other == english  # apps in other languages see the profile's language
+
+    run(scenario, lambda msg: [], language="en")
 
 
 def test_start_payload_reaches_the_core() -> None:

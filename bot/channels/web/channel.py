@@ -36,10 +36,10 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.channels.commands import split_command
 from bot.channels.markup import to_blocks
 from bot.channels.web.protocol import CLIENT_ID, SESSION_ID, Item, RateLimit, Session, Sessions
 from bot.config import Settings
+from bot.core.chat_commands import CHAT_COMMANDS
 from bot.core.models import Incoming, Reply
 from bot.core.texts import TEXTS
 from bot.core.texts import text as core_text
@@ -316,7 +316,7 @@ class WebChannel:
             return Incoming(CHANNEL, chat, "", hint, profile, command=command.lower()[:32])
         if isinstance(choice, str) and choice:
             return Incoming(CHANNEL, chat, "", hint, profile, choice=choice)
-        typed = split_command(said)
+        typed = CHAT_COMMANDS.split(said)
         if typed is not None:
             return Incoming(CHANNEL, chat, "", hint, profile, command=typed[0], argument=typed[1])
         return Incoming(CHANNEL, chat, said, hint, profile)

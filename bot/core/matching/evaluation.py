@@ -49,7 +49,7 @@ class Prediction:
 
 @dataclass
 class Report:
-    n: int
+    questions: int  # how many questions were scored
     in_scope_accuracy: float
     oos_recall: float | None
     false_rejection_rate: float
@@ -59,7 +59,7 @@ class Report:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "n": self.n,
+            "n": self.questions,
             "in_scope_accuracy": round(self.in_scope_accuracy, 4),
             "oos_recall": None if self.oos_recall is None else round(self.oos_recall, 4),
             "false_rejection_rate": round(self.false_rejection_rate, 4),
@@ -88,7 +88,7 @@ def score(predictions: Sequence[Prediction], threshold: float, ms_per_query: flo
     misses = [p for p in ins if not (p.score >= threshold and p.entry_id == p.item.expect)]
     misses += [p for p in oos if p.score >= threshold]
     return Report(
-        n=len(predictions),
+        questions=len(predictions),
         in_scope_accuracy=len(correct) / len(ins) if ins else 0.0,
         oos_recall=(sum(p.score < threshold for p in oos) / len(oos)) if oos else None,
         false_rejection_rate=(len(ins) - len(answered)) / len(ins) if ins else 0.0,
@@ -98,10 +98,10 @@ def score(predictions: Sequence[Prediction], threshold: float, ms_per_query: flo
     )
 
 
-def balanced(r: Report) -> float:
+def balanced(report: Report) -> float:
     """Accuracy + OOS recall, with false rejections above 7 % penalised, since an unanswered
     citizen costs more."""
-    return r.in_scope_accuracy + (r.oos_recall or 0.0) - 3.0 * max(0.0, r.false_rejection_rate - 0.07)
+    return report.in_scope_accuracy + (report.oos_recall or 0.0) - 3.0 * max(0.0, report.false_rejection_rate - 0.07)
 
 
 def choose_threshold(
