@@ -10,7 +10,7 @@ from bot.config import RemindersConfig
 from bot.core.models import ChatRef, NoticeKind
 from bot.core.schedule import QuietHours, plan_appointment
 from bot.reminders.queue import Due
-from bot.reminders.waste import WasteCalendar
+from bot.reminders.waste_calendar import WasteCalendar
 
 # Waste reminders are useless once the bins are out on the street: they go stale at this hour.
 _WASTE_STALE_AT = dt.time(6, 0)

@@ -25,9 +25,9 @@ from bot.reminders.link_keys import link_signer
 from bot.reminders.planning import ReminderPolicy
 from bot.reminders.service import ReminderService
 from bot.reminders.tokens import TokenSigner
-from bot.reminders.waste import WasteCalendar, load_calendars
+from bot.reminders.waste_calendar import WasteCalendar, load_calendars
 from bot.reminders.worker import Observe, ReminderWorker
-from bot.storage.reminder_book import SqlReminderBook
+from bot.reminders.book import SqlReminderBook
 
 if TYPE_CHECKING:
     from bot.app import Storage

@@ -20,7 +20,7 @@ from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.reminders.queue import Due, enqueue
 from bot.reminders.worker import ReminderWorker
 from bot.storage.blocked_chats import BlockedChats, block
-from bot.storage.reminder_book import SqlReminderBook
+from bot.reminders.book import SqlReminderBook
 from bot.storage.tables import BlockedChatRow, ReminderRow
 from tests.fakes.aio import reap_tasks
 from tests.fakes.telegram_api import FakeBotApi

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.waste import fraction_name
-from bot.reminders.waste import fractions_of, load_calendars
+from bot.reminders.waste_calendar import fractions_of, load_calendars
 
 HEAD = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//x//DE\r\nX-WR-CALNAME:Südstadt\r\n"
 
