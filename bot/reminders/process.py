@@ -21,13 +21,13 @@ from bot.core.models import Notice, Reply
 from bot.core.notices import render_notice
 from bot.core.ports import Deliverer
 from bot.credentials import secret
+from bot.reminders.book import SqlReminderBook
 from bot.reminders.link_keys import link_signer
 from bot.reminders.planning import ReminderPolicy
 from bot.reminders.service import ReminderService
 from bot.reminders.tokens import TokenSigner
 from bot.reminders.waste_calendar import WasteCalendar, load_calendars
 from bot.reminders.worker import Observe, ReminderWorker
-from bot.reminders.book import SqlReminderBook
 
 if TYPE_CHECKING:
     from bot.app import Storage

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine, insert, inspect, select, text
 
 from bot.core.models import ChatRef, LinkError, SubscriptionKind, UserState
+from bot.reminders.book import SqlReminderBook
 from bot.reminders.tokens import TokenSigner
 from bot.reminders.waste_calendar import load_calendars
 from bot.storage.chat_states import SqlUserStates
-from bot.reminders.book import SqlReminderBook
 from bot.storage.tables import AppointmentRow, CaseRow, ReminderRow
 from tests.reminders.helpers import POLICY, Clock, at
 
