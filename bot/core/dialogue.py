@@ -42,7 +42,7 @@ from bot.core.notices import office_buttons
 from bot.core.office_hours import HoursAsk, hours_answer, hours_follow_up, hours_question, without_hours_words
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
 from bot.core.reminder_flows import CHOICE_NO, CHOICE_YES, ReminderFlows, ReminderSetup
-from bot.core.schedule import QuietHours
+from bot.core.schedule import ReminderPolicy
 from bot.core.texts import language_name, text
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,8 @@ class DialogueSettings:
     # Whether the chat app's language (e.g. Telegram's language_code) counts when the user has not
     # chosen one; an English-first profile turns this off so a German phone still gets English.
     use_language_hint: bool = True
-    # How long before an appointment reminders go out ("1d", "1h"), as configured for the scheduler,
-    # so the dialogue can tell people truthfully which reminders will come.
-    reminder_offsets: tuple[str, ...] = ("1d", "1h")
-    office_reminder_offsets: dict[str, tuple[str, ...]] | None = None
-    reminder_quiet_hours: QuietHours = field(default_factory=QuietHours)
+    # The reminder rules the worker follows, so the dialogue tells people truthfully which reminders will come.
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     # The general entry about opening hours: its office is no topic a follow-up refers to.
     hours_entry: str = "oeffnungszeiten"
     # How long the last topic answers a follow-up ("when are they open?").
@@ -217,10 +214,9 @@ class _Turn:
 
     def _reminder_setup(self) -> ReminderSetup:
         now = self.d.clock()
-        offsets = self.s.office_reminder_offsets or {}
         return ReminderSetup(
             self.d.book, self.kb, now if now.tzinfo else now.astimezone(), lambda said: self.d.office_named(self.kb, said),
-            self.s.reminder_offsets, offsets, self.s.reminder_quiet_hours, self.d.states, self.d.unanswered,
+            policy=self.s.reminders, states=self.d.states, unanswered=self.d.unanswered,
         )
 
     def run(self) -> list[Reply]:

@@ -25,7 +25,7 @@ from bot.core.matching.normalise import fold
 from bot.core.models import Appointment, Button, ChatRef, Incoming, LinkError, Reply, SubscriptionKind, UserState
 from bot.core.notices import office_buttons, place_line
 from bot.core.ports import ReminderBook, UnansweredLog, UserStateStore
-from bot.core.schedule import QuietHours, plan_appointment
+from bot.core.schedule import ReminderPolicy
 from bot.core.texts import MONTH_NAMES, WEEKDAY_NAMES, inline, text
 from bot.core.when import When, describe_offsets, format_date, format_moment, format_time, parse_when
 
@@ -77,9 +77,7 @@ class ReminderSetup:
     kb: KnowledgeBase
     now: dt.datetime  # the city's local time, timezone-aware
     office_named: Callable[[str], str | None]  # the office a text names (Dialogue.office_named)
-    offsets: tuple[str, ...] = ("1d", "1h")
-    office_offsets: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    quiet: QuietHours = field(default_factory=QuietHours)
+    policy: ReminderPolicy = field(default_factory=ReminderPolicy)  # what the saved appointment's reminders will be
     states: UserStateStore | None = None  # for the data export: what the other bots keep about the chat
     unanswered: UnansweredLog | None = None  # for the data export: the chat's questions noted for staff
 
@@ -321,8 +319,7 @@ class ReminderFlows:
 
     def _leads(self, office: str | None, at: dt.datetime) -> str:
         """The reminders that will really come: those already past or swallowed by the quiet hours are not promised."""
-        offsets = self.s.office_offsets.get(office, self.s.offsets) if office else self.s.offsets
-        planned = [p.lead for p in plan_appointment(at, list(offsets), self.s.quiet, self.s.now)]
+        planned = [p.lead for p in self.s.policy.plan(at, office, self.s.now)]
         if not planned:
             return text("no_leads", self.t.lang)
         return text("leads_line", self.t.lang, leads=describe_offsets(planned, self.t.lang))

@@ -12,7 +12,8 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from bot.core.cases import normalise_reference
 from bot.core.models import Appointment, ChatRef, LinkError, LinkResult, NoticeKind, Subscription, SubscriptionKind
-from bot.reminders.planning import ReminderPolicy, appointment_dues, waste_dues
+from bot.core.schedule import ReminderPolicy
+from bot.reminders.planning import appointment_dues, waste_dues
 from bot.reminders.queue import Due, enqueue
 from bot.reminders.tokens import BadSignature, ExpiredToken, MalformedToken, TokenSigner, token_shaped
 from bot.reminders.waste_calendar import WasteCalendar

@@ -23,7 +23,6 @@ from bot.core.ports import Deliverer
 from bot.credentials import secret
 from bot.reminders.book import SqlReminderBook
 from bot.reminders.link_keys import link_signer
-from bot.reminders.planning import ReminderPolicy
 from bot.reminders.service import ReminderService
 from bot.reminders.tokens import TokenSigner
 from bot.reminders.waste_calendar import WasteCalendar, load_calendars
@@ -62,8 +61,7 @@ class CalendarFolder:
 
 
 def reminder_book(settings: Settings, engine: Engine, clock: Callable[[], dt.datetime]) -> SqlReminderBook:
-    policy = ReminderPolicy.from_config(settings.reminders, settings.timezone)
-    return SqlReminderBook(engine, policy, clock, signer=chat_link_signer(settings, clock), calendar=CalendarFolder(settings.reminders.waste_dir))
+    return SqlReminderBook(engine, settings.reminder_policy(), clock, signer=chat_link_signer(settings, clock), calendar=CalendarFolder(settings.reminders.waste_dir))
 
 
 def notice_renderer(knowledge: Callable[[], KnowledgeBase], clock: Callable[[], dt.datetime]) -> Callable[[Notice], Reply]:
