@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Document:
+    """A document a case can be about; where it is collected is the city's to say (offices.yaml, pickup_documents)."""
+
     names: dict[str, str]
-    office: str | None  # office id where it is collected (offices.yaml); None: the letter says where
 
     def name(self, lang: str) -> str:
         return self.names.get(lang) or self.names["en"]
@@ -20,11 +21,11 @@ class Document:
 
 # German names all take "Ihr" ("Ihr Reisepass", "Ihr Dokument"), so one sentence fits every document.
 DOCUMENTS: dict[str, Document] = {
-    "reisepass": Document({"de": "Reisepass", "en": "passport"}, "buergerbuero"),
-    "personalausweis": Document({"de": "Personalausweis", "en": "identity card"}, "buergerbuero"),
-    "aufenthaltstitel": Document({"de": "Aufenthaltstitel", "en": "residence permit"}, "auslaenderbehoerde"),
-    "fuehrerschein": Document({"de": "Führerschein", "en": "driving licence"}, "strassenverkehrsamt"),
-    "other": Document({"de": "Dokument", "en": "document"}, None),
+    "reisepass": Document({"de": "Reisepass", "en": "passport"}),
+    "personalausweis": Document({"de": "Personalausweis", "en": "identity card"}),
+    "aufenthaltstitel": Document({"de": "Aufenthaltstitel", "en": "residence permit"}),
+    "fuehrerschein": Document({"de": "Führerschein", "en": "driving licence"}),
+    "other": Document({"de": "Dokument", "en": "document"}),
 }
 
 # status -> (de, en); {document} and {reference} are filled in.

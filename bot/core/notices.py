@@ -113,8 +113,7 @@ def _cancelled(notice: Notice, kb: KnowledgeBase, now: dt.datetime, is_holiday: 
 
 
 def _pickup_lines(document_id: str, kb: KnowledgeBase, now: dt.datetime, is_holiday: HolidayCheck, lang: str) -> tuple[list[str], Office | None]:
-    document = DOCUMENTS.get(document_id) or DOCUMENTS["other"]
-    office = kb.offices.get(document.office) if document.office else None
+    office = kb.pickup_office(document_id if document_id in DOCUMENTS else "other")
     if office is None:
         return [], None
     place = text("office_contact", lang, office=office.name(lang), address=office.address, phone=office.phone)
