@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.waste import fraction_name
+from bot.core.knowledge import KnowledgeBase
+from bot.core.models import ChatRef, Notice
+from bot.core.notices import render_notice
+from bot.core.waste import FRACTIONS, fraction_name
+from bot.reminders.planning import waste_dues
 from bot.reminders.waste_calendar import fractions_of, load_calendars
+from tests.reminders.helpers import POLICY, at
 
 HEAD = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//x//DE\r\nX-WR-CALNAME:Südstadt\r\n"
 
@@ -67,3 +72,24 @@ def test_fractions_are_read_from_the_summary() -> None:
 def test_every_fraction_a_calendar_names_is_shown_by_its_name(summary: str, fraction: str, german_name: str) -> None:
     assert fractions_of(summary) == (fraction,)
     assert fraction_name(fraction, "de") == german_name
+
+
+@pytest.mark.parametrize(("lang", "names"), [
+    ("de", ["Schadstoffmobil", "Schadstoffmobil", "Grünschnitt", "Weihnachtsbäume"]),
+    ("en", ["hazardous waste collection", "hazardous waste collection", "garden waste", "Christmas trees"]),
+])
+def test_the_reminders_name_hazardous_waste_garden_waste_and_christmas_trees(tmp_path: Path, lang: str, names: list[str]) -> None:
+    """From the calendar's wording to the reminder a citizen reads: no fraction ends as a raw id."""
+    body = (event("s1", "20261207", "Schadstoffe") + event("s2", "20261208", "Schadstoffmobil")
+            + event("g", "20261209", "Grünschnitt") + event("w", "20261210", "Weihnachtsbaum-Abholung"))
+    (tmp_path / "suedstadt.ics").write_text(HEAD + body + "END:VCALENDAR\r\n", encoding="utf-8")
+    now = at("2026-12-05", "12:00")
+    dues = waste_dues(POLICY, load_calendars(tmp_path), "sub-1", "suedstadt", ChatRef("telegram", "1"), lang, now)
+    kb = KnowledgeBase(entries={}, offices={}, synonyms={}, languages=("de", "en"))
+    shown = [render_notice(Notice(due.kind, due.language, due.params), kb, now).text.split("\n")[1] for due in dues]
+    assert shown == [f"- {name}" for name in names]
+
+
+def test_every_fraction_has_a_name_in_every_language() -> None:
+    assert all(set(fraction.names) == {"de", "en"} for fraction in FRACTIONS.values())
+    assert all(fractions_of(word) == (fraction_id,) for fraction_id, fraction in FRACTIONS.items() for word in fraction.words)
