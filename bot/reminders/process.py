@@ -25,7 +25,7 @@ from bot.reminders.book import SqlReminderBook
 from bot.reminders.link_keys import link_signer
 from bot.reminders.service import ReminderService
 from bot.reminders.tokens import TokenSigner
-from bot.reminders.waste_calendar import WasteCalendar, load_calendars
+from bot.reminders.waste_calendar import WasteCalendar, load_calendars, source_files
 from bot.reminders.worker import Observe, ReminderWorker
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class CalendarFolder:
         self._calendar = WasteCalendar()
 
     def __call__(self) -> WasteCalendar:
-        stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self._folder.glob("*.ics"))) if self._folder.is_dir() else ()
+        stamp = tuple((p.name, p.stat().st_mtime_ns) for p in source_files(self._folder)) if self._folder.is_dir() else ()
         if stamp != self._seen:
             self._calendar = load_calendars(self._folder)
             self._seen = stamp

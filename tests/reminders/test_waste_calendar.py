@@ -12,7 +12,7 @@ from bot.core.models import ChatRef, Notice
 from bot.core.notices import render_notice
 from bot.core.waste import FRACTIONS, fraction_name
 from bot.reminders.planning import waste_dues
-from bot.reminders.waste_calendar import fractions_of, load_calendars
+from bot.reminders.waste_calendar import fractions_of, load_calendars, source_files
 from tests.reminders.helpers import POLICY, at
 
 HEAD = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//x//DE\r\nX-WR-CALNAME:Südstadt\r\n"
@@ -93,3 +93,35 @@ def test_the_reminders_name_hazardous_waste_garden_waste_and_christmas_trees(tmp
 def test_every_fraction_has_a_name_in_every_language() -> None:
     assert all(set(fraction.names) == {"de", "en"} for fraction in FRACTIONS.values())
     assert all(fractions_of(word) == (fraction_id,) for fraction_id, fraction in FRACTIONS.items() for word in fraction.words)
+
+
+def test_a_city_adds_its_own_words_for_known_fractions(tmp_path: Path) -> None:
+    (tmp_path / "fractions.yaml").write_text(
+        "words:\n  schadstoff: [Problemstoffe, Sondermüll]\n  gruenschnitt: [Baumschnitt, grüne Tonne]\n  windeln: [Windeltonne]\n", encoding="utf-8")
+    body = event("p", "20261207", "Problemstoffe") + event("s", "20261208", "Sondermüll-Sammlung") + event("b", "20261209", "Baumschnitt")
+    (tmp_path / "suedstadt.ics").write_text(HEAD + body + "END:VCALENDAR\r\n", encoding="utf-8")
+    calendar = load_calendars(tmp_path)
+    assert calendar.collections("suedstadt", dt.date(2026, 12, 1), dt.date(2026, 12, 31)) == [
+        (dt.date(2026, 12, 7), ("schadstoff",)), (dt.date(2026, 12, 8), ("schadstoff",)), (dt.date(2026, 12, 9), ("gruenschnitt",)),
+    ]
+    assert [p.split(": ", 1)[1] for p in calendar.problems] == [
+        "gruenschnitt: 'grüne Tonne' must be one word",
+        "unknown fraction 'windeln'; known: " + ", ".join(FRACTIONS),
+    ]
+    assert fractions_of("Problemstoffe") == ("other",)  # the city's words belong to its calendars only
+
+
+def test_an_unreadable_words_file_is_reported_and_the_calendars_still_load(tmp_path: Path) -> None:
+    (tmp_path / "fractions.yaml").write_text("words: [schadstoff\n", encoding="utf-8")
+    (tmp_path / "suedstadt.ics").write_text(HEAD + event("r", "20261207", "Restmüll") + "END:VCALENDAR\r\n", encoding="utf-8")
+    calendar = load_calendars(tmp_path)
+    assert calendar.days["suedstadt"] == {dt.date(2026, 12, 7): ("restmuell",)}
+    assert len(calendar.problems) == 1 and "not readable YAML" in calendar.problems[0]
+
+
+def test_the_words_file_is_one_of_the_calendars_sources(tmp_path: Path) -> None:
+    """The running bot reads the calendars again when a source changes: the city's words are one."""
+    (tmp_path / "nord.ics").write_text(HEAD + "END:VCALENDAR\r\n", encoding="utf-8")
+    assert source_files(tmp_path) == [tmp_path / "nord.ics"]
+    (tmp_path / "fractions.yaml").write_text("words: {}\n", encoding="utf-8")
+    assert source_files(tmp_path) == [tmp_path / "nord.ics", tmp_path / "fractions.yaml"]
