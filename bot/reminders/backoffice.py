@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select, update
 
 from bot.config import Settings
-from bot.core.cases import CASE_STATUSES, DOCUMENTS, normalise_reference
+from bot.core.cases import CASE_STATUSES, DOCUMENTS, PICKUP_STATUSES, normalise_reference
 from bot.core.models import ChatRef, NoticeKind, SubscriptionKind
 from bot.reminders.link_keys import link_signer
 from bot.reminders.queue import Due, enqueue
@@ -415,7 +415,7 @@ class Backoffice:
             .with_for_update(read=True)
         ).all()
         changed_key = changed_at.isoformat()
-        followup_at = self.followup_due(changed_at) if case.status == "ready_for_pickup" else None
+        followup_at = self.followup_due(changed_at) if case.status in PICKUP_STATUSES else None
         followup_keys = {sub.id: f"case-followup:{sub.id}:{changed_key}" for sub in subscriptions}
         if subscriptions:
             # Whatever the new status, the old "still waiting" reminder no longer fits (the one this
