@@ -105,8 +105,7 @@ class RemindersConfig(BaseModel):
     office_offsets: dict[str, list[Offset]] = {}  # office id -> its own offsets
     # No reminders in between, except for appointments that morning.
     quiet_hours: tuple[ClockTime, ClockTime] = (ReminderPolicy.quiet.start, ReminderPolicy.quiet.end)
-    # Remind again when a document is still waiting to be collected.
-    case_followup_days: int = Field(ReminderPolicy.case_followup_days, ge=1, le=365)
+    case_followup_days: int = Field(7, ge=1, le=365)  # remind again when a document is still waiting to be collected
     waste_dir: Path = Path("faq/waste")  # one iCal file per district: <district-id>.ics
     waste_evening: ClockTime = ReminderPolicy.waste_evening  # waste reminders go out at this time the evening before
     poll_seconds: float = Field(5.0, gt=0)  # how often a worker looks for due reminders
@@ -301,7 +300,6 @@ class Settings(BaseSettings):
             office_offsets={office: tuple(offsets) for office, offsets in r.office_offsets.items()},
             quiet=QuietHours(*r.quiet_hours),
             waste_evening=r.waste_evening,
-            case_followup_days=r.case_followup_days,
         )
 
     @classmethod

@@ -98,7 +98,6 @@ class ReminderPolicy:
     office_offsets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # office id -> its own offsets
     quiet: QuietHours = QuietHours()
     waste_evening: dt.time = dt.time(18, 0)  # waste reminders go out at this time the evening before
-    case_followup_days: int = 7  # a document still waiting to be collected is reminded of after this
 
     def offsets_for(self, office: str | None) -> tuple[str, ...]:
         return self.office_offsets.get(office or "", self.offsets)
