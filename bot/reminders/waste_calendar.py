@@ -27,7 +27,7 @@ from dateutil.rrule import rrulestr
 from icalendar import Calendar, Component
 
 from bot.core.matching.normalise import fold
-from bot.core.waste import FRACTION_OF_WORD, FRACTIONS
+from bot.core.waste import FRACTION_OF_WORD, FRACTIONS, UNKNOWN_FRACTION
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def fractions_of(summary: str, fraction_of_word: Mapping[str, str] = FRACTION_OF
         fraction = fraction_of_word.get(word)
         if fraction and fraction not in found:
             found.append(fraction)
-    return tuple(found) or ("other",)
+    return tuple(found) or (UNKNOWN_FRACTION,)
 
 
 @dataclass

@@ -67,6 +67,7 @@ def test_fractions_are_read_from_the_summary() -> None:
         ("Grünschnitt", "gruenschnitt", "Grünschnitt"),
         ("Weihnachtsbaum-Abholung", "weihnachtsbaum", "Weihnachtsbäume"),
         ("Wertstofftonne", "wertstoff", "Wertstofftonne"),
+        ("Sonderfahrt", "other", "eine weitere Abfuhr (siehe Abfallkalender)"),
     ],
 )
 def test_every_fraction_a_calendar_names_is_shown_by_its_name(summary: str, fraction: str, german_name: str) -> None:
