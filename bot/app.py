@@ -12,7 +12,6 @@ from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.live import LiveKnowledge
 from bot.core.ports import FeedbackLog, NoFeedbackLog, NoUsageLog, ReminderBook, UnansweredLog, UsageLog, UserStateStore
-from bot.core.schedule import QuietHours
 
 if TYPE_CHECKING:  # the database parts load when a command opens it: `buergerbot ask` never does
     from sqlalchemy import Engine
@@ -33,9 +32,7 @@ def dialogue_settings(settings: Settings, profile: ProfileConfig | None = None) 
         default_language=settings.default_language,
         popular=tuple(settings.popular),
         phone_office=settings.phone_office,
-        reminder_offsets=tuple(settings.reminders.offsets),
-        office_reminder_offsets={k: tuple(v) for k, v in settings.reminders.office_offsets.items()},
-        reminder_quiet_hours=QuietHours.parse(*settings.reminders.quiet_hours),
+        reminders=settings.reminder_policy(),
     )
     if profile is None:
         return common

@@ -11,15 +11,25 @@ import os
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from bot.core.knowledge import KnowledgeLimits
-from bot.core.schedule import QuietHours, parse_offset
+from bot.core.schedule import QuietHours, ReminderPolicy, parse_offset
 
 DEFAULT_CONFIG = Path("buergerbot.toml")
 
@@ -68,47 +78,41 @@ class MatrixConfig(BaseModel):
     encryption: bool = True
 
 
+def _clock_time(value: object) -> object:
+    """ "21:00" (or a TOML time) -> a time of day; a number is refused, never read as seconds."""
+    if isinstance(value, str):
+        return dt.time.fromisoformat(value.strip())  # ValueError: reported with its dotted path
+    if isinstance(value, dt.time):
+        return value
+    raise ValueError(f"not a time of day like 21:00: {value!r}")
+
+
+def _offset(value: str) -> str:
+    parse_offset(value)  # InvalidOffset is a ValueError: reported with its dotted path
+    return value
+
+
+ClockTime = Annotated[dt.time, BeforeValidator(_clock_time), PlainSerializer(lambda t: t.isoformat("minutes"), when_used="json")]
+Offset = Annotated[str, AfterValidator(_offset)]  # "1d", "2h", "30m"
+
+
 class RemindersConfig(BaseModel):
-    """Appointment, case and waste reminders (see bot/reminders)."""
+    """Appointment, case and waste reminders (see bot/reminders); the timing rules become the one
+    ReminderPolicy (Settings.reminder_policy), whose defaults are these."""
 
     model_config = ConfigDict(extra="forbid")
-    offsets: list[str] = ["1d", "1h"]  # how long before an appointment: "1d", "2h", "30m"
-    office_offsets: dict[str, list[str]] = {}  # office id -> its own offsets
-    quiet_hours: tuple[str, str] = ("21:00", "08:00")  # no reminders in between, except for appointments that morning
+    offsets: list[Offset] = list(ReminderPolicy.offsets)  # how long before an appointment: "1d", "2h", "30m"
+    office_offsets: dict[str, list[Offset]] = {}  # office id -> its own offsets
+    # No reminders in between, except for appointments that morning.
+    quiet_hours: tuple[ClockTime, ClockTime] = (ReminderPolicy.quiet.start, ReminderPolicy.quiet.end)
     case_followup_days: int = Field(7, ge=1, le=365)  # remind again when a document is still waiting to be collected
     waste_dir: Path = Path("faq/waste")  # one iCal file per district: <district-id>.ics
-    waste_evening: str = "18:00"  # waste reminders go out at this time the evening before
+    waste_evening: ClockTime = ReminderPolicy.waste_evening  # waste reminders go out at this time the evening before
     poll_seconds: float = Field(5.0, gt=0)  # how often a worker looks for due reminders
     batch_size: int = Field(200, ge=1, le=10_000)  # rows claimed at once
     lease_seconds: int = Field(120, ge=10)  # a claimed row returns to the queue after this
     link_keys_env: str = "BUERGERBOT_LINK_KEYS"  # comma-separated hex keys (>= 32 bytes each), newest first
     link_ttl_days: int = Field(90, ge=1, le=3650)
-
-    @field_validator("offsets")
-    @classmethod
-    def _offsets(cls, value: list[str]) -> list[str]:
-        for offset in value:
-            parse_offset(offset)  # InvalidOffset is a ValueError: reported with its dotted path
-        return value
-
-    @field_validator("office_offsets")
-    @classmethod
-    def _office_offsets(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for offsets in value.values():
-            cls._offsets(offsets)
-        return value
-
-    @field_validator("quiet_hours")
-    @classmethod
-    def _quiet_hours(cls, value: tuple[str, str]) -> tuple[str, str]:
-        QuietHours.parse(*value)  # "HH:MM"; ValueError otherwise
-        return value
-
-    @field_validator("waste_evening")
-    @classmethod
-    def _evening(cls, value: str) -> str:
-        dt.time.fromisoformat(value)
-        return value
 
 
 class StaffConfig(BaseModel):
@@ -286,6 +290,17 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def reminder_policy(self) -> ReminderPolicy:
+        """The reminder rules the dialogue, the reminder book and the worker share."""
+        r = self.reminders
+        return ReminderPolicy(
+            zone=ZoneInfo(self.timezone),
+            offsets=tuple(r.offsets),
+            office_offsets={office: tuple(offsets) for office, offsets in r.office_offsets.items()},
+            quiet=QuietHours(*r.quiet_hours),
+            waste_evening=r.waste_evening,
+        )
 
     @classmethod
     def settings_customise_sources(

@@ -25,6 +25,7 @@ offices:
     name: {de: "Bürgerbüro", en: "Citizens' Office"}
     address: "Marktplatz 1, 12345 Musterstadt"
     phone: "+49 1234 567-100"
+    pickup_documents: [reisepass, personalausweis]
     hours:
       mon: ["08:00-16:00"]
       tue: ["08:00-16:00"]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.config import load_settings
+from bot.core.schedule import QuietHours, ReminderPolicy
 
 
 def load(tmp_path: Path, toml: str) -> list[str]:
@@ -35,10 +39,33 @@ def test_defaults_and_http_section(tmp_path: Path) -> None:
     ("colour = 'red'", "colour: unknown key (check the spelling)"),
     ("default_language = 'fr'", "default_language: 'fr' is not one of languages ['de', 'en']"),
     ("[[profiles]]\nname = 'a'\n[[profiles]]\nname = 'a'", "profile names must be unique: a more than once"),
+    ("[reminders]\nquiet_hours = [21, '08:00']", "reminders.quiet_hours.0: not a time of day like 21:00"),
+    ("[reminders.office_offsets]\nbuergerbuero = ['1d', 'soon']", "reminders.office_offsets.buergerbuero.1: not an offset like 1d"),
 ])
 def test_bad_values_are_named(tmp_path: Path, toml: str, expected: str) -> None:
     errors = load(tmp_path, toml)
     assert len(errors) == 1 and errors[0].startswith(f"{tmp_path / 'c.toml'}: {expected}"), errors
+
+
+def test_the_reminder_policy_is_built_once_from_the_reminders_table(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("timezone = 'Europe/Vienna'\n[reminders]\noffsets = ['2d']\nquiet_hours = ['22:30', '07:00']\n"
+                   "waste_evening = '19:15'\n[reminders.office_offsets]\nstandesamt = ['3d', '1h']\n", encoding="utf-8")
+    settings, errors = load_settings(cfg)
+    assert errors == [] and settings is not None
+    policy = settings.reminder_policy()
+    assert policy.zone == ZoneInfo("Europe/Vienna")
+    assert policy.offsets_for("standesamt") == ("3d", "1h") and policy.offsets_for("buergerbuero") == ("2d",)
+    assert policy.quiet == QuietHours(dt.time(22, 30), dt.time(7, 0)) and policy.waste_evening == dt.time(19, 15)
+    # Shown back as it is written in the file.
+    assert settings.model_dump(mode="json")["reminders"]["quiet_hours"] == ["22:30", "07:00"]
+
+
+def test_the_configuration_defaults_are_the_policy_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings, errors = load_settings()
+    assert errors == [] and settings is not None
+    assert settings.reminder_policy() == replace(ReminderPolicy(), zone=ZoneInfo(settings.timezone))
 
 
 def test_a_named_file_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,7 +43,7 @@ from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserSt
 from bot.core.notices import office_buttons
 from bot.core.office_hours import HoursAsk, hours_answer, hours_follow_up, hours_question, without_hours_words
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
-from bot.core.schedule import QuietHours
+from bot.core.schedule import ReminderPolicy
 from bot.core.texts import language_name, text
 
 log = logging.getLogger(__name__)
@@ -75,11 +75,8 @@ class DialogueSettings:
     # Whether the chat app's language (e.g. Telegram's language_code) counts when the user has not
     # chosen one; an English-first profile turns this off so a German phone still gets English.
     use_language_hint: bool = True
-    # How long before an appointment reminders go out ("1d", "1h"), as configured for the scheduler,
-    # so the dialogue can tell people truthfully which reminders will come.
-    reminder_offsets: tuple[str, ...] = ("1d", "1h")
-    office_reminder_offsets: dict[str, tuple[str, ...]] | None = None
-    reminder_quiet_hours: QuietHours = field(default_factory=QuietHours)
+    # The reminder rules the worker follows, so the dialogue tells people truthfully which reminders will come.
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     # The general entry about opening hours: its office is no topic a follow-up refers to.
     hours_entry: str = "oeffnungszeiten"
     # How long the last topic answers a follow-up ("when are they open?").
@@ -203,11 +200,10 @@ class _Turn:
 
     def _flow_setup(self) -> FlowSetup:
         now = self.dialogue.clock()
-        offsets = self.settings.office_reminder_offsets or {}
         return FlowSetup(
             book=self.dialogue.book, kb=self.kb, now=now if now.tzinfo else now.astimezone(),
             office_named=lambda said: self.dialogue.office_named(self.kb, said), states=self.dialogue.states, unanswered=self.dialogue.unanswered,
-            offsets=self.settings.reminder_offsets, office_offsets=offsets, quiet=self.settings.reminder_quiet_hours,
+            policy=self.settings.reminders,
         )
 
     def _flow_answer(self, replies: list[Reply] | None) -> list[Reply] | None:

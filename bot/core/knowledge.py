@@ -69,6 +69,10 @@ class KnowledgeBase:
         """The intent entry that stands for ``action`` (the greeting, the help text, the question before deleting)."""
         return next((entry for entry in self.entries.values() if entry.action == action), None)
 
+    def pickup_office(self, document_id: str) -> Office | None:
+        """The office where this document is collected (its ``pickup_documents``); None: the letter says where."""
+        return next((office for office in self.offices.values() if document_id in office.pickup_documents), None)
+
     def examples(self) -> Iterator[QuestionRef]:
         """What the matcher learns from: every example question, and each title as one more."""
         for entry in self.entries.values():
@@ -126,6 +130,7 @@ class _Loader:
         self.problems: list[Problem] = []
         self.entries: dict[str, Entry] = {}
         self.offices: dict[str, Office] = {}
+        self.pickup_at: dict[str, str] = {}  # document id -> the office where it is collected
         self.office_refs: list[tuple[str, str, int]] = []
         self.synonyms: dict[str, str] = {}
         self.questions: list[QuestionRef] = []
@@ -339,7 +344,13 @@ class _Loader:
                 id=model.id, names=dict(model.name), address=model.address, phone=model.phone,
                 hours=hours, email=model.email, url=str(model.url) if model.url else None,
                 closed=frozenset(model.closed), aliases={lang: tuple(names) for lang, names in model.aliases.items()},
+                pickup_documents=frozenset(model.pickup_documents),
             )
+            for document in model.pickup_documents:
+                # One office per document: a notice that named one of two would send half the people to the wrong one.
+                if self.pickup_at.setdefault(document, model.id) != model.id:
+                    self.problem(name, _line(_child(item_node, "pickup_documents")),
+                                 f"{model.id!r}: {document!r} is already collected at {self.pickup_at[document]!r} (pickup_documents)")
 
     def _synonyms(self, name: str, body: Any, node: yaml.Node | None) -> None:
         if not isinstance(body, dict):

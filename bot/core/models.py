@@ -92,6 +92,7 @@ class Office:
     url: str | None = None
     closed: frozenset[dt.date] = frozenset()
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # other names, by language
+    pickup_documents: frozenset[str] = frozenset()  # document ids (bot.core.cases) collected here
 
     def name(self, lang: str) -> str:
         return self.names.get(lang) or next(iter(self.names.values()))

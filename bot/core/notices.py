@@ -113,8 +113,7 @@ def _cancelled(notice: Notice, kb: KnowledgeBase, now: dt.datetime, is_holiday: 
 
 
 def _pickup_lines(document_id: str, kb: KnowledgeBase, now: dt.datetime, is_holiday: HolidayCheck, lang: str) -> tuple[list[str], Office | None]:
-    document = DOCUMENTS.get(document_id) or DOCUMENTS["other"]
-    office = kb.offices.get(document.office) if document.office else None
+    office = kb.pickup_office(document_id if document_id in DOCUMENTS else "other")
     if office is None:
         return [], None
     place = text("office_contact", lang, office=office.name(lang), address=office.address, phone=office.phone)
@@ -131,12 +130,12 @@ def _case_values(notice: Notice, lang: str) -> tuple[str, str, str]:
 def _case_status(notice: Notice, kb: KnowledgeBase, now: dt.datetime, is_holiday: HolidayCheck, lang: str) -> Reply:
     document_id, document, reference = _case_values(notice, lang)
     status = (notice.params.get("status") or "").strip().lower()
-    sentences = CASE_STATUSES.get(status)
-    if sentences is None:
+    case_status = CASE_STATUSES.get(status)
+    if case_status is None:
         return Reply(text("notice_case", lang) + "\n" + text("notice_case_other", lang, reference=reference), language=lang)
-    parts = [text("notice_case", lang) + "\n" + (sentences.get(lang) or sentences["en"]).format(document=document, reference=reference)]
+    parts = [text("notice_case", lang) + "\n" + case_status.sentence(lang).format(document=document, reference=reference)]
     office: Office | None = None
-    if status == "ready_for_pickup":
+    if case_status.awaits_pickup:
         lines, office = _pickup_lines(document_id, kb, now, is_holiday, lang)
         if lines:
             parts.append("\n".join(lines))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.core.models import NoticeKind
@@ -46,10 +47,6 @@ def subtract(at: dt.datetime, offset: str) -> dt.datetime:
 class QuietHours:
     start: dt.time = dt.time(21, 0)
     end: dt.time = dt.time(8, 0)
-
-    @classmethod
-    def parse(cls, start: str, end: str) -> QuietHours:
-        return cls(dt.time.fromisoformat(start), dt.time.fromisoformat(end))
 
     def contains(self, at: dt.datetime) -> bool:
         t = at.timetz().replace(tzinfo=None)
@@ -88,6 +85,30 @@ def plan_appointment(starts_at: dt.datetime, offsets: list[str], quiet: QuietHou
             planned.pop()
         planned.append(Planned(lead, due))
     return planned
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """The city's reminder rules, built once from the configuration's [reminders] table: the
+    dialogue promises the reminders this policy plans, and the book and worker queue and send them
+    by the same rules. The defaults here are the configuration's defaults."""
+
+    zone: dt.tzinfo = dt.UTC  # the city's time zone (the configuration's ``timezone``)
+    offsets: tuple[str, ...] = ("1d", "1h")  # how long before an appointment
+    office_offsets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # office id -> its own offsets
+    quiet: QuietHours = QuietHours()
+    waste_evening: dt.time = dt.time(18, 0)  # waste reminders go out at this time the evening before
+
+    def offsets_for(self, office: str | None) -> tuple[str, ...]:
+        return self.office_offsets.get(office or "", self.offsets)
+
+    def local(self, at: dt.datetime) -> dt.datetime:
+        return at.astimezone(self.zone)
+
+    def plan(self, starts_at: dt.datetime, office: str | None, now: dt.datetime) -> list[Planned]:
+        """The reminders an appointment at ``office`` gets (see plan_appointment); both times in
+        the city's zone, where the quiet hours are read."""
+        return plan_appointment(starts_at, list(self.offsets_for(office)), self.quiet, now)
 
 
 class Action(StrEnum):

@@ -7,6 +7,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from bot.core.cases import DOCUMENTS
 from bot.core.models import WEEKDAYS, Kind, LinkKind
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -86,6 +87,9 @@ class OfficeModel(_Strict):
     aliases: dict[str, list[str]] = {}
     hours: dict[str, list[str]] = {}
     closed: list[dt.date] = []
+    # The documents citizens collect here (ids of bot.core.cases.DOCUMENTS): a "ready for pickup"
+    # notice names this office, its address and its opening hours.
+    pickup_documents: list[str] = []
 
     @field_validator("aliases")
     @classmethod
@@ -95,6 +99,14 @@ class OfficeModel(_Strict):
                 raise ValueError(f"aliases: {lang!r} is not a two-letter language code")
             if any(not str(n).strip() for n in names):
                 raise ValueError(f"aliases: an alias in {lang!r} is empty")
+        return value
+
+    @field_validator("pickup_documents")
+    @classmethod
+    def _pickup_documents(cls, value: list[str]) -> list[str]:
+        unknown = [document for document in value if document not in DOCUMENTS]
+        if unknown:
+            raise ValueError(f"unknown document {unknown[0]!r}; known: {', '.join(sorted(DOCUMENTS))}")
         return value
 
     @field_validator("hours")

@@ -39,13 +39,17 @@ FRACTIONS: dict[str, Fraction] = {
     "weihnachtsbaum": Fraction(
         {"de": "Weihnachtsbäume", "en": "Christmas trees"}, ("weihnachtsbaum", "weihnachtsbaeume", "tannenbaum", "tannenbaeume", "christmas")
     ),
+    # A collection whose title names no fraction above: the citizen is sent to the calendar, never shown an id.
+    "other": Fraction({"de": "eine weitere Abfuhr (siehe Abfallkalender)", "en": "another collection (see the waste calendar)"}, ()),
 }
+UNKNOWN_FRACTION = "other"
 
 FRACTION_OF_WORD: dict[str, str] = {word: fraction_id for fraction_id, fraction in FRACTIONS.items() for word in fraction.words}
 
 
 def fraction_name(fraction_id: str, lang: str) -> str:
-    """The fraction's name; an id this table does not know is shown as written, never dropped."""
+    """The fraction's name; an id this table does not know is shown as written, never dropped: a
+    queued reminder may name a fraction the table no longer has."""
     fraction = FRACTIONS.get(fraction_id.strip().lower())
     if fraction is None:
         return fraction_id.strip().replace("-", " ").replace("_", " ")[:40]

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select, update
 
 from bot.config import Settings
+from bot.core.cases import PICKUP_STATUSES
 from bot.core.models import ChatRef, NoticeKind, SubscriptionKind
 from bot.reminders.api_models import (
     DEEP_LINKS,
@@ -266,7 +267,7 @@ class Backoffice:
             .with_for_update(read=True)
         ).all()
         changed_key = changed_at.isoformat()
-        followup_at = self.followup_due(changed_at) if case.status == "ready_for_pickup" else None
+        followup_at = self.followup_due(changed_at) if case.status in PICKUP_STATUSES else None
         followup_keys = {sub.id: f"case-followup:{sub.id}:{changed_key}" for sub in subscriptions}
         if subscriptions:
             # Whatever the new status, the old "still waiting" reminder no longer fits (the one this

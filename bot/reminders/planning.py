@@ -3,45 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
-from bot.config import RemindersConfig
 from bot.core.models import ChatRef, NoticeKind
-from bot.core.schedule import QuietHours, plan_appointment
+from bot.core.schedule import ReminderPolicy
 from bot.reminders.queue import Due
-from bot.reminders.waste import WasteCalendar
+from bot.reminders.waste_calendar import WasteCalendar
 
 # Waste reminders are useless once the bins are out on the street: they go stale at this hour.
 _WASTE_STALE_AT = dt.time(6, 0)
 WASTE_LOOKAHEAD_DAYS = 8  # more than a week, so a new subscriber hears of the next collection at once
-
-
-@dataclass(frozen=True)
-class ReminderPolicy:
-    zone: ZoneInfo
-    offsets: tuple[str, ...] = ("1d", "1h")
-    office_offsets: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    quiet: QuietHours = field(default_factory=QuietHours)
-    waste_evening: dt.time = dt.time(18, 0)
-    case_followup_days: int = 7
-
-    @classmethod
-    def from_config(cls, cfg: RemindersConfig, timezone: str) -> ReminderPolicy:
-        return cls(
-            zone=ZoneInfo(timezone),
-            offsets=tuple(cfg.offsets),
-            office_offsets={k: tuple(v) for k, v in cfg.office_offsets.items()},
-            quiet=QuietHours.parse(*cfg.quiet_hours),
-            waste_evening=dt.time.fromisoformat(cfg.waste_evening),
-            case_followup_days=cfg.case_followup_days,
-        )
-
-    def offsets_for(self, office: str | None) -> tuple[str, ...]:
-        return self.office_offsets.get(office or "", self.offsets)
-
-    def local(self, at: dt.datetime) -> dt.datetime:
-        return at.astimezone(self.zone)
 
 
 def appointment_dues(
@@ -55,7 +25,7 @@ def appointment_dues(
             dedupe_key=f"appt:{appointment_id}:{chat.channel}:{chat.chat_id}:{p.lead}", subject_id=appointment_id, chat=chat,
             language=language, kind=NoticeKind.APPOINTMENT, params={**params, "lead": p.lead}, due_at=p.due_at, expires_at=starts,
         )
-        for p in plan_appointment(starts, list(policy.offsets_for(office)), policy.quiet, policy.local(now))
+        for p in policy.plan(starts, office, policy.local(now))
     ]
 
 

@@ -21,13 +21,12 @@ from bot.core.models import Notice, Reply
 from bot.core.notices import render_notice
 from bot.core.ports import Deliverer
 from bot.credentials import secret
+from bot.reminders.book import SqlReminderBook
 from bot.reminders.link_keys import link_signer
-from bot.reminders.planning import ReminderPolicy
 from bot.reminders.service import ReminderService
 from bot.reminders.tokens import TokenSigner
-from bot.reminders.waste import WasteCalendar, load_calendars
+from bot.reminders.waste_calendar import WasteCalendar, load_calendars, source_files
 from bot.reminders.worker import Observe, ReminderWorker
-from bot.storage.reminder_book import SqlReminderBook
 
 if TYPE_CHECKING:
     from bot.app import Storage
@@ -54,7 +53,7 @@ class CalendarFolder:
         self._calendar = WasteCalendar()
 
     def __call__(self) -> WasteCalendar:
-        stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self._folder.glob("*.ics"))) if self._folder.is_dir() else ()
+        stamp = tuple((p.name, p.stat().st_mtime_ns) for p in source_files(self._folder)) if self._folder.is_dir() else ()
         if stamp != self._seen:
             self._calendar = load_calendars(self._folder)
             self._seen = stamp
@@ -62,8 +61,7 @@ class CalendarFolder:
 
 
 def reminder_book(settings: Settings, engine: Engine, clock: Callable[[], dt.datetime]) -> SqlReminderBook:
-    policy = ReminderPolicy.from_config(settings.reminders, settings.timezone)
-    return SqlReminderBook(engine, policy, clock, signer=chat_link_signer(settings, clock), calendar=CalendarFolder(settings.reminders.waste_dir))
+    return SqlReminderBook(engine, settings.reminder_policy(), clock, signer=chat_link_signer(settings, clock), calendar=CalendarFolder(settings.reminders.waste_dir))
 
 
 def notice_renderer(knowledge: Callable[[], KnowledgeBase], clock: Callable[[], dt.datetime]) -> Callable[[Notice], Reply]:

@@ -167,10 +167,6 @@ class TokenSigner:
         self._signing_kid = key_id(keys[0])
         self._now = now if now is not None else _utc_now
 
-    @property
-    def signing_key_id(self) -> str:
-        return self._signing_kid
-
     def issue(self, token_id: bytes | None = None, ttl: timedelta = timedelta(days=90)) -> IssuedToken:
         """A new token valid for ``ttl`` (rounded down to whole minutes; at least one minute).
 

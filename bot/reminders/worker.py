@@ -28,9 +28,8 @@ from sqlalchemy import Connection, Engine, and_, delete, or_, select, tuple_, up
 
 from bot.core.models import ChatRef, Notice, NoticeKind, Reply
 from bot.core.ports import Deliverer, DeliveryFailed
-from bot.core.schedule import Action, decide
+from bot.core.schedule import Action, ReminderPolicy, decide
 from bot.ops.logs import pseudonym
-from bot.reminders.planning import ReminderPolicy
 from bot.storage.blocked_chats import block, blocked_among
 from bot.storage.tables import ReminderRow
 

@@ -263,3 +263,23 @@ def test_a_duplicate_id_blames_the_newer_file_and_names_the_older(tiny_kb: Path)
     text = "entries:\n" + entry_yaml("sperrmuell", ["Sofa weg", "alter Schrank", "Möbel entsorgen"], ["old sofa", "old wardrobe", "furniture"])
     msgs = problems_for(tiny_kb, text, "a-neu.yaml")
     assert [m for m in msgs if "duplicate id" in m] == [f"{tiny_kb / 'a-neu.yaml'}:2: duplicate id 'sperrmuell' (first defined at {old}:{first})"]
+
+
+def test_pickup_documents_are_known_documents_each_collected_at_one_office(tiny_kb: Path) -> None:
+    office = "  - id: {id}\n    name: {{de: Amt, en: Office}}\n    address: Weg 1\n    phone: '1'\n    pickup_documents: [{documents}]\n"
+    msgs = problems_for(tiny_kb, "offices:\n" + office.format(id="rathaus-nord", documents="reisepass, bootsfuehrerschein"))
+    assert any(":6: 'rathaus-nord': pickup_documents:" in m and "unknown document 'bootsfuehrerschein'" in m for m in msgs), msgs
+    # The tiny knowledge's Bürgerbüro hands out passports too: the office read second is blamed, naming the first.
+    msgs = problems_for(tiny_kb, "offices:\n" + office.format(id="rathaus-nord", documents="fuehrerschein, reisepass"))
+    assert msgs == [f"{tiny_kb / 'offices.yaml'}:6: 'buergerbuero': 'reisepass' is already collected at 'rathaus-nord' (pickup_documents)"]
+
+
+def test_the_office_for_a_pickup_is_the_citys_own(tiny_kb: Path) -> None:
+    """Another city's offices, with ids the code has never heard of, still get their pickup lines."""
+    (tiny_kb / "more-offices.yaml").write_text(
+        "offices:\n  - id: kreishaus\n    name: {de: Kreishaus, en: District hall}\n    address: Ring 2\n    phone: '2'\n"
+        "    pickup_documents: [fuehrerschein, other]\n", encoding="utf-8")
+    kb = load_knowledge([tiny_kb]).knowledge
+    assert [kb.pickup_office(d).id if kb.pickup_office(d) else None for d in ("reisepass", "fuehrerschein", "other", "aufenthaltstitel")] == [
+        "buergerbuero", "kreishaus", "kreishaus", None,
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -69,6 +70,23 @@ def test_ready_for_pickup_names_the_office_and_its_hours(kb: KnowledgeBase) -> N
     assert "Abholung: Bürgerbüro, Marktplatz 1" in reply.text
     assert "Bürgerbüro ist gerade geschlossen. Nächste Öffnung: morgen, 08:00 Uhr." in reply.text
     assert reply.buttons
+
+
+def test_another_citys_pickup_office_is_named(tmp_path: Path) -> None:
+    """The office comes from the city's offices.yaml (pickup_documents), whatever its id."""
+    (tmp_path / "offices.yaml").write_text(
+        "offices:\n  - id: kreishaus-sued\n    name: {de: Kreishaus Süd, en: District Hall South}\n    address: Ring 2, 54321 Beispielkreis\n"
+        "    phone: '+49 5432 10'\n    pickup_documents: [reisepass]\n    hours:\n      thu: ['08:00-12:00']\n", encoding="utf-8")
+    (tmp_path / "entries.yaml").write_text("entries:\n" + entry_yaml("reisepass", ["Reisepass beantragen", "Pass neu", "Pass abgelaufen"],
+                                                                   ["apply for a passport", "new passport", "passport expired"]), encoding="utf-8")
+    loaded = load_knowledge([tmp_path])
+    assert loaded.ok, loaded.problems
+    reply = render_notice(notice(NoticeKind.CASE_STATUS, "en", reference="RP-9", document="reisepass", status="ready_for_pickup"), loaded.knowledge, NOW)
+    assert "Collect it at: District Hall South, Ring 2, 54321 Beispielkreis" in reply.text
+    assert "Next opening: tomorrow at 08:00." in reply.text  # Wednesday evening: Thursday morning
+    # A document no office lists: the letter says where, and no office is guessed.
+    licence = render_notice(notice(NoticeKind.CASE_STATUS, reference="F-1", document="fuehrerschein", status="ready_for_pickup"), loaded.knowledge, NOW)
+    assert licence.text.endswith("Ihr Führerschein (Vorgang F-1) liegt zur Abholung bereit.") and licence.buttons == ()
 
 
 @pytest.mark.parametrize("status", sorted(CASE_STATUSES))

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.models import Notice, Reply
 from bot.core.ports import DeliveryFailed
-from bot.reminders.planning import ReminderPolicy
+from bot.core.schedule import ReminderPolicy
 from tests.fakes.clock import Clock
 
 __all__ = ["BERLIN", "POLICY", "Clock", "RecordingDeliverer", "at", "plain_render"]

@@ -17,10 +17,10 @@ from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.models import ChatRef, Incoming, NoticeKind
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from bot.reminders.book import SqlReminderBook
 from bot.reminders.queue import Due, enqueue
 from bot.reminders.worker import ReminderWorker
 from bot.storage.blocked_chats import BlockedChats, block
-from bot.storage.reminder_book import SqlReminderBook
 from bot.storage.tables import BlockedChatRow, ReminderRow
 from tests.fakes.aio import reap_tasks
 from tests.fakes.telegram_api import FakeBotApi

@@ -12,7 +12,6 @@ from bot.core.knowledge import KnowledgeBase
 from bot.core.matching.normalise import fold
 from bot.core.models import Button, Reply
 from bot.core.notices import place_line
-from bot.core.schedule import plan_appointment
 from bot.core.texts import MONTH_NAMES, WEEKDAY_NAMES, inline, text
 from bot.core.when import When, describe_offsets, format_date, format_moment, format_time, parse_when
 
@@ -158,8 +157,7 @@ def describe_appointment(at: dt.datetime, office: str | None, subject: str, kb: 
 
 def promised_reminders(setup: FlowSetup, office: str | None, at: dt.datetime, lang: str) -> str:
     """The reminders that will really come: those already past or swallowed by the quiet hours are not promised."""
-    offsets = setup.office_offsets.get(office, setup.offsets) if office else setup.offsets
-    planned = [p.lead for p in plan_appointment(at, list(offsets), setup.quiet, setup.now)]
+    planned = [p.lead for p in setup.policy.plan(at, office, setup.now)]
     if not planned:
         return text("no_leads", lang)
     return text("leads_line", lang, leads=describe_offsets(planned, lang))

@@ -10,7 +10,7 @@ from bot.core.flows.state import FlowState
 from bot.core.knowledge import KnowledgeBase
 from bot.core.models import ChatRef, Incoming, Reply
 from bot.core.ports import ReminderBook, UnansweredLog, UserStateStore
-from bot.core.schedule import QuietHours
+from bot.core.schedule import ReminderPolicy
 
 # Stripped from the ends of a word before it is read as a reference or a subject.
 EDGE_PUNCTUATION = ",.;:!?()[]{}\"'„“”‚‘’«»<>"
@@ -24,9 +24,7 @@ class FlowSetup:
     office_named: Callable[[str], str | None]  # the office a text names (Dialogue.office_named)
     states: UserStateStore  # the data export shows, and deleting removes, what every bot keeps about the chat
     unanswered: UnansweredLog  # the chat's questions noted for staff: the person's data too
-    offsets: tuple[str, ...] = ("1d", "1h")
-    office_offsets: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    quiet: QuietHours = field(default_factory=QuietHours)
+    policy: ReminderPolicy = field(default_factory=ReminderPolicy)  # what the saved appointment's reminders will be
 
 
 class Flow:

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from bot.core.flows.appointment import CHOICE_NO, CHOICE_YES, find_subject
+from bot.core.schedule import ReminderPolicy
 from tests.core.flows.helpers import BERLIN, MakeChat, flow_state, upcoming
 
 
@@ -134,3 +135,11 @@ def test_only_reminders_that_can_still_come_are_promised(make: MakeChat) -> None
     confirm = chat.say("Erinnere mich an meinen Termin morgen um 7:30")[0].text
     # One day before is 07:30 today, already past; one hour before is 06:30 tomorrow, allowed that early.
     assert "eine Stunde vorher" in confirm and "einen Tag vorher" not in confirm
+
+
+def test_the_promised_reminders_follow_the_citys_policy_per_office(make: MakeChat) -> None:
+    policy = ReminderPolicy(zone=BERLIN, offsets=("1h",), office_offsets={"buergerbuero": ("2d",)})
+    at_office = make(reminders=policy).say("Erinnere mich an meinen Termin am 3.12. um 10:30 im Bürgerbüro")[0].text
+    assert "Ich erinnere Sie 2 Tage vorher." in at_office
+    elsewhere = make(reminders=policy).say("Erinnere mich an meinen Termin am 3.12. um 10:30")[0].text
+    assert "Ich erinnere Sie eine Stunde vorher." in elsewhere

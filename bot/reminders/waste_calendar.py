@@ -3,6 +3,12 @@
 ``<waste_dir>/<district-id>.ics``; the calendar's name (X-WR-CALNAME) is the district's display name.
 Each event is one collection day; its summary names the fractions ("Restmüll", "Bio + Papier").
 Recurring events (RRULE, EXDATE) are expanded.
+
+The words come from the one fraction table (bot.core.waste); a city whose waste company writes
+them differently adds its own in ``<waste_dir>/fractions.yaml``::
+
+    words:
+      schadstoff: [Problemstoffe, Sondermüll]   # fraction id -> words in the calendars' event titles
 """
 
 from __future__ import annotations
@@ -11,29 +17,38 @@ import datetime as dt
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from dateutil.rrule import rrulestr
 from icalendar import Calendar, Component
 
 from bot.core.matching.normalise import fold
-from bot.core.waste import FRACTION_OF_WORD
+from bot.core.waste import FRACTION_OF_WORD, FRACTIONS, UNKNOWN_FRACTION
 
 log = logging.getLogger(__name__)
 
 _DISTRICT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _HORIZON = dt.timedelta(days=800)  # recurring rules are expanded this far from the calendar's start
+CITY_WORDS_FILE = "fractions.yaml"
 
 
-def fractions_of(summary: str) -> tuple[str, ...]:
+def source_files(folder: Path) -> list[Path]:
+    """The files a calendar is read from: a change to any of them means reading it again."""
+    words = folder / CITY_WORDS_FILE
+    return sorted(folder.glob("*.ics")) + ([words] if words.is_file() else [])
+
+
+def fractions_of(summary: str, fraction_of_word: Mapping[str, str] = FRACTION_OF_WORD) -> tuple[str, ...]:
     found: list[str] = []
     for word in fold(summary).split():
-        fraction = FRACTION_OF_WORD.get(word)
+        fraction = fraction_of_word.get(word)
         if fraction and fraction not in found:
             found.append(fraction)
-    return tuple(found) or ("other",)
+    return tuple(found) or (UNKNOWN_FRACTION,)
 
 
 @dataclass
@@ -52,6 +67,7 @@ def load_calendars(folder: Path) -> WasteCalendar:
     calendar = WasteCalendar()
     if not folder.is_dir():
         return calendar
+    fraction_of_word = {**FRACTION_OF_WORD, **_city_words(folder / CITY_WORDS_FILE, calendar.problems)}
     for path in sorted(folder.glob("*.ics")):
         district = path.stem.lower()
         if not _DISTRICT_ID.match(district):
@@ -59,7 +75,7 @@ def load_calendars(folder: Path) -> WasteCalendar:
             continue
         try:
             parsed = Calendar.from_ical(path.read_bytes())
-            days = _collection_days(parsed)
+            days = _collection_days(parsed, fraction_of_word)
         except (ValueError, KeyError, TypeError, OSError) as exc:
             calendar.problems.append(f"{path}: not a readable iCal file ({exc})")
             continue
@@ -71,7 +87,37 @@ def load_calendars(folder: Path) -> WasteCalendar:
     return calendar
 
 
-def _collection_days(parsed: Calendar) -> dict[dt.date, tuple[str, ...]]:
+def _city_words(path: Path, problems: list[str]) -> dict[str, str]:
+    """The city's own words for known fractions (folded word -> fraction id); mistakes go to ``problems``."""
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        problems.append(f"{path}: not readable YAML ({exc})")
+        return {}
+    table = data.get("words") if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        problems.append(f"{path}: expected 'words:' mapping a fraction id to a list of words")
+        return {}
+    words: dict[str, str] = {}
+    for fraction_id, listed in table.items():
+        if fraction_id not in FRACTIONS:
+            problems.append(f"{path}: unknown fraction {fraction_id!r}; known: {', '.join(FRACTIONS)}")
+        elif not isinstance(listed, list) or not all(isinstance(word, str) for word in listed):
+            problems.append(f"{path}: {fraction_id}: expected a list of words")
+        else:
+            for word in listed:
+                folded = fold(word).split()
+                # Titles are read word by word: "grüne Tonne" would make every "… Tonne" this fraction.
+                if len(folded) != 1:
+                    problems.append(f"{path}: {fraction_id}: {word!r} must be one word")
+                else:
+                    words[folded[0]] = fraction_id
+    return words
+
+
+def _collection_days(parsed: Calendar, fraction_of_word: Mapping[str, str]) -> dict[dt.date, tuple[str, ...]]:
     """Every collection day with its fractions. An event with RECURRENCE-ID moves one occurrence of
     its series (a holiday shift): the original day is dropped, the event's own day counts."""
     events = list(parsed.walk("VEVENT"))
@@ -84,7 +130,7 @@ def _collection_days(parsed: Calendar) -> dict[dt.date, tuple[str, ...]]:
         start = event.get("DTSTART")
         if start is None:
             continue
-        fractions = fractions_of(str(event.get("SUMMARY", "")))
+        fractions = fractions_of(str(event.get("SUMMARY", "")), fraction_of_word)
         if event.get("RECURRENCE-ID") is not None:
             days = [_day(start.dt)]
         else:

@@ -12,10 +12,11 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from bot.core.cases import normalise_reference
 from bot.core.models import Appointment, ChatRef, LinkError, LinkResult, NoticeKind, Subscription, SubscriptionKind
-from bot.reminders.planning import ReminderPolicy, appointment_dues, waste_dues
+from bot.core.schedule import ReminderPolicy
+from bot.reminders.planning import appointment_dues, waste_dues
 from bot.reminders.queue import Due, enqueue
 from bot.reminders.tokens import BadSignature, ExpiredToken, MalformedToken, TokenSigner, token_shaped
-from bot.reminders.waste import WasteCalendar
+from bot.reminders.waste_calendar import WasteCalendar
 from bot.storage.blocked_chats import BlockedChats
 from bot.storage.inserts import insert_or_ignore
 from bot.storage.tables import AppointmentChatRow, AppointmentRow, BlockedChatRow, CaseRow, ChatStateRow, ReminderRow, SubscriptionRow

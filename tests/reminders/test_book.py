@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine, insert, inspect, select, text
 
 from bot.core.models import ChatRef, LinkError, SubscriptionKind, UserState
+from bot.reminders.book import SqlReminderBook
 from bot.reminders.tokens import TokenSigner
-from bot.reminders.waste import load_calendars
+from bot.reminders.waste_calendar import load_calendars
 from bot.storage.chat_states import SqlUserStates
-from bot.storage.reminder_book import SqlReminderBook
 from bot.storage.tables import AppointmentRow, CaseRow, ReminderRow
 from tests.reminders.helpers import POLICY, Clock, at
 
@@ -159,7 +159,7 @@ def test_the_hourly_top_up_queues_new_collections_once(engine: Engine) -> None:
 
 def test_deleting_my_data_while_the_hourly_top_up_runs_leaves_nothing_behind(postgres: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """The top-up reads the subscriptions, the citizen's /delete arrives, then the top-up queues rows."""
-    import bot.storage.reminder_book as module
+    import bot.reminders.book as module
 
     engine = postgres
 
