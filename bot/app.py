@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import holidays
@@ -11,8 +11,8 @@ from bot.config import ProfileConfig, Settings, city_clock
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.live import LiveKnowledge
-from bot.core.ports import FeedbackLog, NoFeedbackLog, NoUsageLog, ReminderBook, UnansweredLog, UsageLog, UserStateStore
 from bot.core.schedule import QuietHours
+from bot.storage.stores import Storage
 
 if TYPE_CHECKING:  # the database parts load when a command opens it: `buergerbot ask` never does
     from sqlalchemy import Engine
@@ -47,22 +47,6 @@ def dialogue_settings(settings: Settings, profile: ProfileConfig | None = None) 
         greeting=profile.greeting,
         use_language_hint=profile.use_client_language,
     )
-
-
-@dataclass(frozen=True)
-class Storage:
-    states: UserStateStore
-    unanswered: UnansweredLog
-    usage: UsageLog = field(default_factory=NoUsageLog)
-    engine: Engine | None = None  # None for storage kept in memory
-    book: ReminderBook | None = None  # None: no reminders here (the dialogue says so)
-    feedback: FeedbackLog = field(default_factory=NoFeedbackLog)  # the channels' 👍/👎 on answers
-
-    def close(self) -> None:
-        """Write what is still buffered (unanswered questions, usage events, votes); call once on shutdown."""
-        self.unanswered.close()
-        self.usage.close()
-        self.feedback.close()
 
 
 def open_database(settings: Settings) -> Engine:

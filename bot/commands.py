@@ -35,7 +35,6 @@ if TYPE_CHECKING:  # the commands import what they need when they run: `ask` sho
     from sqlalchemy import Engine
 
     from bot.reminders.csv_import import Outcome
-    from bot.runtime import Channel
     from bot.storage.staff import StaffAccounts
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -239,7 +238,7 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_PROBLEMS
     storage = open_storage(settings)
     try:
-        run_console(build_dialogue(settings, live, storage), sys.stdin, sys.stdout, before_each=live.refresh)
+        run_console(build_dialogue(settings, live, storage).handle, sys.stdin, sys.stdout, before_each=live.refresh)
     finally:
         storage.close()
     return EXIT_OK
@@ -312,9 +311,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             return live
 
         def assemble(live: LiveKnowledge) -> Started:
-            channels: list[Channel] = list(build_channels(settings, live, db, metrics))
-            if not channels:
-                channels += _console(settings, live, db, stop)
+            channels = build_channels(settings, live, db, metrics, request_stop=stop.set)
             return Started(channels, reminder_services(settings, live, db, channels, metrics), when_running=lambda: _warm_encoder(live))
 
         def offices() -> set[str]:
@@ -342,18 +339,6 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         if storage is not None:
             storage.close()
     return EXIT_OK
-
-
-def _console(settings: Settings, live: LiveKnowledge, storage: Storage, stop: asyncio.Event) -> list[Channel]:
-    """No chat channel configured: the console in a terminal (Ctrl-D stops the bot). Without a
-    terminal (a container, a service) there is nobody to type, and an end of input at once must
-    not stop the HTTP server, the back-office API and the reminders."""
-    from bot.channels.console import ConsoleChannel
-
-    if not sys.stdin.isatty():
-        log.info("no chat channel configured and no terminal: serving HTTP, the back-office API and reminders only")
-        return []
-    return [ConsoleChannel(build_dialogue(settings, live, storage), sys.stdin, sys.stdout, stop.set)]
 
 
 def _warm_encoder(live: LiveKnowledge) -> None:

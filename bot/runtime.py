@@ -24,10 +24,10 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from bot.app import Storage, build_dialogue
-from bot.config import Settings, StaffConfig
+from bot.channels.registry import Channel, ChannelContext, ChannelKind, Handle, Wanted, channel_kinds, used_by
+from bot.config import ProfileConfig, Settings, StaffConfig
 from bot.core.live import LiveKnowledge
-from bot.credentials import matrix_secrets
-from bot.ops.metrics import Handle, Metrics
+from bot.ops.metrics import Metrics
 from bot.storage.database import schema_problem
 from bot.storage.retention import purge
 from bot.web.idempotency import purge_idempotency_keys
@@ -47,50 +47,41 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
-Channel = Service
 
-
-def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage, metrics: Metrics | None = None) -> list[Channel]:
-    """One channel per configured Telegram or Matrix account, and the web chat for the profiles on the web; raises MissingSecret (bot.credentials)."""
+def build_channels(
+    settings: Settings, live: LiveKnowledge, storage: Storage, metrics: Metrics | None = None, request_stop: Callable[[], object] = lambda: None,
+) -> list[Channel]:
+    """The channels every profile configures (bot.channels.registry), each over the profile's
+    dialogue; with none configured, the fallback (the console in a terminal). Raises MissingSecret
+    (bot.credentials)."""
     metrics = metrics or Metrics()
     metrics.declare(settings)
-    channels: list[Channel] = []
-    if any(p.telegram for p in settings.profiles):
-        from bot.channels.telegram_limits import share_flood_limits
+    handles: dict[tuple[str, bool], Handle] = {}
 
-        share_flood_limits(storage.engine, settings.redis_url)  # one budget per token with the reminder workers
-    web_handles: dict[str, Handle] = {}
+    def handle(profile: ProfileConfig, reminders: bool) -> Handle:
+        """One dialogue per profile for its channels that keep reminders, one without the book
+        for those that cannot deliver them (the dialogue then says reminders are not available)."""
+        if (profile.name, reminders) not in handles:
+            counted = replace(storage, unanswered=metrics.count_unanswered(storage.unanswered, profile.name))
+            dialogue = build_dialogue(settings, live, counted if reminders else replace(counted, book=None), profile)
+            handles[profile.name, reminders] = metrics.observe(dialogue.handle, profile.name)
+        return handles[profile.name, reminders]
+
+    wanted: dict[str, tuple[ChannelKind, list[Wanted]]] = {}
     for profile in settings.profiles:
-        counted = replace(storage, unanswered=metrics.count_unanswered(storage.unanswered, profile.name))
-        handle = metrics.observe(build_dialogue(settings, live, counted, profile).handle, profile.name)
-        if profile.telegram is not None:
-            from bot.channels.telegram import TelegramChannel, TelegramSettings
-
-            seen = None
-            if storage.engine is not None:
-                from bot.storage.telegram_updates import SqlSeenUpdates
-
-                seen = SqlSeenUpdates(storage.engine)
-            channels.append(TelegramChannel(TelegramSettings.from_profile(profile), handle, seen))
-        if profile.matrix is not None:
-            from bot.channels.matrix import MatrixChannel, MatrixSettings
-
-            m = profile.matrix
-            ms = matrix_secrets(profile, m)
-            channels.append(MatrixChannel(
-                MatrixSettings(homeserver=m.homeserver, user_id=m.user_id, store_dir=settings.data_dir / "matrix" / profile.name,
-                               password=ms.password, access_token=ms.access_token, device_name=m.device_name, profile=profile.name,
-                               allowed_servers=tuple(m.allowed_servers), command_prefix=m.command_prefix, encryption=m.encryption),
-                handle,
-            ))
-        if profile.web:
-            # A web session lasts as long as its browser tab, so nothing could ever deliver a
-            # reminder to it: this dialogue says reminders are not available here.
-            web_handles[profile.name] = metrics.observe(build_dialogue(settings, live, replace(counted, book=None), profile).handle, profile.name)
-    if web_handles:  # one public listener for every profile on the web
-        from bot.channels.web.channel import build_web_channel
-
-        channels.append(build_web_channel(settings, web_handles))
+        for kind, section in used_by(profile):
+            context = ChannelContext(settings, handle(profile, kind.delivers_reminders), storage, metrics, request_stop)
+            wanted.setdefault(kind.name, (kind, []))[1].append(Wanted(profile, section, context))
+    channels: list[Channel] = []
+    for kind, ones in wanted.values():
+        kind.prepare(settings, storage)
+        channels += kind.build_all(ones)
+    if not wanted:
+        for kind in channel_kinds():
+            if kind.fallback:
+                kept = storage if kind.delivers_reminders else replace(storage, book=None)
+                context = ChannelContext(settings, build_dialogue(settings, live, kept).handle, storage, metrics, request_stop)
+                channels += kind.build(Wanted(None, None, context))
     return channels
 
 

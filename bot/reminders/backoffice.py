@@ -25,11 +25,13 @@ import secrets
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select, update
 
+from bot.channels.registry import deep_links
 from bot.config import Settings
 from bot.core.cases import CASE_STATUSES, DOCUMENTS, normalise_reference
 from bot.core.models import ChatRef, NoticeKind, SubscriptionKind
@@ -87,15 +89,6 @@ class NewAppointment:
     office: str | None
     subject: str
     language: str
-
-
-@dataclass(frozen=True)
-class BotAddress:
-    """Where citizens reach one profile: its Telegram @name or its Matrix user id."""
-
-    channel: str  # "telegram" | "matrix"
-    profile: str
-    address: str
 
 
 @dataclass(frozen=True)
@@ -228,16 +221,6 @@ def parse_case_update(reference: str, raw: Mapping[str, object]) -> CaseUpdate:
     return CaseUpdate(normalise_reference(reference), document, status, None if changed is None else parse_time("changed_at", changed))
 
 
-def bot_addresses(settings: Settings) -> list[BotAddress]:
-    out: list[BotAddress] = []
-    for profile in settings.profiles:
-        if profile.telegram is not None and profile.telegram.username:
-            out.append(BotAddress("telegram", profile.name, profile.telegram.username.lstrip("@")))
-        if profile.matrix is not None:
-            out.append(BotAddress("matrix", profile.name, profile.matrix.user_id))
-    return out
-
-
 class Backoffice:
     """The service; every method takes the caller's open transaction (``conn``) and the client's name."""
 
@@ -251,7 +234,7 @@ class Backoffice:
         zone: ZoneInfo,
         link_ttl: dt.timedelta,
         followup_days: int,
-        bots: Sequence[BotAddress],
+        deep_links: Callable[[str], list[dict[str, str]]],
         clock: Callable[[], dt.datetime],
     ) -> None:
         self._signer = signer
@@ -261,7 +244,7 @@ class Backoffice:
         self._zone = zone
         self._link_ttl = link_ttl
         self._followup_days = followup_days
-        self._bots = tuple(bots)
+        self._deep_links = deep_links  # a token's links, one per profile and channel (bot.channels.registry)
         self._clock = clock
 
     @classmethod
@@ -275,7 +258,7 @@ class Backoffice:
             zone=ZoneInfo(settings.timezone),
             link_ttl=dt.timedelta(days=settings.reminders.link_ttl_days),
             followup_days=settings.reminders.case_followup_days,
-            bots=bot_addresses(settings),
+            deep_links=partial(deep_links, settings),
             clock=clock,
         )
 
@@ -327,14 +310,8 @@ class Backoffice:
         # A link is useless once the appointment is over: it expires a day after at the latest.
         ttl = min(self._link_ttl, as_utc(starts_at) + dt.timedelta(days=1) - self._now())
         issued = self._signer.issue(token_id=token_id, ttl=ttl)
-        links = tuple(self._link(bot, issued.token) for bot in self._bots)
+        links = tuple(self._deep_links(issued.token))
         return CreatedAppointment(appointment_id, external_ref, self._city(starts_at), issued.token, issued.expires_at, links, created, redeemed)
-
-    @staticmethod
-    def _link(bot: BotAddress, token: str) -> dict[str, str]:
-        if bot.channel == "telegram":
-            return {"channel": "telegram", "profile": bot.profile, "url": f"https://t.me/{bot.address}?start={token}"}
-        return {"channel": "matrix", "profile": bot.profile, "user_id": bot.address, "command": f"!link {token}"}
 
     @staticmethod
     def _appointment(conn: Connection, client: str, *, external_ref: str | None = None, appointment_id: str | None = None) -> Any:

@@ -30,9 +30,9 @@ from bot.reminders.worker import Observe, ReminderWorker
 from bot.storage.reminder_book import SqlReminderBook
 
 if TYPE_CHECKING:
-    from bot.app import Storage
     from bot.core.live import LiveKnowledge
     from bot.ops.metrics import Metrics
+    from bot.storage.stores import Storage
     from bot.web.server import Extension
 
 log = logging.getLogger(__name__)
@@ -84,24 +84,33 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
     """Deliver Telegram reminders until SIGTERM, with /healthz, /readyz and /metrics on the
     operations port. Matrix reminders go out from the process that syncs the Matrix account
     (`buergerbot run`): an encrypted room needs that session's keys."""
-    from bot.channels.telegram import TelegramChannel, TelegramSettings
-    from bot.channels.telegram_limits import share_flood_limits
+    from bot.channels.registry import ChannelContext, ChannelKind, Wanted, used_by
+    from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
     from bot.ops.metrics import Metrics
     from bot.storage.database import schema_problem
+    from bot.storage.stores import Storage
     from bot.web.server import HttpServer, create_app
 
     loaded = load_knowledge(settings.knowledge_dirs, settings.languages)
     if not loaded.ok:
         raise RuntimeError("knowledge files have errors; run `buergerbot faq validate`")
     knowledge = loaded.knowledge
-    share_flood_limits(engine, settings.redis_url)  # one budget per token with the bot and the other workers
-    channels = [TelegramChannel(TelegramSettings.from_profile(p), lambda msg: []) for p in settings.profiles if p.telegram]
-    for channel in channels:
-        await channel.open_for_delivery()
     metrics = Metrics()
     metrics.declare(settings, messages=False)
+    storage = Storage(MemoryUserStates(), MemoryUnansweredLog(), engine=engine)
+    context = ChannelContext(settings, lambda incoming: [], storage, metrics)
+    wanted: dict[str, tuple[ChannelKind, list[Wanted]]] = {}
+    for profile in settings.profiles:
+        for kind, section in used_by(profile):
+            wanted.setdefault(kind.name, (kind, []))[1].append(Wanted(profile, section, context))
+    channels = []
+    for kind, ones in wanted.values():
+        kind.prepare(settings, storage)  # one flood budget per token with the bot and the other workers
+        channels += [channel for one in ones for channel in kind.delivery_only(one)]
+    for channel in channels:
+        await channel.start()
     book = reminder_book(settings, engine, clock)
-    service = reminder_service(settings, book, {c.address: c for c in channels}, notice_renderer(lambda: knowledge, clock), clock, metrics.reminder_event)
+    service = reminder_service(settings, book, {c.address: c for c in channels if isinstance(c, Deliverer)}, notice_renderer(lambda: knowledge, clock), clock, metrics.reminder_event)
 
     async def database() -> str | None:
         return await asyncio.to_thread(schema_problem, engine)
@@ -120,7 +129,7 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
         await service.stop()
         for channel in channels:
             with contextlib.suppress(Exception):
-                await channel.app.shutdown()
+                await channel.stop()
         if http is not None:
             await http.stop()
 

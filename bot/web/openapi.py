@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.channels.registry import channel_kinds
 from bot.core.cases import CASE_STATUSES, DOCUMENTS
 from bot.reminders.backoffice import CASE_REFERENCE_RE, EXTERNAL_REF_RE, MAX_SUBJECT
 
@@ -19,6 +20,11 @@ ERROR_CODES = ("invalid", "not_json", "unauthorized", "not_found", "method_not_a
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def link_schemas() -> dict[str, dict[str, Any]]:
+    """The deep links of the registered chat channels (bot.channels.registry), as "<Channel>Link" schemas."""
+    return {f"{kind.name.title().replace('-', '').replace('_', '')}Link": dict(kind.link_schema) for kind in channel_kinds() if kind.link_schema}
 
 
 def _json(schema_name: str, description: str, example: str | None = None) -> dict[str, Any]:
@@ -56,6 +62,7 @@ COMMON_ERRORS = {
 
 def openapi_document(server_url: str, languages: Sequence[str]) -> dict[str, Any]:
     """The description, for the API mounted at ``server_url`` (e.g. ``/api/v1``) with these chat languages."""
+    links = link_schemas()
     external_ref = {"type": "string", "pattern": f"^{EXTERNAL_REF_RE.pattern}$",
                     "description": "The booking system's own id of the appointment; unique per client"}
     reference = {"type": "string", "pattern": f"^{CASE_REFERENCE_RE.pattern}$", "description": "The case reference the citizen was given"}
@@ -76,19 +83,7 @@ def openapi_document(server_url: str, languages: Sequence[str]) -> dict[str, Any
                              "until the chat chooses its own; null or empty: the bot's default language"},
             },
         },
-        "TelegramLink": {
-            "type": "object",
-            "required": ["channel", "profile", "url"],
-            "properties": {"channel": {"const": "telegram"}, "profile": {"type": "string"},
-                           "url": {"type": "string", "description": "https://t.me/<bot>?start=<token>: opening it links the chat"}},
-        },
-        "MatrixLink": {
-            "type": "object",
-            "required": ["channel", "profile", "user_id", "command"],
-            "properties": {"channel": {"const": "matrix"}, "profile": {"type": "string"},
-                           "user_id": {"type": "string", "description": "The bot's Matrix id to write to"},
-                           "command": {"type": "string", "description": "`!link <token>`: sending it to the bot links the room"}},
-        },
+        **links,
         "CreatedAppointment": {
             "type": "object",
             "required": ["id", "external_ref", "starts_at", "token", "expires_at", "links", "created", "redeemed"],
@@ -99,7 +94,7 @@ def openapi_document(server_url: str, languages: Sequence[str]) -> dict[str, Any
                 "token": {"type": "string", "pattern": "^[A-Za-z0-9_-]{30,64}$", "description": "Single-use deep-link token for the "
                           "booking confirmation; valid until expires_at (at most a day after the appointment)"},
                 "expires_at": date_time,
-                "links": {"type": "array", "items": {"oneOf": [_ref("TelegramLink"), _ref("MatrixLink")]},
+                "links": {"type": "array", "items": {"oneOf": [_ref(name) for name in links]},
                           "description": "One per configured chat profile"},
                 "created": {"type": "boolean", "description": "false: the same appointment existed already; the token is a fresh "
                             "one for it and earlier tokens stay valid"},

@@ -8,7 +8,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import Storage
 from bot.channels.web import WebChannel
 from bot.config import Settings
 from bot.core.live import LiveKnowledge
@@ -17,6 +16,7 @@ from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.texts import text
 from bot.ops.metrics import Metrics
 from bot.runtime import build_channels
+from bot.storage.stores import Storage
 from tests.channels.web.test_protocol import hello, text_of
 
 
