@@ -1,4 +1,5 @@
-"""Running the bot: every configured profile's channels in one process, over one live knowledge.
+"""The lifecycle every bot process shares (`buergerbot run` and `buergerbot worker`, composed in
+bot.wiring): signals, the operations HTTP server, start and graceful stop.
 
 Start order: the HTTP server (so /healthz answers and /readyz says "starting"), the knowledge
 (loaded or trained in a thread), the channels, then background services (the reminder scheduler
@@ -17,27 +18,31 @@ import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from aiohttp import web
-from sqlalchemy import Engine
 
-from bot.app import Storage, build_dialogue
-from bot.channels.registry import Channel, ChannelContext, ChannelKind, Handle, Wanted, channel_kinds, used_by
-from bot.config import ProfileConfig, Settings, StaffConfig
-from bot.core.live import LiveKnowledge
+from bot.channels.registry import Channel
+from bot.config import Settings, StaffConfig
 from bot.ops.metrics import Metrics
 from bot.storage.database import schema_problem
 from bot.storage.retention import purge
+from bot.storage.stores import Storage
 from bot.web.idempotency import purge_idempotency_keys
 from bot.web.server import Check, Extension, HttpServer, create_app
+
+if TYPE_CHECKING:  # a reminder worker runs this lifecycle without the matcher (NumPy, SciPy)
+    from sqlalchemy import Engine
+
+    from bot.core.live import LiveKnowledge
 
 log = logging.getLogger(__name__)
 PURGE_SECONDS = 3600.0  # expired data is deleted at most this often
 IDEMPOTENCY_KEEP = dt.timedelta(days=30)  # a back-office retry comes within minutes; a month is plenty
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 T = TypeVar("T")
+Loaded = TypeVar("Loaded")
 
 
 class Service(Protocol):
@@ -47,61 +52,23 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
-
-def build_channels(
-    settings: Settings, live: LiveKnowledge, storage: Storage, metrics: Metrics | None = None, request_stop: Callable[[], object] = lambda: None,
-) -> list[Channel]:
-    """The channels every profile configures (bot.channels.registry), each over the profile's
-    dialogue; with none configured, the fallback (the console in a terminal). Raises MissingSecret
-    (bot.credentials)."""
-    metrics = metrics or Metrics()
-    metrics.declare(settings)
-    handles: dict[tuple[str, bool], Handle] = {}
-
-    def handle(profile: ProfileConfig, reminders: bool) -> Handle:
-        """One dialogue per profile for its channels that keep reminders, one without the book
-        for those that cannot deliver them (the dialogue then says reminders are not available)."""
-        if (profile.name, reminders) not in handles:
-            counted = replace(storage, unanswered=metrics.count_unanswered(storage.unanswered, profile.name))
-            dialogue = build_dialogue(settings, live, counted if reminders else replace(counted, book=None), profile)
-            handles[profile.name, reminders] = metrics.observe(dialogue.handle, profile.name)
-        return handles[profile.name, reminders]
-
-    wanted: dict[str, tuple[ChannelKind, list[Wanted]]] = {}
-    for profile in settings.profiles:
-        for kind, section in used_by(profile):
-            context = ChannelContext(settings, handle(profile, kind.delivers_reminders), storage, metrics, request_stop)
-            wanted.setdefault(kind.name, (kind, []))[1].append(Wanted(profile, section, context))
-    channels: list[Channel] = []
-    for kind, ones in wanted.values():
-        kind.prepare(settings, storage)
-        channels += kind.build_all(ones)
-    if not wanted:
-        for kind in channel_kinds():
-            if kind.fallback:
-                kept = storage if kind.delivers_reminders else replace(storage, book=None)
-                context = ChannelContext(settings, build_dialogue(settings, live, kept).handle, storage, metrics, request_stop)
-                channels += kind.build(Wanted(None, None, context))
-    return channels
-
-
 @dataclass
 class _Phase:
     name: str = "starting"  # → "running" → "draining"
-    live: LiveKnowledge | None = None  # set once the knowledge is loaded
+    loaded: bool = False  # the knowledge is loaded
+    live: LiveKnowledge | None = None  # the knowledge kept live (reloaded), once there
 
 
-def readiness_checks(live: LiveKnowledge | None, storage: Storage | None, phase: _Phase) -> dict[str, Check]:
+def readiness_checks(engine: Engine | None, phase: _Phase) -> dict[str, Check]:
     async def knowledge() -> str | None:
-        current = phase.live or live
-        if current is None:
+        if not phase.loaded:
             return "loading"
-        return None if current.snapshot.knowledge.entries else "no entries loaded"
+        return None if phase.live is None or phase.live.snapshot.knowledge.entries else "no entries loaded"
 
     async def database() -> str | None:
-        if storage is None or storage.engine is None:
+        if engine is None:
             return None  # in-memory storage: nothing to reach
-        return await asyncio.to_thread(schema_problem, storage.engine)
+        return await asyncio.to_thread(schema_problem, engine)
 
     async def channels() -> str | None:
         return None if phase.name == "running" else phase.name
@@ -133,6 +100,8 @@ class Started:
     services: Sequence[Service] = ()
     # Called once all of them run: work that would only slow the start down (a model to warm up).
     when_running: Callable[[], object] | None = None
+    # The knowledge kept live: reloaded every reload_seconds, its entries checked by /readyz.
+    knowledge: LiveKnowledge | None = None
 
 
 async def run_channels(
@@ -147,15 +116,17 @@ async def run_channels(
     stop: asyncio.Event | None = None,
 ) -> None:
     """:func:`serve` for knowledge that is already loaded and channels already built."""
-    await serve(settings, lambda: live, lambda _: Started(channels, services), storage=storage, metrics=metrics, extensions=extensions, stop=stop)
+    await serve(settings, lambda: live, lambda _: Started(channels, services, knowledge=live), storage=storage, metrics=metrics,
+                extensions=extensions, stop=stop)
 
 
 async def serve(
     settings: Settings,
-    load: Callable[[], LiveKnowledge],
-    assemble: Callable[[LiveKnowledge], Started],
+    load: Callable[[], Loaded],
+    assemble: Callable[[Loaded], Started],
     *,
     storage: Storage | None = None,
+    engine: Engine | None = None,
     metrics: Metrics | None = None,
     extensions: Sequence[Extension] = (),
     stop: asyncio.Event | None = None,
@@ -165,6 +136,8 @@ async def serve(
     The HTTP server comes first, so /healthz answers and /readyz says "starting" while ``load``
     (in a thread: it may train the matcher for many seconds) reads the knowledge; ``assemble``
     then builds the channels and services over it. /readyz says 200 once every one has started.
+    With ``storage`` its database is checked and data past its retention deleted; ``engine``
+    alone (a reminder worker) is only checked.
     """
     stop = stop or asyncio.Event()
     metrics = metrics or Metrics()
@@ -175,7 +148,8 @@ async def serve(
     phase = _Phase()
     http = None
     if settings.http.enabled:
-        app = create_app(metrics, readiness_checks(None, storage, phase), [_starting_gate(phase), *extensions],
+        database = engine or (storage.engine if storage is not None else None)
+        app = create_app(metrics, readiness_checks(database, phase), [_starting_gate(phase), *extensions],
                          phase=lambda: None if phase.name == "running" else phase.name)
         http = HttpServer(app, settings.http.listen, settings.http.port)
     running: list[Service] = []
@@ -195,13 +169,16 @@ async def serve(
             log.info("stopped while loading the knowledge")
             return
         stopping.cancel()
-        live = phase.live = loading.result()
-        log.info("knowledge loaded: %d entries in %.1f s", len(live.snapshot.knowledge.entries), time.monotonic() - began)
-        started = assemble(live)
+        loaded = loading.result()
+        log.info("knowledge loaded in %.1f s", time.monotonic() - began)
+        started = assemble(loaded)
+        live = phase.live = started.knowledge
+        phase.loaded = True
         for service in [*started.channels, *started.services]:
             await service.start()
             running.append(service)
-        reload_task = asyncio.create_task(_reload_loop(live, settings.reload_seconds, metrics))
+        if live is not None:
+            reload_task = asyncio.create_task(_reload_loop(live, settings.reload_seconds, metrics))
         if storage is not None and storage.engine is not None:
             purge_task = asyncio.create_task(purge_loop(storage.engine, settings.staff, stop))
         phase.name = "running"

@@ -23,9 +23,10 @@ from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.ops.config_check import check_secrets, secret_names
 from bot.ops.metrics import Metrics
-from bot.runtime import build_channels, run_channels
+from bot.runtime import run_channels
 from bot.storage.stores import Storage
 from bot.web.openapi import openapi_document
+from bot.wiring import build_channels
 
 PIGEON_CHANNEL = '''
 """Carrier pigeons as a chat channel: everything the bot needs to know about it, in one module."""

@@ -11,15 +11,14 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.app import open_storage
 from bot.config import Settings
 from bot.core.live import LiveKnowledge
 from bot.core.models import ChatRef, NoticeKind
 from bot.ops.metrics import Metrics
-from bot.reminders.process import reminder_parts
 from bot.reminders.queue import Due, enqueue
-from bot.runtime import build_channels, run_channels
+from bot.runtime import run_channels
 from bot.storage.tables import ReminderRow
+from bot.wiring import build_channels, open_storage, reminder_parts
 from tests.fakes.aio import eventually, free_port, reap_tasks
 from tests.fakes.telegram_api import FakeBotApi
 
