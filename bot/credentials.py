@@ -15,9 +15,12 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.config import BackofficeClient, Settings
 from bot.ops.logs import register_secret
+
+if TYPE_CHECKING:  # annotations only: bot.config loads the channel registry, which reads its secrets here
+    from bot.config import BackofficeClient, Settings
 
 
 class MissingSecret(Exception):
