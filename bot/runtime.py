@@ -169,11 +169,12 @@ async def serve(
             log.info("stopped while loading the knowledge")
             return
         stopping.cancel()
-        loaded = loading.result()
-        log.info("knowledge loaded in %.1f s", time.monotonic() - began)
-        started = assemble(loaded)
+        loading_seconds = time.monotonic() - began
+        started = assemble(loading.result())
         live = phase.live = started.knowledge
         phase.loaded = True
+        if live is not None:
+            log.info("knowledge loaded: %d entries in %.1f s", len(live.snapshot.knowledge.entries), loading_seconds)
         for service in [*started.channels, *started.services]:
             await service.start()
             running.append(service)
