@@ -183,8 +183,8 @@ def musterstadt_knowledge(progress: Progress) -> LiveKnowledge:
 def production_dialogue(live: LiveKnowledge, data_dir: Path, database_url: str | None) -> Dialogue:
     """The production ``Dialogue`` over ``live``; its database is ``database_url`` or, as shipped, a
     new SQLite file in ``data_dir``."""
-    from bot.app import build_dialogue, open_storage
     from bot.config import Settings
+    from bot.wiring import build_dialogue, open_storage
 
     settings = Settings(data_dir=data_dir, database_url=database_url or f"sqlite:///{data_dir / 'buergerbot.db'}")
     return build_dialogue(settings, live, open_storage(settings))

@@ -20,7 +20,7 @@ citizen's client syncs meanwhile and collects the bot's ``m.notice`` replies unt
   process (bot under test + citizen client) per wall second of the phase (1.0 = one core).
 
 Bot under test: ``MatrixChannel`` (encryption off, settings otherwise as shipped: concurrency 8,
-30 s long-poll sync) + the production ``Dialogue`` (``bot.app.build_dialogue`` with ``open_storage``
+30 s long-poll sync) + the production ``Dialogue`` (``bot.wiring.build_dialogue`` with ``open_storage``
 over the default Musterstadt knowledge in ``faq/`` and ``intents/``; chat states and unanswered
 questions in a new SQLite database in a temporary folder as shipped, ``--database-url`` for
 another). The questions: half drawn from ``tests/data/musterstadt_eval.jsonl``, half from the

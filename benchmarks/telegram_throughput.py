@@ -20,7 +20,7 @@ message of the question mix gets exactly one ``sendMessage``; more than that is 
 ``extra_sends``.
 
 Bot under test: ``TelegramChannel`` + the production ``Dialogue``, wrapped by the metrics
-(``bot.ops.metrics.Metrics.observe``) as ``buergerbot run`` does (``bot.app.build_dialogue`` with
+(``bot.ops.metrics.Metrics.observe``) as ``buergerbot run`` does (``bot.wiring.build_dialogue`` with
 ``open_storage``: the default Musterstadt knowledge in ``faq/`` and ``intents/``, city clock,
 holiday calendar, chat states and unanswered questions in the database, by default a new SQLite
 file in a temporary folder as shipped, ``--database-url`` for another; update ids claimed in the
@@ -282,7 +282,7 @@ def buergerbot_starter(live: Any, data_dir: Path, database_url: str | None, conc
 
     dialogue = harness.production_dialogue(live, data_dir, database_url)
     handle = Metrics().observe(dialogue.handle, "default")
-    # Update ids claimed in the same database, as `buergerbot run` does (bot.runtime.build_channels).
+    # Update ids claimed in the same database, as `buergerbot run` does (bot.wiring.build_channels).
     seen = SqlSeenUpdates(make_engine(database_url or f"sqlite:///{data_dir / 'buergerbot.db'}"))
 
     async def start(base_url: str) -> Callable[[], Awaitable[None]]:

@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
+from bot.channels.registry import channel_kind
 from bot.core.knowledge import KnowledgeLimits
 from bot.core.schedule import QuietHours, ReminderPolicy, parse_offset
 
@@ -213,6 +214,35 @@ class ProfileConfig(BaseModel):
     telegram: TelegramConfig | None = None
     matrix: MatrixConfig | None = None
     web: bool = False  # answer in the web chat (the [web] listener) as this profile
+    # The sections of channels registered beyond the built-in ones (bot.channels.registry), by
+    # channel name; written in the file as the others are: [profiles.<channel>].
+    channels: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registered_sections(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = set(cls.model_fields)
+        sections = {key: data[key] for key in data if key not in known and (kind := channel_kind(key)) is not None and kind.config_model is not None}
+        if not sections:
+            return data
+        rest = {key: value for key, value in data.items() if key not in sections}
+        return {**rest, "channels": {**dict(data.get("channels") or {}), **sections}}
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_sections(cls, value: dict[str, Any]) -> dict[str, Any]:
+        checked: dict[str, Any] = {}
+        for name, section in value.items():
+            kind = channel_kind(name)
+            if kind is None:
+                raise ValueError(f"no channel {name!r} is registered")
+            try:
+                checked[name] = kind.config_model.model_validate(section) if kind.config_model is not None else section
+            except ValidationError as exc:  # named from the channel on: the file has no "channels" table
+                raise ValueError("; ".join(f"{'.'.join(map(str, (name, *e['loc'])))}: {_message(e)}" for e in exc.errors())) from None
+        return checked
 
 
 class Settings(BaseSettings):
@@ -338,8 +368,11 @@ def load_settings(path: Path | None = None) -> tuple[Settings | None, list[str]]
 def _error_text(error: Any) -> str:
     """``dotted.path: message`` for one pydantic error (list positions as numbers: profiles.0.name)."""
     where = ".".join(str(p) for p in error["loc"])
-    message = "unknown key (check the spelling)" if error["type"] == "extra_forbidden" else str(error["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
+    return f"{where}: {_message(error)}" if where else _message(error)
+
+
+def _message(error: Any) -> str:
+    return "unknown key (check the spelling)" if error["type"] == "extra_forbidden" else str(error["msg"]).removeprefix("Value error, ")
 
 
 def city_clock(settings: Settings) -> Callable[[], dt.datetime]:

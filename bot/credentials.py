@@ -1,9 +1,10 @@
 """Secrets, read from the environment variables the configuration names (never from the file),
 or from a file whose path is in ``<NAME>_FILE`` (Docker and Kubernetes secrets).
 
-Every secret is read and checked here, once: `buergerbot run` takes the values from these
-functions, and `buergerbot config check` reports what they refuse, so a clean check means the
-bot will not stop at start-up for a missing secret. Every value read is registered with the log
+Every secret is read through :func:`secret`: the chat channels declare theirs in the channel
+registry (bot.channels.registry), the reminders their link keys (bot.reminders.link_keys), and
+`buergerbot config check` reads them all (bot.ops.config_check.check_secrets), so a clean check
+means the bot will not stop at start-up for a missing secret. Every value read is registered with the log
 filter (bot.ops.logs), so no log line shows it.
 """
 
@@ -13,14 +14,13 @@ import contextlib
 import os
 import secrets
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.config import BackofficeClient, MatrixConfig, ProfileConfig, Settings, TelegramConfig
 from bot.ops.logs import register_secret
-from bot.reminders.tokens import MIN_KEY_BYTES
+
+if TYPE_CHECKING:  # annotations only: bot.config loads the channel registry, which reads its secrets here
+    from bot.config import BackofficeClient, Settings
 
 
 class MissingSecret(Exception):
@@ -44,73 +44,11 @@ def secret(name: str | None) -> str | None:
     return value or None
 
 
-@dataclass(frozen=True)
-class TelegramSecrets:
-    token: str
-    webhook_secret: str | None  # set exactly when the profile uses a webhook
-
-
-@dataclass(frozen=True)
-class MatrixSecrets:
-    password: str | None
-    access_token: str | None  # at least one of the two is set
-
-
-def telegram_secrets(profile: ProfileConfig, t: TelegramConfig) -> TelegramSecrets:
-    token = secret(t.token_env)
-    if not token:
-        raise MissingSecret(f"profile {profile.name}: telegram token missing (set {t.token_env})")
-    webhook_secret = secret(t.webhook_secret_env) if t.webhook_url else None
-    if t.webhook_url and not webhook_secret:
-        raise MissingSecret(f"profile {profile.name}: webhook secret missing (set {t.webhook_secret_env}; webhook_url is set)")
-    return TelegramSecrets(token, webhook_secret)
-
-
-def matrix_secrets(profile: ProfileConfig, m: MatrixConfig) -> MatrixSecrets:
-    password, token = secret(m.password_env), secret(m.access_token_env)
-    if not password and not token:
-        names = " or ".join(n for n in (m.password_env, m.access_token_env) if n) or "password_env or access_token_env in the config"
-        raise MissingSecret(f"profile {profile.name}: matrix password or access token missing (set {names})")
-    return MatrixSecrets(password, token)
-
-
 def backoffice_token(client: BackofficeClient) -> str:
     token = secret(client.token_env)
     if not token:
         raise MissingSecret(f"back-office client {client.name}: bearer token missing (set {client.token_env})")
     return token
-
-
-def parse_link_keys(value: str) -> list[bytes]:
-    """Comma-separated hex keys, newest first, each at least MIN_KEY_BYTES long. Raises ValueError."""
-    keys: list[bytes] = []
-    for n, part in enumerate(value.split(","), 1):
-        part = part.strip()
-        try:
-            key = bytes.fromhex(part)
-        except ValueError:
-            raise ValueError(f"key {n} is not hexadecimal") from None
-        if len(key) < MIN_KEY_BYTES:
-            raise ValueError(f"key {n} has {len(key)} bytes; at least {MIN_KEY_BYTES} are needed (openssl rand -hex {MIN_KEY_BYTES})")
-        keys.append(key)
-    return keys
-
-
-def link_keys(settings: Settings) -> list[bytes]:
-    """The keys that sign and check booking deep links (see bot/reminders/tokens.py)."""
-    name = settings.reminders.link_keys_env
-    value = secret(name)
-    if not value or not value.replace(",", "").strip():
-        raise MissingSecret(f"reminders: link keys missing (set {name} to comma-separated hex keys, e.g. openssl rand -hex {MIN_KEY_BYTES})")
-    try:
-        return parse_link_keys(value)
-    except ValueError as exc:
-        raise MissingSecret(f"reminders: {name}: {exc}") from None
-
-
-def needs_link_keys(settings: Settings) -> bool:
-    """Booking links can only be redeemed in a chat or issued by the back office."""
-    return bool(settings.backoffice_clients) or any(p.telegram or p.matrix for p in settings.profiles)
 
 
 PSEUDONYM_KEY_FILE = "pseudonym.key"
@@ -155,44 +93,3 @@ def _new_pseudonym_key(folder: Path) -> bytes:
     finally:
         os.unlink(temporary)
     return path.read_bytes().strip()
-
-
-@dataclass(frozen=True)
-class SecretReport:
-    errors: list[str]
-    notes: list[str]
-
-
-def check_secrets(settings: Settings) -> SecretReport:
-    """Every secret the configuration needs, checked without keeping any value."""
-    reads: list[Callable[[], object]] = []
-    for profile in settings.profiles:
-        if profile.telegram is not None:
-            reads.append(partial(telegram_secrets, profile, profile.telegram))
-        if profile.matrix is not None:
-            reads.append(partial(matrix_secrets, profile, profile.matrix))
-    reads += [partial(backoffice_token, client) for client in settings.backoffice_clients]
-    errors = [problem for read in reads if (problem := _refusal(read))]
-    notes: list[str] = []
-    problem = _refusal(partial(link_keys, settings))
-    if problem and needs_link_keys(settings):
-        errors.append(problem)
-    elif problem:
-        notes.append(f"{problem} (needed once a chat channel or back-office client is configured)")
-    problem = _refusal(partial(log_pseudonym_key, settings, keep_in_data_dir=False))
-    if problem:
-        errors.append(problem)
-    elif log_pseudonym_key(settings, keep_in_data_dir=False) is None:
-        notes.append(
-            f"logs: {settings.log_pseudonym_key_env} unset; the key of chat pseudonyms is kept in {settings.data_dir / PSEUDONYM_KEY_FILE}"
-            " (set the variable when processes do not share that folder)"
-        )
-    return SecretReport(errors, notes)
-
-
-def _refusal(read: Callable[[], object]) -> str | None:
-    try:
-        read()
-    except MissingSecret as exc:
-        return str(exc)
-    return None

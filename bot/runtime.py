@@ -1,4 +1,5 @@
-"""Running the bot: every configured profile's channels in one process, over one live knowledge.
+"""The lifecycle every bot process shares (`buergerbot run` and `buergerbot worker`, composed in
+bot.wiring): signals, the operations HTTP server, start and graceful stop.
 
 Start order: the HTTP server (so /healthz answers and /readyz says "starting"), the knowledge
 (loaded or trained in a thread), the channels, then background services (the reminder scheduler
@@ -17,27 +18,31 @@ import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from aiohttp import web
-from sqlalchemy import Engine
 
-from bot.app import Storage, build_dialogue
+from bot.channels.registry import Channel
 from bot.config import Settings, StaffConfig
-from bot.core.live import LiveKnowledge
-from bot.credentials import matrix_secrets
-from bot.ops.metrics import Handle, Metrics
+from bot.ops.metrics import Metrics
 from bot.storage.database import schema_problem
 from bot.storage.retention import purge
+from bot.storage.stores import Storage
 from bot.web.idempotency import purge_idempotency_keys
 from bot.web.server import Check, Extension, HttpServer, create_app
+
+if TYPE_CHECKING:  # a reminder worker runs this lifecycle without the matcher (NumPy, SciPy)
+    from sqlalchemy import Engine
+
+    from bot.core.live import LiveKnowledge
 
 log = logging.getLogger(__name__)
 PURGE_SECONDS = 3600.0  # expired data is deleted at most this often
 IDEMPOTENCY_KEEP = dt.timedelta(days=30)  # a back-office retry comes within minutes; a month is plenty
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 T = TypeVar("T")
+Loaded = TypeVar("Loaded")
 
 
 class Service(Protocol):
@@ -47,70 +52,23 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
-Channel = Service
-
-
-def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage, metrics: Metrics | None = None) -> list[Channel]:
-    """One channel per configured Telegram or Matrix account, and the web chat for the profiles on the web; raises MissingSecret (bot.credentials)."""
-    metrics = metrics or Metrics()
-    metrics.declare(settings)
-    channels: list[Channel] = []
-    if any(p.telegram for p in settings.profiles):
-        from bot.channels.telegram_limits import share_flood_limits
-
-        share_flood_limits(storage.engine, settings.redis_url)  # one budget per token with the reminder workers
-    web_handles: dict[str, Handle] = {}
-    for profile in settings.profiles:
-        counted = replace(storage, unanswered=metrics.count_unanswered(storage.unanswered, profile.name))
-        handle = metrics.observe(build_dialogue(settings, live, counted, profile).handle, profile.name)
-        if profile.telegram is not None:
-            from bot.channels.telegram import TelegramChannel, TelegramSettings
-
-            seen = None
-            if storage.engine is not None:
-                from bot.storage.telegram_updates import SqlSeenUpdates
-
-                seen = SqlSeenUpdates(storage.engine)
-            channels.append(TelegramChannel(TelegramSettings.from_profile(profile), handle, seen))
-        if profile.matrix is not None:
-            from bot.channels.matrix import MatrixChannel, MatrixSettings
-
-            m = profile.matrix
-            ms = matrix_secrets(profile, m)
-            channels.append(MatrixChannel(
-                MatrixSettings(homeserver=m.homeserver, user_id=m.user_id, store_dir=settings.data_dir / "matrix" / profile.name,
-                               password=ms.password, access_token=ms.access_token, device_name=m.device_name, profile=profile.name,
-                               allowed_servers=tuple(m.allowed_servers), command_prefix=m.command_prefix, encryption=m.encryption),
-                handle,
-            ))
-        if profile.web:
-            # A web session lasts as long as its browser tab, so nothing could ever deliver a
-            # reminder to it: this dialogue says reminders are not available here.
-            web_handles[profile.name] = metrics.observe(build_dialogue(settings, live, replace(counted, book=None), profile).handle, profile.name)
-    if web_handles:  # one public listener for every profile on the web
-        from bot.channels.web.channel import build_web_channel
-
-        channels.append(build_web_channel(settings, web_handles))
-    return channels
-
-
 @dataclass
 class _Phase:
     name: str = "starting"  # → "running" → "draining"
-    live: LiveKnowledge | None = None  # set once the knowledge is loaded
+    loaded: bool = False  # the knowledge is loaded
+    live: LiveKnowledge | None = None  # the knowledge kept live (reloaded), once there
 
 
-def readiness_checks(live: LiveKnowledge | None, storage: Storage | None, phase: _Phase) -> dict[str, Check]:
+def readiness_checks(engine: Engine | None, phase: _Phase) -> dict[str, Check]:
     async def knowledge() -> str | None:
-        current = phase.live or live
-        if current is None:
+        if not phase.loaded:
             return "loading"
-        return None if current.snapshot.knowledge.entries else "no entries loaded"
+        return None if phase.live is None or phase.live.snapshot.knowledge.entries else "no entries loaded"
 
     async def database() -> str | None:
-        if storage is None or storage.engine is None:
+        if engine is None:
             return None  # in-memory storage: nothing to reach
-        return await asyncio.to_thread(schema_problem, storage.engine)
+        return await asyncio.to_thread(schema_problem, engine)
 
     async def channels() -> str | None:
         return None if phase.name == "running" else phase.name
@@ -142,6 +100,8 @@ class Started:
     services: Sequence[Service] = ()
     # Called once all of them run: work that would only slow the start down (a model to warm up).
     when_running: Callable[[], object] | None = None
+    # The knowledge kept live: reloaded every reload_seconds, its entries checked by /readyz.
+    knowledge: LiveKnowledge | None = None
 
 
 async def run_channels(
@@ -156,15 +116,17 @@ async def run_channels(
     stop: asyncio.Event | None = None,
 ) -> None:
     """:func:`serve` for knowledge that is already loaded and channels already built."""
-    await serve(settings, lambda: live, lambda _: Started(channels, services), storage=storage, metrics=metrics, extensions=extensions, stop=stop)
+    await serve(settings, lambda: live, lambda _: Started(channels, services, knowledge=live), storage=storage, metrics=metrics,
+                extensions=extensions, stop=stop)
 
 
 async def serve(
     settings: Settings,
-    load: Callable[[], LiveKnowledge],
-    assemble: Callable[[LiveKnowledge], Started],
+    load: Callable[[], Loaded],
+    assemble: Callable[[Loaded], Started],
     *,
     storage: Storage | None = None,
+    engine: Engine | None = None,
     metrics: Metrics | None = None,
     extensions: Sequence[Extension] = (),
     stop: asyncio.Event | None = None,
@@ -174,6 +136,8 @@ async def serve(
     The HTTP server comes first, so /healthz answers and /readyz says "starting" while ``load``
     (in a thread: it may train the matcher for many seconds) reads the knowledge; ``assemble``
     then builds the channels and services over it. /readyz says 200 once every one has started.
+    With ``storage`` its database is checked and data past its retention deleted; ``engine``
+    alone (a reminder worker) is only checked.
     """
     stop = stop or asyncio.Event()
     metrics = metrics or Metrics()
@@ -184,7 +148,8 @@ async def serve(
     phase = _Phase()
     http = None
     if settings.http.enabled:
-        app = create_app(metrics, readiness_checks(None, storage, phase), [_starting_gate(phase), *extensions],
+        database = engine or (storage.engine if storage is not None else None)
+        app = create_app(metrics, readiness_checks(database, phase), [_starting_gate(phase), *extensions],
                          phase=lambda: None if phase.name == "running" else phase.name)
         http = HttpServer(app, settings.http.listen, settings.http.port)
     running: list[Service] = []
@@ -204,13 +169,17 @@ async def serve(
             log.info("stopped while loading the knowledge")
             return
         stopping.cancel()
-        live = phase.live = loading.result()
-        log.info("knowledge loaded: %d entries in %.1f s", len(live.snapshot.knowledge.entries), time.monotonic() - began)
-        started = assemble(live)
+        loading_seconds = time.monotonic() - began
+        started = assemble(loading.result())
+        live = phase.live = started.knowledge
+        phase.loaded = True
+        if live is not None:
+            log.info("knowledge loaded: %d entries in %.1f s", len(live.snapshot.knowledge.entries), loading_seconds)
         for service in [*started.channels, *started.services]:
             await service.start()
             running.append(service)
-        reload_task = asyncio.create_task(_reload_loop(live, settings.reload_seconds, metrics))
+        if live is not None:
+            reload_task = asyncio.create_task(_reload_loop(live, settings.reload_seconds, metrics))
         if storage is not None and storage.engine is not None:
             purge_task = asyncio.create_task(purge_loop(storage.engine, settings.staff, stop))
         phase.name = "running"

@@ -435,7 +435,7 @@ def test_run_that_cannot_start_says_why_in_one_line(tmp_path: Path, tiny_kb: Pat
         monkeypatch.setenv("BUERGERBOT_LINK_KEYS", "ef" * 32)
         code, _, err = run(capsys, "--config", str(cfg), "--log-format", "text", "run")
     assert code == 1
-    assert "ERROR bot.commands: the bot stopped: OSError:" in err and "address already in use" in err
+    assert "ERROR bot.cli: the bot stopped: OSError:" in err and "address already in use" in err
     assert "Traceback" not in err
 
 

@@ -6,18 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.entries.matrix import matrix_secrets
+from bot.channels.entries.telegram import telegram_secrets
 from bot.config import BackofficeClient, MatrixConfig, ProfileConfig, Settings, TelegramConfig
-from bot.credentials import (
-    MissingSecret,
-    backoffice_token,
-    check_secrets,
-    link_keys,
-    log_pseudonym_key,
-    matrix_secrets,
-    parse_link_keys,
-    secret,
-    telegram_secrets,
-)
+from bot.credentials import MissingSecret, backoffice_token, log_pseudonym_key, secret
+from bot.ops.config_check import check_secrets
+from bot.reminders.link_keys import link_keys, parse_link_keys
 
 KEY_A, KEY_B = "aa" * 32, "0b" * 40
 

@@ -21,15 +21,16 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.app import Storage, build_dialogue
 from bot.config import Settings, StaffConfig, load_settings
 from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.credentials import MissingSecret
 from bot.ops.metrics import Metrics
-from bot.runtime import Started, build_channels, purge_loop, run_channels, serve
+from bot.runtime import Started, purge_loop, run_channels, serve
 from bot.storage.database import make_engine, migrate
+from bot.storage.stores import Storage
 from bot.storage.unanswered import SqlUnansweredLog
+from bot.wiring import build_channels, build_dialogue
 from tests.conftest import REPO
 from tests.fakes.aio import eventually, free_port, reap_tasks
 from tests.fakes.telegram_api import FakeBotApi

@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from bot.channels.markup import reply_as_plain
 from bot.core.chat_commands import CHAT_COMMANDS
-from bot.core.dialogue import Dialogue
-from bot.core.models import Incoming
+from bot.core.models import Incoming, Reply
 
 PROMPT = "> "
+Handle = Callable[[Incoming], Sequence[Reply]]  # a dialogue's handle
 
 
-def run_console(dialogue: Dialogue, stdin: TextIO, stdout: TextIO, before_each: Callable[[], object] | None = None) -> None:
+def run_console(handle: Handle, stdin: TextIO, stdout: TextIO, before_each: Callable[[], object] | None = None) -> None:
     stdout.write("Bürgerbot Musterstadt – Fragen Sie mich etwas / ask me anything (Ctrl-D: Ende/quit)\n")
     while True:
         stdout.write(PROMPT)
@@ -27,7 +27,7 @@ def run_console(dialogue: Dialogue, stdin: TextIO, stdout: TextIO, before_each: 
             return
         if before_each is not None:
             before_each()
-        for reply in dialogue.handle(incoming(line.rstrip("\n"))):
+        for reply in handle(incoming(line.rstrip("\n"))):
             stdout.write(reply_as_plain(reply) + "\n\n")
         stdout.flush()
 
@@ -45,8 +45,8 @@ class ConsoleChannel:
     a thread of its own, and Ctrl-D (end of input) stops the bot as SIGTERM would. A blocked read
     cannot be interrupted, so the thread is a daemon: stopping the bot does not wait for a line."""
 
-    def __init__(self, dialogue: Dialogue, stdin: TextIO, stdout: TextIO, on_end: Callable[[], object]) -> None:
-        self.dialogue, self.stdin, self.stdout, self.on_end = dialogue, stdin, stdout, on_end
+    def __init__(self, handle: Handle, stdin: TextIO, stdout: TextIO, on_end: Callable[[], object]) -> None:
+        self.handle, self.stdin, self.stdout, self.on_end = handle, stdin, stdout, on_end
         self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
@@ -54,7 +54,7 @@ class ConsoleChannel:
 
         def read() -> None:
             try:
-                run_console(self.dialogue, self.stdin, self.stdout)
+                run_console(self.handle, self.stdin, self.stdout)
             finally:
                 with contextlib.suppress(RuntimeError):  # the loop is gone: the bot stopped first
                     loop.call_soon_threadsafe(self.on_end)

@@ -37,13 +37,32 @@ def _plain_inline(text: str) -> str:
 
 
 def reply_as_plain(reply: Reply) -> str:
-    """A whole reply for a channel without buttons: link buttons as lines, choices numbered."""
-    parts = [to_plain(reply.text)]
-    if reply.buttons:
-        parts.append("\n".join(f"→ {b.label}: {b.url}" for b in reply.buttons if b.url))
+    """A whole reply for a channel without buttons: link buttons as lines, choices numbered (the
+    number is what the citizen answers with: the dialogue reads "2" as the second choice)."""
+    return "\n\n".join(part for part in (to_plain(reply.text), *_button_sections(reply, plain=True)) if part)
+
+
+def reply_as_html(reply: Reply) -> str:
+    """:func:`reply_as_plain` as HTML with line breaks as ``<br>`` (Matrix): link buttons as
+    anchors, choices as a numbered list."""
+    return "<br><br>".join(part for part in (to_html_lines(reply.text), *_button_sections(reply, plain=False)) if part)
+
+
+def _button_sections(reply: Reply, *, plain: bool) -> list[str]:
+    """The buttons → text fallback, once for every channel that cannot show buttons."""
+    links = [button for button in reply.buttons if button.url]
+    sections = []
+    if links:
+        if plain:
+            sections.append("\n".join(f"→ {b.label}: {b.url}" for b in links))
+        else:
+            sections.append("<br>".join(f'→ <a href="{html.escape(b.url or "", quote=True)}">{to_html(b.label)}</a>' for b in links))
     if reply.choices:
-        parts.append("\n".join(f"{i}. {c.label}" for i, c in enumerate(reply.choices, 1)))
-    return "\n\n".join(p for p in parts if p)
+        if plain:
+            sections.append("\n".join(f"{number}. {choice.label}" for number, choice in enumerate(reply.choices, 1)))
+        else:
+            sections.append("<ol>" + "".join(f"<li>{to_html(choice.label)}</li>" for choice in reply.choices) + "</ol>")
+    return sections
 
 
 def to_html(text: str) -> str:

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-import html
 import json
 import logging
 import os
@@ -51,7 +50,7 @@ from nio import (
 from nio.api import MessageDirection
 from nio.exceptions import LocalProtocolError
 
-from bot.channels.markup import to_html, to_html_lines, to_plain
+from bot.channels.markup import reply_as_html, reply_as_plain
 from bot.core.chat_commands import CHAT_COMMANDS, CommandKey
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
@@ -521,19 +520,11 @@ class MatrixChannel:
     @staticmethod
     def render(reply: Reply) -> dict[str, Any]:
         """m.notice with HTML (links as anchors, everything escaped) and a plain body."""
-        html_parts = [to_html_lines(reply.text)]
-        plain_parts = [to_plain(reply.text)]
-        if reply.buttons:
-            html_parts.append("<br>".join(f'→ <a href="{html.escape(b.url or "", quote=True)}">{to_html(b.label)}</a>' for b in reply.buttons if b.url))
-            plain_parts.append("\n".join(f"→ {b.label}: {b.url}" for b in reply.buttons if b.url))
-        if reply.choices:
-            html_parts.append("<ol>" + "".join(f"<li>{to_html(c.label)}</li>" for c in reply.choices) + "</ol>")
-            plain_parts.append("\n".join(f"{i}. {c.label}" for i, c in enumerate(reply.choices, 1)))
         return {
             "msgtype": "m.notice",
-            "body": "\n\n".join(plain_parts),
+            "body": reply_as_plain(reply),
             "format": "org.matrix.custom.html",
-            "formatted_body": "<br><br>".join(html_parts),
+            "formatted_body": reply_as_html(reply),
         }
 
     # -- reminders ---------------------------------------------------------------------------------

@@ -60,12 +60,10 @@ from bot.channels.markup import to_html, to_plain
 from bot.channels.splitting import split_message
 from bot.channels.telegram_http import AiohttpRequest, ServerError, json_request
 from bot.channels.telegram_limits import FloodLimits
-from bot.config import ProfileConfig
 from bot.core.chat_commands import CHAT_COMMANDS
 from bot.core.models import Incoming, Reply
 from bot.core.ports import DeliveryFailed
 from bot.core.texts import text as core_text
-from bot.credentials import telegram_secrets
 from bot.ops.logs import pseudonym
 
 log = logging.getLogger(__name__)
@@ -124,18 +122,6 @@ class TelegramSettings:
     poll_timeout: float = 10.0
     send_timeout: float = 30.0  # seconds to wait for Telegram's answer to a send; none is resent after it
     language: str = "de"  # the profile's default language: the command menu's for apps in a language the commands lack
-
-    @classmethod
-    def from_profile(cls, profile: ProfileConfig) -> TelegramSettings:
-        """The settings of a configured profile; raises MissingSecret without its token."""
-        t = profile.telegram
-        if t is None:
-            raise ValueError(f"profile {profile.name} has no Telegram account")
-        secrets = telegram_secrets(profile, t)
-        return cls(token=secrets.token, profile=profile.name, base_url=t.base_url, webhook_url=t.webhook_url,
-                   webhook_secret=secrets.webhook_secret, listen=t.listen, port=t.port, url_path=t.url_path,
-                   overall_per_second=t.overall_per_second, per_chat_per_second=t.per_chat_per_second,
-                   language=profile.default_language)
 
 
 class TelegramChannel:

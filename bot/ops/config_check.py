@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from bot.channels.registry import used_by
 from bot.config import Settings
 from bot.core.knowledge import load_knowledge
-from bot.credentials import MissingSecret, check_secrets, secret
+from bot.credentials import PSEUDONYM_KEY_FILE, MissingSecret, backoffice_token, log_pseudonym_key, secret
+from bot.reminders.link_keys import link_keys
 
 ENV_PREFIX = "BUERGERBOT_"
 
@@ -84,14 +87,55 @@ def check_config(settings: Settings) -> Findings:
     return findings
 
 
+def needs_link_keys(settings: Settings) -> bool:
+    """Booking links can only be redeemed in a chat that keeps reminders or issued by the back office."""
+    return bool(settings.backoffice_clients) or any(kind.delivers_reminders for p in settings.profiles for kind, _ in used_by(p))
+
+
+
+@dataclass(frozen=True)
+class SecretReport:
+    errors: list[str]
+    notes: list[str]
+
+
+def check_secrets(settings: Settings) -> SecretReport:
+    """Every secret the configuration needs, checked without keeping any value."""
+    reads: list[Callable[[], object]] = []
+    for profile in settings.profiles:
+        reads += [partial(kind.read_secrets, profile, section) for kind, section in used_by(profile)]
+    reads += [partial(backoffice_token, client) for client in settings.backoffice_clients]
+    errors = [problem for read in reads if (problem := _refusal(read))]
+    notes: list[str] = []
+    problem = _refusal(partial(link_keys, settings))
+    if problem and needs_link_keys(settings):
+        errors.append(problem)
+    elif problem:
+        notes.append(f"{problem} (needed once a chat channel or back-office client is configured)")
+    problem = _refusal(partial(log_pseudonym_key, settings, keep_in_data_dir=False))
+    if problem:
+        errors.append(problem)
+    elif log_pseudonym_key(settings, keep_in_data_dir=False) is None:
+        notes.append(
+            f"logs: {settings.log_pseudonym_key_env} unset; the key of chat pseudonyms is kept in {settings.data_dir / PSEUDONYM_KEY_FILE}"
+            " (set the variable when processes do not share that folder)"
+        )
+    return SecretReport(errors, notes)
+
+
+def _refusal(read: Callable[[], object]) -> str | None:
+    try:
+        read()
+    except MissingSecret as exc:
+        return str(exc)
+    return None
+
+
 def secret_names(settings: Settings) -> list[str]:
     """The environment variables the configuration reads secrets from."""
     names: list[str | None] = [settings.reminders.link_keys_env, settings.log_pseudonym_key_env]
     for profile in settings.profiles:
-        if profile.telegram is not None:
-            names += [profile.telegram.token_env, profile.telegram.webhook_secret_env if profile.telegram.webhook_url else None]
-        if profile.matrix is not None:
-            names += [profile.matrix.password_env, profile.matrix.access_token_env]
+        names += [name for kind, section in used_by(profile) for name in kind.secret_names(profile, section)]
     names += [client.token_env for client in settings.backoffice_clients]
     return list(dict.fromkeys(n for n in names if n))
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
 
+from bot.channels.registry import used_by
 from bot.core.models import ChatRef, Incoming, Reply
 from bot.core.ports import UnansweredLog
 
@@ -79,17 +80,13 @@ class Metrics:
         were used); ``messages=False`` for a process that only delivers reminders."""
         reminders = (self.reminders_due, self.reminders_sent, self.reminders_failed, self.reminders_dropped)
         for profile in settings.profiles:
-            for channel, account in (("telegram", profile.telegram), ("matrix", profile.matrix)):
-                if account is None:
-                    continue
+            for kind, _ in used_by(profile):
                 if messages:
-                    self._series(channel, profile.name)
-                    self.unanswered.labels(channel, profile.name)
-                for counter in reminders:
-                    counter.labels(channel=channel)
-            if profile.web and messages:  # the web chat has no reminders (a session lasts as long as its tab)
-                self._series("web", profile.name)
-                self.unanswered.labels("web", profile.name)
+                    self._series(kind.name, profile.name)
+                    self.unanswered.labels(kind.name, profile.name)
+                if kind.delivers_reminders:
+                    for counter in reminders:
+                        counter.labels(channel=kind.name)
 
     def reminder_event(self, event: str, channel: str, count: int) -> None:
         """Counts the reminder worker's events (bot.reminders.worker.Observe)."""

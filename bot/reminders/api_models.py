@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Collection, Mapping
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from collections.abc import Collection, Mapping
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     JsonValue,
     PlainSerializer,
+    SerializeAsAny,
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
@@ -34,6 +35,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from bot.channels.registry import DeepLink, link_models
 from bot.core.cases import CASE_STATUSES, DOCUMENTS, normalise_reference
 
 EXTERNAL_REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # goes into URL paths: no "/" or spaces
@@ -299,32 +301,7 @@ class _Answer(BaseModel):
         return self.model_dump(mode="json")
 
 
-class TelegramLink(_Answer):
-    channel: Literal["telegram"] = "telegram"
-    profile: str
-    url: str = Field(description="https://t.me/<bot>?start=<token>: opening it links the chat")
-
-    def instruction(self) -> str:
-        return self.url
-
-
-class MatrixLink(_Answer):
-    channel: Literal["matrix"] = "matrix"
-    profile: str
-    user_id: str = Field(description="The bot's Matrix id to write to")
-    command: str = Field(description="`!link <token>`: sending it to the bot links the room")
-
-    def instruction(self) -> str:
-        return self.command
-
-
-# The channels whose chats link themselves to an appointment, and how (profile, the bot's address
-# on the channel, token): the one table of them, which a channel registry can supply instead.
-DEEP_LINKS: dict[str, Callable[[str, str, str], TelegramLink | MatrixLink]] = {
-    "telegram": lambda profile, address, token: TelegramLink(profile=profile, url=f"https://t.me/{address}?start={token}"),
-    "matrix": lambda profile, address, token: MatrixLink(profile=profile, user_id=address, command=f"!link {token}"),
-}
-DeepLink = Annotated[TelegramLink | MatrixLink, Field(discriminator="channel")]
+LINKS_DESCRIPTION = "One per configured chat profile and channel that offers a link"
 
 
 class CreatedAppointment(_Answer):
@@ -334,10 +311,27 @@ class CreatedAppointment(_Answer):
     token: str = Field(description="Single-use deep-link token for the booking confirmation; valid until expires_at "
                        "(at most a day after the appointment)", json_schema_extra={"pattern": f"^{TOKEN_RE.pattern}$"})
     expires_at: AnswerTime
-    links: tuple[DeepLink, ...] = Field(description="One per configured chat profile")
+    links: tuple[SerializeAsAny[DeepLink], ...] = Field(description=LINKS_DESCRIPTION)
     created: bool = Field(description="false: the same appointment existed already; the token is a fresh one for it and "
                           "earlier tokens stay valid")
     redeemed: bool = Field(description="A chat has already linked itself to the appointment")
+
+
+@functools.cache
+def created_appointment_model(links: tuple[type[DeepLink], ...]) -> type[CreatedAppointment]:
+    """:class:`CreatedAppointment` as documented: each link is one of the registered channels' link models."""
+    if not links:
+        return CreatedAppointment
+    link: Any = links[0] if len(links) == 1 else Annotated[Union[links], Field(discriminator="channel")]  # noqa: UP007 (a runtime tuple of types)
+    model: type[CreatedAppointment] = create_model(
+        "CreatedAppointment", __base__=CreatedAppointment, __doc__=CreatedAppointment.__doc__,
+        links=(tuple[link, ...], Field(description=LINKS_DESCRIPTION)),
+    )
+    return model
+
+
+def documented_created_appointment() -> type[CreatedAppointment]:
+    return created_appointment_model(link_models())
 
 
 class CancelledAppointment(_Answer):

@@ -23,18 +23,18 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select, update
 
+from bot.channels.registry import DeepLink, deep_links
 from bot.config import Settings
 from bot.core.cases import PICKUP_STATUSES
 from bot.core.models import ChatRef, NoticeKind, SubscriptionKind
 from bot.reminders.api_models import (
-    DEEP_LINKS,
     CancelledAppointment,
     CaseStatusResult,
     CaseStatusUpdate,
@@ -63,30 +63,11 @@ FOLLOWUP_TIME = dt.time(10, 0)  # city time: late enough to be polite, early eno
 RESERVED_SOURCES = frozenset({"chat"})  # the source of appointments citizens add in the chat: no client may use it
 
 
-@dataclass(frozen=True)
-class BotAddress:
-    """Where citizens reach one profile: its Telegram @name or its Matrix user id."""
-
-    channel: str  # a key of DEEP_LINKS
-    profile: str
-    address: str
-
-
 def parse_case_update(reference: str, raw: Mapping[str, object]) -> CaseUpdate:
     """A status update for the case in the URL; raises :class:`InvalidField` naming the first bad field."""
     normalised = parse_value(case_reference_adapter, "reference", reference)
     body = parse(CaseStatusUpdate, raw)
     return CaseUpdate(reference=normalised, document=body.document, status=body.status, changed_at=body.changed_at)
-
-
-def bot_addresses(settings: Settings) -> list[BotAddress]:
-    out: list[BotAddress] = []
-    for profile in settings.profiles:
-        if profile.telegram is not None and profile.telegram.username:
-            out.append(BotAddress("telegram", profile.name, profile.telegram.username.lstrip("@")))
-        if profile.matrix is not None:
-            out.append(BotAddress("matrix", profile.name, profile.matrix.user_id))
-    return out
 
 
 class Backoffice:
@@ -102,7 +83,7 @@ class Backoffice:
         zone: ZoneInfo,
         link_ttl: dt.timedelta,
         followup_days: int,
-        bots: Sequence[BotAddress],
+        deep_links: Callable[[str], list[DeepLink]],
         clock: Callable[[], dt.datetime],
     ) -> None:
         self._signer = signer
@@ -113,7 +94,7 @@ class Backoffice:
         self._zone = zone
         self._link_ttl = link_ttl
         self._followup_days = followup_days
-        self._bots = tuple(bots)
+        self._deep_links = deep_links  # a token's links, one per profile and channel (bot.channels.registry)
         self._clock = clock
 
     @classmethod
@@ -127,7 +108,7 @@ class Backoffice:
             zone=ZoneInfo(settings.timezone),
             link_ttl=dt.timedelta(days=settings.reminders.link_ttl_days),
             followup_days=settings.reminders.case_followup_days,
-            bots=bot_addresses(settings),
+            deep_links=partial(deep_links, settings),
             clock=clock,
         )
 
@@ -183,7 +164,7 @@ class Backoffice:
         # A link is useless once the appointment is over: it expires a day after at the latest.
         ttl = min(self._link_ttl, as_utc(starts_at) + dt.timedelta(days=1) - self._now())
         issued = self._signer.issue(token_id=token_id, ttl=ttl)
-        links = tuple(DEEP_LINKS[bot.channel](bot.profile, bot.address, issued.token) for bot in self._bots)
+        links = tuple(self._deep_links(issued.token))
         return CreatedAppointment(id=appointment_id, external_ref=external_ref, starts_at=self._city(starts_at), token=issued.token,
                                   expires_at=issued.expires_at, links=links, created=created, redeemed=redeemed)
 

@@ -25,6 +25,7 @@ from bot.reminders.api_models import (
     NewAppointment,
     appointment_model,
     case_reference_adapter,
+    documented_created_appointment,
     external_ref_adapter,
 )
 from bot.web.idempotency import KEY_RE
@@ -123,13 +124,15 @@ OPERATIONS: tuple[Operation, ...] = (
 
 def openapi_document(server_url: str, languages: Sequence[str]) -> dict[str, Any]:
     """The description, for the API mounted at ``server_url`` (e.g. ``/api/v1``) with these chat languages."""
-    # The one model that depends on the configuration: the appointment's language is one of the bot's.
-    configured: dict[type[BaseModel], type[BaseModel]] = {NewAppointment: appointment_model(tuple(languages))}
+    # The models that depend on the configuration: the appointment's language is one of the bot's,
+    # and the links are those of the registered chat channels.
+    configured: dict[type[BaseModel], type[BaseModel]] = {NewAppointment: appointment_model(tuple(languages)),
+                                                          CreatedAppointment: documented_created_appointment()}
     uses: list[tuple[type[BaseModel], JsonSchemaMode]] = []
     for operation in OPERATIONS:
         if operation.request is not None:
             uses.append((configured.get(operation.request, operation.request), "validation"))
-        uses += [(answer.model, "serialization") for answer in operation.answers.values() if answer.model is not None]
+        uses += [(configured.get(answer.model, answer.model), "serialization") for answer in operation.answers.values() if answer.model is not None]
     references, definitions = models_json_schema(list(dict.fromkeys(uses)), ref_template=REF_TEMPLATE)
     schemas: dict[str, Any] = definitions["$defs"]
 

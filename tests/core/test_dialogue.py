@@ -197,7 +197,7 @@ def test_delete_my_data_deletes_the_chats_unanswered_questions(tiny_kb: Path) ->
 
 def test_two_bots_keep_their_own_state_for_one_chat_id(tiny_kb: Path) -> None:
     """A Telegram user has the same chat id with the citizens' bot and the Welcome Center; one
-    process answers both over one state store, as bot/app.py wires it."""
+    process answers both over one state store, as bot/wiring.py wires it."""
     live = LiveKnowledge([tiny_kb])
     states, usage = MemoryUserStates(), MemoryUsageLog()
 

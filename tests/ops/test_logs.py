@@ -179,7 +179,7 @@ def test_token_shapes_are_masked_without_being_registered(fmt: str, stream: io.S
     try:
         raise InvalidToken(f"The token `{TELEGRAM_TOKEN}` was rejected by the server.")
     except InvalidToken as exc:
-        logging.getLogger("bot.commands").error("the bot stopped: %s: %s", type(exc).__name__, exc, exc_info=True)
+        logging.getLogger("bot.cli").error("the bot stopped: %s: %s", type(exc).__name__, exc, exc_info=True)
     logging.getLogger("telegram.ext.Updater").warning("GET https://api.telegram.org/bot%s/getUpdates failed", TELEGRAM_TOKEN)
     logging.getLogger("aiohttp.server").error("Got more than 8190 bytes when reading: b'Bearer %s...'.", "s3cr3t-xyz" * 20)
     logging.getLogger("sqlalchemy.pool").warning("cannot reach postgresql+psycopg://bot:db-pa55word@db:5432/buergerbot")

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Storage, build_dialogue
 from bot.config import Settings
 from bot.core.live import LiveKnowledge
 from bot.core.models import Incoming, Reply
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.ops.metrics import Metrics
+from bot.storage.stores import Storage
+from bot.wiring import build_dialogue
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:
@@ -84,7 +85,7 @@ def test_exposition_is_prometheus_text() -> None:
 
 
 def test_configured_channels_are_exported_at_zero_from_start_up(tiny_kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.runtime import build_channels
+    from bot.wiring import build_channels
 
     monkeypatch.setenv("TG_TOKEN", "123456:TEST-TOKEN")
     monkeypatch.setenv("MX_PASSWORD", "not-used-here")

@@ -24,7 +24,7 @@ import pytest
 
 from bot.cli import main
 from bot.config import load_settings
-from bot.credentials import check_secrets
+from bot.ops.config_check import check_secrets
 from bot.ops.logs import configure_logging, forget_secrets
 from bot.ops.metrics import Metrics
 from bot.storage.database import make_engine

@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
-from bot.app import open_storage
 from bot.config import Settings
 from bot.core.ports import MAX_FEEDBACK_TEXT, AnswerFeedback, FeedbackLog
 from bot.storage.feedback import SqlFeedbackLog
 from bot.storage.tables import AnswerFeedbackRow
+from bot.wiring import open_storage
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 

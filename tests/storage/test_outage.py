@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from bot.app import build_dialogue, open_storage
 from bot.config import Settings
 from bot.core.dialogue import Dialogue
 from bot.core.live import LiveKnowledge
@@ -27,6 +26,7 @@ from bot.core.ports import MemoryUnansweredLog
 from bot.storage.cached_states import CachedUserStates
 from bot.storage.chat_states import SqlUserStates
 from bot.storage.database import make_engine, migrate
+from bot.wiring import build_dialogue, open_storage
 from tests.conftest import CollectingChannel
 from tests.databases import NO_POSTGRES, PG_URL, postgres_engine
 

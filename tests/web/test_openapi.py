@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.ops.metrics import Metrics
-from bot.reminders.api_models import NewAppointment, appointment_model
+from bot.reminders.api_models import CreatedAppointment, NewAppointment, appointment_model, documented_created_appointment
 from bot.web.backoffice import install_backoffice
 from bot.web.openapi import OPERATIONS, REF_TEMPLATE, openapi_document
 from bot.web.server import create_app
@@ -35,7 +35,8 @@ def used_models(languages: list[str]) -> list[tuple[type[BaseModel], JsonSchemaM
         if operation.request is not None:
             model = appointment_model(tuple(languages)) if operation.request is NewAppointment else operation.request
             uses.append((model, "validation"))
-        uses += [(answer.model, "serialization") for answer in operation.answers.values() if answer.model is not None]
+        uses += [(documented_created_appointment() if answer.model is CreatedAppointment else answer.model, "serialization")
+                 for answer in operation.answers.values() if answer.model is not None]
     return uses
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import Storage
 from bot.channels.web import WebChannel
 from bot.config import Settings
 from bot.core.live import LiveKnowledge
@@ -16,7 +15,8 @@ from bot.core.memory_book import MemoryReminderBook
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.texts import text
 from bot.ops.metrics import Metrics
-from bot.runtime import build_channels
+from bot.storage.stores import Storage
+from bot.wiring import build_channels
 from tests.channels.web.test_protocol import hello, text_of
 
 

@@ -1,5 +1,6 @@
-"""`buergerbot run` with reminders: the back-office API on the operations server creates a booking,
-the citizen links it with /start, and the scheduler in the same process delivers through Telegram."""
+"""The composition root (bot.wiring). `buergerbot run` with reminders: the back-office API on the
+operations server creates a booking, the citizen links it with /start, and the scheduler in the
+same process delivers through Telegram. `buergerbot worker`: only delivers, in the same lifecycle."""
 
 from __future__ import annotations
 
@@ -11,15 +12,14 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.app import open_storage
-from bot.config import Settings
+from bot.config import Settings, city_clock
 from bot.core.live import LiveKnowledge
 from bot.core.models import ChatRef, NoticeKind
 from bot.ops.metrics import Metrics
-from bot.reminders.process import reminder_parts
 from bot.reminders.queue import Due, enqueue
-from bot.runtime import build_channels, run_channels
+from bot.runtime import run_channels
 from bot.storage.tables import ReminderRow
+from bot.wiring import build_channels, open_database, open_storage, reminder_parts, run_worker
 from tests.fakes.aio import eventually, free_port, reap_tasks
 from tests.fakes.telegram_api import FakeBotApi
 
@@ -90,5 +90,49 @@ def test_booking_link_and_delivery_in_one_running_bot(tiny_kb: Path, tmp_path: P
                 await runner
                 storage.close()
                 await reap_tasks()
+
+    asyncio.run(main())
+
+
+def test_the_worker_delivers_through_the_shared_lifecycle_and_takes_no_updates(tiny_kb: Path, tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`buergerbot worker` runs in runtime.serve as `run` does: /readyz reports the knowledge, the
+    database and the channels; its Telegram channel only sends (no getUpdates: `run` answers the
+    chats); stopping ends the scheduler, then the channel, then HTTP."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    monkeypatch.setenv("REMIND_TOKEN", TOKEN)
+    monkeypatch.setenv("BUERGERBOT_LINK_KEYS", "ab" * 32)
+    port = free_port()
+
+    async def main() -> None:
+        async with FakeBotApi(TOKEN) as fake:
+            settings = Settings(  # type: ignore[arg-type]
+                knowledge_dirs=[tiny_kb], database_url=f"sqlite:///{tmp_path / 'bot.db'}", data_dir=tmp_path,
+                http={"port": port}, reminders={"poll_seconds": 0.2, "quiet_hours": ["00:00", "00:00"]},
+                profiles=[{"name": "buerger", "telegram": {"token_env": "REMIND_TOKEN", "base_url": fake.base_url}},
+                          {"name": "welcome", "web": True}],
+            )
+            engine = open_database(settings)
+            with engine.begin() as conn:
+                enqueue(conn, [Due("case:worker", "s", ChatRef("telegram", "42", "buerger"), "de", NoticeKind.CASE_STATUS,
+                                   {"reference": "RP-2026-4711", "document": "reisepass", "status": "ready_for_pickup"},
+                                   dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))])
+            stop = asyncio.Event()
+            runner = asyncio.create_task(run_worker(settings, engine, city_clock(settings), stop))
+            try:
+                [notice] = await fake.wait_for(1, chat_id=42)
+                assert "RP-2026-4711" in notice["text"]
+                async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                    assert r.status == 200
+                    assert (await r.json())["checks"] == {"knowledge": "ok", "database": "ok", "channels": "ok"}
+            finally:
+                stop.set()
+                await runner
+                engine.dispose()
+                await reap_tasks()
+            assert not any(method == "getUpdates" for method, _, _ in fake.calls)
+            with pytest.raises(aiohttp.ClientError):
+                async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz"):
+                    pass
 
     asyncio.run(main())
