@@ -25,6 +25,7 @@ from bot.core.models import Incoming
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.validation import check
 from bot.credentials import MissingSecret, log_pseudonym_key
+from bot.demo import DEMO_NOTICE, StarterExists, uses_demo_knowledge, write_starter
 from bot.knowledge_cache import MatcherCache
 from bot.ops.config_check import check_config, effective_lines
 from bot.ops.logs import configure_logging
@@ -49,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
+    if handler is _cmd_init:  # before the settings: a broken buergerbot.toml here must not stop a new city elsewhere
+        return _cmd_init(args)
     settings, errors = load_settings(args.config)
     if handler is _cmd_config_check:
         return _cmd_config_check(settings, errors)
@@ -58,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         configure_logging(args.log_format or settings.log_format, logging.INFO if args.command == "run" else logging.WARNING, log_pseudonym_key(settings))
+        if args.command != "run" and uses_demo_knowledge(settings.knowledge_dirs):  # `run` says so with the config check
+            log.warning(DEMO_NOTICE)
         result: int = handler(args, settings)
     except MissingSecret as exc:
         print(f"config: {exc}", file=sys.stderr)
@@ -76,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", action="append", default=None, metavar="NAME",
                      help="serve only this profile (repeatable): one worker process per profile or group of profiles")
     run.set_defaults(handler=_cmd_run)
+
+    init = sub.add_parser("init", help="write a starter city to DIR: buergerbot.toml and the demo knowledge (faq/, intents/), to adapt")
+    init.add_argument("dir", type=Path, help="the new city's folder (created if missing; existing files are never overwritten)")
+    init.set_defaults(handler=_cmd_init)
 
     config = sub.add_parser("config", help="tools for the configuration")
     config_sub = config.add_subparsers(dest="config_command")
@@ -239,9 +248,25 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_PROBLEMS
     storage = open_storage(settings)
     try:
-        run_console(build_dialogue(settings, live, storage), sys.stdin, sys.stdout, before_each=live.refresh)
+        run_console(build_dialogue(settings, live, storage), sys.stdin, sys.stdout, before_each=live.refresh, city_name=settings.city_name)
     finally:
         storage.close()
+    return EXIT_OK
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    target: Path = args.dir
+    try:
+        written = write_starter(target)
+    except StarterExists as exc:
+        print(f"already there, nothing written: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except OSError as exc:
+        print(f"cannot write the starter city to {target}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in written:
+        print(f"created {path}")
+    print(f"next: cd {target}, put your city into buergerbot.toml and the knowledge files, then: buergerbot faq validate; buergerbot chat")
     return EXIT_OK
 
 
@@ -353,7 +378,7 @@ def _console(settings: Settings, live: LiveKnowledge, storage: Storage, stop: as
     if not sys.stdin.isatty():
         log.info("no chat channel configured and no terminal: serving HTTP, the back-office API and reminders only")
         return []
-    return [ConsoleChannel(build_dialogue(settings, live, storage), sys.stdin, sys.stdout, stop.set)]
+    return [ConsoleChannel(build_dialogue(settings, live, storage), sys.stdin, sys.stdout, stop.set, city_name=settings.city_name)]
 
 
 def _warm_encoder(live: LiveKnowledge) -> None:
@@ -633,6 +658,10 @@ def _cmd_faq_new(args: argparse.Namespace, settings: Settings) -> int:
         print(problem, file=sys.stderr)
         return EXIT_USAGE
     dirs = list(settings.knowledge_dirs)
+    if args.dir is None and uses_demo_knowledge(dirs):
+        print("the knowledge is the demo shipped with the package, which is not edited in place; "
+              "write your city's with `buergerbot init DIR` and run this there", file=sys.stderr)
+        return EXIT_USAGE
     folder: Path = args.dir or _new_entry_folder(dirs, args.kind)
     known = load_knowledge([*dirs, folder], settings.languages).knowledge.entries
     if args.id in known:
