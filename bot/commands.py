@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
-    if handler is _cmd_init:  # before the settings: a broken buergerbot.toml here must not stop a new city elsewhere
+    if args.command == "init":  # before the settings: a broken buergerbot.toml here must not stop a new city elsewhere
         return _cmd_init(args)
     settings, errors = load_settings(args.config)
     if handler is _cmd_config_check:
