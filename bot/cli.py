@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from bot.config import Settings, city_clock, load_settings
 from bot.core.knowledge import load_knowledge
 from bot.credentials import MissingSecret, log_pseudonym_key
+from bot.demo import DEMO_NOTICE, StarterExists, uses_demo_knowledge, write_starter
 from bot.ops.logs import configure_logging
 from bot.reports.since import parse_since
 
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
+    if args.command == "init":  # before the settings: a broken buergerbot.toml here must not stop a new city elsewhere
+        return _cmd_init(args)
     settings, errors = load_settings(args.config)
     if handler is _cmd_config_check:
         return int(_cmd_config_check(settings, errors))
@@ -55,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         configure_logging(args.log_format or settings.log_format, logging.INFO if args.command == "run" else logging.WARNING, log_pseudonym_key(settings))
+        if args.command != "run" and uses_demo_knowledge(settings.knowledge_dirs):  # `run` says so with the config check
+            log.warning(DEMO_NOTICE)
         result: int = handler(args, settings)
     except MissingSecret as exc:
         print(f"config: {exc}", file=sys.stderr)
@@ -119,6 +124,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", action="append", default=None, metavar="NAME",
                      help="serve only this profile (repeatable): one worker process per profile or group of profiles")
     run.set_defaults(handler=_cmd_run)
+
+    init = sub.add_parser("init", help="write a starter city to DIR: buergerbot.toml and the demo knowledge (faq/, intents/), to adapt")
+    init.add_argument("dir", type=Path, help="the new city's folder (created if missing; existing files are never overwritten)")
+    init.set_defaults(handler=_cmd_init)
 
     config = sub.add_parser("config", help="tools for the configuration")
     config_sub = config.add_subparsers(dest="config_command")
@@ -282,9 +291,25 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_PROBLEMS
     storage = open_storage(settings)
     try:
-        run_console(build_dialogue(settings, live, storage).handle, sys.stdin, sys.stdout, before_each=live.refresh)
+        run_console(build_dialogue(settings, live, storage).handle, sys.stdin, sys.stdout, before_each=live.refresh, city_name=settings.city_name)
     finally:
         storage.close()
+    return EXIT_OK
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    target: Path = args.dir
+    try:
+        written = write_starter(target)
+    except StarterExists as exc:
+        print(f"already there, nothing written: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except OSError as exc:
+        print(f"cannot write the starter city to {target}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in written:
+        print(f"created {path}")
+    print(f"next: cd {target}, put your city into buergerbot.toml and the knowledge files, then: buergerbot faq validate; buergerbot chat")
     return EXIT_OK
 
 
@@ -637,6 +662,10 @@ def _cmd_faq_new(args: argparse.Namespace, settings: Settings) -> int:
         print(problem, file=sys.stderr)
         return EXIT_USAGE
     dirs = list(settings.knowledge_dirs)
+    if args.dir is None and uses_demo_knowledge(dirs):
+        print("the knowledge is the demo shipped with the package, which is not edited in place; "
+              "write your city's with `buergerbot init DIR` and run this there", file=sys.stderr)
+        return EXIT_USAGE
     folder: Path = args.dir or _new_entry_folder(dirs, args.kind)
     known = load_knowledge([*dirs, folder], settings.languages).knowledge.entries
     if args.id in known:

@@ -23,11 +23,13 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
+from bot import demo
 from bot.channels.registry import channel_kind
 from bot.core.knowledge import KnowledgeLimits
 from bot.core.schedule import QuietHours, ReminderPolicy, parse_offset
@@ -248,6 +250,9 @@ class ProfileConfig(BaseModel):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BUERGERBOT_", env_nested_delimiter="__", extra="forbid")
 
+    # Everything that names one city (its name, holidays, menu topics, the phone office) is neutral
+    # here; the demo city's values are in bot/demo/buergerbot.toml, used when there is no config file.
+    city_name: str = ""  # shown where the bot introduces itself (the console)
     knowledge_dirs: list[Path] = [Path("faq"), Path("intents")]
     knowledge_limits: KnowledgeLimitsConfig = KnowledgeLimitsConfig()
     languages: list[str] = ["de", "en"]
@@ -255,12 +260,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str = "sqlite:///data/buergerbot.db"  # PostgreSQL in production: postgresql://user@host/db
     timezone: str = "Europe/Berlin"
-    holiday_region: str | None = "NW"  # German state for public holidays (offices closed)
+    # Public holidays close the offices: the country's ISO code and a subdivision as the holidays
+    # package names them (DE and NW: North Rhine-Westphalia); no country, no holidays.
+    holiday_country: str | None = None
+    holiday_region: str | None = None
     reload_seconds: float = Field(2.0, gt=0)
-    phone_office: str = "buergertelefon"
-    popular: list[str] = [
-        "termin-buergerbuero", "personalausweis", "wohnsitz-anmelden", "kfz-zulassung", "sperrmuell", "oeffnungszeiten",
-    ]
+    phone_office: str = ""  # office whose phone number the fallback answer names; empty: none
+    popular: list[str] = []  # entry ids for the topics menu (/start, "help")
     matching: MatchingSettings = MatchingSettings()
     profiles: list[ProfileConfig] = []
     reminders: RemindersConfig = RemindersConfig()
@@ -284,12 +290,24 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
         return value
 
+    @field_validator("holiday_country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value and value not in holidays.list_supported_countries():
+            raise ValueError(f"no public holidays known for {value!r} (an ISO 3166 country code such as DE or AT; empty for no holidays)")
+        return value
+
     @field_validator("holiday_region")
     @classmethod
-    def _known_region(cls, value: str | None) -> str | None:
-        states = holidays.list_supported_countries()["DE"]
-        if value and value not in states:
-            raise ValueError(f"unknown German state {value!r} (one of {', '.join(states)}; empty for no holidays)")
+    def _known_region(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            return value
+        country = info.data.get("holiday_country")
+        if not country:
+            raise ValueError("needs holiday_country, the country it belongs to")
+        regions = holidays.list_supported_countries()[country]
+        if value not in regions:
+            raise ValueError(f"unknown subdivision {value!r} of {country} (one of {', '.join(regions)}; empty for the whole country)")
         return value
 
     @field_validator("database_url")
@@ -346,11 +364,20 @@ class Settings(BaseSettings):
 
 
 def load_settings(path: Path | None = None) -> tuple[Settings | None, list[str]]:
-    """Settings from ``path`` (or buergerbot.toml / $BUERGERBOT_CONFIG if present) and the environment."""
+    """Settings from ``path`` (or buergerbot.toml / $BUERGERBOT_CONFIG if present) and the environment.
+
+    Without a config file the bot is the demo city: bot/demo/buergerbot.toml, and where the
+    knowledge folders are not in the working directory either, the demo knowledge shipped with the
+    package (``buergerbot run`` from an empty folder answers; bot.demo.uses_demo_knowledge tells the
+    commands to say so). A config file of the city's own never falls back to the demo.
+    """
     named = path or os.environ.get("BUERGERBOT_CONFIG")
     path = Path(named or DEFAULT_CONFIG)
     if named and not path.is_file():
         return None, [f"{path}: no such file"]
+    is_demo = not path.exists()
+    if is_demo:
+        path = demo.SETTINGS_FILE
     data: dict[str, Any] = {}
     if path.exists():
         try:
@@ -358,11 +385,23 @@ def load_settings(path: Path | None = None) -> tuple[Settings | None, list[str]]
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             return None, [f"{path}: {exc}"]
     try:
-        return Settings(**data), []
+        settings = Settings(**data)
     except ValidationError as exc:
         return None, [f"{path}: {_error_text(e)}" for e in exc.errors()]
     except SettingsError as exc:  # a BUERGERBOT_* variable that cannot be read (a list that is not JSON)
         return None, [f"environment: {exc.__cause__ or exc}"]
+    return (_with_demo_knowledge(settings) if is_demo else settings), []
+
+
+def _with_demo_knowledge(settings: Settings) -> Settings:
+    """The demo knowledge (and its waste calendars) in place of knowledge folders that are not here."""
+    shipped = demo.demo_knowledge()
+    if shipped is None or any(folder.is_dir() for folder in settings.knowledge_dirs):
+        return settings
+    reminders = settings.reminders
+    if not reminders.waste_dir.is_dir() and (shipped[0] / "waste").is_dir():
+        reminders = reminders.model_copy(update={"waste_dir": shipped[0] / "waste"})
+    return settings.model_copy(update={"knowledge_dirs": shipped, "reminders": reminders})
 
 
 def _error_text(error: Any) -> str:

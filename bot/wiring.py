@@ -116,9 +116,9 @@ def open_storage(settings: Settings) -> Storage:
 # -- dialogue --------------------------------------------------------------------------------------
 
 def holiday_check(settings: Settings) -> HolidayCheck:
-    if not settings.holiday_region:
+    if not settings.holiday_country:
         return no_holidays
-    calendar = holidays.country_holidays("DE", subdiv=settings.holiday_region)
+    calendar = holidays.country_holidays(settings.holiday_country, subdiv=settings.holiday_region or None)
     return lambda day: day in calendar
 
 

@@ -11,6 +11,14 @@ import pytest
 
 from bot.config import load_settings
 from bot.core.schedule import QuietHours, ReminderPolicy
+from bot.demo import DEMO_NOTICE, demo_knowledge, uses_demo_knowledge
+from bot.ops.config_check import check_config
+
+
+def load_config(tmp_path: Path, toml: str) -> Path:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml, encoding="utf-8")
+    return cfg
 
 
 def load(tmp_path: Path, toml: str) -> list[str]:
@@ -32,7 +40,9 @@ def test_defaults_and_http_section(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("toml", "expected"), [
     ("timezone = 'Mars/Olympus'", "timezone: unknown time zone 'Mars/Olympus'"),
-    ("holiday_region = 'XY'", "holiday_region: unknown German state 'XY'"),
+    ("holiday_country = 'DE'\nholiday_region = 'XY'", "holiday_region: unknown subdivision 'XY' of DE"),
+    ("holiday_region = 'NW'", "holiday_region: needs holiday_country"),
+    ("holiday_country = 'Atlantis'", "holiday_country: no public holidays known for 'Atlantis'"),
     ("database_url = 'my database'", "database_url: not a database URL"),
     ("log_format = 'xml'", "log_format: Input should be 'auto', 'text' or 'json'"),
     ("[http]\nport = 70000", "http.port: Input should be less than or equal to 65535"),
@@ -75,8 +85,30 @@ def test_a_named_file_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert load_settings()[1] == [f"{missing}: no such file"]
 
 
-def test_no_file_at_all_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_file_at_all_means_the_demo_city_with_its_shipped_knowledge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("BUERGERBOT_CONFIG", raising=False)
     settings, errors = load_settings()
     assert errors == [] and settings is not None
+    assert (settings.city_name, settings.holiday_country, settings.holiday_region) == ("Musterstadt", "DE", "NW")
+    shipped = demo_knowledge()
+    assert shipped is not None and settings.knowledge_dirs == shipped and uses_demo_knowledge(settings.knowledge_dirs)
+    assert settings.reminders.waste_dir == shipped[0] / "waste" and any(settings.reminders.waste_dir.glob("*.ics"))
+    assert any(DEMO_NOTICE in w for w in check_config(settings).warnings)
+
+
+def test_the_demo_settings_read_knowledge_folders_of_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "faq").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BUERGERBOT_CONFIG", raising=False)
+    settings, errors = load_settings()
+    assert errors == [] and settings is not None and settings.knowledge_dirs == [Path("faq"), Path("intents")]
+    assert not uses_demo_knowledge(settings.knowledge_dirs)
+
+
+def test_a_city_config_never_falls_back_to_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings, errors = load_settings(load_config(tmp_path, "timezone = 'Europe/Vienna'"))
+    assert errors == [] and settings is not None and settings.knowledge_dirs == [Path("faq"), Path("intents")]
+    # Nothing of the demo city in the code's defaults: no name, no holidays, no menu, no phone office.
+    assert (settings.city_name, settings.holiday_country, settings.popular, settings.phone_office) == ("", None, [], "")

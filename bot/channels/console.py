@@ -16,8 +16,10 @@ PROMPT = "> "
 Handle = Callable[[Incoming], Sequence[Reply]]  # a dialogue's handle
 
 
-def run_console(handle: Handle, stdin: TextIO, stdout: TextIO, before_each: Callable[[], object] | None = None) -> None:
-    stdout.write("Bürgerbot Musterstadt – Fragen Sie mich etwas / ask me anything (Ctrl-D: Ende/quit)\n")
+def run_console(handle: Handle, stdin: TextIO, stdout: TextIO, before_each: Callable[[], object] | None = None, city_name: str = "") -> None:
+    """Answer typed lines until the end of input; ``city_name`` (the setting) is in the greeting line."""
+    title = f"Bürgerbot {city_name}" if city_name else "Bürgerbot"
+    stdout.write(f"{title} – Fragen Sie mich etwas / ask me anything (Ctrl-D: Ende/quit)\n")
     while True:
         stdout.write(PROMPT)
         stdout.flush()
@@ -45,8 +47,9 @@ class ConsoleChannel:
     a thread of its own, and Ctrl-D (end of input) stops the bot as SIGTERM would. A blocked read
     cannot be interrupted, so the thread is a daemon: stopping the bot does not wait for a line."""
 
-    def __init__(self, handle: Handle, stdin: TextIO, stdout: TextIO, on_end: Callable[[], object]) -> None:
+    def __init__(self, handle: Handle, stdin: TextIO, stdout: TextIO, on_end: Callable[[], object], city_name: str = "") -> None:
         self.handle, self.stdin, self.stdout, self.on_end = handle, stdin, stdout, on_end
+        self.city_name = city_name
         self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
@@ -54,7 +57,7 @@ class ConsoleChannel:
 
         def read() -> None:
             try:
-                run_console(self.handle, self.stdin, self.stdout)
+                run_console(self.handle, self.stdin, self.stdout, city_name=self.city_name)
             finally:
                 with contextlib.suppress(RuntimeError):  # the loop is gone: the bot stopped first
                     loop.call_soon_threadsafe(self.on_end)

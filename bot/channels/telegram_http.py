@@ -14,21 +14,19 @@ it only says that Telegram's front end gave up waiting), another 5xx answer ``Se
 (Telegram failed it), and a 4xx the library has no error class for (413, 414, …) ``Refused``, a
 ``BadRequest``.
 
-``RequestParameter`` (in ``json_request``) is the one name used from python-telegram-bot's private
-modules: ``RequestData`` has no public constructor for plain JSON values, and the public ways
-round it cost what ``json_request`` saves (``Bot.do_api_request`` converts every parameter and
-warns for methods the ``Bot`` class has) or copy the library's error mapping.
+Only python-telegram-bot's public API is used: ``json_request`` carries plain JSON values to this
+layer's ``do_request`` through ``BaseRequest.post`` without the library's ``RequestData``, whose
+constructor takes its private ``RequestParameter``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
-from telegram.request._requestparameter import RequestParameter
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -44,15 +42,33 @@ class Refused(BadRequest):
 _MAPPED = frozenset({400, 401, 403, 404, 409, 429})  # the 4xx python-telegram-bot turns into its own errors
 
 
+class JsonParameters:
+    """Parameters that already are plain JSON values (no files, no library objects), with the
+    documented read side of ``RequestData`` that request layers use."""
+
+    __slots__ = ("parameters",)
+    contains_files = False
+    multipart_data: dict[str, Any] = {}  # noqa: RUF012  (never written: there are no files)
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.parameters = {name: value for name, value in values.items() if value is not None}
+
+    @property
+    def json_parameters(self) -> dict[str, str]:
+        """Each value JSON-encoded, strings as they are (what form-encoding layers send)."""
+        return {name: value if isinstance(value, str) else json.dumps(value) for name, value in self.parameters.items()}
+
+
 def json_request(values: dict[str, Any]) -> RequestData:
-    """Request data from parameters that already are plain JSON values (no files, no library objects).
+    """Request data for ``BaseRequest.post`` from plain JSON values.
 
     The adapter's replies and reminders are built this way, skipping the library's conversion of
-    every parameter (``RequestParameter.from_input``, made for library objects such as keyboards:
-    about 40 µs a message). ``RequestParameter`` is internal to python-telegram-bot (pinned to
-    22.x in pyproject.toml).
+    every parameter (made for library objects such as keyboards: about 40 µs a message).
+    ``BaseRequest.post`` hands its request data unchanged to ``do_request``, and every request
+    layer reads only the documented ``contains_files``, ``parameters``, ``json_parameters`` and
+    ``multipart_data`` of it, which ``JsonParameters`` has; the cast says so to the type checker.
     """
-    return RequestData([RequestParameter(name, value, None) for name, value in values.items()])
+    return cast(RequestData, JsonParameters(values))
 
 
 class AiohttpRequest(BaseRequest):

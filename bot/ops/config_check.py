@@ -21,6 +21,7 @@ from bot.channels.registry import used_by
 from bot.config import Settings
 from bot.core.knowledge import load_knowledge
 from bot.credentials import PSEUDONYM_KEY_FILE, MissingSecret, backoffice_token, log_pseudonym_key, secret
+from bot.demo import DEMO_NOTICE, uses_demo_knowledge
 from bot.reminders.link_keys import link_keys
 
 ENV_PREFIX = "BUERGERBOT_"
@@ -67,6 +68,8 @@ def check_config(settings: Settings) -> Findings:
     if any(p.web for p in settings.profiles) and settings.web.listen in ("127.0.0.1", "::1", "localhost") and not settings.web.forwarded_for:
         findings.notes.append("web: the chat listens on a loopback address, so citizens reach it through a reverse proxy; without "
                               "forwarded_for they all share the proxy's address and its ip_messages_per_minute")
+    if uses_demo_knowledge(settings.knowledge_dirs):
+        findings.warnings.append(DEMO_NOTICE)
     loaded = load_knowledge(settings.knowledge_dirs, settings.languages, settings.knowledge_limits.limits())
     if not loaded.ok:
         findings.errors.append(f"knowledge: {len(loaded.errors)} errors in the knowledge files (buergerbot faq validate lists them)")
@@ -78,7 +81,7 @@ def check_config(settings: Settings) -> Findings:
         for office in settings.reminders.office_offsets
         if office not in offices
     ]
-    if settings.phone_office not in offices:
+    if settings.phone_office and settings.phone_office not in offices:
         findings.errors.append(f"phone_office: {settings.phone_office!r} is not an office in the knowledge files")
     for where, popular in [("popular", settings.popular), *((f"profile {p.name}: popular", p.popular or []) for p in settings.profiles)]:
         unknown = [e for e in popular if e not in kb.entries]

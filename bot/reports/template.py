@@ -39,7 +39,7 @@ entries:
 {leika}\
     # links:                    # optional: das Online-Formular / the online form: kind: form
     #   - kind: form            # form | info | appointment | external
-    #     url: https://musterstadt.example/online/{id}
+    #     url: https://www.stadt.example/online/{id}
     #     label: {{de: "Online beantragen", en: "Apply online"}}
 """
 _LEIKA = """\

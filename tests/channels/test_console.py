@@ -17,7 +17,8 @@ def test_typed_commands_are_commands_and_everything_else_is_text() -> None:
 
 def test_console_session(make_chat: Callable[..., CollectingChannel]) -> None:
     out = io.StringIO()
-    run_console(make_chat().dialogue.handle, io.StringIO("/sprache\nPerso beantragen\n"), out)
+    run_console(make_chat().dialogue.handle, io.StringIO("/sprache\nPerso beantragen\n"), out, city_name="Beispielstadt")
     text = out.getvalue()
+    assert text.startswith("Bürgerbot Beispielstadt – ")  # the city comes from the settings, not the code
     assert "English" in text  # /sprache offered the languages, as the command does on Telegram
     assert "Antwort zu personalausweis." in text

@@ -9,9 +9,10 @@ import pytest
 from aiohttp import web
 from telegram import Bot
 from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.channels.telegram import _may_have_left
-from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram_http import AiohttpRequest, json_request
 from tests.fakes.telegram_api import FakeBotApi
 
 TOKEN = "123:http"
@@ -24,6 +25,26 @@ def test_sends_through_the_fake_bot_api_form_encoded() -> None:
                 message = await bot.send_message(42, "<b>Hallo</b> &amp; willkommen", parse_mode="HTML")
             assert message.text == "Hallo & willkommen"
             assert fake.messages_to(42)[0]["parse_mode"] == "HTML"
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("layer", [AiohttpRequest, HTTPXRequest])
+def test_plain_json_values_post_through_either_request_layer(layer: type[BaseRequest]) -> None:
+    # json_request skips the library's parameter conversion; the library's own httpx layer must
+    # read it as well as ours, with a keyboard as nested JSON and unset values left out.
+    async def scenario() -> None:
+        async with FakeBotApi(TOKEN) as fake:
+            request = layer()
+            await request.initialize()
+            try:
+                markup = {"inline_keyboard": [[{"text": "Ja", "callback_data": "yes"}]]}
+                params = {"chat_id": 42, "text": "Grüße", "reply_markup": markup, "reply_to_message_id": None}
+                await request.post(f"{fake.base_url}{TOKEN}/sendMessage", json_request(params))
+            finally:
+                await request.shutdown()
+            [sent] = fake.messages_to(42)
+            assert (sent["text"], sent["reply_markup"]) == ("Grüße", markup) and "reply_to_message_id" not in sent
 
     asyncio.run(scenario())
 

@@ -28,7 +28,7 @@ class ConsoleKind(ChannelKind):
         if not sys.stdin.isatty():
             log.info("no chat channel configured and no terminal: serving HTTP, the back-office API and reminders only")
             return []
-        return [ConsoleChannel(wanted.context.handle, sys.stdin, sys.stdout, wanted.context.request_stop)]
+        return [ConsoleChannel(wanted.context.handle, sys.stdin, sys.stdout, wanted.context.request_stop, city_name=wanted.context.settings.city_name)]
 
 
 CHANNEL = ConsoleKind()
