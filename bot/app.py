@@ -99,4 +99,5 @@ def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage, pr
         is_holiday=holiday_check(settings),
         usage=storage.usage,
         book=storage.book,
+        feedback=storage.feedback,
     )
