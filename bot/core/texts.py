@@ -141,9 +141,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "feedback_no_note": {"de": "In Ordnung. Fragen Sie mich gern etwas anderes.", "en": "All right. Feel free to ask me something else."},
     "feedback_counted": {"de": "Ihre Bewertung dieser Antwort habe ich schon, danke.", "en": "I already have your rating of this answer, thank you."},
-    "web_feedback": {"de": "War diese Antwort hilfreich?", "en": "Was this answer helpful?"},
-    "web_helpful": {"de": "Hilfreich", "en": "Helpful"},
-    "web_not_helpful": {"de": "Nicht hilfreich", "en": "Not helpful"},
+    "feedback_question": {"de": "War diese Antwort hilfreich?", "en": "Was this answer helpful?"},
+    "feedback_helpful": {"de": "Hilfreich", "en": "Helpful"},
+    "feedback_not_helpful": {"de": "Nicht hilfreich", "en": "Not helpful"},
     # --- the web chat (bot/channels/web): its limits, and the widget's own labels ---
     "web_too_fast": {
         "de": "Sie schreiben gerade sehr schnell. Bitte warten Sie einen Moment, dann beantworte ich Ihre nächste Frage gern.",
