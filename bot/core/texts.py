@@ -141,6 +141,10 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "feedback_no_note": {"de": "In Ordnung. Fragen Sie mich gern etwas anderes.", "en": "All right. Feel free to ask me something else."},
     "feedback_counted": {"de": "Ihre Bewertung dieser Antwort habe ich schon, danke.", "en": "I already have your rating of this answer, thank you."},
+    "feedback_react": {
+        "de": "War das hilfreich? Antworten Sie gern mit der Reaktion 👍 oder 👎.",
+        "en": "Was this helpful? Feel free to react with 👍 or 👎.",
+    },
     "feedback_question": {"de": "War diese Antwort hilfreich?", "en": "Was this answer helpful?"},
     "feedback_helpful": {"de": "Hilfreich", "en": "Helpful"},
     "feedback_not_helpful": {"de": "Nicht hilfreich", "en": "Not helpful"},
