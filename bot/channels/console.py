@@ -1,4 +1,5 @@
-"""The console channel: stdin/stdout, the same dialogue as every chat channel."""
+"""The console channel: stdin/stdout, the same dialogue as every chat channel. An answer that can
+be rated is followed by a hint; "/gut" or "/schlecht" ("/good", "/bad") then rates the last one."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from typing import TextIO
 from bot.channels.commands import split_command
 from bot.channels.markup import reply_as_plain
 from bot.core.dialogue import Dialogue
-from bot.core.models import Incoming
+from bot.core.models import Incoming, Vote
+from bot.core.texts import text
+
+VOTES = {"/gut": True, "/good": True, "/schlecht": False, "/bad": False}
 
 PROMPT = "> "
 
 
 def run_console(dialogue: Dialogue, stdin: TextIO, stdout: TextIO, before_each: Callable[[], object] | None = None) -> None:
     stdout.write("Bürgerbot Musterstadt – Fragen Sie mich etwas / ask me anything (Ctrl-D: Ende/quit)\n")
+    rateable: str | None = None  # the feedback token of the last answer, which /gut or /schlecht rates
     while True:
         stdout.write(PROMPT)
         stdout.flush()
@@ -27,8 +32,17 @@ def run_console(dialogue: Dialogue, stdin: TextIO, stdout: TextIO, before_each: 
             return
         if before_each is not None:
             before_each()
-        for reply in dialogue.handle(incoming(line.rstrip("\n"))):
+        said = line.strip()
+        message = incoming(line.rstrip("\n"))
+        if said.lower() in VOTES and rateable is not None:
+            message = Incoming(channel="console", chat_id="console", text="", vote=Vote(rateable, VOTES[said.lower()]))
+        replies = dialogue.handle(message)
+        for reply in replies:
             stdout.write(reply_as_plain(reply) + "\n\n")
+        if replies:
+            rateable = replies[-1].feedback
+            if rateable is not None:
+                stdout.write(f"({text('feedback_console', replies[-1].language)})\n\n")
         stdout.flush()
 
 

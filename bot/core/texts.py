@@ -145,6 +145,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "War das hilfreich? Antworten Sie gern mit der Reaktion 👍 oder 👎.",
         "en": "Was this helpful? Feel free to react with 👍 or 👎.",
     },
+    "feedback_console": {"de": "War das hilfreich? /gut oder /schlecht", "en": "Was this helpful? /good or /bad"},
     "feedback_question": {"de": "War diese Antwort hilfreich?", "en": "Was this answer helpful?"},
     "feedback_helpful": {"de": "Hilfreich", "en": "Helpful"},
     "feedback_not_helpful": {"de": "Nicht hilfreich", "en": "Not helpful"},
