@@ -197,7 +197,10 @@ class ProxyAuthConfig(BaseModel):
     @field_validator("proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        return _check_networks(value)
+        for item in _check_networks(value):
+            if ipaddress.ip_network(item, strict=False).prefixlen == 0:
+                raise ValueError(f"{item!r} is every address: name the proxy's own addresses")
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> ProxyAuthConfig:

@@ -80,3 +80,5 @@ def test_proxy_sign_in_needs_the_proxy_and_at_least_one_role() -> None:
         DashboardConfig.model_validate({"proxy_auth": {"enabled": True, "proxies": ["10.0.0.5"]}})
     with pytest.raises(ValidationError, match="not an IP address"):
         DashboardConfig.model_validate({"proxy_auth": {"enabled": True, "proxies": ["proxy.city"], "editors": ["anna"]}})
+    with pytest.raises(ValidationError, match="every address"):
+        DashboardConfig.model_validate({"proxy_auth": {"enabled": True, "proxies": ["0.0.0.0/0"], "editors": ["anna"]}})
