@@ -178,6 +178,46 @@ class WebConfig(BaseModel):
     forwarded_for: bool = False
 
 
+def _check_networks(value: list[str]) -> list[str]:
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network") from None
+    return value
+
+
+class ProxyAuthConfig(BaseModel):
+    """Signing in to the dashboard through the city's reverse proxy (single sign-on): the proxy
+    authenticates the person and names them in a header, which counts only on requests from the
+    proxy's own addresses. The role comes from the lists below, by user name or by a group the
+    proxy names (``group:<name>``); a person on neither list is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    proxies: list[str] = []  # addresses or networks of the proxy that sets the headers; nobody else may
+    user_header: str = Field("X-Forwarded-User", pattern=r"^[A-Za-z0-9-]{1,64}$")
+    groups_header: str = Field("X-Forwarded-Groups", pattern=r"^[A-Za-z0-9-]{0,64}$")  # comma-separated groups; "" for none
+    editors: list[str] = []  # user names, or "group:<name>"
+    viewers: list[str] = []
+
+    @field_validator("proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in _check_networks(value):
+            if ipaddress.ip_network(item, strict=False).prefixlen == 0:
+                raise ValueError(f"{item!r} is every address: name the proxy's own addresses")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> ProxyAuthConfig:
+        if self.enabled and not self.proxies:
+            raise ValueError("proxy_auth needs the proxy's addresses in proxies: anybody else could name any user")
+        if self.enabled and not (self.editors or self.viewers):
+            raise ValueError("proxy_auth needs editors or viewers: nobody would get a role")
+        return self
+
+
 class DashboardConfig(BaseModel):
     """The staff dashboard at /staff on the operations server (accounts: `buergerbot staff add`)."""
 
@@ -191,16 +231,12 @@ class DashboardConfig(BaseModel):
     session_hours: int = Field(10, ge=1, le=24 * 7)  # and this long after signing in, in any case
     login_attempts: int = Field(5, ge=1, le=100)  # wrong passwords per account name, and 4x this per address, in 15 minutes
     link_check_seconds: int = Field(30, ge=1, le=600)  # the stale page's link check stops after this
+    proxy_auth: ProxyAuthConfig = Field(default_factory=ProxyAuthConfig)
 
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or network") from None
-        return value
+        return _check_networks(value)
 
 
 class ProfileConfig(BaseModel):

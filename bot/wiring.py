@@ -158,6 +158,7 @@ def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage, pr
         is_holiday=holiday_check(settings),
         usage=storage.usage,
         book=storage.book,
+        feedback=storage.feedback,
     )
 
 

@@ -1,4 +1,5 @@
-"""The console channel: stdin/stdout, the same dialogue as every chat channel."""
+"""The console channel: stdin/stdout, the same dialogue as every chat channel. An answer that can
+be rated is followed by a hint; "/gut" or "/schlecht" ("/good", "/bad") then rates the last one."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import TextIO
 
 from bot.channels.markup import reply_as_plain
 from bot.core.chat_commands import CHAT_COMMANDS
-from bot.core.models import Incoming, Reply
+from bot.core.models import Incoming, Reply, Vote
+from bot.core.texts import text
+
+VOTES = {"/gut": True, "/good": True, "/schlecht": False, "/bad": False}
 
 PROMPT = "> "
 Handle = Callable[[Incoming], Sequence[Reply]]  # a dialogue's handle
@@ -20,6 +24,7 @@ def run_console(handle: Handle, stdin: TextIO, stdout: TextIO, before_each: Call
     """Answer typed lines until the end of input; ``city_name`` (the setting) is in the greeting line."""
     title = f"Bürgerbot {city_name}" if city_name else "Bürgerbot"
     stdout.write(f"{title} – Fragen Sie mich etwas / ask me anything (Ctrl-D: Ende/quit)\n")
+    rateable: str | None = None  # the feedback token of the last answer, which /gut or /schlecht rates
     while True:
         stdout.write(PROMPT)
         stdout.flush()
@@ -29,8 +34,17 @@ def run_console(handle: Handle, stdin: TextIO, stdout: TextIO, before_each: Call
             return
         if before_each is not None:
             before_each()
-        for reply in handle(incoming(line.rstrip("\n"))):
+        said = line.strip()
+        message = incoming(line.rstrip("\n"))
+        if said.lower() in VOTES and rateable is not None:
+            message = Incoming(channel="console", chat_id="console", text="", vote=Vote(rateable, VOTES[said.lower()]))
+        replies = handle(message)
+        for reply in replies:
             stdout.write(reply_as_plain(reply) + "\n\n")
+        if replies:
+            rateable = replies[-1].feedback
+            if rateable is not None:
+                stdout.write(f"({text('feedback_console', replies[-1].language)})\n\n")
         stdout.flush()
 
 

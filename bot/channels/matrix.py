@@ -11,6 +11,12 @@ that had been answered already get their answers again under the same transactio
 from the question's event id), which the homeserver drops as repeats, so the citizen sees each
 answer once. The sync loop itself does not wait for the answers: it keeps reading while they are
 sent.
+
+Answers the citizen may rate carry their feedback token in the content (``FEEDBACK_KEY``) and a
+line inviting a 👍 or 👎 reaction. A reaction (``m.reaction``, ``m.annotation``) with one of them
+on such an answer is its vote: one per answer event, the bot's own reactions ignored. The token is
+read from the answer itself (fetched from the homeserver when this process did not send it), so
+votes on answers from before a restart count too.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import logging
 import os
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,21 +44,24 @@ from nio import (
     LoginResponse,
     MatrixRoom,
     MegolmEvent,
+    ReactionEvent,
     RoomEncryptedMedia,
+    RoomGetEventResponse,
     RoomMemberEvent,
     RoomMessageMedia,
     RoomMessagesError,
     RoomMessageText,
     RoomSendError,
+    RoomSendResponse,
     SyncError,
     SyncResponse,
 )
 from nio.api import MessageDirection
 from nio.exceptions import LocalProtocolError
 
-from bot.channels.markup import reply_as_html, reply_as_plain
+from bot.channels.markup import reply_as_html, reply_as_plain, to_html
 from bot.core.chat_commands import CHAT_COMMANDS, CommandKey
-from bot.core.models import Incoming, Reply
+from bot.core.models import Incoming, Reply, Vote
 from bot.core.ports import DeliveryFailed
 from bot.core.texts import text as core_text
 from bot.ops.logs import pseudonym, register_secret
@@ -69,6 +78,10 @@ _TEXT_ONLY = Reply(core_text("text_only", "de") + "\n\n" + core_text("text_only"
 # How long an encrypted message waits for its room key before it is given up.
 _KEY_WAIT_MS = 24 * 3600 * 1000
 _KEY_WAIT_MAX = 1000  # messages waiting at once; bounds the state file
+FEEDBACK_KEY = "org.buergerbot.feedback"  # the answer's feedback token (bot.core.feedback), in its content
+# Reactions that are votes; clients send the emoji with or without the variation selector.
+_VOTES = {"👍": True, "👍️": True, "👎": False, "👎️": False}
+_REMEMBERED = 10_000  # answer event ids kept in memory, with their token or as voted on
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,8 @@ class MatrixChannel:
         self._runner: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
+        self._answer_tokens: OrderedDict[str, str] = OrderedDict()  # answer event id -> feedback token, sent by this process
+        self._voted: OrderedDict[str, None] = OrderedDict()  # answer event ids voted on
 
     # -- state on disk ----------------------------------------------------------------------------
     def _load_state(self) -> dict[str, Any]:
@@ -320,6 +335,8 @@ class MatrixChannel:
                     event = decrypted
                 if isinstance(event, (RoomMessageText, *_MEDIA)):
                     started.append(self._spawn(self._on_message(room, event)))
+                elif isinstance(event, ReactionEvent):
+                    started.append(self._spawn(self._on_reaction(room, event)))
         return started
 
     async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[Any]:
@@ -410,6 +427,8 @@ class MatrixChannel:
                 task.add_done_callback(functools.partial(self._answered_waiting, event_id))
                 started.append(task)
                 keep.append(entry)
+            elif isinstance(decrypted, ReactionEvent) and room is not None:
+                started.append(self._spawn(self._on_reaction(room, decrypted)))
         self._state["undecrypted"] = keep
         return started
 
@@ -486,6 +505,43 @@ class MatrixChannel:
             for index, reply in enumerate(replies):
                 await self._send(room.room_id, reply, _answer_txn(event.event_id, index), relation)
 
+    async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
+        """A 👍/👎 on one of the bot's answers: its vote (the first one on that answer counts)."""
+        helpful = _VOTES.get(event.key)
+        if helpful is None or event.sender == self.settings.user_id or event.sender in self.settings.ignore_users:
+            return
+        joined_at = self._state.get("joined_at", {}).get(room.room_id)
+        if joined_at and event.server_timestamp < joined_at:
+            return
+        answer = event.reacts_to
+        if answer in self._voted:
+            return
+        token = self._answer_tokens.get(answer) or await self._fetch_token(room.room_id, answer)
+        if token is None or answer in self._voted:
+            return  # a reaction on a message of someone else, or on a reply that is no answer
+        _remember(self._voted, answer, None)
+        incoming = Incoming(CHANNEL, room.room_id, "", profile=self.settings.profile, vote=Vote(token, helpful))
+        relation = _answer_relation(answer, event.sender, {}, self._is_direct(room))
+        lock = self._room_locks.setdefault(room.room_id, asyncio.Lock())
+        async with self._slots, lock:
+            replies = self._handle(incoming)
+            for index, reply in enumerate(replies):
+                await self._send(room.room_id, reply, _answer_txn(event.event_id, index), relation)
+
+    async def _fetch_token(self, room_id: str, event_id: str) -> str | None:
+        """The feedback token of an answer this process did not send (sent before a restart)."""
+        resp = await self.client.room_get_event(room_id, event_id)
+        if not isinstance(resp, RoomGetEventResponse):
+            return None
+        answer = resp.event
+        if isinstance(answer, MegolmEvent):
+            answer.room_id = room_id
+            answer = self._decrypt(answer)
+        if answer is None or getattr(answer, "sender", None) != self.settings.user_id:
+            return None
+        token = answer.source.get("content", {}).get(FEEDBACK_KEY)
+        return token if isinstance(token, str) and token else None
+
     def _is_direct(self, room: MatrixRoom) -> bool:
         """Whether the room was opened as a direct chat (the invite's is_direct), whatever its size."""
         known = self._state.get("direct", {}).get(room.room_id)
@@ -520,12 +576,20 @@ class MatrixChannel:
     @staticmethod
     def render(reply: Reply) -> dict[str, Any]:
         """m.notice with HTML (links as anchors, everything escaped) and a plain body."""
-        return {
+        body, formatted = reply_as_plain(reply), reply_as_html(reply)
+        if reply.feedback:
+            hint = core_text("feedback_react", reply.language)
+            body += "\n\n" + hint
+            formatted += f"<br><br><i>{to_html(hint)}</i>"
+        content: dict[str, Any] = {
             "msgtype": "m.notice",
-            "body": reply_as_plain(reply),
+            "body": body,
             "format": "org.matrix.custom.html",
-            "formatted_body": reply_as_html(reply),
+            "formatted_body": formatted,
         }
+        if reply.feedback:
+            content[FEEDBACK_KEY] = reply.feedback
+        return content
 
     # -- reminders ---------------------------------------------------------------------------------
     idempotent = True  # the delivery key is the transaction id: the homeserver drops a repeat
@@ -566,6 +630,9 @@ class MatrixChannel:
         for attempt in range(self.settings.send_attempts):
             resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id, ignore_unverified_devices=True)
             if not isinstance(resp, RoomSendError):
+                token = content.get(FEEDBACK_KEY)
+                if isinstance(resp, RoomSendResponse) and isinstance(token, str):
+                    _remember(self._answer_tokens, resp.event_id, token)
                 return None
             error = resp
             if resp.status_code == "M_LIMIT_EXCEEDED":
@@ -578,3 +645,11 @@ class MatrixChannel:
             log.warning("matrix: send failed (%s), attempt %d", resp.status_code, attempt + 1)
             await asyncio.sleep(min(2 ** attempt, 10))
         return error
+
+
+def _remember(table: OrderedDict[str, Any], key: str, value: Any) -> None:
+    """Keep ``key`` in a table bounded to the newest ``_REMEMBERED`` keys."""
+    table[key] = value
+    table.move_to_end(key)
+    while len(table) > _REMEMBERED:
+        table.popitem(last=False)

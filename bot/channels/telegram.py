@@ -22,6 +22,9 @@ Each citizen message is answered once:
   python-telegram-bot does anyway, whose updater confirms a batch by asking for the next one, before
   the batch is handled.
 * A choice button pressed again on the same message stops the button's spinner and sends nothing.
+* An answer the citizen may rate (``Reply.feedback``) gets a 👍/👎 row under it. A press is the
+  message's one vote: the row is taken off the message (editMessageReplyMarkup) and a second
+  press, before Telegram shows that, counts nothing.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ from bot.channels.splitting import split_message
 from bot.channels.telegram_http import AiohttpRequest, ServerError, json_request
 from bot.channels.telegram_limits import FloodLimits
 from bot.core.chat_commands import CHAT_COMMANDS
-from bot.core.models import Incoming, Reply
+from bot.core.models import Incoming, Reply, Vote
 from bot.core.ports import DeliveryFailed
 from bot.core.texts import text as core_text
 from bot.ops.logs import pseudonym
@@ -74,6 +77,10 @@ CHANNEL = "telegram"
 # Telegram counts the text without markup; our limit leaves room for the difference in counting.
 _TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH - 96
 _CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
+# Callback data of the 👍/👎 buttons: prefix, then the answer's token (bot.core.feedback, ≤ 20 characters).
+VOTE_UP = "fb:u:"
+VOTE_DOWN = "fb:d:"
+_VOTE_PREFIX = "fb:"
 WEBHOOK_MAX_BYTES = 1 << 20  # Telegram's updates are a few kB; anything this big is not from Telegram
 _SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _PARSE_ERROR = "can't parse entities"
@@ -342,9 +349,41 @@ class TelegramChannel:
         chat = update.effective_chat
         if chat is None or not data or len(data.encode()) > _CALLBACK_LIMIT:
             return
+        if data.startswith(_VOTE_PREFIX):
+            await self._on_vote(update, data)
+            return
         if query.message is not None and not self._first_press(chat.id, query.message.message_id, data):
             return  # answered already, right below that message
         await self._dispatch(update, Incoming(CHANNEL, str(chat.id), "", self._lang(update), self.settings.profile, choice=data))
+
+    async def _on_vote(self, update: Update, data: str) -> None:
+        """A 👍/👎 under an answer: one vote per message, whichever button and however often pressed."""
+        query = update.callback_query
+        chat = update.effective_chat
+        if query is None or chat is None or not data.startswith((VOTE_UP, VOTE_DOWN)):
+            return
+        message = query.message
+        if message is not None:
+            if not self._first_press(chat.id, message.message_id, _VOTE_PREFIX):
+                return
+            await self._drop_vote_buttons(chat.id, message.message_id, message.to_dict().get("reply_markup"))
+        vote = Vote(data[len(VOTE_UP):], helpful=data.startswith(VOTE_UP))
+        await self._dispatch(update, Incoming(CHANNEL, str(chat.id), "", self._lang(update), self.settings.profile, vote=vote))
+
+    async def _drop_vote_buttons(self, chat_id: int, message_id: int, markup: object) -> None:
+        """Take the 👍/👎 row off the rated message; its links and choices stay."""
+        rows = markup.get("inline_keyboard", []) if isinstance(markup, dict) else []
+        kept = [row for row in rows if not any(str(b.get("callback_data", "")).startswith(_VOTE_PREFIX) for b in row)]
+        params: JSONDict = {"chat_id": chat_id, "message_id": message_id}
+        if kept:
+            params["reply_markup"] = {"inline_keyboard": kept}
+        bot = self.app.bot
+        # Cosmetic: the vote counts whether or not the buttons could be taken off.
+        with contextlib.suppress(TelegramError):
+            await bot.rate_limiter.process_request(
+                bot.request.post, (f"{bot.base_url}/editMessageReplyMarkup", json_request(params)), {},
+                "editMessageReplyMarkup", params, None,
+            )
 
     def _first_press(self, chat_id: int, message_id: int, data: str) -> bool:
         """Whether this button of this message was not pressed before (kept for the newest 10,000
@@ -480,6 +519,11 @@ class TelegramChannel:
             for i, c in enumerate(reply.choices, 1)
             if c.payload and len(c.payload.encode()) <= _CALLBACK_LIMIT
         ]
+        if reply.feedback and len((VOTE_DOWN + reply.feedback).encode()) <= _CALLBACK_LIMIT:
+            rows.append([
+                {"text": "👍 " + core_text("feedback_helpful", reply.language), "callback_data": VOTE_UP + reply.feedback},
+                {"text": "👎 " + core_text("feedback_not_helpful", reply.language), "callback_data": VOTE_DOWN + reply.feedback},
+            ])
         return {"inline_keyboard": rows} if rows else None
 
     async def _send_one(self, chat_id: int, source: str, html: str, markup: JSONDict | None, reply_to: int | None) -> bool:

@@ -32,6 +32,7 @@ from bot.core.conversation import (
     worth_noting,
 )
 from bot.core.facets import ONLINE, WHERE, asked_facet, asked_language, facet_lines, names_no_topic
+from bot.core.feedback import AnswerTokens, AnswerVotes, answer_token, rateable
 from bot.core.flows.router import CHOICE_CONFIRM_DELETE, NO_CHOICES, YES_CHOICES, Flows, FlowSetup
 from bot.core.hours import HolidayCheck, no_holidays, open_line
 from bot.core.knowledge import KnowledgeBase
@@ -42,7 +43,7 @@ from bot.core.matching.normalise import fold
 from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
 from bot.core.notices import office_buttons
 from bot.core.office_hours import HoursAsk, hours_answer, hours_follow_up, hours_question, without_hours_words
-from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
+from bot.core.ports import FeedbackLog, NoFeedbackLog, NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
 from bot.core.schedule import ReminderPolicy
 from bot.core.texts import language_name, text
 
@@ -99,6 +100,7 @@ class Dialogue:
         is_holiday: HolidayCheck = no_holidays,
         usage: UsageLog | None = None,
         book: ReminderBook | None = None,
+        feedback: FeedbackLog | None = None,
     ) -> None:
         self._knowledge = knowledge
         self.states = states
@@ -109,6 +111,8 @@ class Dialogue:
         self.usage: UsageLog = usage or NoUsageLog()
         self.book = book  # None: this deployment has no reminders, and the dialogue says so
         self._office_phrases: tuple[KnowledgeBase, dict[str, tuple[str, ...]]] | None = None
+        self.feedback: FeedbackLog = feedback or NoFeedbackLog()
+        self.answer_tokens = AnswerTokens()
 
     def office_phrases(self, kb: KnowledgeBase) -> dict[str, tuple[str, ...]]:
         """How people name each office (" buergerbuero mitte ", " buergerbuero "), folded once per
@@ -193,6 +197,8 @@ class _Turn:
         self.text_lang = evidence or self.lang
         self.message_lang = self.lang  # the reply's language unless the message picks from a list
         self.flows = Flows(self._flow_setup(), msg, self.text, self.state)
+        self.votes = AnswerVotes(dialogue.feedback, dialogue.answer_tokens, self.kb, self.state, msg.channel, msg.profile,
+                                 dialogue.clock(), self.lang)
 
     def chat_language(self) -> str:
         """The chat's language: chosen, else the chat app's, else the profile's default."""
@@ -214,7 +220,8 @@ class _Turn:
         return replies
 
     def run(self) -> list[Reply]:
-        replies = self._route()
+        replies = [replace(r, feedback=answer_token(r.entry_id, r.language)) if r.entry_id and rateable(r, self.kb) else r
+                   for r in self._route()]
         self.flows.settle()
         topics = [r.entry_id for r in replies if r.entry_id in self.kb.entries and self.kb.entries[r.entry_id].kind is not Kind.INTENT]
         if topics:
@@ -230,6 +237,10 @@ class _Turn:
         return replies
 
     def _route(self) -> list[Reply]:
+        if self.msg.vote is not None:
+            # A vote leaves any offered choices open: rating an answer is no reply to them.
+            return self.votes.vote(self.msg.vote)
+        asked_missing = self.votes.take_asked()
         # Offered choices answer only the very next message: a number typed later must not pick
         # from a list two replies back (an old "delete everything?" least of all).
         offered, self.state.pending_choices = self.state.pending_choices, ()
@@ -240,6 +251,10 @@ class _Turn:
             if self.msg.choice in offered and listed in self.kb.languages:
                 self.lang = listed
             return self._choice(self.msg.choice)
+        if asked_missing is not None and fold(self.text):
+            noted = self.votes.missing(asked_missing, self.text, self._new_question())
+            if noted is not None:
+                return noted
         stripped = self.text.strip()
         number = stripped.isascii() and stripped.isdigit()  # not "²" or "①", which int() refuses
         if offered:
@@ -292,6 +307,17 @@ class _Turn:
                 return [self._offer(topics, text("did_you_mean", self.lang))]
         self.state.pending_choices = ()
         return self._respond(self._entry(best))
+
+    def _new_question(self) -> bool:
+        """Whether a text sent after "what was missing?" is a new question rather than the answer
+        to it: an emergency, or a question (ending in "?") the knowledge answers."""
+        matches = self._usable(self.matcher.match(self.text, self.text_lang, k=3).matches)
+        if not matches:
+            return False
+        best = matches[0]
+        if self._entry(best).emergency and best.score >= self.settings.suggest_at:
+            return True
+        return self.text.rstrip().endswith(("?", "？", "؟")) and best.score >= self.settings.threshold
 
     def _pick(self, offered: tuple[str, ...], number: int | None) -> list[Reply] | None:
         """The offered choice a message takes: its number, "das zweite", "the first", "ja"/"nein"

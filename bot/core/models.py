@@ -124,10 +124,20 @@ class Incoming:
     choice: str | None = None  # set when the user pressed a button rather than typing
     command: str | None = None  # "start", "help", "menu", "language", … without the channel's prefix
     argument: str = ""  # what followed the command, e.g. a /start deep-link payload
+    vote: Vote | None = None  # set when the user rated an answer (👍/👎) rather than writing
 
     @property
     def chat(self) -> ChatRef:
         return ChatRef(self.channel, self.chat_id, self.profile)
+
+
+@dataclass(frozen=True)
+class Vote:
+    """A 👍 or 👎 on one answer. ``answer`` is the answer's :attr:`Reply.feedback` token, handed
+    back as the channel got it: the channel needs to know nothing about entries or languages."""
+
+    answer: str
+    helpful: bool
 
 
 @dataclass(frozen=True)
@@ -150,6 +160,9 @@ class Reply:
     choices: tuple[Button, ...] = ()
     language: str = "de"
     entry_id: str | None = None
+    # Set on answers citizens may rate: a short token (bot.core.feedback) naming the entry and
+    # language answered. Channels offer 👍/👎 under such a reply and send the token back as a Vote.
+    feedback: str | None = None
 
 
 # Keys of UserState.extra with this prefix are the conversation's context (last topic, list

@@ -63,8 +63,10 @@ class UsageLog(Protocol):
     def close(self) -> None: ...
 
 
-# up: the answer helped; down: it did not (optionally saying what was missing).
-FeedbackVote = Literal["up", "down"]
+# up: the answer helped; down: it did not. note: no vote but the "what was missing?" text sent
+# after a down vote, kept as a row of its own so that the vote counts at once, whether or not a
+# text follows (rows are only ever added, never changed).
+FeedbackVote = Literal["up", "down", "note"]
 FEEDBACK_VOTES: tuple[FeedbackVote, ...] = ("up", "down")
 MAX_FEEDBACK_TEXT = 500  # characters kept of "what was missing": a sentence or two, not a pasted document
 
@@ -80,7 +82,7 @@ class AnswerFeedback:
     profile: str
     vote: FeedbackVote
     at: dt.datetime
-    missing: str | None = None  # "what was missing?", after a down vote
+    missing: str | None = None  # "what was missing?", after a down vote (a "note" row)
 
 
 class FeedbackLog(Protocol):

@@ -133,6 +133,26 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Entschuldigung, gerade gibt es bei mir ein technisches Problem. Bitte versuchen Sie es später noch einmal. Fragen zu Leistungen der Stadt beantworte ich weiterhin.",
         "en": "Sorry, I have a technical problem right now. Please try again later. I can still answer questions about the city's services.",
     },
+    # --- votes on answers (bot/core/feedback.py) ---
+    "feedback_thanks": {"de": "Danke für Ihre Rückmeldung!", "en": "Thank you for your feedback!"},
+    "feedback_ask_missing": {
+        "de": "Danke für Ihre Rückmeldung. Was hat Ihnen an der Antwort gefehlt? Schreiben Sie es mir gern in einem Satz, ohne persönliche Angaben. Oder stellen Sie einfach Ihre nächste Frage.",
+        "en": "Thank you for your feedback. What was missing from the answer? Feel free to tell me in a sentence, without personal details. Or just ask your next question.",
+    },
+    "feedback_noted": {
+        "de": "Danke, Ihr Hinweis geht an das Team, das die Auskünfte pflegt, ohne Bezug zu diesem Chat.",
+        "en": "Thank you, your note goes to the team that maintains the answers, without any link to this chat.",
+    },
+    "feedback_no_note": {"de": "In Ordnung. Fragen Sie mich gern etwas anderes.", "en": "All right. Feel free to ask me something else."},
+    "feedback_counted": {"de": "Ihre Bewertung dieser Antwort habe ich schon, danke.", "en": "I already have your rating of this answer, thank you."},
+    "feedback_react": {
+        "de": "War das hilfreich? Antworten Sie gern mit der Reaktion 👍 oder 👎.",
+        "en": "Was this helpful? Feel free to react with 👍 or 👎.",
+    },
+    "feedback_console": {"de": "War das hilfreich? /gut oder /schlecht", "en": "Was this helpful? /good or /bad"},
+    "feedback_question": {"de": "War diese Antwort hilfreich?", "en": "Was this answer helpful?"},
+    "feedback_helpful": {"de": "Hilfreich", "en": "Helpful"},
+    "feedback_not_helpful": {"de": "Nicht hilfreich", "en": "Not helpful"},
     # --- the web chat (bot/channels/web): its limits, and the widget's own labels ---
     "web_too_fast": {
         "de": "Sie schreiben gerade sehr schnell. Bitte warten Sie einen Moment, dann beantworte ich Ihre nächste Frage gern.",

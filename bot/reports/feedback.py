@@ -106,8 +106,10 @@ def feedback_report(engine: Engine, since: dt.datetime, until: dt.datetime, comm
             entry = by_entry.setdefault(entry_id, EntryFeedback(entry_id))
             if vote == "up":
                 entry.up += n
-            else:
+            elif vote == "down":
                 entry.down += n
+            else:
+                continue  # a "what was missing?" note: a comment below, no vote of its own
             entry.languages[language] += n
             entry.channels[channel] += n
         for entry_id, text, language, at in s.execute(latest):

@@ -19,12 +19,12 @@ from nio import (
     SyncResponse,
 )
 
-from bot.channels.matrix import MatrixChannel, MatrixSettings, incoming_from_text, with_command_help
+from bot.channels.matrix import FEEDBACK_KEY, MatrixChannel, MatrixSettings, incoming_from_text, with_command_help
 from bot.core.chat_commands import CHAT_COMMANDS
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.models import Reply
-from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from bot.core.ports import FeedbackLog, MemoryFeedbackLog, MemoryUnansweredLog, MemoryUserStates
 from bot.core.texts import text as core_text
 from bot.ops.logs import MASK, forget_secrets, redact
 from tests.conftest import MONDAY_10
@@ -95,10 +95,10 @@ class Citizen:
         return [e for _, e in self.notices]
 
 
-def bot_for(server: SynapseServer, kb: Path, store: Path, localpart: str, **settings: Any) -> MatrixChannel:
+def bot_for(server: SynapseServer, kb: Path, store: Path, localpart: str, votes: FeedbackLog | None = None, **settings: Any) -> MatrixChannel:
     live = LiveKnowledge([kb])
     dialogue = Dialogue(lambda: live.snapshot, MemoryUserStates(), MemoryUnansweredLog(),
-                        DialogueSettings(popular=("personalausweis", "sperrmuell")), clock=lambda: MONDAY_10)
+                        DialogueSettings(popular=("personalausweis", "sperrmuell")), clock=lambda: MONDAY_10, feedback=votes)
     return MatrixChannel(MatrixSettings(homeserver=server.base_url, user_id=server.user_id(localpart), store_dir=store,
                                         password=PASSWORD, sync_timeout_ms=500, **settings), dialogue.handle)
 
@@ -382,6 +382,55 @@ def test_encrypted_room(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -
         assert "personalausweis" in answer.body
         assert answer.decrypted
         await bot.stop()
+        await citizen.client.close()
+
+    run_scenario(synapse, scenario)
+
+
+async def react(client: AsyncClient, room_id: str, event_id: str, key: str) -> None:
+    content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
+    resp = await client.room_send(room_id, "m.reaction", content, ignore_unverified_devices=True)
+    assert not isinstance(resp, RoomSendError), resp
+
+
+def test_reactions_on_answers_are_votes(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    bot_name = unique("bot")
+    synapse.register(bot_name, PASSWORD)
+    votes = MemoryFeedbackLog()
+
+    async def scenario() -> None:
+        bot = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, votes, encryption=False))
+        citizen = Citizen(synapse, tmp_path / "citizen")
+        await citizen.login()
+        room = await citizen.room_with([bot.settings.user_id])
+        await asyncio.sleep(1.5)
+        await citizen.say(room, "Perso beantragen")
+        [answer] = await citizen.wait_notices(1)
+        assert answer.source["content"][FEEDBACK_KEY]
+        assert "👍 oder 👎" in answer.body
+        await react(bot.client, room, answer.event_id, "👍")  # the bot's own reaction is no vote
+        await react(citizen.client, room, answer.event_id, "🎉")  # nor is any other emoji
+        await react(citizen.client, room, answer.event_id, "👎")
+        [_, ask] = await citizen.wait_notices(2)
+        assert "Was hat Ihnen an der Antwort gefehlt?" in ask.body
+        await react(citizen.client, room, answer.event_id, "👍")  # one vote per answer
+        await citizen.say(room, "Die Gebühr fehlt")
+        [*_, noted] = await citizen.wait_notices(3)
+        assert "Team" in noted.body
+        await citizen.say(room, "Sperrmüll anmelden")
+        [*_, second] = await citizen.wait_notices(4)
+        await bot.stop()
+        # A new process has not sent that answer: it reads the token from the answer itself.
+        again = await started(bot_for(synapse, tiny_kb, tmp_path / "bot", bot_name, votes, encryption=False))
+        await react(citizen.client, room, second.event_id, "👍️")
+        [*_, thanks] = await citizen.wait_notices(5)
+        assert thanks.body == "Danke für Ihre Rückmeldung!"
+        await asyncio.sleep(1.5)
+        assert len(citizen.notices) == 5
+        assert [(v.entry_id, v.vote, v.channel) for v in votes.records] == [
+            ("personalausweis", "down", "matrix"), ("personalausweis", "note", "matrix"), ("sperrmuell", "up", "matrix")]
+        assert votes.records[1].missing == "Die Gebühr fehlt"
+        await again.stop()
         await citizen.client.close()
 
     run_scenario(synapse, scenario)

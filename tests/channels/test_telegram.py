@@ -16,7 +16,7 @@ from bot.core.chat_commands import CHAT_COMMANDS
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.models import Button, Incoming, Reply
-from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from bot.core.ports import MemoryFeedbackLog, MemoryUnansweredLog, MemoryUserStates
 from tests.conftest import MONDAY_10
 from tests.fakes.aio import reap_tasks
 from tests.fakes.telegram_api import FakeBotApi
@@ -247,3 +247,36 @@ def test_network_errors_are_retried(tiny_kb: Path) -> None:
         assert sum(1 for method, _, status in fake.calls if method == "sendMessage" and status == 502) == 2
 
     run(scenario, dialogue_for(tiny_kb).handle)
+
+
+def test_answers_can_be_rated_once_with_inline_buttons(tiny_kb: Path) -> None:
+    live = LiveKnowledge([tiny_kb])
+    votes = MemoryFeedbackLog()
+    dialogue = Dialogue(lambda: live.snapshot, MemoryUserStates(), MemoryUnansweredLog(), clock=lambda: MONDAY_10, feedback=votes)
+
+    async def scenario(fake: FakeBotApi) -> None:
+        fake.push_message(42, "Perso beantragen")
+        [answer] = await fake.wait_for(1, chat_id=42)
+        link_row, vote_row = answer["reply_markup"]["inline_keyboard"]
+        assert [b["text"] for b in vote_row] == ["👍 Hilfreich", "👎 Nicht hilfreich"]
+        down = vote_row[1]["callback_data"]
+        assert down.startswith("fb:d:") and len(down.encode()) <= 64
+        pressed = fake.push_callback_query(42, down)  # on the newest message with a keyboard: the answer
+        message_id = pressed["callback_query"]["message"]["message_id"]
+        fake.push_callback_query(42, vote_row[0]["callback_data"], message_id=message_id)  # a second press, other button
+        [_, ask] = await fake.wait_for(2, chat_id=42)
+        assert "Was hat Ihnen an der Antwort gefehlt?" in ask["text"]
+        await fake.wait_for(1, method="editMessageReplyMarkup")
+        rated = fake.message(42, message_id)
+        assert rated is not None and rated["reply_markup"]["inline_keyboard"] == [link_row]  # the form link stays
+        fake.push_message(42, "Die Öffnungszeiten am Samstag fehlen")
+        [*_, noted] = await fake.wait_for(3, chat_id=42)
+        assert "Team" in noted["text"]
+        await asyncio.sleep(0.2)
+        assert len(fake.answered_callback_queries) == 2  # both presses stop their spinner
+        assert len(fake.messages_to(42)) == 3  # the second press sent nothing
+        assert [(v.entry_id, v.vote, v.channel) for v in votes.records] == [
+            ("personalausweis", "down", "telegram"), ("personalausweis", "note", "telegram")]
+        assert votes.records[1].missing == "Die Öffnungszeiten am Samstag fehlen"
+
+    run(scenario, dialogue.handle)

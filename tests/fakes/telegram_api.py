@@ -44,7 +44,8 @@ What is faithful to the real Bot API
   the pending count. Message ids are counted per chat, shared by user and bot messages. Update ids
   count up from ``first_update_id`` (Telegram starts at a random one).
   ``editMessageText`` drops the inline keyboard unless it is sent again and answers
-  ``message is not modified`` for an identical edit.
+  ``message is not modified`` for an identical edit; so does ``editMessageReplyMarkup`` for the
+  keyboard alone.
 
 What is simplified
 ------------------
@@ -451,7 +452,7 @@ class FakeBotApi:
     """An in-process Bot API server; see the module docstring for what it models."""
 
     METHODS = (
-        "getMe", "getUpdates", "sendMessage", "editMessageText", "answerCallbackQuery", "setWebhook",
+        "getMe", "getUpdates", "sendMessage", "editMessageText", "editMessageReplyMarkup", "answerCallbackQuery", "setWebhook",
         "deleteWebhook", "getWebhookInfo", "setMyCommands", "getMyCommands", "deleteMyCommands",
         "sendChatAction", "getChat",
     )
@@ -666,6 +667,10 @@ class FakeBotApi:
         wanted = _normalise_chat_id(chat_id)
         return [p for method, p in self.sent if method == "sendMessage" and p.get("chat_id") == wanted]
 
+    def message(self, chat_id: int, message_id: int) -> JSONDict | None:
+        """A message as it stands now, edits included."""
+        return self._messages.get((chat_id, message_id))
+
     async def wait_for(
         self,
         what: int | Callable[[JSONDict], bool] = 1,
@@ -876,6 +881,29 @@ class FakeBotApi:
         if new_markup is not None:
             edited["reply_markup"] = new_markup
         self._messages[(chat["id"], message_id)] = edited
+        return edited
+
+    async def _edit_message_reply_markup(self, params: JSONDict) -> JSONDict | bool:
+        markup = params.get("reply_markup")
+        if markup is not None:
+            check_reply_markup(markup)
+        if params.get("inline_message_id"):
+            return True
+        chat = self._resolve_chat(params.get("chat_id"), sending=True)
+        message = self._messages.get((chat["id"], params.get("message_id")))  # type: ignore[arg-type]
+        if message is None:
+            raise bad_request("message to edit not found")
+        if message.get("from", {}).get("id") != self.bot_user["id"]:
+            raise bad_request("message can't be edited")
+        new_markup = markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
+        if message.get("reply_markup") == new_markup:
+            raise bad_request("message is not modified: specified new message content and reply markup are exactly the same "
+                              "as a content and reply markup of the current message")
+        edited = {k: v for k, v in message.items() if k != "reply_markup"}
+        edited["edit_date"] = int(time.time())
+        if new_markup is not None:
+            edited["reply_markup"] = new_markup
+        self._messages[(chat["id"], edited["message_id"])] = edited
         return edited
 
     async def _answer_callback_query(self, params: JSONDict) -> bool:

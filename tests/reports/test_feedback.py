@@ -66,3 +66,14 @@ def test_the_ranking_weighs_how_sure_a_share_is() -> None:
     well_liked = EntryFeedback("c", up=100, down=5)
     assert many_down.down_floor > one_down.down_floor > well_liked.down_floor
     assert EntryFeedback("d").up_share is None
+
+
+def test_a_what_was_missing_note_is_a_comment_and_no_vote(engine: Engine) -> None:
+    log = SqlFeedbackLog(engine, flush_seconds=3600)
+    log.record(AnswerFeedback("sperrmuell", "de", "telegram", "buerger", "down", NOW - dt.timedelta(minutes=2)))
+    log.record(AnswerFeedback("sperrmuell", "de", "telegram", "buerger", "note", NOW - dt.timedelta(minutes=1), "Die Abholtermine fehlen"))
+    log.close()
+    [entry] = feedback_report(engine, SINCE, NOW).entries
+    assert (entry.up, entry.down) == (0, 1)
+    assert entry.languages == {"de": 1} and entry.channels == {"telegram": 1}
+    assert [c.text for c in entry.comments] == ["Die Abholtermine fehlen"]

@@ -10,12 +10,16 @@ page → server (WebSocket text frames, or the body of ``POST /api/message``)::
     {"type": "message", "cid": "<client id>", "text": "Perso beantragen"}
     {"type": "message", "cid": "…", "choice": "entry:personalausweis"}
     {"type": "message", "cid": "…", "command": "start"}
+    {"type": "message", "cid": "…", "vote": "up", "answer": "<the reply's feedback token>"}
 
 server → page::
 
     {"type": "welcome", "next_seq": 13}
     {"type": "answer", "seq": 13, "cid": "…", "said": "Perso beantragen",
-     "replies": [{"blocks": […], "buttons": […], "choices": […], "language": "de"}]}
+     "replies": [{"blocks": […], "buttons": […], "choices": […], "language": "de", "feedback": "de.1a2b…"}]}
+
+``feedback`` is present on answers the citizen may rate (bot.core.feedback): the widget shows
+👍/👎 under them and sends the token back with ``vote`` ("up" or "down").
 
 ``last_seq`` in ``hello`` is the page's acknowledgement: it gets the kept answers after it, and
 drops any number it has seen. Without WebSockets the page posts messages to ``/api/message`` (the
@@ -40,7 +44,7 @@ from bot.channels.markup import to_blocks
 from bot.channels.web.protocol import CLIENT_ID, SESSION_ID, Item, RateLimit, Session, Sessions
 from bot.config import Settings
 from bot.core.chat_commands import CHAT_COMMANDS
-from bot.core.models import Incoming, Reply
+from bot.core.models import Incoming, Reply, Vote
 from bot.core.texts import TEXTS
 from bot.core.texts import text as core_text
 from bot.web.server import HttpServer
@@ -57,7 +61,12 @@ _STATIC = {
     "widget.css": "text/css; charset=utf-8",
     "chat.html": "text/html; charset=utf-8",
 }
-_UI_KEYS = tuple(key for key in TEXTS if key.startswith("web_") and key not in ("web_too_fast", "web_too_long"))
+# The widget's labels by the name it knows them under: its own (web_*) and those of the vote buttons.
+_UI_KEYS = {key[4:]: key for key in TEXTS if key.startswith("web_") and key not in ("web_too_fast", "web_too_long")} | {
+    key: key for key in ("feedback_question", "feedback_helpful", "feedback_not_helpful")
+}
+_VOTES = {"up": True, "down": False}
+_TOKEN_LIMIT = 64  # characters of a feedback token the page may send back (the core's are 20 at most)
 
 
 class Refused(Exception):
@@ -97,6 +106,7 @@ def reply_json(reply: Reply) -> dict[str, Any]:
         "buttons": [{"label": b.label, "url": b.url} for b in reply.buttons if b.url],
         "choices": [{"label": c.label, "payload": c.payload} for c in reply.choices if c.payload],
         "language": reply.language,
+        **({"feedback": reply.feedback} if reply.feedback else {}),
     }
 
 
@@ -183,7 +193,7 @@ class WebChannel:
         # Labels in a language they do not exist in come in English, and say so, so that the widget
         # marks them as English for screen readers (the direction still follows the page).
         lang = wanted if wanted in TEXTS["web_title"] else "en" if wanted else self.default_language
-        return web.json_response({"lang": lang, "texts": {key[4:]: core_text(key, lang) for key in _UI_KEYS}})
+        return web.json_response({"lang": lang, "texts": {name: core_text(key, lang) for name, key in _UI_KEYS.items()}})
 
     async def _preflight(self, request: web.Request) -> web.Response:
         if not self._origin_allowed(request.headers.get("Origin")):
@@ -291,20 +301,25 @@ class WebChannel:
         lang = session.language or self.default_language
         said, choice, command = (message.get(k) for k in ("text", "choice", "command"))
         said = said if isinstance(said, str) else ""
+        vote = _vote(message)
+        if vote is None and "vote" in message:
+            return None  # malformed: no page of ours sends that
         if len(said) > self.settings.max_message_chars or (isinstance(choice, str) and len(choice) > 200):
             replies = [Reply(core_text("web_too_long", lang, limit=str(self.settings.max_message_chars)), language=lang)]
         elif not self.session_limit.allow(f"{session.profile}/{session.session_id}") or not self.ip_limit.allow(address):
             replies = [Reply(core_text("web_too_fast", lang), language=lang)]
         else:
             try:
-                replies = list(self.handles[session.profile](self._incoming(session, said, choice, command)))
+                incoming = (Incoming(CHANNEL, session.session_id, "", session.language, session.profile, vote=vote) if vote is not None
+                            else self._incoming(session, said, choice, command))
+                replies = list(self.handles[session.profile](incoming))
             except Exception:  # the client id is taken: the page must hear something, or it waits forever
                 log.exception("a web chat message could not be handled")
                 replies = [Reply(core_text("technical_problem", lang), language=lang)]
         if replies:
             session.language = replies[-1].language
         # What the person said travels with the answer, so a reloaded page shows the whole exchange.
-        shown = "" if isinstance(command, str) and command else said
+        shown = "" if (isinstance(command, str) and command) or vote is not None else said
         if isinstance(choice, str) and choice:
             label = message.get("label")
             shown = label[:200] if isinstance(label, str) else ""
@@ -327,6 +342,14 @@ class WebChannel:
             if hops:
                 return hops[-1]
         return request.remote or "unknown"
+
+
+def _vote(message: Mapping[str, Any]) -> Vote | None:
+    """The vote a message carries ("vote": "up"/"down" on the answer with token "answer"), if any."""
+    helpful, answer = _VOTES.get(str(message.get("vote"))), message.get("answer")
+    if helpful is None or not isinstance(answer, str) or not answer or len(answer) > _TOKEN_LIMIT:
+        return None
+    return Vote(answer, helpful)
 
 
 def _int(value: object) -> int:

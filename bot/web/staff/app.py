@@ -8,6 +8,10 @@ Signing in: per-person accounts (``buergerbot staff add``) with argon2 password 
 session id in an HttpOnly, SameSite=Strict cookie (Secure over TLS), stored only as its hash, with
 an idle and an absolute expiry. Every form carries a CSRF token; wrong passwords are limited per
 name and per address. Viewers see everything; only editors download entry templates.
+
+Or signed in by the city's reverse proxy (``[dashboard.proxy_auth]``, bot.web.staff.security.ProxySignIn):
+the proxy's header names the person on each request and the configuration gives the role; a
+cookie then holds only the secret of that person's CSRF tokens.
 """
 
 from __future__ import annotations
@@ -46,9 +50,11 @@ from bot.web.staff import charts
 from bot.web.staff.security import (
     HEADERS,
     LOGIN_COOKIE,
+    PROXY_COOKIE,
     SESSION_COOKIE,
     LoginLimiter,
     Origin,
+    ProxySignIn,
     csrf_token,
     same_token,
     set_cookie,
@@ -85,6 +91,7 @@ class _State:
     limiter: LoginLimiter
     links: LinkChecker
     templates: jinja2.Environment
+    proxy: ProxySignIn
     link_check: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -104,6 +111,7 @@ STATE = web.AppKey("staff", _State)
 USER = web.RequestKey("staff_user", Account)
 SESSION = web.RequestKey("staff_session", str)
 LANG = web.RequestKey("staff_lang", str)
+VIA_PROXY = web.RequestKey("staff_via_proxy", bool)  # signed in by the reverse proxy, not with a password
 
 
 def create_staff_app(engine: Engine, settings: Settings, knowledge: KnowledgeSource, clock: Callable[[], dt.datetime], prefix: str = "/staff/",
@@ -116,6 +124,7 @@ def create_staff_app(engine: Engine, settings: Settings, knowledge: KnowledgeSou
         limiter=limiter or LoginLimiter(config.login_attempts, 4 * config.login_attempts), links=links,
         templates=jinja2.Environment(loader=jinja2.PackageLoader("bot.web.staff", "templates"), autoescape=True,
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True),
+        proxy=ProxySignIn(config.proxy_auth),
     )
     app = web.Application(middlewares=[_guard, _who, _signed_in, _csrf], client_max_size=64 * 1024)
     app[STATE] = state
@@ -168,8 +177,18 @@ async def _who(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE]
     chosen = request.query.get("lang")
     request[LANG] = _language(request, chosen)
+    proxied = state.proxy.user(request)
+    proxy_secret: str | None = None
     session_id = request.cookies.get(SESSION_COOKIE)
-    if session_id:
+    if proxied is not None:
+        if proxied.role is None:
+            log.info("staff dashboard: the proxy's user has no role here", extra={"staff_account": proxied.name[:64]})
+            return _message(request, 403, "error", "proxy_no_role")
+        request[USER] = Account(proxied.name, proxied.role, state.clock())
+        request[VIA_PROXY] = True
+        kept = request.cookies.get(PROXY_COOKIE, "")
+        request[SESSION] = kept if len(kept) >= 32 else (proxy_secret := secrets.token_urlsafe(32))
+    elif session_id:
         config = state.settings.dashboard
         session = await asyncio.to_thread(state.accounts.session, session_id, state.clock(),
                                           dt.timedelta(minutes=config.session_idle_minutes), dt.timedelta(hours=config.session_hours))
@@ -179,6 +198,8 @@ async def _who(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     if chosen in LANGUAGES:
         set_cookie(response, request, state.origin, LANG_COOKIE, chosen, state.prefix, max_age=365 * 24 * 3600)
+    if proxy_secret is not None:
+        set_cookie(response, request, state.origin, PROXY_COOKIE, proxy_secret, state.prefix)
     return response
 
 
@@ -250,7 +271,7 @@ def _render(request: web.Request, template: str, title_key: str, status: int = 2
     html = state.templates.get_template(template).render(
         t=t, lang=request[LANG], user=request.get(USER), csrf=csrf_token(request[SESSION]) if SESSION in request else "",
         root=prefix, nav=nav, current=request.path, title=t[title_key], when=lambda at: _when(request, at),
-        is_editor=request.get(USER) is not None and request[USER].role == "editor", **context,
+        is_editor=request.get(USER) is not None and request[USER].role == "editor", via_proxy=request.get(VIA_PROXY, False), **context,
     )
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 

@@ -1,5 +1,6 @@
 """The dashboard's protections that do not depend on a page: where a request came from, whether it
-arrived over TLS, cookies, CSRF tokens and the limit on wrong passwords."""
+arrived over TLS, cookies, CSRF tokens, the limit on wrong passwords, and who the city's reverse
+proxy says signed in."""
 
 from __future__ import annotations
 
@@ -7,13 +8,21 @@ import collections
 import hashlib
 import hmac
 import ipaddress
+import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from aiohttp import web
 
+from bot.config import ProxyAuthConfig
+from bot.storage.staff import Role
+
+log = logging.getLogger(__name__)
+
 SESSION_COOKIE = "buergerbot_staff"
 LOGIN_COOKIE = "buergerbot_staff_login"  # the sign-in form's CSRF token, before there is a session
+PROXY_COOKIE = "buergerbot_staff_proxy"  # for people the proxy signed in: only the secret their forms' CSRF tokens derive from
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 HEADERS = {
     "Content-Security-Policy": CSP,
@@ -27,6 +36,52 @@ HEADERS = {
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def _peer_in(request: web.BaseRequest, networks: Sequence[Network]) -> bool:
+    try:
+        peer = ipaddress.ip_address(request.remote or "")
+    except ValueError:
+        return False
+    return any(peer in net for net in networks)
+
+
+@dataclass(frozen=True)
+class ProxyUser:
+    name: str
+    role: Role | None  # None: the proxy vouches for the person, but the configuration gives them no role
+
+
+class ProxySignIn:
+    """Who the city's reverse proxy says signed in (``[dashboard.proxy_auth]``). The header counts
+    only on a request whose peer is one of the configured proxy addresses: from anywhere else it is
+    ignored and logged, as it would let anybody name any user."""
+
+    def __init__(self, config: ProxyAuthConfig) -> None:
+        self._config = config
+        self._proxies: tuple[Network, ...] = tuple(ipaddress.ip_network(p, strict=False) for p in config.proxies)
+        self._editors = frozenset(config.editors)
+        self._viewers = frozenset(config.viewers)
+
+    def user(self, request: web.BaseRequest) -> ProxyUser | None:
+        """The person the proxy names, with their role; None when the request names nobody (or
+        proxy sign-in is off, or the request does not come from the proxy)."""
+        config = self._config
+        if not config.enabled:
+            return None
+        named = request.headers.get(config.user_header)
+        if named is None:
+            return None
+        if not _peer_in(request, self._proxies):
+            log.warning("staff dashboard: %s from an address that is not a configured proxy ignored", config.user_header)
+            return None
+        name = named.strip()
+        if not name or len(name) > 128 or not name.isprintable():
+            return None
+        groups = {g.strip() for g in request.headers.get(config.groups_header, "").split(",") if g.strip()} if config.groups_header else set()
+        keys = {name} | {f"group:{g}" for g in groups}
+        role: Role | None = "editor" if keys & self._editors else "viewer" if keys & self._viewers else None
+        return ProxyUser(name, role)
+
+
 class Origin:
     """Who sent a request and how, believing X-Forwarded-* only from the configured proxies."""
 
@@ -35,11 +90,7 @@ class Origin:
         self._always_secure = always_secure
 
     def _from_proxy(self, request: web.BaseRequest) -> bool:
-        try:
-            peer = ipaddress.ip_address(request.remote or "")
-        except ValueError:
-            return False
-        return any(peer in net for net in self._trusted)
+        return _peer_in(request, self._trusted)
 
     def over_tls(self, request: web.BaseRequest) -> bool:
         if self._always_secure or request.secure:

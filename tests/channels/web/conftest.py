@@ -12,14 +12,14 @@ from bot.channels.web import WebChannel, WebSettings
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.models import Incoming, Reply
-from bot.core.ports import MemoryUnansweredLog, MemoryUsageLog, MemoryUserStates
+from bot.core.ports import FeedbackLog, MemoryUnansweredLog, MemoryUsageLog, MemoryUserStates
 from tests.conftest import MONDAY_10
 
 Handle = Callable[[Incoming], list[Reply]]
 TABLE_ANSWER = "Öffnungszeiten:\n\n| Tag | Zeit |\n|---|---|\n| Montag | 08:00–16:00 |\n| Freitag | <b>08:00</b>–12:00 |"
 
 
-def tiny_dialogue(kb: Path) -> Dialogue:
+def tiny_dialogue(kb: Path, votes: FeedbackLog | None = None) -> Dialogue:
     live = LiveKnowledge([kb])
     return Dialogue(
         knowledge=lambda: live.snapshot,
@@ -28,6 +28,7 @@ def tiny_dialogue(kb: Path) -> Dialogue:
         settings=DialogueSettings(popular=("personalausweis", "sperrmuell")),
         clock=lambda: MONDAY_10.replace(tzinfo=dt.UTC),
         usage=MemoryUsageLog(),
+        feedback=votes,
     )
 
 

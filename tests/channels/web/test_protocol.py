@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from bot.channels.web import WebChannel
 from bot.core.models import Button, Incoming, Reply
+from bot.core.ports import MemoryFeedbackLog
 from bot.core.texts import text
-from tests.channels.web.conftest import TABLE_ANSWER
+from tests.channels.web.conftest import TABLE_ANSWER, tiny_dialogue
 
 SESSION = "s" * 24
 Client = Callable[[aiohttp.ClientSession, str], Awaitable[None]]
@@ -275,3 +277,34 @@ def test_a_page_without_a_profile_talks_to_the_first_one(make_channel: Callable[
             return len((await response.json())["items"])
 
     assert serve(make_channel(), test) == 1
+
+
+def test_answers_offer_feedback_and_a_vote_is_taken_once_without_being_shown_as_said(tiny_kb: Path,
+                                                                                  make_channel: Callable[..., WebChannel]) -> None:
+    votes = MemoryFeedbackLog()
+    channel = make_channel(tiny_dialogue(tiny_kb, votes).handle)
+
+    async def test(http: aiohttp.ClientSession, base: str) -> None:
+        ws, _ = await hello(http, base)
+        await ws.send_json({"type": "message", "cid": "q1", "text": "Sperrmüll anmelden"})
+        answer = await ws.receive_json(timeout=5)
+        token = answer["replies"][0]["feedback"]
+        await ws.send_json({"type": "message", "cid": "v1", "vote": "down", "answer": token})
+        asked = await ws.receive_json(timeout=5)
+        assert asked["said"] == ""
+        assert "Was hat Ihnen an der Antwort gefehlt?" in text_of(asked)
+        assert "feedback" not in asked["replies"][0]
+        await ws.send_json({"type": "message", "cid": "v1", "vote": "up", "answer": token})  # a resend: not taken again
+        await ws.send_json({"type": "message", "cid": "v2", "vote": "sideways", "answer": token})  # malformed: ignored
+        await ws.send_json({"type": "message", "cid": "n1", "text": "Wann kommt die Abholung?"})
+        noted = await ws.receive_json(timeout=5)
+        assert noted["cid"] == "n1" and "ohne Bezug zu diesem Chat" in text_of(noted)
+        await ws.close()
+        async with http.get(base + "/ui.json", params={"lang": "de"}) as ui:
+            texts = (await ui.json())["texts"]
+        assert (texts["feedback_helpful"], texts["feedback_not_helpful"]) == ("Hilfreich", "Nicht hilfreich")
+
+    serve(channel, test)
+    assert [(v.entry_id, v.vote, v.channel, v.profile) for v in votes.records] == [
+        ("sperrmuell", "down", "web", "buerger"), ("sperrmuell", "note", "web", "buerger")]
+    assert votes.records[1].missing == "Wann kommt die Abholung?"

@@ -14,6 +14,7 @@ import pytest
 from bot.channels.web import WebChannel
 from bot.core.dialogue import Dialogue
 from bot.core.models import Incoming, Reply
+from bot.core.ports import MemoryFeedbackLog
 from tests.channels.web.browser import CHROMIUM, CHROMIUM_ARGS, Served
 from tests.channels.web.conftest import tiny_dialogue
 
@@ -59,9 +60,14 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def kb_dialogue(tiny_kb: Path) -> Dialogue:
+def feedback_log() -> MemoryFeedbackLog:
+    return MemoryFeedbackLog()
+
+
+@pytest.fixture
+def kb_dialogue(tiny_kb: Path, feedback_log: MemoryFeedbackLog) -> Dialogue:
     (tiny_kb / "fees.yaml").write_text(FEES, encoding="utf-8")
-    return tiny_dialogue(tiny_kb)
+    return tiny_dialogue(tiny_kb, feedback_log)
 
 
 @pytest.fixture
@@ -118,7 +124,8 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
     return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
-def test_a_whole_conversation_in_the_widget_on_a_city_page(browser: Browser, serve: Callable[..., Served]) -> None:
+def test_a_whole_conversation_in_the_widget_on_a_city_page(browser: Browser, serve: Callable[..., Served],
+                                                           feedback_log: MemoryFeedbackLog) -> None:
     served = serve(allowed_origins=())
     watched = open_page(browser, served.page_url)
     page = watched.page
@@ -143,10 +150,25 @@ def test_a_whole_conversation_in_the_widget_on_a_city_page(browser: Browser, ser
     expect(bot_messages(page)).to_have_count(3)
     expect(bot_messages(page).nth(2)).to_contain_text("Antwort zu sperrmuell")
     expect(page.locator(".msg.user").last).to_contain_text("Titel sperrmuell")
+    # Each answer can be rated: 👎, then "what was missing?" answered in a sentence.
+    votes = bot_messages(page).nth(2).get_by_role("group", name="War diese Antwort hilfreich?")
+    down = votes.get_by_role("button", name="Nicht hilfreich")
+    expect(down).to_have_attribute("aria-pressed", "false")
+    down.click()
+    expect(bot_messages(page)).to_have_count(4)
+    expect(bot_messages(page).nth(3)).to_contain_text("Was hat Ihnen an der Antwort gefehlt?")
+    expect(down).to_have_attribute("aria-pressed", "true")
+    expect(votes.get_by_role("button", name="Hilfreich", exact=True)).to_have_attribute("aria-disabled", "true")
+    votes.get_by_role("button", name="Hilfreich", exact=True).click(force=True)  # one vote per answer: nothing is sent
+    ask(page, "Die Abholtermine fehlen")
+    expect(bot_messages(page)).to_have_count(5)
+    expect(bot_messages(page).nth(4)).to_contain_text("ohne Bezug zu diesem Chat")
+    assert [(v.entry_id, v.vote) for v in feedback_log.records] == [("sperrmuell", "down"), ("sperrmuell", "note")]
+    assert bot_messages(page).first.locator(".votes").count() == 0  # a menu is nothing to rate
     # A table in the answer is a table, with column headers.
     ask(page, "Preisliste Ausweisdokumente")
-    expect(bot_messages(page)).to_have_count(4)
-    table = bot_messages(page).nth(3).locator("table")
+    expect(bot_messages(page)).to_have_count(6)
+    table = bot_messages(page).nth(5).locator("table")
     expect(table.locator("th")).to_have_text(["Dokument", "Gebühr"])
     expect(table.locator("tbody tr")).to_have_count(2)
     # Whatever a person types is shown as text, never as markup.
@@ -301,3 +323,24 @@ def test_a_session_the_server_forgot_goes_on_without_a_second_greeting(browser: 
     expect(bot_messages(page)).to_have_count(3)
     expect(bot_messages(page).nth(2)).to_contain_text("Antwort zu sperrmuell")
     expect(page.locator(".msg.bot", has_text="Häufig gefragt")).to_have_count(1)
+
+
+def test_an_answer_is_rated_with_the_keyboard(browser: Browser, serve: Callable[..., Served], feedback_log: MemoryFeedbackLog) -> None:
+    served = serve()
+    page = open_page(browser, served.page_url).page
+    page.goto(served.page_url)
+    page.get_by_role("button", name="Chat öffnen").click()
+    expect(bot_messages(page)).to_have_count(1)
+    ask(page, "Sperrmüll anmelden")
+    expect(bot_messages(page)).to_have_count(2)
+    page.keyboard.press("Shift+Tab")  # from the input back to the answer's last button
+    focused = "document.activeElement.shadowRoot.activeElement"
+    assert page.evaluate(f"{focused}.textContent") == "👎 Nicht hilfreich"
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(f"{focused}.textContent") == "👍 Hilfreich"
+    assert page.evaluate(f"getComputedStyle({focused}).outlineStyle") != "none"
+    page.keyboard.press("Space")
+    expect(bot_messages(page)).to_have_count(3)
+    expect(bot_messages(page).nth(2)).to_contain_text("Danke für Ihre Rückmeldung!")
+    assert page.evaluate(f"{focused}.getAttribute('aria-pressed')") == "true"  # focus stays on the pressed button
+    assert [(v.entry_id, v.vote) for v in feedback_log.records] == [("sperrmuell", "up")]

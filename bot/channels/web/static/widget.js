@@ -117,7 +117,29 @@
       });
       node.appendChild(group);
     }
+    if (reply.feedback) { node.appendChild(votes(reply.feedback)); }
     append(node);
+  }
+
+  // 👍/👎 under an answer: toggle buttons (aria-pressed), one vote per answer; they stay focusable
+  // after the vote (aria-disabled) so that keyboard focus is not lost.
+  function votes(token) {
+    var group = el("div", { "class": "votes", role: "group", "aria-label": ui.feedback_question });
+    group.appendChild(el("span", { "class": "vote-question", "aria-hidden": "true" }, ui.feedback_question));
+    [["up", "👍", ui.feedback_helpful], ["down", "👎", ui.feedback_not_helpful]].forEach(function (kind) {
+      var button = el("button", { type: "button", "class": "vote", "aria-pressed": "false" });
+      button.appendChild(el("span", { "aria-hidden": "true" }, kind[1] + " "));
+      button.appendChild(document.createTextNode(kind[2]));
+      button.addEventListener("click", function () {
+        if (group.getAttribute("data-voted")) { return; }
+        group.setAttribute("data-voted", kind[0]);
+        button.setAttribute("aria-pressed", "true");
+        Array.prototype.forEach.call(group.querySelectorAll("button"), function (b) { b.setAttribute("aria-disabled", "true"); });
+        say({ vote: kind[0], answer: token });
+      });
+      group.appendChild(button);
+    });
+    return group;
   }
 
   function append(node) {
