@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from bot.blocking import run_blocking
 from bot.config import Settings, city_clock
 from bot.core.knowledge import KnowledgeBase, load_knowledge
 from bot.core.models import Notice, Reply
@@ -104,7 +105,7 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
     service = reminder_service(settings, book, {c.address: c for c in channels}, notice_renderer(lambda: knowledge, clock), clock, metrics.reminder_event)
 
     async def database() -> str | None:
-        return await asyncio.to_thread(schema_problem, engine)
+        return await run_blocking(schema_problem, engine)
 
     http = HttpServer(create_app(metrics, {"database": database}), settings.http.listen, settings.http.port) if settings.http.enabled else None
     stop = asyncio.Event()

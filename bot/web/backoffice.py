@@ -13,7 +13,6 @@ worker thread, so the event loop (and the chat channels sharing it) never waits 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -26,6 +25,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Connection, Engine
 
+from bot.blocking import run_blocking
 from bot.config import Settings
 from bot.credentials import MissingSecret, backoffice_token
 from bot.ops.logs import redact
@@ -192,7 +192,7 @@ async def _execute(request: web.Request, body: dict[str, Any] | None, action: Ca
 
     if key is not None and not KEY_RE.fullmatch(key):
         raise _Refused(400, "invalid", "1 to 128 printable ASCII characters without spaces", field="Idempotency-Key")
-    answer = await asyncio.to_thread(work)
+    answer = await run_blocking(work)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
     return web.json_response(answer.body, status=answer.status, headers=headers)
 
