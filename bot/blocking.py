@@ -1,24 +1,30 @@
 """The one boundary between the event loop and blocking work: a bounded thread pool per process.
 
-Everything that may wait for the database (a dialogue turn: chat states, the reminder book,
-deleting a chat's data; a back-office request; the reminder jobs; claiming Telegram updates) runs
-through :func:`run_blocking` or :class:`ChatTurns`, never inline on the event loop. A slow or
-unreachable database then stalls only the turns that wait for it, not every chat of the process.
+Everything that may wait for the database runs through :func:`run_blocking` or
+:class:`ChatTurns`, never inline on the event loop: a dialogue turn (chat states, the reminder
+book, deleting a chat's data) for the Telegram, Matrix and web chat adapters; claiming Telegram
+updates and the shared flood budget; the back-office API and the staff pages; the reminder
+worker's statements and jobs. A slow or unreachable database then holds up only the turns that
+wait for it, not every chat of the process.
 
-Why threads and not SQLAlchemy's asyncio engine: the dialogue is synchronous, pure-Python CPU work
-of about a millisecond, and it reads the database rarely (chat states are cached, logs are written
-in batches by their own threads). An asyncio engine would turn every port of the core and every
-flow into coroutines, for no gain on the turns that never touch the database. Measured with
-``benchmarks/telegram_throughput.py`` (ours against a bare python-telegram-bot echo bot in the
-same run), a turn in this pool costs no throughput against the inline call; see
-``docs/measurements.md``.
+Why a thread pool and not SQLAlchemy's asyncio engine: the dialogue is synchronous Python, about a
+millisecond of CPU a turn, and most turns never reach the database (chat states are cached, the
+logs are written behind). An asyncio engine would make every port of the core and every flow a
+coroutine, and still leave the matcher's CPU time on the event loop. Measured with
+``benchmarks/telegram_throughput.py`` (against a bare python-telegram-bot echo bot in the same
+run), the turn in the pool answers at least as many messages a second as the inline turn did: the
+event loop's socket work and a turn in another thread overlap, as both release the GIL in their
+system calls. Rerun the benchmark to check this on other hardware.
 
-* One pool for the process (:func:`shared_pool`), sized ``POOL_THREADS``: bounded, so a database
-  that hangs cannot make the process start a thread per waiting message; large enough that one
-  hanging chat leaves threads for the others. Above the database's connection pool, threads would
-  only wait for a connection.
+* One pool for the process (:func:`shared_pool`), ``POOL_THREADS`` threads: bounded, so a database
+  that hangs cannot make the process start a thread per waiting message, and enough that one
+  hanging chat leaves threads for the others. More threads than the database's connection pool
+  would only wait for a connection.
 * :class:`ChatTurns` keeps each chat in order: two messages of one chat are answered (and their
   replies sent) one after the other, in the order they came; different chats run in parallel.
+* The unanswered-question, usage and feedback logs keep their own writer threads
+  (bot.storage.buffered): they are not a way to leave the event loop (the loop never calls them)
+  but a write-behind buffer that turns a row per message into one statement per batch.
 """
 
 from __future__ import annotations

@@ -295,8 +295,8 @@ class TelegramChannel:
 
     async def _claim_waiting(self) -> None:
         """Claims in batches: the ids that arrive while one claim is in the database go in the next,
-        with the polled ones not yet claimed; one statement each, in a thread (the database must
-        not stall the event loop)."""
+        with the polled ones not yet claimed; one statement each, in the process's pool
+        (bot.blocking: the database must not stall the event loop)."""
         try:
             while self._claims:
                 batch, self._claims = self._claims, {}

@@ -7,8 +7,9 @@ Routes (described in bot/web/openapi.py, served at GET /openapi.json):
 * ``POST /cases/{reference}/status``     report a case's status
 
 Every route but the description wants ``Authorization: Bearer <token>``; each configured client has
-its own token, read from the environment variable its configuration names. Database work runs in a
-worker thread, so the event loop (and the chat channels sharing it) never waits for the database.
+its own token, read from the environment variable its configuration names. Database work runs in
+the process's pool (bot.blocking), so the event loop (and the chat channels sharing it) never waits
+for the database.
 """
 
 from __future__ import annotations

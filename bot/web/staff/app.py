@@ -1,8 +1,9 @@
 """The staff dashboard: an aiohttp sub-application the operations server mounts under /staff/.
 
 Pages show the staff reports of bot.reports (unanswered questions, usage, feedback, stale entries)
-and the live knowledge's last validation; the reports' own functions do the work, in a worker
-thread, so the chat channels sharing the event loop never wait for the database or the matcher.
+and the live knowledge's last validation; the reports' own functions do the work in the process's
+pool (bot.blocking), so the chat channels sharing the event loop never wait for the database or
+the matcher.
 
 Signing in: per-person accounts (``buergerbot staff add``) with argon2 password hashes, a random
 session id in an HttpOnly, SameSite=Strict cookie (Secure over TLS), stored only as its hash, with
