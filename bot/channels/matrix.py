@@ -470,8 +470,9 @@ class MatrixChannel:
         elif not direct:
             return  # a picture shared among people in a group is not meant for the bot
         relation = _answer_relation(event.event_id, event.sender, relates, direct)
-        # Bounded overall, in order within a room; the turn runs in the process's pool (bot.blocking).
-        async with self._slots, self._turns.in_order(room.room_id):
+        # In order within a room, bounded overall; the turn runs in the process's pool (bot.blocking).
+        # A message waits for its room before it takes a slot, so a busy room cannot hold them all.
+        async with self._turns.in_order(room.room_id), self._slots:
             replies = await self._turns.answer(incoming) if incoming is not None else [_TEXT_ONLY]
             for index, reply in enumerate(replies):
                 await self._send(room.room_id, reply, _answer_txn(event.event_id, index), relation)
