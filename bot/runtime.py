@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from aiohttp import web
 
+from bot.blocking import run_blocking
 from bot.channels.registry import Channel
 from bot.config import Settings, StaffConfig
 from bot.ops.metrics import Metrics
@@ -68,7 +69,7 @@ def readiness_checks(engine: Engine | None, phase: _Phase) -> dict[str, Check]:
     async def database() -> str | None:
         if engine is None:
             return None  # in-memory storage: nothing to reach
-        return await asyncio.to_thread(schema_problem, engine)
+        return await run_blocking(schema_problem, engine)
 
     async def channels() -> str | None:
         return None if phase.name == "running" else phase.name
@@ -244,7 +245,7 @@ async def _reload_loop(live: LiveKnowledge, every: float, metrics: Metrics) -> N
         await asyncio.sleep(every)
         failures = live.failed_reloads
         try:
-            reloaded = await asyncio.to_thread(live.refresh)
+            reloaded = await run_blocking(live.refresh)
         except Exception:  # a reload must never take the bot down; the old knowledge stays live
             log.exception("knowledge reload failed")
             metrics.knowledge_reload_errors.inc()
@@ -262,8 +263,8 @@ async def purge_loop(engine: Engine, staff: StaffConfig, stop: asyncio.Event, ev
     while not stop.is_set():
         now = dt.datetime.now(dt.UTC)
         try:
-            purged = await asyncio.to_thread(purge, engine, now, staff.unanswered_retention_days, staff.usage_retention_days)
-            keys = await asyncio.to_thread(purge_idempotency_keys, engine, now - IDEMPOTENCY_KEEP)
+            purged = await run_blocking(purge, engine, now, staff.unanswered_retention_days, staff.usage_retention_days)
+            keys = await run_blocking(purge_idempotency_keys, engine, now - IDEMPOTENCY_KEEP)
             if purged.unanswered or purged.usage or keys:
                 log.info("deleted %d unanswered questions, %d usage events and %d idempotency keys past their retention", purged.unanswered, purged.usage, keys)
         except Exception:  # the database may be away for a moment; the next round catches up

@@ -83,8 +83,12 @@ def test_booking_link_and_delivery_in_one_running_bot(tiny_kb: Path, tmp_path: P
                                            dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))])
                     [_, notice] = await fake.wait_for(2, chat_id=42)
                     assert "RP-2026-4711" in notice["text"]
-                    async with http.get(f"{base}/metrics") as r:
-                        assert 'buergerbot_reminders_sent_total{channel="telegram"} 1.0' in await r.text()
+
+                    async def counted() -> bool:  # once the worker has recorded the send, just after it arrived
+                        async with http.get(f"{base}/metrics") as r:
+                            return 'buergerbot_reminders_sent_total{channel="telegram"} 1.0' in await r.text()
+
+                    await eventually(counted, timeout=10)
             finally:
                 stop.set()
                 await runner

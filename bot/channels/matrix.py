@@ -31,7 +31,7 @@ import os
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ from nio import (
 from nio.api import MessageDirection
 from nio.exceptions import LocalProtocolError
 
+from bot.blocking import ChatTurns, Handle
 from bot.channels.markup import reply_as_html, reply_as_plain, to_html
 from bot.core.chat_commands import CHAT_COMMANDS, CommandKey
 from bot.core.models import Incoming, Reply, Vote
@@ -69,7 +70,6 @@ from bot.ops.logs import pseudonym, register_secret
 log = logging.getLogger(__name__)
 _NOT_IN_ROOM = frozenset({"M_FORBIDDEN", "M_NOT_FOUND"})  # retrying will not help
 
-Handle = Callable[[Incoming], Sequence[Reply]]
 CHANNEL = "matrix"
 # Images, files, audio and video, plain or encrypted: what the bot cannot read.
 _MEDIA = (RoomMessageMedia, RoomEncryptedMedia)
@@ -153,7 +153,7 @@ class MatrixChannel:
         if not settings.password and not settings.access_token:
             raise ValueError("matrix needs a password or an access token")
         self.settings = settings
-        self._handle = handle
+        self._turns = ChatTurns(handle)
         settings.store_dir.mkdir(parents=True, exist_ok=True)
         self._state_path = settings.store_dir / "state.json"
         self._state: dict[str, Any] = self._load_state()
@@ -162,7 +162,6 @@ class MatrixChannel:
         )
         self.client = AsyncClient(settings.homeserver, settings.user_id, store_path=str(settings.store_dir), config=config)
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._room_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._uncommitted: deque[_Batch] = deque()
         self._keys_requested: set[str] = set()  # megolm session ids
@@ -498,10 +497,10 @@ class MatrixChannel:
         elif not direct:
             return  # a picture shared among people in a group is not meant for the bot
         relation = _answer_relation(event.event_id, event.sender, relates, direct)
-        lock = self._room_locks.setdefault(room.room_id, asyncio.Lock())
-        async with self._slots, lock:  # bounded overall, in order within a room
-            # inline, as in the Telegram adapter (cached state, ~1 ms)
-            replies = with_command_help(incoming, self._handle(incoming)) if incoming is not None else [_TEXT_ONLY]
+        # In order within a room, bounded overall; the turn runs in the process's pool (bot.blocking).
+        # A message waits for its room before it takes a slot, so a busy room cannot hold them all.
+        async with self._turns.in_order(room.room_id), self._slots:
+            replies = with_command_help(incoming, await self._turns.answer(incoming)) if incoming is not None else [_TEXT_ONLY]
             for index, reply in enumerate(replies):
                 await self._send(room.room_id, reply, _answer_txn(event.event_id, index), relation)
 
@@ -522,9 +521,8 @@ class MatrixChannel:
         _remember(self._voted, answer, None)
         incoming = Incoming(CHANNEL, room.room_id, "", profile=self.settings.profile, vote=Vote(token, helpful))
         relation = _answer_relation(answer, event.sender, {}, self._is_direct(room))
-        lock = self._room_locks.setdefault(room.room_id, asyncio.Lock())
-        async with self._slots, lock:
-            replies = self._handle(incoming)
+        async with self._turns.in_order(room.room_id), self._slots:
+            replies = await self._turns.answer(incoming)
             for index, reply in enumerate(replies):
                 await self._send(room.room_id, reply, _answer_txn(event.event_id, index), relation)
 

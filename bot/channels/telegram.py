@@ -59,6 +59,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.blocking import ChatTurns, Handle, run_blocking
 from bot.channels.markup import to_html, to_plain
 from bot.channels.splitting import split_message
 from bot.channels.telegram_http import AiohttpRequest, ServerError, json_request
@@ -71,7 +72,6 @@ from bot.ops.logs import pseudonym
 
 log = logging.getLogger(__name__)
 
-Handle = Callable[[Incoming], Sequence[Reply]]
 JSONDict = dict[str, Any]
 CHANNEL = "telegram"
 # Telegram counts the text without markup; our limit leaves room for the difference in counting.
@@ -136,7 +136,7 @@ class TelegramChannel:
         if settings.webhook_url and not settings.webhook_secret:
             raise ValueError("webhook mode needs a secret token")
         self.settings = settings
-        self._handle = handle
+        self._turns = ChatTurns(handle)
         self._seen = seen if seen is not None else MemorySeenUpdates()
         self._claims: dict[int, asyncio.Future[bool]] = {}  # update ids waiting for the next claim
         self._claiming: asyncio.Task[None] | None = None
@@ -287,8 +287,8 @@ class TelegramChannel:
 
     async def _claim_waiting(self) -> None:
         """Claims in batches: the ids that arrive while one claim is in the database go in the next,
-        with the polled ones not yet claimed; one statement each, in a thread (the database must
-        not stall the event loop)."""
+        with the polled ones not yet claimed; one statement each, in the process's pool
+        (bot.blocking: the database must not stall the event loop)."""
         try:
             while self._claims:
                 batch, self._claims = self._claims, {}
@@ -304,7 +304,7 @@ class TelegramChannel:
                 ahead = [i for i in self._fetched_ids if i not in batch]
                 self._fetched_ids = {}
                 try:
-                    fresh = await asyncio.to_thread(self._seen.claim, self.settings.profile, [*batch, *ahead])
+                    fresh = await run_blocking(self._seen.claim, self.settings.profile, [*batch, *ahead])
                 except Exception as exc:  # answered twice is better than not at all
                     log.warning("telegram: claiming %d updates failed (%s); they are answered unclaimed", len(batch) + len(ahead),
                                 type(exc).__name__)
@@ -419,12 +419,13 @@ class TelegramChannel:
         chat = update.effective_chat
         if chat is None:
             return
-        # Inline on purpose: the dialogue is about a millisecond of CPU and its state store is
-        # cached, while a thread hop cost 3 ms a message here (GIL contention with the sockets).
-        replies = self._handle(incoming)
         # In a group several people ask at once: the answer is marked as the reply to its question.
         reply_to = question.message_id if question is not None and chat.type != ChatType.PRIVATE else None
-        await self._send(chat.id, replies, reply_to)
+        # The turn runs in the process's pool (bot.blocking), and the chat's next message waits
+        # until these replies are sent, so a chat's answers come in the order of its questions.
+        async with self._turns.in_order(chat.id):
+            replies = await self._turns.answer(incoming)
+            await self._send(chat.id, replies, reply_to)
 
     def _supported_chat(self, update: Update) -> bool:
         chat = update.effective_chat

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot.blocking import run_blocking
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -95,7 +97,7 @@ class PostgresSlots:
 
     async def reserve(self, key: str, interval: float) -> float:
         # In a thread: a send waits for the database only, never blocks the other sends and updates.
-        return await asyncio.to_thread(self._reserve, key, interval)
+        return await run_blocking(self._reserve, key, interval)
 
     async def close(self) -> None:
         pass

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.blocking import run_blocking
 from bot.reminders.worker import ReminderWorker
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class ReminderService:
     async def _run_top_up(self) -> None:
         assert self._top_up is not None
         try:
-            added = await asyncio.to_thread(self._top_up)
+            added = await run_blocking(self._top_up)
             if added:
                 log.info("queued %d waste collection reminders", added)
         except Exception:
@@ -81,6 +82,6 @@ class ReminderService:
 
     async def _purge(self) -> None:
         try:
-            await asyncio.to_thread(self.worker.purge_finished, self._clock())
+            await run_blocking(self.worker.purge_finished, self._clock())
         except Exception:
             log.exception("purging finished reminders failed")

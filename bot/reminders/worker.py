@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, or_, select, tuple_, update
 
+from bot.blocking import run_blocking
 from bot.core.models import ChatRef, Notice, NoticeKind, Reply
 from bot.core.ports import Deliverer, DeliveryFailed
 from bot.core.schedule import Action, ReminderPolicy, decide
@@ -101,8 +102,8 @@ class ReminderWorker:
         if not self._deliverers:
             return 0
         now = self._clock()
-        self._recover(now)
-        rows = self._claim(now)
+        await run_blocking(self._recover, now)
+        rows = await run_blocking(self._claim, now)
         if not rows:
             return 0
         for channel in {r.chat.channel for r in rows}:
@@ -121,7 +122,7 @@ class ReminderWorker:
                 dropped.append(row.id)
                 self._observe("dropped", row.chat.channel, 1)
         if dropped or deferred:
-            self._settle(dropped, deferred)
+            await run_blocking(self._settle, dropped, deferred)
         # A few lanes, each marking and sending one window at a time: one lane's database round
         # trips overlap another's sends, and at most lanes x window messages are ever in flight,
         # which is also how many Telegram rows a killed worker leaves in doubt. Windows of 16
@@ -140,12 +141,20 @@ class ReminderWorker:
         if not windows:
             return
         # One connection for all of the lane's windows: a checkout per statement cost a ping to
-        # the database each time, and the loop waits for every round trip.
-        with self._engine.connect() as conn:
+        # the database each time. It is used by one pool thread at a time, one step after the other.
+        conn = await run_blocking(self._engine.connect)
+        step: asyncio.Future[Any] | None = None
+        try:
             for window in windows:
-                marked = self._mark_sending(conn, [r.id for r in window])
+                step = asyncio.ensure_future(run_blocking(self._mark_sending, conn, [r.id for r in window]))
+                marked = await asyncio.shield(step)
                 outcomes = await asyncio.gather(*(self._deliver(r) for r in window if r.id in marked))
-                self._record(conn, outcomes)
+                step = asyncio.ensure_future(run_blocking(self._record, conn, outcomes))
+                await asyncio.shield(step)
+        finally:
+            if step is not None and not step.done():  # cancelled: the statement runs on in its thread, then the connection closes
+                await asyncio.wait([step])
+            await run_blocking(conn.close)
 
     async def _deliver(self, row: Claimed) -> Outcome:
         deliverer = self._deliverers[(row.chat.channel, row.chat.profile)]
@@ -160,8 +169,8 @@ class ReminderWorker:
         return Outcome(row)
 
     # -- database steps ----------------------------------------------------------------------------------
-    # Called on the event loop, not in threads: each is one short statement per window of messages,
-    # and in a thread they waited tens of milliseconds for the GIL while the loop was sending.
+    # Run in the process's pool (bot.blocking): the reminder service shares its process and event
+    # loop with the chat channels, whose answers must not wait for these statements.
     def _ours(self) -> Any:
         return tuple_(ReminderRow.channel, ReminderRow.profile).in_(list(self._deliverers))
 

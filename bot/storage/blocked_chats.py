@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import ColumnElement, Connection, Engine, delete, select, tuple_, update
@@ -74,7 +75,9 @@ class BlockedChats:
 
     Read from the database at most every ``refresh`` (new blocks only, by ``blocked_at``, with a
     ``margin`` for the clocks of other hosts). A chat that writes before this process has read its
-    block is remembered for that long and unblocked when the block shows up.
+    block is remembered for that long and unblocked when the block shows up. Dialogue turns of
+    different chats call it from the threads of the process's pool (bot.blocking) at once: the
+    sets are changed under a lock, the database is asked outside it, by one thread at a time.
     """
 
     def __init__(self, engine: Engine, clock: Callable[[], dt.datetime], refresh: dt.timedelta = dt.timedelta(seconds=10),
@@ -83,6 +86,7 @@ class BlockedChats:
         self._clock = clock
         self._refresh = refresh
         self._margin = margin
+        self._lock = threading.Lock()  # guards the fields below
         self._blocked: set[_Key] = set()
         self._heard: dict[_Key, dt.datetime] = {}  # chats that wrote recently, and when
         self._read_at: dt.datetime | None = None
@@ -91,42 +95,51 @@ class BlockedChats:
     def heard_from(self, chat: ChatRef) -> None:
         now = self._clock()
         key = _key(chat)
-        self._heard[key] = now
+        with self._lock:
+            self._heard[key] = now
+            due = self._read_at is None or now - self._read_at >= self._refresh
+            if due:  # also when the read fails: the database is not asked again for every message
+                self._read_at = now
         try:
-            if self._read_at is None or now - self._read_at >= self._refresh:
+            if due:
                 self._read(now)
             if key in self._blocked:
                 self._unblock(key)
         except SQLAlchemyError as exc:
             # The message is answered all the same; the chat is unblocked by a later one (it is
             # remembered as heard from, and an unblock that failed stays to be done).
-            self._read_at = now
             log.warning("could not check for blocked chats: %s", type(exc).__name__)
 
     def _read(self, now: dt.datetime) -> None:
-        self._read_at = now  # also when it fails: the database is not asked again for every message
         query = select(BlockedChatRow.channel, BlockedChatRow.chat_id, BlockedChatRow.profile, BlockedChatRow.blocked_at)
-        if self._newest is not None:
-            query = query.where(BlockedChatRow.blocked_at >= self._newest - self._margin)
+        newest = self._newest
+        if newest is not None:
+            query = query.where(BlockedChatRow.blocked_at >= newest - self._margin)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        for row in rows:
-            key = (row.channel, row.chat_id, row.profile)
-            self._newest = row.blocked_at if self._newest is None else max(self._newest, row.blocked_at)
-            heard = self._heard.get(key)
-            if heard is not None and heard >= row.blocked_at:
-                self._unblock(key)  # it wrote after the block, before this process knew of it
-            else:
-                self._blocked.add(key)
-        forget_before = now - self._refresh - self._margin
-        self._heard = {k: at for k, at in self._heard.items() if at >= forget_before}
+        wrote_since: list[_Key] = []
+        with self._lock:
+            for row in rows:
+                key = (row.channel, row.chat_id, row.profile)
+                self._newest = row.blocked_at if self._newest is None else max(self._newest, row.blocked_at)
+                heard = self._heard.get(key)
+                if heard is not None and heard >= row.blocked_at:
+                    wrote_since.append(key)  # it wrote after the block, before this process knew of it
+                else:
+                    self._blocked.add(key)
+            forget_before = now - self._refresh - self._margin
+            self._heard = {k: at for k, at in self._heard.items() if at >= forget_before}
+        for key in wrote_since:
+            self._unblock(key)
 
     def _unblock(self, key: _Key) -> None:
         with self._engine.begin() as conn:
             unblock(conn, ChatRef(*key))
-        self._blocked.discard(key)
+        with self._lock:
+            self._blocked.discard(key)
 
     def forget(self, chat: ChatRef) -> None:
         """The chat's data was deleted, with every profile."""
-        self._blocked = {k for k in self._blocked if k[:2] != (chat.channel, chat.chat_id)}
-        self._heard = {k: at for k, at in self._heard.items() if k[:2] != (chat.channel, chat.chat_id)}
+        with self._lock:
+            self._blocked = {k for k in self._blocked if k[:2] != (chat.channel, chat.chat_id)}
+            self._heard = {k: at for k, at in self._heard.items() if k[:2] != (chat.channel, chat.chat_id)}

@@ -1,10 +1,11 @@
 """Rows recorded while a message is answered, written to the database in batches by a thread.
 
-Messages are answered on the event loop, so recording must never wait for the database: a
-synchronous commit stalls every chat of the process for its duration, and longer while the
-database is slow or away. Rows go into an in-memory buffer instead, and a background thread
-writes them every ``flush_seconds``, or at once when ``batch_size`` are waiting. ``close`` (and, as
-a safety net, a normal interpreter exit) writes the rest, so a normal shutdown loses nothing.
+Messages are answered by a few threads of the process's pool (bot.blocking), so recording must
+never wait for the database: a synchronous commit per message would hold a thread for its
+duration, and while the database is slow or away every thread, and so every chat, would wait.
+Rows go into an in-memory buffer instead, and a background thread writes them every
+``flush_seconds``, or at once when ``batch_size`` are waiting. ``close`` (and, as a safety net, a
+normal interpreter exit) writes the rest, so a normal shutdown loses nothing.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 # Seconds a new PostgreSQL connection may take. Without a bound, a database host that does not
 # answer holds a message for minutes (the operating system's TCP timeout): the chat state cache
-# meets such an outage on the event loop, and only falls back to memory once this has passed.
+# meets such an outage in a dialogue turn, and only falls back to memory once this has passed.
 CONNECT_TIMEOUT = 5
 
 

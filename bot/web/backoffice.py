@@ -7,13 +7,13 @@ Routes (bot.web.openapi.OPERATIONS, which the handlers are registered from; its 
 * ``POST /cases/{reference}/status``     report a case's status
 
 Every route but the description wants ``Authorization: Bearer <token>``; each configured client has
-its own token, read from the environment variable its configuration names. Database work runs in a
-worker thread, so the event loop (and the chat channels sharing it) never waits for the database.
+its own token, read from the environment variable its configuration names. Database work runs in
+the process's pool (bot.blocking), so the event loop (and the chat channels sharing it) never waits
+for the database.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Connection, Engine
 
+from bot.blocking import run_blocking
 from bot.config import Settings
 from bot.credentials import MissingSecret, backoffice_token
 from bot.ops.logs import redact
@@ -182,7 +183,7 @@ async def _execute(request: web.Request, body: dict[str, Any] | None, action: Ca
 
     if key is not None and not KEY_RE.fullmatch(key):
         raise _Refused(400, "invalid", "1 to 128 printable ASCII characters without spaces", field="Idempotency-Key")
-    answer = await asyncio.to_thread(work)
+    answer = await run_blocking(work)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
     return web.json_response(answer.body, status=answer.status, headers=headers)
 

@@ -19,6 +19,7 @@ from bot.core.models import Button, Incoming, Reply
 from bot.core.ports import MemoryFeedbackLog, MemoryUnansweredLog, MemoryUserStates
 from tests.conftest import MONDAY_10
 from tests.fakes.aio import reap_tasks
+from tests.fakes.slow_states import SLOW_SECONDS, SlowStates
 from tests.fakes.telegram_api import FakeBotApi
 
 TOKEN = "123456:TEST-TOKEN"
@@ -280,3 +281,24 @@ def test_answers_can_be_rated_once_with_inline_buttons(tiny_kb: Path) -> None:
         assert votes.records[1].missing == "Die Öffnungszeiten am Samstag fehlen"
 
     run(scenario, dialogue.handle)
+
+
+def test_a_slow_database_for_one_chat_does_not_delay_another_chat_and_each_chat_keeps_its_order(tiny_kb: Path) -> None:
+    live = LiveKnowledge([tiny_kb])
+    dialogue = Dialogue(lambda: live.snapshot, SlowStates(slow_chat="31"), MemoryUnansweredLog(), clock=lambda: MONDAY_10)
+
+    async def scenario(fake: FakeBotApi) -> None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        fake.push_message(31, "Sperrmüll anmelden")
+        fake.push_message(31, "Perso beantragen")
+        await asyncio.sleep(0.1)
+        fake.push_message(32, "Perso beantragen")
+        await fake.wait_for(1, chat_id=32)
+        assert loop.time() - began < SLOW_SECONDS  # not behind the slow chat's database write
+        assert not fake.messages_to(31)
+        await fake.wait_for(2, chat_id=31, timeout=10)
+        first, second = fake.messages_to(31)
+        assert "Antwort zu sperrmuell" in first["text"] and "personalausweis" in second["text"]
+
+    run(scenario, dialogue.handle, per_chat_per_second=100)

@@ -74,7 +74,8 @@ def test_failures(engine: Engine) -> None:
     fill(engine, [due("gone", at("2026-12-02", "11:00")), due("flaky", at("2026-12-02", "11:01")), due("doubt", at("2026-12-02", "11:02"))])
     channel = RecordingDeliverer()
     channel.fail = [DeliveryFailed("ChatNotFound", permanent=True), DeliveryFailed("ConnectError"), DeliveryFailed("TimedOut", maybe_sent=True)]
-    w = worker(engine, clock, {("telegram", "default"): channel}, window=1)
+    # One lane, one row at a time: the failures are handed out in the rows' order.
+    w = worker(engine, clock, {("telegram", "default"): channel}, window=1, lanes=1)
     asyncio.run(w.drain())
     # A send that timed out may have arrived, but a missed reminder is worse than one twice: retried.
     assert statuses(engine) == {"gone": "failed", "flaky": "pending", "doubt": "pending"}

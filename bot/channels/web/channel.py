@@ -40,6 +40,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from bot.blocking import ChatTurns, Handle
 from bot.channels.markup import to_blocks
 from bot.channels.web.protocol import CLIENT_ID, SESSION_ID, Item, RateLimit, Session, Sessions
 from bot.config import Settings
@@ -51,7 +52,6 @@ from bot.web.server import HttpServer
 
 log = logging.getLogger(__name__)
 
-Handle = Callable[[Incoming], Sequence[Reply]]
 CHANNEL = "web"
 _BODY_LIMIT = 64 * 1024  # a message is at most max_message_chars; this bounds the JSON around it
 _POLL_SECONDS = 25.0  # below the idle timeouts of common proxies
@@ -116,6 +116,7 @@ class WebChannel:
     def __init__(self, settings: WebSettings, handles: Mapping[str, Handle], default_language: str = "de") -> None:
         self.settings = settings
         self.handles = dict(handles)
+        self._turns = ChatTurns(self._handle)
         self.default_language = default_language
         self.sessions = Sessions(settings.outbox_size, settings.max_sessions, settings.session_idle_seconds)
         self.session_limit = RateLimit(settings.messages_per_minute)
@@ -215,7 +216,7 @@ class WebChannel:
         except Refused as refused:
             return web.json_response({"error": refused.reason}, status=refused.status)
         after = _int(body.get("after"))
-        self._take(session, body, self._address(request))
+        await self._take(session, body, self._address(request))
         return web.json_response({"items": session.after(after)})
 
     async def _poll(self, request: web.Request) -> web.Response:
@@ -257,7 +258,7 @@ class WebChannel:
                         break
                     await self._resume(ws, session, _int(message.get("last_seq")))
                 elif message.get("type") == "message" and session is not None:
-                    item = self._take(session, message, address)
+                    item = await self._take(session, message, address)
                     if item is not None:
                         await ws.send_json(item)
         except ConnectionError:
@@ -293,7 +294,7 @@ class WebChannel:
             session.language = _language(message.get("lang"))
         return session
 
-    def _take(self, session: Session, message: Mapping[str, Any], address: str) -> Item | None:
+    async def _take(self, session: Session, message: Mapping[str, Any], address: str) -> Item | None:
         """Answer one message of the page once; None for a resend or a malformed message."""
         cid = message.get("cid")
         if not isinstance(cid, str) or not CLIENT_ID.match(cid) or session.seen_before(cid):
@@ -304,26 +305,37 @@ class WebChannel:
         vote = _vote(message)
         if vote is None and "vote" in message:
             return None  # malformed: no page of ours sends that
+        refusal: list[Reply] | None = None
         if len(said) > self.settings.max_message_chars or (isinstance(choice, str) and len(choice) > 200):
-            replies = [Reply(core_text("web_too_long", lang, limit=str(self.settings.max_message_chars)), language=lang)]
+            refusal = [Reply(core_text("web_too_long", lang, limit=str(self.settings.max_message_chars)), language=lang)]
         elif not self.session_limit.allow(f"{session.profile}/{session.session_id}") or not self.ip_limit.allow(address):
-            replies = [Reply(core_text("web_too_fast", lang), language=lang)]
-        else:
-            try:
-                incoming = (Incoming(CHANNEL, session.session_id, "", session.language, session.profile, vote=vote) if vote is not None
-                            else self._incoming(session, said, choice, command))
-                replies = list(self.handles[session.profile](incoming))
-            except Exception:  # the client id is taken: the page must hear something, or it waits forever
-                log.exception("a web chat message could not be handled")
-                replies = [Reply(core_text("technical_problem", lang), language=lang)]
-        if replies:
-            session.language = replies[-1].language
-        # What the person said travels with the answer, so a reloaded page shows the whole exchange.
-        shown = "" if (isinstance(command, str) and command) or vote is not None else said
-        if isinstance(choice, str) and choice:
-            label = message.get("label")
-            shown = label[:200] if isinstance(label, str) else ""
-        return session.push({"type": "answer", "cid": cid, "said": shown, "replies": [reply_json(r) for r in replies]})
+            refusal = [Reply(core_text("web_too_fast", lang), language=lang)]
+        turns = self._turns
+        # The turn runs in the process's pool (bot.blocking); a session's answers keep the order of
+        # its messages, also when the page posts the next one before the first is answered.
+        async with turns.in_order((session.profile, session.session_id)):
+            if refusal is not None:
+                replies = refusal
+            else:
+                try:
+                    incoming = (Incoming(CHANNEL, session.session_id, "", session.language, session.profile, vote=vote) if vote is not None
+                                else self._incoming(session, said, choice, command))
+                    replies = list(await turns.answer(incoming))
+                except Exception:  # the client id is taken: the page must hear something, or it waits forever
+                    log.exception("a web chat message could not be handled")
+                    replies = [Reply(core_text("technical_problem", lang), language=lang)]
+            if replies:
+                session.language = replies[-1].language
+            # What the person said travels with the answer, so a reloaded page shows the whole exchange.
+            shown = "" if (isinstance(command, str) and command) or vote is not None else said
+            if isinstance(choice, str) and choice:
+                label = message.get("label")
+                shown = label[:200] if isinstance(label, str) else ""
+            return session.push({"type": "answer", "cid": cid, "said": shown, "replies": [reply_json(r) for r in replies]})
+
+    def _handle(self, incoming: Incoming) -> Sequence[Reply]:
+        """The turn of the dialogue of the message's profile (in the pool, see bot.blocking)."""
+        return self.handles[incoming.profile](incoming)
 
     def _incoming(self, session: Session, said: str, choice: object, command: object) -> Incoming:
         chat, hint, profile = session.session_id, session.language, session.profile

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Messages longer than this are cut before matching: a question never needs more, and it keeps
 # a 100 kB paste from costing more than an ordinary message.
@@ -19,7 +20,14 @@ def fold(text: str) -> str:
     "Führerschein", "Fuehrerschein" and "FÜHRERSCHEIN!" all fold to "fuehrerschein", so staff
     and citizens may write umlauts either way.
     """
-    text = text[:MAX_MATCH_CHARS]
+    return _fold(text[:MAX_MATCH_CHARS])
+
+
+# One message is folded by each step that reads it (language, facets, office hours, reminder
+# flows, the matcher), and the knowledge's off-topic questions for every fallback: the cache
+# makes that one fold each. Keys are cut to MAX_MATCH_CHARS, so it holds at most a few MB.
+@lru_cache(maxsize=8192)
+def _fold(text: str) -> str:
     if text.isascii():
         return _NON_WORD.sub(" ", text.lower()).strip()
     text = unicodedata.normalize("NFKC", text).casefold().translate(_UMLAUTS)

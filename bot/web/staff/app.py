@@ -1,8 +1,9 @@
 """The staff dashboard: an aiohttp sub-application the operations server mounts under /staff/.
 
 Pages show the staff reports of bot.reports (unanswered questions, usage, feedback, stale entries)
-and the live knowledge's last validation; the reports' own functions do the work, in a worker
-thread, so the chat channels sharing the event loop never wait for the database or the matcher.
+and the live knowledge's last validation; the reports' own functions do the work in the process's
+pool (bot.blocking), so the chat channels sharing the event loop never wait for the database or
+the matcher.
 
 Signing in: per-person accounts (``buergerbot staff add``) with argon2 password hashes, a random
 session id in an HttpOnly, SameSite=Strict cookie (Secure over TLS), stored only as its hash, with
@@ -34,6 +35,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy import Engine
 
+from bot.blocking import run_blocking
 from bot.config import Settings
 from bot.core.live import LiveKnowledge
 from bot.core.matching.normalise import fold
@@ -190,7 +192,7 @@ async def _who(request: web.Request, handler: Handler) -> web.StreamResponse:
         request[SESSION] = kept if len(kept) >= 32 else (proxy_secret := secrets.token_urlsafe(32))
     elif session_id:
         config = state.settings.dashboard
-        session = await asyncio.to_thread(state.accounts.session, session_id, state.clock(),
+        session = await run_blocking(state.accounts.session, session_id, state.clock(),
                                           dt.timedelta(minutes=config.session_idle_minutes), dt.timedelta(hours=config.session_hours))
         if session is not None:
             request[USER] = session.account
@@ -337,14 +339,14 @@ async def _login(request: web.Request) -> web.StreamResponse:
         log.warning("staff sign-in refused: too many wrong passwords", extra={"staff_account": name})
         message = _t(request)["login_limited"].format(minutes=max(1, round(wait / 60)))
         return _login_page(request, target, 429, message, name, retry_after=wait)
-    account = await asyncio.to_thread(state.accounts.verify, name, password)
+    account = await run_blocking(state.accounts.verify, name, password)
     if account is None:
         state.limiter.failed(name, address)
         log.info("staff sign-in failed", extra={"staff_account": name})
         return _login_page(request, target, 401, _t(request)["login_failed"], name)
     state.limiter.succeeded(name)
     config = state.settings.dashboard
-    session_id = await asyncio.to_thread(state.accounts.start_session, account, state.clock(), dt.timedelta(minutes=config.session_idle_minutes))
+    session_id = await run_blocking(state.accounts.start_session, account, state.clock(), dt.timedelta(minutes=config.session_idle_minutes))
     log.info("staff signed in", extra={"staff_account": account.name})
     response = _redirect(target)
     set_cookie(response, request, state.origin, SESSION_COOKIE, session_id, state.prefix)
@@ -354,7 +356,7 @@ async def _login(request: web.Request) -> web.StreamResponse:
 
 async def _logout(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    await asyncio.to_thread(state.accounts.end_session, request[SESSION])
+    await run_blocking(state.accounts.end_session, request[SESSION])
     response = _redirect(f"{state.prefix}login")
     response.del_cookie(SESSION_COOKIE, path=state.prefix)
     return response
@@ -391,7 +393,7 @@ async def _unanswered(request: web.Request) -> web.StreamResponse:
         unanswered_report.add_nearest(clusters, state.live.snapshot, state.settings.matching.threshold)
         return clusters
 
-    clusters = await asyncio.to_thread(work)
+    clusters = await run_blocking(work)
     groups = []
     for cluster in clusters:
         examples = [(text, Counter(q.language for q in cluster.questions if q.text == text).most_common(1)[0][0]) for text in cluster.examples]
@@ -457,7 +459,7 @@ async def _usage(request: web.Request) -> web.StreamResponse:
                  for s, e in zip(starts, ends, strict=True)]
         return whole, parts
 
-    whole, parts = await asyncio.to_thread(work)
+    whole, parts = await run_blocking(work)
     labels = [_bucket_label(s, unit, request[LANG]) for s in starts]
     charts_out = []
     for key, attribute in (("usage_questions_by_channel", "channels"), ("usage_questions_by_language", "languages"),
@@ -499,7 +501,7 @@ async def _feedback(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     period, delta, note = _period(request, "30d")
     now = state.clock()
-    report = await asyncio.to_thread(feedback_report.feedback_report, state.engine, now - delta, now)
+    report = await run_blocking(feedback_report.feedback_report, state.engine, now - delta, now)
     return _render(request, "feedback.html", "feedback", report=report, periods=_PERIODS, period=period, note=note,
                    title_of=_titles(state, request[LANG]))
 
