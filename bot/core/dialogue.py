@@ -40,7 +40,19 @@ from bot.core.matching.normalise import fold
 from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
 from bot.core.notices import office_buttons
 from bot.core.office_hours import HoursAsk, hours_answer, hours_follow_up, hours_question, without_hours_words
-from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
+from bot.core.ports import (
+    HANDOVER_CHOICE,
+    HANDOVER_NO,
+    HANDOVER_YES,
+    HandoverDesk,
+    HandoverTurn,
+    NoUsageLog,
+    ReminderBook,
+    UnansweredLog,
+    UsageKind,
+    UsageLog,
+    UserStateStore,
+)
 from bot.core.reminder_flows import CHOICE_NO, CHOICE_YES, ReminderFlows, ReminderSetup
 from bot.core.schedule import QuietHours
 from bot.core.texts import language_name, text
@@ -58,8 +70,8 @@ COMMANDS = frozenset({
 CHOICE_CONFIRM_DELETE = "delete:yes"
 CHOICE_KEEP = "delete:no"
 # What "ja" and "nein" pick among the offered choices.
-YES_CHOICES = frozenset({CHOICE_CONFIRM_DELETE, CHOICE_YES})
-NO_CHOICES = frozenset({CHOICE_KEEP, CHOICE_NO})
+YES_CHOICES = frozenset({CHOICE_CONFIRM_DELETE, CHOICE_YES, HANDOVER_YES})
+NO_CHOICES = frozenset({CHOICE_KEEP, CHOICE_NO, HANDOVER_NO})
 SMALL_TALK = frozenset({"greeting", "thanks", "goodbye", "small_talk"})  # intent actions that are not topics
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "Türkçe", "ar": "العربية", "uk": "Українська"}
 # Control, zero-width and direction-override characters, and lone UTF-16 surrogates (valid in JSON,
@@ -112,8 +124,10 @@ class Dialogue:
         is_holiday: HolidayCheck = no_holidays,
         usage: UsageLog | None = None,
         book: ReminderBook | None = None,
+        handover: HandoverDesk | None = None,
     ) -> None:
         self._knowledge = knowledge
+        self.handover = handover
         self.states = states
         self.unanswered = unanswered
         self.settings = settings or DialogueSettings()
@@ -164,6 +178,8 @@ class Dialogue:
             if turn.deleted:
                 self.unanswered.forget(msg.chat)
                 self.states.forget(msg.chat)
+                if self.handover is not None:
+                    self.handover.forget(msg.chat)
         except Exception as exc:
             # Reminders, the data export and deleting need the database, and fail while it is
             # away (questions do not: the state store falls back to memory, the logs buffer).
@@ -190,6 +206,8 @@ class _Turn:
         self.msg = msg
         self.state = replace(state)
         self.deleted = False
+        self.missed = False  # the fallback answered: nothing known fitted
+        self.wants_person = False
         self.text = _clean(msg.text)
         self.argument = _clean(msg.argument)
         hint = msg.language_hint if self.s.use_language_hint else None
@@ -229,6 +247,12 @@ class _Turn:
         topics = [r.entry_id for r in replies if r.entry_id in self.kb.entries and self.kb.entries[r.entry_id].kind is not Kind.INTENT]
         if topics:
             remember_topic(self.state, topics[-1], self.d.clock())
+        if self.d.handover is not None and not self.deleted:
+            offer = self.d.handover.follow(HandoverTurn(self.msg.chat, self.lang, self.text, tuple(replies), self.missed, self.wants_person,
+                                                        self.kb.offices, self.d.clock(), self.d.is_holiday), self.state)
+            if offer is not None:
+                replies = [*replies, offer]
+                self.state.pending_choices = tuple(c.payload for c in offer.choices if c.payload)
         # A number or "das zweite" typed next is answered in the language of the list it picks from.
         extra = {k: v for k, v in self.state.extra.items() if k != LIST_LANGUAGE}
         if self.state.pending_choices:
@@ -243,6 +267,9 @@ class _Turn:
         # Offered choices answer only the very next message: a number typed later must not pick
         # from a list two replies back (an old "delete everything?" least of all).
         offered, self.state.pending_choices = self.state.pending_choices, ()
+        if self.msg.command is None and not self.msg.choice and self.text.strip() and self.d.handover is not None \
+                and self.d.handover.relay(self.msg.chat, self.text):
+            return []  # a person of the team reads it: the bot keeps out of the conversation
         if self.msg.command is not None:
             return self._command(self.msg.command)
         if self.msg.choice:
@@ -432,6 +459,9 @@ class _Turn:
 
     def _command(self, command: str) -> list[Reply]:
         handled = self.reminders.command(command, self.argument)
+        if handled is not None and command in ("meinedaten", "mydata") and self.d.handover is not None:
+            handed = self.d.handover.export(self.msg.chat, self.lang)
+            return [*handled, handed] if handed is not None else handled
         if handled is not None:
             return handled
         if command in ("loeschen", "delete"):
@@ -479,6 +509,8 @@ class _Turn:
             return [Reply(text("data_kept", self.lang), language=self.lang)]
         if payload.startswith(CHOICE_LANGUAGE):
             return self._set_language(payload[len(CHOICE_LANGUAGE):])
+        if payload.startswith(HANDOVER_CHOICE) and self.d.handover is not None:
+            return self.d.handover.choose(self.msg.chat, self.lang, payload, self.state)
         flow = self.reminders.choice(payload)
         if flow is not None:
             return flow
@@ -506,6 +538,7 @@ class _Turn:
         if flow is not None:
             return [replace(r, entry_id=r.entry_id or entry.id) for r in flow]
         if action == "human":
+            self.wants_person = True
             return [Reply(entry.text(self.lang).answer + "\n\n" + self._phone_line(), language=self.lang, entry_id=entry.id)]
         return [Reply(entry.text(self.lang).answer, language=self.lang, entry_id=entry.id)]
 
@@ -567,6 +600,7 @@ class _Turn:
             self.d.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.d.clock(), self.msg.chat)
         self.used("out_of_scope", ())
         self.state.pending_choices = ()
+        self.missed = True
         body = text("fallback" if noted else "fallback_unnoted", self.lang)
         phone = self._phone_line()
         return [Reply(body + ("\n\n" + phone if phone else ""), language=self.lang)]
