@@ -11,7 +11,7 @@ from bot.config import ProfileConfig, Settings, city_clock
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.live import LiveKnowledge
-from bot.core.ports import FeedbackLog, NoFeedbackLog, NoUsageLog, ReminderBook, UnansweredLog, UsageLog, UserStateStore
+from bot.core.ports import FeedbackLog, HandoverDesk, NoFeedbackLog, NoUsageLog, ReminderBook, UnansweredLog, UsageLog, UserStateStore
 from bot.core.schedule import QuietHours
 
 if TYPE_CHECKING:  # the database parts load when a command opens it: `buergerbot ask` never does
@@ -57,6 +57,7 @@ class Storage:
     engine: Engine | None = None  # None for storage kept in memory
     book: ReminderBook | None = None  # None: no reminders here (the dialogue says so)
     feedback: FeedbackLog = field(default_factory=NoFeedbackLog)  # the channels' 👍/👎 on answers
+    handover: HandoverDesk | None = None  # None: no person of the team answers in the chat (bot/handover)
 
     def close(self) -> None:
         """Write what is still buffered (unanswered questions, usage events, votes); call once on shutdown."""
@@ -76,6 +77,7 @@ def open_database(settings: Settings) -> Engine:
 
 def open_storage(settings: Settings) -> Storage:
     """The database behind the core's ports."""
+    from bot.handover.wiring import handover_desk
     from bot.reminders.process import reminder_book
     from bot.storage.cached_states import CachedUserStates
     from bot.storage.chat_states import SqlUserStates
@@ -86,7 +88,7 @@ def open_storage(settings: Settings) -> Storage:
     engine = open_database(settings)
     book = reminder_book(settings, engine, city_clock(settings))
     return Storage(CachedUserStates(SqlUserStates(engine)), SqlUnansweredLog(engine), SqlUsageLog(engine), engine, book,
-                   feedback=SqlFeedbackLog(engine))
+                   feedback=SqlFeedbackLog(engine), handover=handover_desk(settings, engine))
 
 
 def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage, profile: ProfileConfig | None = None) -> Dialogue:
@@ -99,4 +101,5 @@ def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage, pr
         is_holiday=holiday_check(settings),
         usage=storage.usage,
         book=storage.book,
+        handover=storage.handover,
     )

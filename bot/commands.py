@@ -280,6 +280,7 @@ class _NotStarted(Exception):
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.handover.wiring import handover_services
     from bot.ops.metrics import Metrics
     from bot.reminders.process import backoffice_extensions, reminder_services
     from bot.runtime import Started, build_channels, serve
@@ -315,7 +316,8 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             channels: list[Channel] = list(build_channels(settings, live, db, metrics))
             if not channels:
                 channels += _console(settings, live, db, stop)
-            return Started(channels, reminder_services(settings, live, db, channels, metrics), when_running=lambda: _warm_encoder(live))
+            services = [*reminder_services(settings, live, db, channels, metrics), *handover_services(settings, db, channels, metrics)]
+            return Started(channels, services, when_running=lambda: _warm_encoder(live))
 
         def offices() -> set[str]:
             return set(loaded[0].snapshot.knowledge.offices) if loaded else set()

@@ -86,7 +86,7 @@ def build_channels(settings: Settings, live: LiveKnowledge, storage: Storage, me
         if profile.web:
             # A web session lasts as long as its browser tab, so nothing could ever deliver a
             # reminder to it: this dialogue says reminders are not available here.
-            web_handles[profile.name] = metrics.observe(build_dialogue(settings, live, replace(counted, book=None), profile).handle, profile.name)
+            web_handles[profile.name] = metrics.observe(build_dialogue(settings, live, replace(counted, book=None, handover=None), profile).handle, profile.name)
     if web_handles:  # one public listener for every profile on the web
         from bot.channels.web.channel import build_web_channel
 
