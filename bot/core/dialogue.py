@@ -267,9 +267,11 @@ class _Turn:
         # Offered choices answer only the very next message: a number typed later must not pick
         # from a list two replies back (an old "delete everything?" least of all).
         offered, self.state.pending_choices = self.state.pending_choices, ()
-        if self.msg.command is None and not self.msg.choice and self.text.strip() and self.d.handover is not None \
+        # A person of the team reads the chat: the bot keeps out, except for commands and the answer
+        # to a question of its own ("delete everything?").
+        if not offered and self.msg.command is None and not self.msg.choice and self.text.strip() and self.d.handover is not None \
                 and self.d.handover.relay(self.msg.chat, self.text):
-            return []  # a person of the team reads it: the bot keeps out of the conversation
+            return []
         if self.msg.command is not None:
             return self._command(self.msg.command)
         if self.msg.choice:

@@ -1,0 +1,243 @@
+"""The hand-over end to end on a real Synapse: a citizen in a direct chat with the Matrix bot,
+two team members in a staff room (unencrypted), the staff room service between them."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from nio import RoomCreateResponse, RoomGetEventResponse, RoomMessageNotice
+from sqlalchemy import Engine, func, select
+
+from bot.channels.matrix import MatrixChannel, MatrixSettings
+from bot.core.dialogue import Dialogue, DialogueSettings
+from bot.core.live import LiveKnowledge
+from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
+from bot.handover.desk import HandoverPlace, SqlHandoverDesk
+from bot.handover.staff_room import StaffRoomService, StaffRoomSettings
+from bot.storage.database import make_engine, migrate
+from bot.storage.tables import HandoverMessageRow, HandoverRow
+from tests.channels.test_matrix import PASSWORD, Citizen
+from tests.conftest import MONDAY_10
+from tests.fakes.aio import eventually
+from tests.matrix_server import SynapseServer, run_scenario, unique
+
+
+class Scene:
+    """Everything of one hand-over scenario; ``service()`` makes a staff room service (again, for a restart)."""
+
+    def __init__(self, server: SynapseServer, kb: Path, tmp: Path, idle: dt.timedelta = dt.timedelta(minutes=30)) -> None:
+        self.server, self.tmp, self.idle = server, tmp, idle
+        self.engine: Engine = make_engine(f"sqlite:///{tmp / 'bot.db'}")
+        migrate(self.engine)
+        self.bot_name, self.desk_name = unique("bot"), unique("handover")
+        server.register(self.bot_name, PASSWORD)
+        server.register(self.desk_name, PASSWORD)
+        self.citizen = Citizen(server, tmp / "citizen")
+        self.alice = Citizen(server, tmp / "alice")
+        self.bob = Citizen(server, tmp / "bob")
+        self.kb = kb
+        self.room = ""
+        self.desk: SqlHandoverDesk | None = None
+        self.bot: MatrixChannel | None = None
+
+    async def start(self) -> None:
+        for person in (self.citizen, self.alice, self.bob):
+            await person.login()
+        created = await self.alice.client.room_create(name="Serviceteam", invite=[self.bob.user_id, self.server.user_id(self.desk_name)])
+        assert isinstance(created, RoomCreateResponse), created
+        self.room = created.room_id
+        await self.bob.client.join(self.room)
+        self.desk = SqlHandoverDesk(self.engine, {"default": HandoverPlace(self.room, "buergertelefon")}, lambda: dt.datetime.now(dt.UTC))
+        live = LiveKnowledge([self.kb])
+        dialogue = Dialogue(lambda: live.snapshot, MemoryUserStates(), MemoryUnansweredLog(), DialogueSettings(popular=("personalausweis",)),
+                            clock=lambda: MONDAY_10, handover=self.desk)
+        self.bot = MatrixChannel(MatrixSettings(homeserver=self.server.base_url, user_id=self.server.user_id(self.bot_name),
+                                                store_dir=self.tmp / "bot", password=PASSWORD, sync_timeout_ms=500, encryption=False),
+                                 dialogue.handle)
+        await self.bot.start()
+        await asyncio.wait_for(self.bot.ready.wait(), 30)
+
+    async def service(self) -> StaffRoomService:
+        assert self.desk is not None and self.bot is not None
+        self.desk.reachable = {self.bot.address}
+        service = StaffRoomService(
+            StaffRoomSettings(homeserver=self.server.base_url, user_id=self.server.user_id(self.desk_name), store_dir=self.tmp / "handover",
+                              staff_rooms=(self.room,), password=PASSWORD, idle=self.idle, drafts_dir=self.tmp / "drafts",
+                              poll_seconds=0.2, sync_timeout_ms=500),
+            self.desk, {self.bot.address: self.bot})
+        await service.start()
+        await asyncio.wait_for(service.ready.wait(), 30)
+        return service
+
+    async def direct_chat(self, person: Citizen) -> str:
+        assert self.bot is not None
+        room = await person.room_with([self.bot.settings.user_id])
+
+        async def joined() -> bool:
+            assert self.bot is not None
+            known = self.bot.client.rooms.get(room)
+            return known is not None and self.bot.settings.user_id in known.users
+
+        await eventually(joined)
+        return room
+
+    async def stop(self, *services: StaffRoomService) -> None:
+        for service in services:
+            await service.stop()
+        if self.bot is not None:
+            await self.bot.stop()
+        for person in (self.citizen, self.alice, self.bob):
+            await person.client.close()
+
+
+async def notices_until(person: Citizen, room: str, wanted: Any, timeout: float = 30) -> list[RoomMessageNotice]:
+    """The notices of ``room`` once ``wanted(bodies)`` holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = [event for room_id, event in person.notices if room_id == room]
+        if wanted([e.body for e in found]):
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not there in {room}: {[e.body[:80] for e in found]}")
+        await person.sync()
+        await asyncio.sleep(0.2)
+
+
+def thread_of(notices: list[RoomMessageNotice], root: str) -> list[str]:
+    return [e.body for e in notices if (e.source["content"].get("m.relates_to") or {}).get("event_id") == root]
+
+
+async def in_thread(person: Citizen, room: str, root: str, body: str) -> str:
+    return await person.send(room, {"msgtype": "m.text", "body": body, "m.relates_to": {"rel_type": "m.thread", "event_id": root}})
+
+
+async def opened_case(scene: Scene, person: Citizen, dm: str, number: str) -> str:
+    """The citizen asks for a person and agrees; the thread root's event id in the staff room."""
+    await person.say(dm, "Mitarbeiter bitte")
+    await notices_until(person, dm, lambda bodies: any("Chat-Kennung" in b for b in bodies))
+    await person.say(dm, "ja")
+    await notices_until(person, dm, lambda bodies: any(number in b for b in bodies))
+    roots = await notices_until(scene.alice, scene.room, lambda bodies: any(number in b for b in bodies))
+    return next(e.event_id for e in roots if number in e.body and "m.relates_to" not in e.source["content"])
+
+
+def test_a_full_handover_both_ways_two_at_once_and_a_restart_loses_and_doubles_nothing(
+    synapse: SynapseServer, tiny_kb: Path, tmp_path: Path,
+) -> None:
+    scene = Scene(synapse, tiny_kb, tmp_path)
+    second = Citizen(synapse, tmp_path / "second")
+
+    async def scenario() -> None:
+        await scene.start()
+        await second.login()
+        service = await scene.service()
+        dm = await scene.direct_chat(scene.citizen)
+        root = await opened_case(scene, scene.citizen, dm, "H-00001")
+        staff_view = [e for _, e in scene.alice.notices if e.event_id == root][0].body
+        assert "über matrix" in staff_view and "Sprache de" in staff_view and "Profil default" in staff_view
+        assert scene.citizen.user_id not in staff_view and dm not in staff_view and scene.citizen.localpart not in staff_view
+        # A second citizen at the same time gets a thread of their own.
+        other_dm = await scene.direct_chat(second)
+        other_root = await opened_case(scene, second, other_dm, "H-00002")
+        assert other_root != root
+
+        await scene.citizen.say(dm, "Es geht um meinen Hund, der zugelaufen ist.")
+        await notices_until(scene.alice, scene.room, lambda bodies: any("zugelaufen" in b for b in bodies))
+        await in_thread(scene.alice, scene.room, root, "!claim")
+        await notices_until(scene.citizen, dm, lambda bodies: any("kümmert sich" in b for b in bodies))
+        staff_room = await notices_until(scene.bob, scene.room, lambda bodies: any("übernommen von" in b for b in bodies))
+        assert any(scene.alice.user_id in b for b in thread_of(staff_room, root))
+        await in_thread(scene.alice, scene.room, root, "Bringen Sie ihn bitte ins Tierheim.")
+        await notices_until(scene.citizen, dm, lambda bodies: any("Tierheim" in b for b in bodies))
+        await in_thread(scene.bob, scene.room, other_root, "Guten Tag, was kann ich tun?")
+        await notices_until(second, other_dm, lambda bodies: any("was kann ich tun" in b for b in bodies))
+
+        # The staff room service restarts; meanwhile the team answers and the citizen writes.
+        await service.stop()
+        await in_thread(scene.alice, scene.room, root, "Die Adresse: Tierweg 1.")
+        await scene.citizen.say(dm, "Danke! Hat es heute offen?")
+        assert all("Tierweg" not in e.body for r, e in scene.citizen.notices if r == dm)
+        service = await scene.service()
+        await notices_until(scene.citizen, dm, lambda bodies: any("Tierweg" in b for b in bodies))
+        await notices_until(scene.alice, scene.room, lambda bodies: any("heute offen" in b for b in bodies))
+        await in_thread(scene.alice, scene.room, root, "!close")
+        await notices_until(scene.citizen, dm, lambda bodies: any("beendet" in b for b in bodies))
+        await scene.citizen.say(dm, "Perso beantragen")  # the bot answers again
+        citizen_sees = await notices_until(scene.citizen, dm, lambda bodies: any("Titel personalausweis" in b for b in bodies))
+        bodies = [e.body for e in citizen_sees]
+        assert sum("Tierheim" in b for b in bodies) == 1 and sum("Tierweg" in b for b in bodies) == 1
+        assert sum("kümmert sich" in b for b in bodies) == 1 and sum("beendet" in b for b in bodies) == 1
+        await asyncio.sleep(1)
+        in_room = thread_of([e for r, e in scene.alice.notices if r == scene.room], root)
+        assert sum("zugelaufen" in b for b in in_room) == 1 and sum("heute offen" in b for b in in_room) == 1
+        assert not any("Tierheim" in b for b in thread_of([e for r, e in second.notices if r == other_dm], other_root))
+        with scene.engine.connect() as conn:
+            assert conn.execute(select(HandoverRow.state).where(HandoverRow.number == "H-00001")).scalar_one() == "closed"
+            assert conn.execute(select(func.count()).select_from(HandoverMessageRow).where(HandoverMessageRow.done.is_(False))).scalar_one() == 0
+        await second.client.close()
+        await scene.stop(service)
+
+    run_scenario(synapse, scenario, timeout=150)
+
+
+def test_a_quiet_handover_times_out_politely_and_refused_consent_shares_nothing(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    scene = Scene(synapse, tiny_kb, tmp_path, idle=dt.timedelta(seconds=2))
+
+    async def scenario() -> None:
+        await scene.start()
+        service = await scene.service()
+        dm = await scene.direct_chat(scene.citizen)
+        await scene.citizen.say(dm, "human please")
+        await notices_until(scene.citizen, dm, lambda bodies: any("chat id" in b for b in bodies))
+        await scene.citizen.say(dm, "nein")
+        await notices_until(scene.citizen, dm, lambda bodies: any("nichts weiter" in b or "nothing is passed on" in b for b in bodies))
+        with scene.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(HandoverRow)).scalar_one() == 0
+        root = await opened_case(scene, scene.citizen, dm, "H-00001")
+        await in_thread(scene.alice, scene.room, root, "Hallo, ich bin da.")
+        await notices_until(scene.citizen, dm, lambda bodies: any("ich bin da" in b for b in bodies))
+        # Nobody writes for longer than the idle time: the citizen hears why it ended.
+        await notices_until(scene.citizen, dm, lambda bodies: any("eine Weile keine Nachricht" in b for b in bodies), timeout=20)
+        staff = await notices_until(scene.alice, scene.room, lambda bodies: any("keine Nachricht mehr" in b for b in bodies))
+        assert any("H-00001 beendet" in b for b in thread_of(staff, root))
+        await scene.stop(service)
+
+    run_scenario(synapse, scenario, timeout=120)
+
+
+def test_delete_my_data_during_a_handover_redacts_the_copies_in_the_staff_room(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    scene = Scene(synapse, tiny_kb, tmp_path)
+
+    async def scenario() -> None:
+        await scene.start()
+        service = await scene.service()
+        dm = await scene.direct_chat(scene.citizen)
+        root = await opened_case(scene, scene.citizen, dm, "H-00001")
+        await scene.citizen.say(dm, "Ich heiße Erika Mustermann.")
+        notices = await notices_until(scene.alice, scene.room, lambda bodies: any("Erika" in b for b in bodies))
+        copy = next(e.event_id for e in notices if "Erika" in e.body)
+        await scene.citizen.say(dm, "/meinedaten")
+        await notices_until(scene.citizen, dm, lambda bodies: any("Erika Mustermann" in b and "H-00001" in b for b in bodies))
+        await scene.citizen.say(dm, "/loeschen")
+        await notices_until(scene.citizen, dm, lambda bodies: len(bodies) >= 1 and any("1." in b for b in bodies[-1:]))
+        await scene.citizen.say(dm, "ja, löschen")
+
+        async def redacted() -> bool:
+            for event_id in (root, copy):
+                got = await scene.alice.client.room_get_event(scene.room, event_id)
+                if not isinstance(got, RoomGetEventResponse) or got.event.source.get("content"):
+                    return False
+            return True
+
+        await eventually(redacted, timeout=30, every=0.3)
+        with scene.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(HandoverRow)).scalar_one() == 0
+        # The chat is the bot's again.
+        await scene.citizen.say(dm, "Perso beantragen")
+        await notices_until(scene.citizen, dm, lambda bodies: any("Titel personalausweis" in b for b in bodies))
+        await scene.stop(service)
+
+    run_scenario(synapse, scenario, timeout=120)
