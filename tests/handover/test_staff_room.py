@@ -136,7 +136,7 @@ def test_a_full_handover_both_ways_two_at_once_and_a_restart_loses_and_doubles_n
         service = await scene.service()
         dm = await scene.direct_chat(scene.citizen)
         root = await opened_case(scene, scene.citizen, dm, "H-00001")
-        staff_view = [e for _, e in scene.alice.notices if e.event_id == root][0].body
+        staff_view = next(e for _, e in scene.alice.notices if e.event_id == root).body
         assert "über matrix" in staff_view and "Sprache de" in staff_view and "Profil default" in staff_view
         assert scene.citizen.user_id not in staff_view and dm not in staff_view and scene.citizen.localpart not in staff_view
         # A second citizen at the same time gets a thread of their own.
