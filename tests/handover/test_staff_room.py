@@ -8,10 +8,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 from nio import RoomCreateResponse, RoomGetEventResponse, RoomMessageNotice
 from sqlalchemy import Engine, func, select
 
 from bot.channels.matrix import MatrixChannel, MatrixSettings
+from bot.channels.telegram import TelegramChannel, TelegramSettings
 from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
@@ -22,26 +24,37 @@ from bot.storage.tables import HandoverMessageRow, HandoverRow
 from tests.channels.test_matrix import PASSWORD, Citizen
 from tests.conftest import MONDAY_10
 from tests.fakes.aio import eventually
+from tests.fakes.telegram_api import FakeBotApi
 from tests.matrix_server import SynapseServer, run_scenario, unique
+
+TOKEN = "123456:TEST-TOKEN"
+TELEGRAM_CHAT = 4242
+
+
+@pytest.fixture(autouse=True)
+def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
 
 
 class Scene:
-    """Everything of one hand-over scenario; ``service()`` makes a staff room service (again, for a restart)."""
+    """One bot process (the desk, the dialogue, the Matrix channel, a Telegram channel on the fake
+    Bot API when given, the staff room service) beside a citizen and two team members;
+    ``down()`` and ``up()`` restart the process over the same database and stores."""
 
-    def __init__(self, server: SynapseServer, kb: Path, tmp: Path, idle: dt.timedelta = dt.timedelta(minutes=30)) -> None:
-        self.server, self.tmp, self.idle = server, tmp, idle
+    def __init__(self, server: SynapseServer, kb: Path, tmp: Path, idle: dt.timedelta = dt.timedelta(minutes=30),
+                 telegram: FakeBotApi | None = None) -> None:
+        self.server, self.kb, self.tmp, self.idle, self.telegram_api = server, kb, tmp, idle, telegram
         self.engine: Engine = make_engine(f"sqlite:///{tmp / 'bot.db'}")
         migrate(self.engine)
         self.bot_name, self.desk_name = unique("bot"), unique("handover")
         server.register(self.bot_name, PASSWORD)
         server.register(self.desk_name, PASSWORD)
+        self.bot_id = server.user_id(self.bot_name)
         self.citizen = Citizen(server, tmp / "citizen")
         self.alice = Citizen(server, tmp / "alice")
         self.bob = Citizen(server, tmp / "bob")
-        self.kb = kb
         self.room = ""
-        self.desk: SqlHandoverDesk | None = None
-        self.bot: MatrixChannel | None = None
+        self.running: list[Any] = []  # the process's channels and service, in start order
 
     async def start(self) -> None:
         for person in (self.citizen, self.alice, self.bob):
@@ -50,45 +63,50 @@ class Scene:
         assert isinstance(created, RoomCreateResponse), created
         self.room = created.room_id
         await self.bob.client.join(self.room)
-        self.desk = SqlHandoverDesk(self.engine, {"default": HandoverPlace(self.room, "buergertelefon")}, lambda: dt.datetime.now(dt.UTC))
+        await self.up()
+
+    async def up(self) -> None:
+        desk = SqlHandoverDesk(self.engine, {"default": HandoverPlace(self.room, "buergertelefon")}, lambda: dt.datetime.now(dt.UTC))
         live = LiveKnowledge([self.kb])
         dialogue = Dialogue(lambda: live.snapshot, MemoryUserStates(), MemoryUnansweredLog(), DialogueSettings(popular=("personalausweis",)),
-                            clock=lambda: MONDAY_10, handover=self.desk)
-        self.bot = MatrixChannel(MatrixSettings(homeserver=self.server.base_url, user_id=self.server.user_id(self.bot_name),
-                                                store_dir=self.tmp / "bot", password=PASSWORD, sync_timeout_ms=500, encryption=False),
-                                 dialogue.handle)
-        await self.bot.start()
-        await asyncio.wait_for(self.bot.ready.wait(), 30)
-
-    async def service(self) -> StaffRoomService:
-        assert self.desk is not None and self.bot is not None
-        self.desk.reachable = {self.bot.address}
+                            clock=lambda: MONDAY_10, handover=desk)
+        bot = MatrixChannel(MatrixSettings(homeserver=self.server.base_url, user_id=self.bot_id, store_dir=self.tmp / "bot", password=PASSWORD,
+                                           sync_timeout_ms=500, encryption=False), dialogue.handle)
+        await bot.start()
+        await asyncio.wait_for(bot.ready.wait(), 30)
+        channels: list[Any] = [bot]
+        if self.telegram_api is not None:
+            telegram = TelegramChannel(TelegramSettings(token=TOKEN, base_url=self.telegram_api.base_url, poll_timeout=1), dialogue.handle)
+            await telegram.start()
+            channels.append(telegram)
+        desk.reachable = {channel.address for channel in channels}
         service = StaffRoomService(
             StaffRoomSettings(homeserver=self.server.base_url, user_id=self.server.user_id(self.desk_name), store_dir=self.tmp / "handover",
                               staff_rooms=(self.room,), password=PASSWORD, idle=self.idle, drafts_dir=self.tmp / "drafts",
                               poll_seconds=0.2, sync_timeout_ms=500),
-            self.desk, {self.bot.address: self.bot})
+            desk, {channel.address: channel for channel in channels})
         await service.start()
         await asyncio.wait_for(service.ready.wait(), 30)
-        return service
+        self.running = [*channels, service]
+
+    async def down(self) -> None:
+        for part in reversed(self.running):
+            await part.stop()
+        self.running = []
 
     async def direct_chat(self, person: Citizen) -> str:
-        assert self.bot is not None
-        room = await person.room_with([self.bot.settings.user_id])
+        bot = self.running[0]
+        room = await person.room_with([self.bot_id])
 
         async def joined() -> bool:
-            assert self.bot is not None
-            known = self.bot.client.rooms.get(room)
-            return known is not None and self.bot.settings.user_id in known.users
+            known = bot.client.rooms.get(room)
+            return known is not None and self.bot_id in known.users
 
         await eventually(joined)
         return room
 
-    async def stop(self, *services: StaffRoomService) -> None:
-        for service in services:
-            await service.stop()
-        if self.bot is not None:
-            await self.bot.stop()
+    async def stop(self) -> None:
+        await self.down()
         for person in (self.citizen, self.alice, self.bob):
             await person.client.close()
 
@@ -124,63 +142,70 @@ async def opened_case(scene: Scene, person: Citizen, dm: str, number: str) -> st
     return next(e.event_id for e in roots if number in e.body and "m.relates_to" not in e.source["content"])
 
 
-def test_a_full_handover_both_ways_two_at_once_and_a_restart_loses_and_doubles_nothing(
-    synapse: SynapseServer, tiny_kb: Path, tmp_path: Path,
-) -> None:
-    scene = Scene(synapse, tiny_kb, tmp_path)
-    second = Citizen(synapse, tmp_path / "second")
-
+def test_a_full_handover_both_ways_from_matrix_and_telegram_at_once_across_a_restart(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
     async def scenario() -> None:
-        await scene.start()
-        await second.login()
-        service = await scene.service()
-        dm = await scene.direct_chat(scene.citizen)
-        root = await opened_case(scene, scene.citizen, dm, "H-00001")
-        staff_view = next(e for _, e in scene.alice.notices if e.event_id == root).body
-        assert "über matrix" in staff_view and "Sprache de" in staff_view and "Profil default" in staff_view
-        assert scene.citizen.user_id not in staff_view and dm not in staff_view and scene.citizen.localpart not in staff_view
-        # A second citizen at the same time gets a thread of their own.
-        other_dm = await scene.direct_chat(second)
-        other_root = await opened_case(scene, second, other_dm, "H-00002")
-        assert other_root != root
+        async with FakeBotApi(TOKEN) as fake:
+            scene = Scene(synapse, tiny_kb, tmp_path, telegram=fake)
+            await scene.start()
+            dm = await scene.direct_chat(scene.citizen)
+            root = await opened_case(scene, scene.citizen, dm, "H-00001")
+            staff_view = next(e for _, e in scene.alice.notices if e.event_id == root).body
+            assert "über matrix" in staff_view and "Sprache de" in staff_view and "Profil default" in staff_view
+            assert scene.citizen.user_id not in staff_view and dm not in staff_view and scene.citizen.localpart not in staff_view
 
-        await scene.citizen.say(dm, "Es geht um meinen Hund, der zugelaufen ist.")
-        await notices_until(scene.alice, scene.room, lambda bodies: any("zugelaufen" in b for b in bodies))
-        await in_thread(scene.alice, scene.room, root, "!claim")
-        await notices_until(scene.citizen, dm, lambda bodies: any("kümmert sich" in b for b in bodies))
-        staff_room = await notices_until(scene.bob, scene.room, lambda bodies: any("übernommen von" in b for b in bodies))
-        assert any(scene.alice.user_id in b for b in thread_of(staff_room, root))
-        await in_thread(scene.alice, scene.room, root, "Bringen Sie ihn bitte ins Tierheim.")
-        await notices_until(scene.citizen, dm, lambda bodies: any("Tierheim" in b for b in bodies))
-        await in_thread(scene.bob, scene.room, other_root, "Guten Tag, was kann ich tun?")
-        await notices_until(second, other_dm, lambda bodies: any("was kann ich tun" in b for b in bodies))
+            # A citizen on Telegram at the same time gets a thread of their own.
+            fake.push_message(TELEGRAM_CHAT, "Mitarbeiter bitte", first_name="Erika")
+            await fake.wait_for(lambda sent: "Chat-Kennung" in sent["text"], chat_id=TELEGRAM_CHAT)
+            fake.push_message(TELEGRAM_CHAT, "ja")
+            await fake.wait_for(lambda sent: "H-00002" in sent["text"], chat_id=TELEGRAM_CHAT)
+            roots = await notices_until(scene.alice, scene.room, lambda bodies: any("H-00002" in b and "über telegram" in b for b in bodies))
+            telegram_root = next(e for e in roots if "Neue Übergabe H-00002" in e.body)
+            assert str(TELEGRAM_CHAT) not in telegram_root.body and "Erika" not in telegram_root.body
 
-        # The staff room service restarts; meanwhile the team answers and the citizen writes.
-        await service.stop()
-        await in_thread(scene.alice, scene.room, root, "Die Adresse: Tierweg 1.")
-        await scene.citizen.say(dm, "Danke! Hat es heute offen?")
-        assert all("Tierweg" not in e.body for r, e in scene.citizen.notices if r == dm)
-        service = await scene.service()
-        await notices_until(scene.citizen, dm, lambda bodies: any("Tierweg" in b for b in bodies))
-        await notices_until(scene.alice, scene.room, lambda bodies: any("heute offen" in b for b in bodies))
-        await in_thread(scene.alice, scene.room, root, "!close")
-        await notices_until(scene.citizen, dm, lambda bodies: any("beendet" in b for b in bodies))
-        await scene.citizen.say(dm, "Perso beantragen")  # the bot answers again
-        citizen_sees = await notices_until(scene.citizen, dm, lambda bodies: any("Titel personalausweis" in b for b in bodies))
-        bodies = [e.body for e in citizen_sees]
-        assert sum("Tierheim" in b for b in bodies) == 1 and sum("Tierweg" in b for b in bodies) == 1
-        assert sum("kümmert sich" in b for b in bodies) == 1 and sum("beendet" in b for b in bodies) == 1
-        await asyncio.sleep(1)
-        in_room = thread_of([e for r, e in scene.alice.notices if r == scene.room], root)
-        assert sum("zugelaufen" in b for b in in_room) == 1 and sum("heute offen" in b for b in in_room) == 1
-        assert not any("Tierheim" in b for b in thread_of([e for r, e in second.notices if r == other_dm], other_root))
-        with scene.engine.connect() as conn:
-            assert conn.execute(select(HandoverRow.state).where(HandoverRow.number == "H-00001")).scalar_one() == "closed"
-            assert conn.execute(select(func.count()).select_from(HandoverMessageRow).where(HandoverMessageRow.done.is_(False))).scalar_one() == 0
-        await second.client.close()
-        await scene.stop(service)
+            await scene.citizen.say(dm, "Es geht um meinen Hund, der zugelaufen ist.")
+            await notices_until(scene.alice, scene.room, lambda bodies: any("zugelaufen" in b for b in bodies))
+            await in_thread(scene.alice, scene.room, root, "!claim")
+            await notices_until(scene.citizen, dm, lambda bodies: any("kümmert sich" in b for b in bodies))
+            staff_room = await notices_until(scene.bob, scene.room, lambda bodies: any("übernommen von" in b for b in bodies))
+            assert any(scene.alice.user_id in b for b in thread_of(staff_room, root))
+            await in_thread(scene.alice, scene.room, root, "Bringen Sie ihn bitte ins Tierheim.")
+            await notices_until(scene.citizen, dm, lambda bodies: any("Tierheim" in b for b in bodies))
+            await in_thread(scene.bob, scene.room, telegram_root.event_id, "Guten Tag, was kann ich tun?")
+            await fake.wait_for(lambda sent: "was kann ich tun" in sent["text"], chat_id=TELEGRAM_CHAT)
+            fake.push_message(TELEGRAM_CHAT, "Mein Ausweis ist weg.")
+            await notices_until(scene.bob, scene.room, lambda bodies: any("Ausweis ist weg" in b for b in bodies))
 
-    run_scenario(synapse, scenario, timeout=150)
+            # The whole bot restarts; meanwhile the team answers and both citizens write.
+            await scene.down()
+            await in_thread(scene.alice, scene.room, root, "Die Adresse: Tierweg 1.")
+            await scene.citizen.say(dm, "Danke! Hat es heute offen?")
+            fake.push_message(TELEGRAM_CHAT, "Seit gestern.")
+            await scene.up()
+            await notices_until(scene.citizen, dm, lambda bodies: any("Tierweg" in b for b in bodies))
+            await notices_until(scene.alice, scene.room, lambda bodies: any("heute offen" in b for b in bodies) and any("Seit gestern" in b for b in bodies))
+            await in_thread(scene.alice, scene.room, root, "!close")
+            await in_thread(scene.bob, scene.room, telegram_root.event_id, "!close")
+            await notices_until(scene.citizen, dm, lambda bodies: any("beendet" in b for b in bodies))
+            await fake.wait_for(lambda sent: "beendet" in sent["text"], chat_id=TELEGRAM_CHAT)
+            await scene.citizen.say(dm, "Perso beantragen")  # the bot answers again
+            citizen_sees = await notices_until(scene.citizen, dm, lambda bodies: any("Titel personalausweis" in b for b in bodies))
+            bodies = [e.body for e in citizen_sees]
+            assert sum("Tierheim" in b for b in bodies) == 1 and sum("Tierweg" in b for b in bodies) == 1
+            assert sum("kümmert sich" in b for b in bodies) == 1 and sum("beendet" in b for b in bodies) == 1
+            telegram_sees = [sent["text"] for sent in fake.messages_to(TELEGRAM_CHAT)]
+            assert sum("was kann ich tun" in t for t in telegram_sees) == 1 and not any("Tierheim" in t for t in telegram_sees)
+            await asyncio.sleep(1)
+            in_room = [e for r, e in scene.alice.notices if r == scene.room]
+            assert [b for b in thread_of(in_room, root) if "Bürger/in" in b] == [
+                "Bürger/in: Es geht um meinen Hund, der zugelaufen ist.", "Bürger/in: Danke! Hat es heute offen?"]
+            assert [b for b in thread_of(in_room, telegram_root.event_id) if "Bürger/in" in b] == [
+                "Bürger/in: Mein Ausweis ist weg.", "Bürger/in: Seit gestern."]
+            with scene.engine.connect() as conn:
+                assert conn.execute(select(HandoverRow.state)).scalars().all() == ["closed", "closed"]
+                assert conn.execute(select(func.count()).select_from(HandoverMessageRow).where(HandoverMessageRow.done.is_(False))).scalar_one() == 0
+            await scene.stop()
+
+    run_scenario(synapse, scenario, timeout=180)
 
 
 def test_a_quiet_handover_times_out_politely_and_refused_consent_shares_nothing(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
@@ -188,7 +213,6 @@ def test_a_quiet_handover_times_out_politely_and_refused_consent_shares_nothing(
 
     async def scenario() -> None:
         await scene.start()
-        service = await scene.service()
         dm = await scene.direct_chat(scene.citizen)
         await scene.citizen.say(dm, "human please")
         await notices_until(scene.citizen, dm, lambda bodies: any("chat id" in b for b in bodies))
@@ -203,7 +227,7 @@ def test_a_quiet_handover_times_out_politely_and_refused_consent_shares_nothing(
         await notices_until(scene.citizen, dm, lambda bodies: any("eine Weile keine Nachricht" in b for b in bodies), timeout=20)
         staff = await notices_until(scene.alice, scene.room, lambda bodies: any("keine Nachricht mehr" in b for b in bodies))
         assert any("H-00001 beendet" in b for b in thread_of(staff, root))
-        await scene.stop(service)
+        await scene.stop()
 
     run_scenario(synapse, scenario, timeout=120)
 
@@ -213,7 +237,6 @@ def test_delete_my_data_during_a_handover_redacts_the_copies_in_the_staff_room(s
 
     async def scenario() -> None:
         await scene.start()
-        service = await scene.service()
         dm = await scene.direct_chat(scene.citizen)
         root = await opened_case(scene, scene.citizen, dm, "H-00001")
         await scene.citizen.say(dm, "Ich heiße Erika Mustermann.")
@@ -238,6 +261,6 @@ def test_delete_my_data_during_a_handover_redacts_the_copies_in_the_staff_room(s
         # The chat is the bot's again.
         await scene.citizen.say(dm, "Perso beantragen")
         await notices_until(scene.citizen, dm, lambda bodies: any("Titel personalausweis" in b for b in bodies))
-        await scene.stop(service)
+        await scene.stop()
 
     run_scenario(synapse, scenario, timeout=120)
