@@ -19,6 +19,7 @@ from typing import Any
 from bot.config import Settings
 from bot.core.knowledge import load_knowledge
 from bot.credentials import MissingSecret, check_secrets, secret
+from bot.handover.wiring import handover_problems
 
 ENV_PREFIX = "BUERGERBOT_"
 
@@ -77,6 +78,9 @@ def check_config(settings: Settings) -> Findings:
     ]
     if settings.phone_office not in offices:
         findings.errors.append(f"phone_office: {settings.phone_office!r} is not an office in the knowledge files")
+    handover_errors, handover_notes = handover_problems(settings, offices)
+    findings.errors += handover_errors
+    findings.notes += handover_notes
     for where, popular in [("popular", settings.popular), *((f"profile {p.name}: popular", p.popular or []) for p in settings.profiles)]:
         unknown = [e for e in popular if e not in kb.entries]
         if unknown:
@@ -93,6 +97,8 @@ def secret_names(settings: Settings) -> list[str]:
         if profile.matrix is not None:
             names += [profile.matrix.password_env, profile.matrix.access_token_env]
     names += [client.token_env for client in settings.backoffice_clients]
+    if settings.handover.matrix is not None:
+        names += [settings.handover.matrix.password_env, settings.handover.matrix.access_token_env]
     return list(dict.fromkeys(n for n in names if n))
 
 
