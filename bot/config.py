@@ -206,6 +206,7 @@ class HandoverAccount(BaseModel):
     password_env: str | None = "BUERGERBOT_HANDOVER_MATRIX_PASSWORD"
     access_token_env: str | None = "BUERGERBOT_HANDOVER_MATRIX_ACCESS_TOKEN"
     device_name: str = "Bürgerbot Übergabe"
+    encryption: bool = True  # the staff rooms are end-to-end encrypted
 
 
 class HandoverConfig(BaseModel):

@@ -26,7 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient, AsyncClientConfig, JoinError, LoginResponse, RoomMessageText, RoomRedactError, RoomSendError, SyncError, SyncResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    JoinError,
+    LoginResponse,
+    MegolmEvent,
+    RoomMessageText,
+    RoomRedactError,
+    RoomSendError,
+    SyncError,
+    SyncResponse,
+)
+from nio.exceptions import LocalProtocolError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from bot.core.models import Reply
@@ -47,6 +59,7 @@ from bot.ops.logs import pseudonym, register_secret
 
 log = logging.getLogger(__name__)
 PURGE_SECONDS = 3600.0
+KEY_WAIT_MS = 24 * 3600 * 1000  # how long a staff message waits for its room key
 _GIVE_UP = frozenset({"M_FORBIDDEN", "M_NOT_FOUND"})  # a redaction no retry can mend
 WAIT_BUCKETS = (30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 72 * 3600)
 
@@ -60,6 +73,7 @@ class StaffRoomSettings:
     password: str | None = None
     access_token: str | None = None
     device_name: str = "Bürgerbot Übergabe"
+    encryption: bool = True  # end-to-end encrypted staff rooms (the account's keys live in store_dir)
     staff_language: str = "de"
     idle: dt.timedelta = dt.timedelta(minutes=30)
     wait: dt.timedelta = dt.timedelta(hours=72)
@@ -96,7 +110,7 @@ class StaffRoomService:
         settings.store_dir.mkdir(parents=True, exist_ok=True)
         self._state_path = settings.store_dir / "staff-room.json"
         self._state: dict[str, Any] = self._load_state()
-        config = AsyncClientConfig(encryption_enabled=False, store_sync_tokens=False, max_limit_exceeded=0, max_timeouts=3)
+        config = AsyncClientConfig(encryption_enabled=settings.encryption, store_sync_tokens=False, max_limit_exceeded=0, max_timeouts=3)
         self.client = AsyncClient(settings.homeserver, settings.user_id, store_path=str(settings.store_dir), config=config)
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
@@ -153,6 +167,7 @@ class StaffRoomService:
         if saved and saved.get("user_id") == s.user_id:
             register_secret(saved["access_token"])
             self.client.restore_login(s.user_id, saved["device_id"], saved["access_token"])
+            await self._crypto_housekeeping()
             return
         if s.access_token:
             self.client.access_token = s.access_token
@@ -169,11 +184,22 @@ class StaffRoomService:
             register_secret(resp.access_token)
             self._state["login"] = {"user_id": s.user_id, "device_id": resp.device_id, "access_token": resp.access_token}
         self._save_state()
+        await self._crypto_housekeeping()
+
+    async def _crypto_housekeeping(self) -> None:
+        if not self.settings.encryption:
+            return
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
 
     # -- reading the staff rooms ------------------------------------------------------------------------
     def _filter(self) -> dict[str, Any]:
         return {
-            "room": {"rooms": list(self.settings.staff_rooms), "timeline": {"limit": 100}, "state": {"lazy_load_members": True},
+            "room": {"rooms": list(self.settings.staff_rooms), "timeline": {"limit": 100}, "state": {"lazy_load_members": False},
                      "ephemeral": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]}},
             "presence": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]},
         }
@@ -181,33 +207,79 @@ class StaffRoomService:
     async def _sync_loop(self) -> None:
         since = self._state.get("next_batch")
         backoff = 1.0
+        first = True
         while not self._stopping.is_set():
-            resp = await self.client.sync(timeout=0 if since is None else self.settings.sync_timeout_ms, sync_filter=self._filter(),
-                                          since=since, full_state=since is None)
+            # The first sync of a run takes the rooms' full state: an encrypted send needs their members.
+            resp = await self.client.sync(timeout=0 if first else self.settings.sync_timeout_ms, sync_filter=self._filter(),
+                                          since=since, full_state=first)
             if isinstance(resp, SyncError):
                 log.warning("hand-over: staff room sync failed (%s); retrying in %.0fs", resp.status_code, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60)
                 continue
             backoff = 1.0
+            await self._crypto_housekeeping()
             if since is not None:  # the very first start: what was said before is no one's answer
                 async with self._busy:
                     await self._read(resp)
+            first = False
             since = resp.next_batch
             self._state["next_batch"] = since
             self._save_state()
             self.ready.set()
 
     async def _read(self, resp: SyncResponse) -> None:
+        events: list[tuple[str, Any]] = [*self._keys_came()]
         for room_id, info in resp.rooms.join.items():
-            if room_id not in self.settings.staff_rooms:
-                continue
-            for event in info.timeline.events:
-                if isinstance(event, RoomMessageText) and event.sender != self.settings.user_id:
-                    try:
-                        await self._on_staff_message(room_id, event)
-                    except Exception:  # one odd message must not stop the others; the sync goes on
-                        log.exception("hand-over: a staff message could not be handled")
+            if room_id in self.settings.staff_rooms:
+                events += [(room_id, event) for event in info.timeline.events]
+        for room_id, event in events:
+            if isinstance(event, MegolmEvent):
+                self._wait_for_key(room_id, event)
+            elif isinstance(event, RoomMessageText) and event.sender != self.settings.user_id:
+                try:
+                    await self._on_staff_message(room_id, event)
+                except Exception:  # one odd message must not stop the others; the sync goes on
+                    log.exception("hand-over: a staff message could not be handled")
+
+    def _wait_for_key(self, room_id: str, event: MegolmEvent) -> None:
+        """Keep a message whose room key has not come yet in the state file (so a restart does not
+        lose it) and ask the sender's device for the key."""
+        waiting: list[dict[str, Any]] = self._state.setdefault("undecrypted", [])
+        if any(entry["event"].get("event_id") == event.event_id for entry in waiting):
+            return
+        waiting.append({"room": room_id, "event": event.source, "since": int(time.time() * 1000)})
+        if self.client.device_id:
+            with contextlib.suppress(Exception):  # the key may still come unasked
+                self._spawn_key_request(event)
+
+    def _spawn_key_request(self, event: MegolmEvent) -> None:
+        assert self.client.device_id is not None
+        request = event.as_key_request(event.sender, self.client.device_id, device_id=event.device_id)
+        task = asyncio.create_task(self.client.to_device(request))
+        self._tasks.append(task)
+
+    def _keys_came(self) -> list[tuple[str, Any]]:
+        """The waiting messages that can be read now, oldest first; those waiting a day are given up."""
+        waiting: list[dict[str, Any]] = self._state.get("undecrypted", [])
+        ready: list[tuple[str, Any]] = []
+        keep = []
+        now = int(time.time() * 1000)
+        for entry in waiting:
+            event = MegolmEvent.from_dict(entry["event"])
+            decrypted = None
+            if isinstance(event, MegolmEvent):
+                event.room_id = entry["room"]
+                with contextlib.suppress(Exception):
+                    decrypted = self.client.decrypt_event(event)
+            if decrypted is not None:
+                ready.append((entry["room"], decrypted))
+            elif now - entry["since"] < KEY_WAIT_MS:
+                keep.append(entry)
+            else:
+                log.warning("hand-over: no room key came for a staff message within a day; it was not relayed")
+        self._state["undecrypted"] = keep
+        return ready
 
     async def _on_staff_message(self, room_id: str, event: RoomMessageText) -> None:
         content = event.source.get("content", {})
@@ -272,7 +344,10 @@ class StaffRoomService:
             content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread_root, "is_falling_back": True,
                                        "m.in_reply_to": {"event_id": thread_root}}
         for attempt in range(3):
-            resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=txn)
+            try:
+                resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=True)
+            except LocalProtocolError:  # an encrypted room the first sync has not described yet: the next round sends it
+                return None
             if not isinstance(resp, RoomSendError):
                 return str(resp.event_id)
             if resp.status_code in _GIVE_UP:
@@ -282,6 +357,7 @@ class StaffRoomService:
         return None
 
     async def _work_loop(self) -> None:
+        await self.ready.wait()  # the rooms are known (members, encryption) before anything is posted
         while not self._stopping.is_set():
             self._wake.clear()
             async with self._busy:

@@ -83,7 +83,7 @@ def handover_services(settings: Settings, storage: Storage, channels: Sequence[o
     room_settings = StaffRoomSettings(
         homeserver=account.homeserver, user_id=account.user_id, store_dir=settings.data_dir / "handover",
         staff_rooms=tuple(sorted({place.staff_room for place in desk.places.values()})), password=password, access_token=token,
-        device_name=account.device_name, staff_language=h.staff_language, idle=dt.timedelta(minutes=h.idle_minutes),
+        device_name=account.device_name, encryption=account.encryption, staff_language=h.staff_language, idle=dt.timedelta(minutes=h.idle_minutes),
         wait=dt.timedelta(hours=h.wait_hours), drafts_dir=h.drafts_dir,
     )
     return [StaffRoomService(room_settings, desk, deliverers, HandoverMetrics(metrics.registry) if metrics is not None else None)]

@@ -42,8 +42,8 @@ class Scene:
     ``down()`` and ``up()`` restart the process over the same database and stores."""
 
     def __init__(self, server: SynapseServer, kb: Path, tmp: Path, idle: dt.timedelta = dt.timedelta(minutes=30),
-                 telegram: FakeBotApi | None = None) -> None:
-        self.server, self.kb, self.tmp, self.idle, self.telegram_api = server, kb, tmp, idle, telegram
+                 telegram: FakeBotApi | None = None, encrypted: bool = False) -> None:
+        self.server, self.kb, self.tmp, self.idle, self.telegram_api, self.encrypted = server, kb, tmp, idle, telegram, encrypted
         self.engine: Engine = make_engine(f"sqlite:///{tmp / 'bot.db'}")
         migrate(self.engine)
         self.bot_name, self.desk_name = unique("bot"), unique("handover")
@@ -51,15 +51,17 @@ class Scene:
         server.register(self.desk_name, PASSWORD)
         self.bot_id = server.user_id(self.bot_name)
         self.citizen = Citizen(server, tmp / "citizen")
-        self.alice = Citizen(server, tmp / "alice")
-        self.bob = Citizen(server, tmp / "bob")
+        self.alice = Citizen(server, tmp / "alice", encryption=encrypted)
+        self.bob = Citizen(server, tmp / "bob", encryption=encrypted)
         self.room = ""
         self.running: list[Any] = []  # the process's channels and service, in start order
 
     async def start(self) -> None:
         for person in (self.citizen, self.alice, self.bob):
             await person.login()
-        created = await self.alice.client.room_create(name="Serviceteam", invite=[self.bob.user_id, self.server.user_id(self.desk_name)])
+        secret = [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}] if self.encrypted else []
+        created = await self.alice.client.room_create(name="Serviceteam", invite=[self.bob.user_id, self.server.user_id(self.desk_name)],
+                                                      initial_state=secret)
         assert isinstance(created, RoomCreateResponse), created
         self.room = created.room_id
         await self.bob.client.join(self.room)
@@ -82,7 +84,7 @@ class Scene:
         desk.reachable = {channel.address for channel in channels}
         service = StaffRoomService(
             StaffRoomSettings(homeserver=self.server.base_url, user_id=self.server.user_id(self.desk_name), store_dir=self.tmp / "handover",
-                              staff_rooms=(self.room,), password=PASSWORD, idle=self.idle, drafts_dir=self.tmp / "drafts",
+                              staff_rooms=(self.room,), password=PASSWORD, idle=self.idle, encryption=self.encrypted, drafts_dir=self.tmp / "drafts",
                               poll_seconds=0.2, sync_timeout_ms=500),
             desk, {channel.address: channel for channel in channels})
         await service.start()
@@ -142,10 +144,13 @@ async def opened_case(scene: Scene, person: Citizen, dm: str, number: str) -> st
     return next(e.event_id for e in roots if number in e.body and "m.relates_to" not in e.source["content"])
 
 
-def test_a_full_handover_both_ways_from_matrix_and_telegram_at_once_across_a_restart(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain-staff-room", "encrypted-staff-room"])
+def test_a_full_handover_both_ways_from_matrix_and_telegram_at_once_across_a_restart(
+    synapse: SynapseServer, tiny_kb: Path, tmp_path: Path, encrypted: bool,
+) -> None:
     async def scenario() -> None:
         async with FakeBotApi(TOKEN) as fake:
-            scene = Scene(synapse, tiny_kb, tmp_path, telegram=fake)
+            scene = Scene(synapse, tiny_kb, tmp_path, telegram=fake, encrypted=encrypted)
             await scene.start()
             dm = await scene.direct_chat(scene.citizen)
             root = await opened_case(scene, scene.citizen, dm, "H-00001")
@@ -196,6 +201,7 @@ def test_a_full_handover_both_ways_from_matrix_and_telegram_at_once_across_a_res
             assert sum("was kann ich tun" in t for t in telegram_sees) == 1 and not any("Tierheim" in t for t in telegram_sees)
             await asyncio.sleep(1)
             in_room = [e for r, e in scene.alice.notices if r == scene.room]
+            assert all(e.decrypted for e in in_room) == encrypted  # the team reads the bot's lines decrypted in an encrypted room
             assert [b for b in thread_of(in_room, root) if "Bürger/in" in b] == [
                 "Bürger/in: Es geht um meinen Hund, der zugelaufen ist.", "Bürger/in: Danke! Hat es heute offen?"]
             assert [b for b in thread_of(in_room, telegram_root.event_id) if "Bürger/in" in b] == [
