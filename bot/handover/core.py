@@ -35,7 +35,7 @@ PERSON_WORDS = frozenset(
     "human agent operator staff someone somebody person real".split()
 )
 _ASKING = frozenset(
-    "ich will moechte mochte bitte einen eine mit sprechen reden verbinden echten echte richtigen richtige mir "
+    "ich will moechte mochte bitte einen eine einem einer jemand jemandem gerne mal mit sprechen reden verbinden echten echte richtigen richtige mir "
     "i want to talk speak a an with please can connect me need real".split()
 )
 

@@ -28,6 +28,7 @@ from bot.handover.core import (
     CaseSummary,
     CloseReason,
     Turn,
+    asks_for_person,
     case_number,
     closing_text,
     forget_turns,
@@ -43,6 +44,7 @@ from bot.storage.database import as_utc
 from bot.storage.tables import HandoverMessageRow, HandoverRedactionRow, HandoverRow
 
 OFFERED = "ctx.handover.offered"  # "open" or "queued": what the last offer said, for the citizen's yes
+ANSWERED = "ctx.handover.answered"  # this turn answered the offer: "ja"/"nein" is no turn of the conversation
 CITIZEN, STAFF, BOT = "citizen", "staff", "bot"
 
 
@@ -159,7 +161,7 @@ class SqlHandoverDesk:
         if place is None or (turn.chat.channel, turn.chat.profile) not in self.reachable or self.open_case(turn.chat) is not None:
             return None
         state.extra.pop(OFFERED, None)
-        if not note_turn(state, turn, self.last_turns):
+        if state.extra.pop(ANSWERED, None) is not None or not note_turn(state, turn, self.last_turns):
             return None
         office = turn.offices.get(place.office)
         state.extra[OFFERED] = "open" if team_availability(office, turn.now, turn.is_holiday).open_now else "queued"
@@ -167,6 +169,7 @@ class SqlHandoverDesk:
 
     def choose(self, chat: ChatRef, language: str, payload: str, state: UserState) -> list[Reply]:
         offered = state.extra.pop(OFFERED, None)
+        state.extra[ANSWERED] = "1"
         if payload == HANDOVER_NO:
             forget_turns(state)
             return [Reply(say("declined", language), language=language)]
@@ -378,7 +381,11 @@ class SqlHandoverDesk:
             answers = conn.execute(select(HandoverMessageRow.text).where(HandoverMessageRow.handover_id == case_id,
                                                                          HandoverMessageRow.direction == STAFF)
                                    .order_by(HandoverMessageRow.id)).scalars().all()
-        return question, list(answers)
+            # "Mitarbeiter bitte" is no example of a question: the citizen's first message to the team is.
+            first = conn.execute(select(HandoverMessageRow.text).where(HandoverMessageRow.handover_id == case_id,
+                                                                       HandoverMessageRow.direction == CITIZEN)
+                                 .order_by(HandoverMessageRow.id).limit(1)).scalar_one_or_none()
+        return (first if first is not None and asks_for_person(question) else question), list(answers)
 
 
 def _view(row: Row[Any]) -> CaseView:

@@ -227,12 +227,19 @@ def test_a_quiet_handover_times_out_politely_and_refused_consent_shares_nothing(
         with scene.engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(HandoverRow)).scalar_one() == 0
         root = await opened_case(scene, scene.citizen, dm, "H-00001")
+        await scene.citizen.say(dm, "Darf ich Laub im Garten verbrennen?")
+        await notices_until(scene.alice, scene.room, lambda bodies: any("Laub" in b for b in bodies))
         await in_thread(scene.alice, scene.room, root, "Hallo, ich bin da.")
         await notices_until(scene.citizen, dm, lambda bodies: any("ich bin da" in b for b in bodies))
         # Nobody writes for longer than the idle time: the citizen hears why it ended.
         await notices_until(scene.citizen, dm, lambda bodies: any("eine Weile keine Nachricht" in b for b in bodies), timeout=20)
         staff = await notices_until(scene.alice, scene.room, lambda bodies: any("keine Nachricht mehr" in b for b in bodies))
         assert any("H-00001 beendet" in b for b in thread_of(staff, root))
+        # The team turns the answer into a draft knowledge entry; nothing goes live by it.
+        await in_thread(scene.alice, scene.room, root, "!faq")
+        await notices_until(scene.alice, scene.room, lambda bodies: any("Entwurf geschrieben" in b for b in bodies))
+        draft = (tmp_path / "drafts" / "h-00001.yaml").read_text(encoding="utf-8")
+        assert "Hallo, ich bin da." in draft and "Darf ich Laub im Garten verbrennen?" in draft and "id: entwurf-h-00001" in draft
         await scene.stop()
 
     run_scenario(synapse, scenario, timeout=120)
