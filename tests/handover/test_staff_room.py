@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from nio import RoomCreateResponse, RoomGetEventResponse, RoomMessageNotice
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, func, select
 
 from bot.channels.matrix import MatrixChannel, MatrixSettings
@@ -18,7 +19,7 @@ from bot.core.dialogue import Dialogue, DialogueSettings
 from bot.core.live import LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.handover.desk import HandoverPlace, SqlHandoverDesk
-from bot.handover.staff_room import StaffRoomService, StaffRoomSettings
+from bot.handover.staff_room import HandoverMetrics, StaffRoomService, StaffRoomSettings
 from bot.storage.database import make_engine, migrate
 from bot.storage.tables import HandoverMessageRow, HandoverRow
 from tests.channels.test_matrix import PASSWORD, Citizen
@@ -55,6 +56,8 @@ class Scene:
         self.bob = Citizen(server, tmp / "bob", encryption=encrypted)
         self.room = ""
         self.running: list[Any] = []  # the process's channels and service, in start order
+        self.registry = CollectorRegistry()
+        self.metrics = HandoverMetrics(self.registry)  # one registry across restarts: the counts add up
 
     async def start(self) -> None:
         for person in (self.citizen, self.alice, self.bob):
@@ -86,7 +89,7 @@ class Scene:
             StaffRoomSettings(homeserver=self.server.base_url, user_id=self.server.user_id(self.desk_name), store_dir=self.tmp / "handover",
                               staff_rooms=(self.room,), password=PASSWORD, idle=self.idle, encryption=self.encrypted, drafts_dir=self.tmp / "drafts",
                               poll_seconds=0.2, sync_timeout_ms=500),
-            desk, {channel.address: channel for channel in channels})
+            desk, {channel.address: channel for channel in channels}, self.metrics)
         await service.start()
         await asyncio.wait_for(service.ready.wait(), 30)
         self.running = [*channels, service]
@@ -206,6 +209,10 @@ def test_a_full_handover_both_ways_from_matrix_and_telegram_at_once_across_a_res
                 "Bürger/in: Es geht um meinen Hund, der zugelaufen ist.", "Bürger/in: Danke! Hat es heute offen?"]
             assert [b for b in thread_of(in_room, telegram_root.event_id) if "Bürger/in" in b] == [
                 "Bürger/in: Mein Ausweis ist weg.", "Bürger/in: Seit gestern."]
+            sample = scene.registry.get_sample_value
+            assert sample("buergerbot_handovers_opened_total", {"profile": "default"}) == 2
+            assert sample("buergerbot_handovers_closed_total", {"profile": "default", "reason": "staff", "answered": "yes"}) == 2
+            assert sample("buergerbot_handover_wait_seconds_count", {"profile": "default"}) == 2
             with scene.engine.connect() as conn:
                 assert conn.execute(select(HandoverRow.state)).scalars().all() == ["closed", "closed"]
                 assert conn.execute(select(func.count()).select_from(HandoverMessageRow).where(HandoverMessageRow.done.is_(False))).scalar_one() == 0
