@@ -66,6 +66,7 @@ COMMANDS = frozenset({
     "start", "help", "menu", "hilfe", "language", "sprache",
     "termin", "appointment", "erinnerungen", "reminders", "link", "status", "muell", "waste",  # bot/core/reminder_flows.py
     "meinedaten", "mydata", "loeschen", "delete",
+    "mitarbeiter", "agent",  # a person of the team (bot/handover): the desk offers one after the reply
 })
 CHOICE_CONFIRM_DELETE = "delete:yes"
 CHOICE_KEEP = "delete:no"
@@ -472,6 +473,10 @@ class _Turn:
             greeting = self.s.greeting.get(self.lang) if self.s.greeting else None
             intro = greeting or self._intent_answer("greeting") or text("not_understood", self.lang)
             return [self._help_reply(intro)]
+        if command in ("mitarbeiter", "agent"):
+            self.wants_person = True
+            phone = self._phone_line()
+            return [Reply(phone, language=self.lang)] if phone else []
         if command in ("help", "menu", "hilfe"):
             return [self._help_reply(self._intent_answer("help") or text("popular", self.lang))]
         if command in ("language", "sprache"):

@@ -131,6 +131,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
     "staff_queued": {"de": " · außerhalb der Zeiten gestellt", "en": " · asked outside hours"},
     "staff_question": {"de": "Frage", "en": "Question"},
+    "staff_no_question": {"de": "(noch keine; sie folgt in diesem Thread)", "en": "(none yet; it follows in this thread)"},
     "staff_turns": {"de": "Zuvor im Chat", "en": "Earlier in the chat"},
     "staff_citizen": {"de": "Bürger/in", "en": "Citizen"},
     "staff_bot": {"de": "Bot", "en": "Bot"},
@@ -195,8 +196,8 @@ def remembered(state: UserState) -> list[Turn]:
 def note_turn(state: UserState, turn: HandoverTurn, keep: int) -> bool:
     """Remember the message (within the conversation's context) and count the misses in a row;
     whether a hand-over is to be offered now."""
-    if not turn.said.strip():
-        return False
+    if not turn.said.strip():  # a command: only the menu's "a person, please" asks for the offer
+        return turn.wants_person
     first_line = turn.replies[0].text.strip().split("\n", 1)[0] if turn.replies else ""
     turns = [*remembered(state), Turn(turn.said[:MAX_TURN_CHARS], not turn.missed, first_line[:MAX_TURN_CHARS])]
     state.extra[TURNS] = json.dumps([[t.said, t.answered, t.reply] for t in turns[-max(keep, 1):]], ensure_ascii=False)
@@ -284,7 +285,7 @@ def case_number(case_id: int) -> str:
 def thread_opening(case: CaseSummary, lang: str) -> str:
     lines = [say("staff_new", lang, number=case.number, profile=case.profile, channel=case.channel, language=case.language,
                  queued=say("staff_queued", lang) if case.queued else "")]
-    lines += ["", f"{say('staff_question', lang)}: {case.question}"]
+    lines += ["", f"{say('staff_question', lang)}: {case.question or say('staff_no_question', lang)}"]
     earlier = [t for t in case.turns if t.said != case.question or not t.answered]
     if earlier:
         lines += ["", f"{say('staff_turns', lang)}:"]

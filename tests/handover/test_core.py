@@ -58,3 +58,8 @@ def test_a_draft_entry_is_yaml_with_the_question_as_example() -> None:
     (entry,) = loaded["entries"]
     assert entry["id"] == "entwurf-h-00003" and entry["en"]["questions"] == ["Can I burn leaves?"]
     assert entry["en"]["answer"] == "No, take them to the green waste site."
+
+
+def test_a_case_opened_from_the_menu_says_the_question_follows() -> None:
+    opening = thread_opening(CaseSummary("H-00008", "default", "matrix", "de", "", (), queued=False), "de")
+    assert "Frage: (noch keine; sie folgt in diesem Thread)" in opening

@@ -149,3 +149,13 @@ def chat_ref(chat: CollectingChannel):  # type: ignore[no-untyped-def]
     from bot.core.models import ChatRef
 
     return ChatRef(chat.channel, chat.chat_id, chat.profile)
+
+
+def test_the_menu_command_asks_for_a_person(tiny_kb: Path, sqlite: Engine) -> None:
+    chat = chat_with(tiny_kb, desk_for(sqlite))
+    replies = chat.command("agent")
+    assert "+49 1234 115" in replies[0].text  # the phone line first, whatever the citizen chooses
+    assert replies[-1].choices[0].payload == HANDOVER_YES
+    assert "H-00001" in plain(chat.say("ja"))
+    with sqlite.connect() as conn:
+        assert conn.execute(select(HandoverRow.question)).scalar_one() == ""
