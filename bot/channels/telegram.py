@@ -258,6 +258,7 @@ class TelegramChannel:
             BotCommand("language", "Language / Sprache"),
             BotCommand("termin", "Terminerinnerung / appointment reminder"),
             BotCommand("erinnerungen", "Meine Erinnerungen / my reminders"),
+            BotCommand("mitarbeiter", "Mit einer Person sprechen / talk to a person"),
             BotCommand("meinedaten", "Meine Daten / my data"),
             BotCommand("loeschen", "Daten löschen / delete my data"),
         ]
