@@ -16,7 +16,6 @@ from bot.core.live import LiveKnowledge
 from bot.core.ports import HANDOVER_NO, HANDOVER_YES, MemoryUnansweredLog, MemoryUserStates
 from bot.handover.core import CloseReason
 from bot.handover.desk import HandoverPlace, SqlHandoverDesk
-from bot.storage.database import make_engine, migrate
 from bot.storage.tables import HandoverMessageRow, HandoverRedactionRow, HandoverRow
 from tests.conftest import MONDAY_10, CollectingChannel
 
@@ -25,9 +24,8 @@ BERLIN = dt.timezone(dt.timedelta(hours=1))
 
 
 @pytest.fixture
-def sqlite(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
-    migrate(engine)
+def database(engine: Engine) -> Engine:
+    """The migrated database of each kind (tests/conftest.py: SQLite, then PostgreSQL)."""
     return engine
 
 
@@ -49,8 +47,8 @@ def plain(replies: list) -> str:  # type: ignore[type-arg]
     return "\n\n".join(reply_as_plain(r) for r in replies)
 
 
-def test_two_misses_in_a_row_offer_a_person_with_the_consent_and_yes_opens_a_case(tiny_kb: Path, sqlite: Engine) -> None:
-    desk = desk_for(sqlite)
+def test_two_misses_in_a_row_offer_a_person_with_the_consent_and_yes_opens_a_case(tiny_kb: Path, database: Engine) -> None:
+    desk = desk_for(database)
     chat = chat_with(tiny_kb, desk)
     first = chat.say("Wie beantrage ich eine Baumfällgenehmigung für meinen Garten?")
     assert not any(r.choices and r.choices[0].payload == HANDOVER_YES for r in first)
@@ -60,7 +58,7 @@ def test_two_misses_in_a_row_offer_a_person_with_the_consent_and_yes_opens_a_cas
     assert "Bürgertelefon" in offer.text and "Chat-Kennung" in offer.text and "30 Tage" in offer.text
     opened = chat.say("ja")
     assert "H-00001" in plain(opened)
-    with sqlite.connect() as conn:
+    with database.connect() as conn:
         case = conn.execute(select(HandoverRow)).one()
     assert case.state == "waiting" and case.chat_id == "chat-1" and case.language == "de"
     assert case.question == "Darf ich eine Hecke im November schneiden?"
@@ -73,35 +71,35 @@ def test_two_misses_in_a_row_offer_a_person_with_the_consent_and_yes_opens_a_cas
     assert [m.text for m in desk.unposted_messages()] == ["Es geht um eine Buchenhecke."]
 
 
-def test_asking_for_a_person_offers_at_once_and_no_shares_nothing(tiny_kb: Path, sqlite: Engine) -> None:
-    chat = chat_with(tiny_kb, desk_for(sqlite))
+def test_asking_for_a_person_offers_at_once_and_no_shares_nothing(tiny_kb: Path, database: Engine) -> None:
+    chat = chat_with(tiny_kb, desk_for(database))
     replies = chat.say("I want to talk to a human")
     assert replies[-1].choices[0].payload == HANDOVER_YES and "chat id" in replies[-1].text
     declined = chat.say("", choice=HANDOVER_NO)
     assert "nothing is passed on" in plain(declined)
-    with sqlite.connect() as conn:
+    with database.connect() as conn:
         assert conn.execute(select(func.count()).select_from(HandoverRow)).scalar_one() == 0
     assert chat.say("Personalausweis beantragen")[0].entry_id == "personalausweis"  # the bot answers again
 
 
-def test_outside_the_teams_hours_the_question_is_queued(tiny_kb: Path, sqlite: Engine) -> None:
-    chat = chat_with(tiny_kb, desk_for(sqlite, SATURDAY_10), SATURDAY_10)
+def test_outside_the_teams_hours_the_question_is_queued(tiny_kb: Path, database: Engine) -> None:
+    chat = chat_with(tiny_kb, desk_for(database, SATURDAY_10), SATURDAY_10)
     offer = chat.say("Mitarbeiter")[-1]
     assert "Montag ab 07:00 Uhr" in offer.text and "vormerken" in offer.text
     assert "vorgemerkt" in plain(chat.say("", choice=HANDOVER_YES))
-    with sqlite.connect() as conn:
+    with database.connect() as conn:
         assert conn.execute(select(HandoverRow.state)).scalar_one() == "queued"
 
 
-def test_no_offer_where_the_teams_answers_could_not_arrive(tiny_kb: Path, sqlite: Engine) -> None:
-    desk = desk_for(sqlite)
+def test_no_offer_where_the_teams_answers_could_not_arrive(tiny_kb: Path, database: Engine) -> None:
+    desk = desk_for(database)
     desk.reachable = set()
     chat = chat_with(tiny_kb, desk)
     assert not any(r.choices for r in chat.say("Mitarbeiter"))
 
 
-def test_my_data_shows_the_handover_and_delete_removes_it_and_queues_the_redactions(tiny_kb: Path, sqlite: Engine) -> None:
-    desk = desk_for(sqlite)
+def test_my_data_shows_the_handover_and_delete_removes_it_and_queues_the_redactions(tiny_kb: Path, database: Engine) -> None:
+    desk = desk_for(database)
     chat = chat_with(tiny_kb, desk)
     chat.say("Mensch bitte")
     chat.say("", choice=HANDOVER_YES)
@@ -114,7 +112,7 @@ def test_my_data_shows_the_handover_and_delete_removes_it_and_queues_the_redacti
     assert "H-00001" in exported and "Erika Muster" in exported
     chat.command("loeschen")
     chat.say("", choice="delete:yes")
-    with sqlite.connect() as conn:
+    with database.connect() as conn:
         assert conn.execute(select(func.count()).select_from(HandoverRow)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(HandoverMessageRow)).scalar_one() == 0
         assert sorted(conn.execute(select(HandoverRedactionRow.event_id)).scalars()) == ["$copy", "$root"]
@@ -122,8 +120,8 @@ def test_my_data_shows_the_handover_and_delete_removes_it_and_queues_the_redacti
     assert chat.say("Personalausweis beantragen")[0].entry_id == "personalausweis"
 
 
-def test_closing_queues_a_goodbye_and_the_chat_id_goes_once_it_is_out(tiny_kb: Path, sqlite: Engine) -> None:
-    desk = desk_for(sqlite)
+def test_closing_queues_a_goodbye_and_the_chat_id_goes_once_it_is_out(tiny_kb: Path, database: Engine) -> None:
+    desk = desk_for(database)
     chat = chat_with(tiny_kb, desk)
     chat.say("agent please")
     chat.say("", choice=HANDOVER_YES)
@@ -151,11 +149,11 @@ def chat_ref(chat: CollectingChannel):  # type: ignore[no-untyped-def]
     return ChatRef(chat.channel, chat.chat_id, chat.profile)
 
 
-def test_the_menu_command_asks_for_a_person(tiny_kb: Path, sqlite: Engine) -> None:
-    chat = chat_with(tiny_kb, desk_for(sqlite))
+def test_the_menu_command_asks_for_a_person(tiny_kb: Path, database: Engine) -> None:
+    chat = chat_with(tiny_kb, desk_for(database))
     replies = chat.command("agent")
     assert "+49 1234 115" in replies[0].text  # the phone line first, whatever the citizen chooses
     assert replies[-1].choices[0].payload == HANDOVER_YES
     assert "H-00001" in plain(chat.say("ja"))
-    with sqlite.connect() as conn:
+    with database.connect() as conn:
         assert conn.execute(select(HandoverRow.question)).scalar_one() == ""
