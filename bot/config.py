@@ -239,6 +239,42 @@ class DashboardConfig(BaseModel):
         return _check_networks(value)
 
 
+class HandoverAccount(BaseModel):
+    """The bot's Matrix account in the staff rooms (bot/handover): its own login and device, apart
+    from any profile's chat account, so that a city may run the staff side on its own homeserver."""
+
+    model_config = ConfigDict(extra="forbid")
+    homeserver: str
+    user_id: str
+    password_env: str | None = "BUERGERBOT_HANDOVER_MATRIX_PASSWORD"
+    access_token_env: str | None = "BUERGERBOT_HANDOVER_MATRIX_ACCESS_TOKEN"
+    device_name: str = "Bürgerbot Übergabe"
+    encryption: bool = True  # the staff rooms are end-to-end encrypted
+
+
+class HandoverConfig(BaseModel):
+    """A person from the service team answering in the citizen's chat (bot/handover)."""
+
+    model_config = ConfigDict(extra="forbid")
+    matrix: HandoverAccount | None = None  # unset: no hand-over anywhere
+    # A hand-over a team member has answered closes after this long without a message either side.
+    idle_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    # One nobody answered closes after this long (a queued question waits across a night or weekend).
+    wait_hours: int = Field(72, ge=1, le=30 * 24)
+    retention_days: int = Field(30, ge=1, le=3650)  # a closed hand-over and its messages are deleted after this
+    last_turns: int = Field(3, ge=0, le=10)  # messages of the conversation before the offer shown to the team
+    drafts_dir: Path = Path("faq-drafts")  # `!faq` in a closed thread writes a draft entry here
+    staff_language: str = "de"  # the language of the bot's lines in the staff rooms
+
+
+class ProfileHandover(BaseModel):
+    """Where one profile's hand-overs go: a staff room, and the office whose hours the team keeps."""
+
+    model_config = ConfigDict(extra="forbid")
+    staff_room: str  # room id (!abc:server) of the staff room; the bot's account must be in it
+    office: str = "buergertelefon"  # office id in offices.yaml: the team's hours
+
+
 class ProfileConfig(BaseModel):
     """One face of the bot: e.g. the citizens' bot, or the Welcome Center (English first)."""
 
@@ -252,6 +288,8 @@ class ProfileConfig(BaseModel):
     telegram: TelegramConfig | None = None
     matrix: MatrixConfig | None = None
     web: bool = False  # answer in the web chat (the [web] listener) as this profile
+    handover: ProfileHandover | None = None  # hand-over to a person of the service team
+
     # The sections of channels registered beyond the built-in ones (bot.channels.registry), by
     # channel name; written in the file as the others are: [profiles.<channel>].
     channels: dict[str, Any] = {}
@@ -311,6 +349,7 @@ class Settings(BaseSettings):
     http: HttpConfig = HttpConfig()
     web: WebConfig = WebConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    handover: HandoverConfig = HandoverConfig()
     log_format: Literal["auto", "text", "json"] = "auto"  # auto: text in a terminal, JSON lines otherwise
     # Where the processes share each Telegram token's flood budget: Redis when set (redis://host:6379/0),
     # else the database when it is PostgreSQL, else each process counts alone (SQLite: one process).

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from bot.reminders.tokens import TokenSigner
     from bot.reminders.waste_calendar import WasteCalendar
     from bot.reminders.worker import Observe
-    from bot.runtime import Started
+    from bot.runtime import Service, Started
     from bot.web.server import Extension
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ def open_database(settings: Settings) -> Engine:
 
 def open_storage(settings: Settings) -> Storage:
     """The database behind the core's ports."""
+    from bot.handover.wiring import handover_desk
     from bot.storage.cached_states import CachedUserStates
     from bot.storage.chat_states import SqlUserStates
     from bot.storage.feedback import SqlFeedbackLog
@@ -110,7 +111,7 @@ def open_storage(settings: Settings) -> Storage:
     engine = open_database(settings)
     book = reminder_book(settings, engine, city_clock(settings))
     return Storage(CachedUserStates(SqlUserStates(engine)), SqlUnansweredLog(engine), SqlUsageLog(engine), engine, book,
-                   feedback=SqlFeedbackLog(engine))
+                   feedback=SqlFeedbackLog(engine), handover=handover_desk(settings, engine))
 
 
 # -- dialogue --------------------------------------------------------------------------------------
@@ -159,6 +160,7 @@ def build_dialogue(settings: Settings, live: LiveKnowledge, storage: Storage, pr
         usage=storage.usage,
         book=storage.book,
         feedback=storage.feedback,
+        handover=storage.handover,
     )
 
 
@@ -177,11 +179,12 @@ def build_channels(
     handles: dict[tuple[str, bool], Handle] = {}
 
     def handle(profile: ProfileConfig, reminders: bool) -> Handle:
-        """One dialogue per profile for its channels that keep reminders, one without the book
-        for those that cannot deliver them (the dialogue then says reminders are not available)."""
+        """One dialogue per profile for its channels that can deliver a later message, one without
+        the reminder book and the hand-over desk for those that cannot (the dialogue then says
+        reminders are not available and offers no person of the team)."""
         if (profile.name, reminders) not in handles:
             counted = replace(storage, unanswered=metrics.count_unanswered(storage.unanswered, profile.name))
-            dialogue = build_dialogue(settings, live, counted if reminders else replace(counted, book=None), profile)
+            dialogue = build_dialogue(settings, live, counted if reminders else replace(counted, book=None, handover=None), profile)
             handles[profile.name, reminders] = metrics.observe(dialogue.handle, profile.name)
         return handles[profile.name, reminders]
 
@@ -194,7 +197,7 @@ def build_channels(
     if not wanted:
         for kind in channel_kinds():
             if kind.fallback:
-                kept = storage if kind.delivers_reminders else replace(storage, book=None)
+                kept = storage if kind.delivers_reminders else replace(storage, book=None, handover=None)
                 context = ChannelContext(settings, build_dialogue(settings, live, kept).handle, storage, metrics, request_stop)
                 channels += kind.build(Wanted(None, None, context))
     return channels
@@ -338,8 +341,10 @@ async def run_bot(settings: Settings, load: Callable[[], LiveKnowledge], storage
 
     def assemble(live: LiveKnowledge) -> Started:
         channels = build_channels(settings, live, storage, metrics, request_stop=stop.set)
-        return Started(channels, reminder_services(settings, live, storage, channels, metrics), when_running=lambda: warm_encoder(live),
-                       knowledge=live)
+        from bot.handover.wiring import handover_services
+
+        services: list[Service] = [*reminder_services(settings, live, storage, channels, metrics), *handover_services(settings, storage, channels, metrics)]
+        return Started(channels, services, when_running=lambda: warm_encoder(live), knowledge=live)
 
     def offices() -> set[str]:
         return set(loaded[0].snapshot.knowledge.offices) if loaded else set()

@@ -33,6 +33,7 @@ class CommandKey(StrEnum):
     LINK = "link"
     STATUS = "status"
     WASTE = "waste"
+    PERSON = "person"
     MY_DATA = "my_data"
     DELETE = "delete"
 
@@ -120,6 +121,8 @@ CHAT_COMMANDS = CommandRegistry((
     _command(CommandKey.STATUS, (("status",), "Einen Antrag verfolgen (mit der Vorgangsnummer)"),
              (("status",), "Follow an application by its case number")),
     _command(CommandKey.WASTE, (("muell",), "An die Müllabfuhr erinnern lassen"), (("waste",), "Get reminded of the waste collection")),
+    _command(CommandKey.PERSON, (("mitarbeiter",), "Mit einer Person aus dem Serviceteam schreiben"),
+             (("agent",), "Write with a person of the service team")),
     _command(CommandKey.MY_DATA, (("meinedaten",), "Meine gespeicherten Daten ansehen"), (("mydata",), "See the data stored about me")),
     _command(CommandKey.DELETE, (("loeschen",), "Meine Daten löschen"), (("delete",), "Delete my data")),
 ))

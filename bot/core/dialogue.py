@@ -43,7 +43,19 @@ from bot.core.matching.normalise import fold
 from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
 from bot.core.notices import office_buttons
 from bot.core.office_hours import HoursAsk, hours_answer, hours_follow_up, hours_question, without_hours_words
-from bot.core.ports import FeedbackLog, NoFeedbackLog, NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
+from bot.core.ports import (
+    HANDOVER_CHOICE,
+    FeedbackLog,
+    HandoverDesk,
+    HandoverTurn,
+    NoFeedbackLog,
+    NoUsageLog,
+    ReminderBook,
+    UnansweredLog,
+    UsageKind,
+    UsageLog,
+    UserStateStore,
+)
 from bot.core.schedule import ReminderPolicy
 from bot.core.texts import language_name, text
 
@@ -101,8 +113,10 @@ class Dialogue:
         usage: UsageLog | None = None,
         book: ReminderBook | None = None,
         feedback: FeedbackLog | None = None,
+        handover: HandoverDesk | None = None,
     ) -> None:
         self._knowledge = knowledge
+        self.handover = handover
         self.states = states
         self.unanswered = unanswered
         self.settings = settings or DialogueSettings()
@@ -152,6 +166,8 @@ class Dialogue:
         turn = _Turn(self, snap, msg, state)
         try:
             replies = turn.run()
+            if turn.flows.deleted and self.handover is not None:
+                self.handover.forget(msg.chat)
         except Exception as exc:
             # Reminders, the data export and deleting need the database, and fail while it is
             # away (questions do not: the state store falls back to memory, the logs buffer).
@@ -177,6 +193,8 @@ class _Turn:
         self.matcher = snap.matcher
         self.msg = msg
         self.state = replace(state)
+        self.missed = False  # the fallback answered: nothing known fitted
+        self.wants_person = False
         self.text = _clean(msg.text)
         self.argument = _clean(msg.argument)
         hint = msg.language_hint if self.settings.use_language_hint else None
@@ -226,6 +244,12 @@ class _Turn:
         topics = [r.entry_id for r in replies if r.entry_id in self.kb.entries and self.kb.entries[r.entry_id].kind is not Kind.INTENT]
         if topics:
             remember_topic(self.state, topics[-1], self.dialogue.clock())
+        if self.dialogue.handover is not None and not self.flows.deleted:
+            offer = self.dialogue.handover.follow(HandoverTurn(self.msg.chat, self.lang, self.text, tuple(replies), self.missed, self.wants_person,
+                                                               self.kb.offices, self.dialogue.clock(), self.dialogue.is_holiday), self.state)
+            if offer is not None:
+                replies = [*replies, offer]
+                self.state.pending_choices = tuple(c.payload for c in offer.choices if c.payload)
         # A number or "das zweite" typed next is answered in the language of the list it picks from.
         extra = {k: v for k, v in self.state.extra.items() if k != LIST_LANGUAGE}
         if self.state.pending_choices:
@@ -244,6 +268,11 @@ class _Turn:
         # Offered choices answer only the very next message: a number typed later must not pick
         # from a list two replies back (an old "delete everything?" least of all).
         offered, self.state.pending_choices = self.state.pending_choices, ()
+        # A person of the team reads the chat: the bot keeps out, except for commands and the answer
+        # to a question of its own ("delete everything?").
+        if not offered and self.msg.command is None and not self.msg.choice and self.text.strip() and self.dialogue.handover is not None \
+                and self.dialogue.handover.relay(self.msg.chat, self.text):
+            return []
         if self.msg.command is not None:
             return self._command(self.msg.command)
         if self.msg.choice:
@@ -451,12 +480,19 @@ class _Turn:
         if command is None:
             return [self._help_reply(text("unknown_command", self.lang))]
         handled = self._flow_answer(self.flows.command(command.key, self.argument, self.lang))
+        if handled is not None and command.key is CommandKey.MY_DATA and self.dialogue.handover is not None:
+            handed = self.dialogue.handover.export(self.msg.chat, self.lang)
+            return [*handled, handed] if handed is not None else handled
         if handled is not None:
             return handled
         if command.key is CommandKey.START:
             greeting = self.settings.greeting.get(self.lang) if self.settings.greeting else None
             intro = greeting or self._intent_answer("greeting") or text("not_understood", self.lang)
             return [self._help_reply(intro)]
+        if command.key is CommandKey.PERSON:
+            self.wants_person = True
+            phone = self._phone_line()
+            return [Reply(phone, language=self.lang)] if phone else []
         if command.key in (CommandKey.HELP, CommandKey.MENU):
             return [self._help_reply(self._intent_answer("help") or text("popular", self.lang))]
         if command.key is CommandKey.LANGUAGE:
@@ -487,6 +523,8 @@ class _Turn:
     def _choice(self, payload: str) -> list[Reply]:
         if payload.startswith(CHOICE_LANGUAGE):
             return self._set_language(payload[len(CHOICE_LANGUAGE):])
+        if payload.startswith(HANDOVER_CHOICE) and self.dialogue.handover is not None:
+            return self.dialogue.handover.choose(self.msg.chat, self.lang, payload, self.state)
         flow = self._flow_answer(self.flows.choice(payload, self.lang))
         if flow is not None:
             return flow
@@ -512,6 +550,7 @@ class _Turn:
         if flow is not None:
             return [replace(r, entry_id=r.entry_id or entry.id) for r in flow]
         if action == "human":
+            self.wants_person = True
             return [Reply(entry.text(self.lang).answer + "\n\n" + self._phone_line(), language=self.lang, entry_id=entry.id)]
         return [Reply(entry.text(self.lang).answer, language=self.lang, entry_id=entry.id)]
 
@@ -567,6 +606,7 @@ class _Turn:
             self.dialogue.unanswered.record(self.text[:1000], self.text_lang, self.msg.channel, self.dialogue.clock(), self.msg.chat)
         self.used("out_of_scope", ())
         self.state.pending_choices = ()
+        self.missed = True
         body = text("fallback" if noted else "fallback_unnoted", self.lang)
         phone = self._phone_line()
         return [Reply(body + ("\n\n" + phone if phone else ""), language=self.lang)]

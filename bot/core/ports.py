@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from bot.core.models import Appointment, ChatRef, LinkResult, Reply, Subscription, UserState
+from bot.core.models import Appointment, ChatRef, LinkResult, Office, Reply, Subscription, UserState
 
 
 class UserStateStore(Protocol):
@@ -236,3 +237,51 @@ class Deliverer(Protocol):
         ...
 
     async def deliver(self, chat_id: str, reply: Reply, key: str) -> None: ...
+
+
+# The citizen's answer to the offer of a hand-over (bot/handover).
+HANDOVER_CHOICE = "handover:"
+HANDOVER_YES = HANDOVER_CHOICE + "yes"
+HANDOVER_NO = HANDOVER_CHOICE + "no"
+
+
+@dataclass(frozen=True)
+class HandoverTurn:
+    """One handled message as the hand-over desk sees it, to decide whether to offer a person."""
+
+    chat: ChatRef
+    language: str
+    said: str
+    replies: tuple[Reply, ...]
+    missed: bool  # the bot could not answer (its fallback)
+    wants_person: bool  # the citizen asked for a person (the "human" intent)
+    offices: Mapping[str, Office]
+    now: dt.datetime  # the city's local time
+    is_holiday: Callable[[dt.date], bool]
+
+
+class HandoverDesk(Protocol):
+    """A person from the city's service team answering in the same chat. The dialogue only asks
+    these few things; the staff side (a Matrix room) runs elsewhere. Like the state store, calls
+    must be quick: the desk keeps the open hand-overs in memory and writes only when one changes."""
+
+    def relay(self, chat: ChatRef, said: str) -> bool:
+        """Pass a message to the team when a hand-over is open for the chat; False when none is."""
+        ...
+
+    def follow(self, turn: HandoverTurn, state: UserState) -> Reply | None:
+        """Note the turn in the conversation's context (``ctx.*`` keys of ``state``); the offer of a
+        hand-over, with its consent text and yes/no choices, when one is due."""
+        ...
+
+    def choose(self, chat: ChatRef, language: str, payload: str, state: UserState) -> list[Reply]:
+        """The citizen's answer to the offer (HANDOVER_YES or HANDOVER_NO)."""
+        ...
+
+    def export(self, chat: ChatRef, language: str) -> Reply | None:
+        """The chat's hand-overs for "my data"; None when there are none."""
+        ...
+
+    def forget(self, chat: ChatRef) -> None:
+        """Delete the chat's hand-overs; their copies in the staff room are redacted."""
+        ...

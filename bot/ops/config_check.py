@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.core.knowledge import load_knowledge
 from bot.credentials import PSEUDONYM_KEY_FILE, MissingSecret, backoffice_token, log_pseudonym_key, secret
 from bot.demo import DEMO_NOTICE, uses_demo_knowledge
+from bot.handover.wiring import handover_problems
 from bot.reminders.link_keys import link_keys
 
 ENV_PREFIX = "BUERGERBOT_"
@@ -83,6 +84,9 @@ def check_config(settings: Settings) -> Findings:
     ]
     if settings.phone_office and settings.phone_office not in offices:
         findings.errors.append(f"phone_office: {settings.phone_office!r} is not an office in the knowledge files")
+    handover_errors, handover_notes = handover_problems(settings, offices)
+    findings.errors += handover_errors
+    findings.notes += handover_notes
     for where, popular in [("popular", settings.popular), *((f"profile {p.name}: popular", p.popular or []) for p in settings.profiles)]:
         unknown = [e for e in popular if e not in kb.entries]
         if unknown:
@@ -140,6 +144,8 @@ def secret_names(settings: Settings) -> list[str]:
     for profile in settings.profiles:
         names += [name for kind, section in used_by(profile) for name in kind.secret_names(profile, section)]
     names += [client.token_env for client in settings.backoffice_clients]
+    if settings.handover.matrix is not None:
+        names += [settings.handover.matrix.password_env, settings.handover.matrix.access_token_env]
     return list(dict.fromkeys(n for n in names if n))
 
 

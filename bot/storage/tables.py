@@ -252,3 +252,62 @@ class AnswerFeedbackRow(Base):
     profile: Mapped[str] = mapped_column(String(64))
     vote: Mapped[str] = mapped_column(String(4))  # core.ports.FeedbackVote
     missing: Mapped[str | None] = mapped_column(String(500))  # "what was missing?", after a down vote
+
+
+class HandoverRow(Base):
+    """A hand-over to a person of the service team (bot/handover). The chat id is kept while the
+    hand-over is open, as for a reminder, so the team's answers reach the chat; once the closing
+    message is out only the chat's pseudonym is left, for "my data" and "delete my data"."""
+
+    __tablename__ = "handovers"
+    __table_args__ = (
+        Index("ix_handovers_chat", "channel", "chat_id", "profile"),
+        Index("ix_handovers_chat_pseudonym", "chat_pseudonym"),
+        Index("ix_handovers_state", "state"),
+    )
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)  # H-00042, shown to the citizen and the team
+    profile: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str | None] = mapped_column(String(255))  # None once closed and said goodbye to
+    chat_pseudonym: Mapped[str] = mapped_column(String(64))  # bot.ops.logs.pseudonym
+    language: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16))  # bot.handover.core.CaseState
+    question: Mapped[str] = mapped_column(Text)
+    turns: Mapped[str] = mapped_column(Text, default="[]")  # JSON: the conversation before the offer
+    staff_room: Mapped[str] = mapped_column(String(255))
+    root_event_id: Mapped[str | None] = mapped_column(String(255), unique=True)  # the thread's first event; None until posted
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(255))  # the team member's Matrix id
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # the team's first answer
+    last_activity_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    close_reason: Mapped[str | None] = mapped_column(String(16))  # bot.handover.core.CloseReason
+
+
+class HandoverMessageRow(Base):
+    """One message of a hand-over: the citizen's to the staff room (``event_id`` set once posted
+    there), the team's to the chat (``event_id`` the staff room event it came as, unique, so a
+    replayed sync relays nothing twice), or the bot's own to the chat (claimed, closed)."""
+
+    __tablename__ = "handover_messages"
+    __table_args__ = (Index("ix_handover_messages_pending", "done"),)
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    handover_id: Mapped[int] = mapped_column(_BigId, ForeignKey("handovers.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(8))  # citizen | staff | bot
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    event_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    sender: Mapped[str | None] = mapped_column(String(255))  # the team member, for staff messages
+    done: Mapped[bool] = mapped_column(default=False)  # posted to the staff room, or delivered to the chat
+
+
+class HandoverRedactionRow(Base):
+    """A copy the bot posted in a staff room whose hand-over was deleted: redacted there, then
+    this row goes. It names no chat, so deleting the hand-over need not wait for the homeserver."""
+
+    __tablename__ = "handover_redactions"
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    room_id: Mapped[str] = mapped_column(String(255))
+    event_id: Mapped[str] = mapped_column(String(255))

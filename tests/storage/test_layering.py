@@ -16,6 +16,6 @@ def test_storage_imports_nothing_of_the_reminder_domain_or_the_wiring() -> None:
         f"{path.relative_to(STORAGE)}: {name}"
         for path in files
         for name in imported_modules(path)
-        if name.startswith(("bot.reminders", "bot.app", "bot.runtime", "bot.commands"))
+        if name.startswith(("bot.reminders", "bot.wiring", "bot.runtime", "bot.cli", "bot.handover"))
     }
     assert offenders == set()

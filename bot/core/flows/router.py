@@ -21,14 +21,15 @@ from bot.core.flows.state import CHOICE_PREFIX, FlowState
 from bot.core.flows.waste_collection import CHOICE_DISTRICT, WasteCollectionFlow, mentions_waste
 from bot.core.matching.normalise import fold
 from bot.core.models import Incoming, Reply, UserState
+from bot.core.ports import HANDOVER_NO, HANDOVER_YES
 from bot.core.texts import text
 from bot.core.when import parse_when
 
 __all__ = ["CHOICE_CONFIRM_DELETE", "NO_CHOICES", "YES_CHOICES", "FlowSetup", "Flows"]
 
 # What "ja" and "nein" pick among the offered choices.
-YES_CHOICES = frozenset({CHOICE_CONFIRM_DELETE, CHOICE_YES})
-NO_CHOICES = frozenset({CHOICE_KEEP, CHOICE_NO})
+YES_CHOICES = frozenset({CHOICE_CONFIRM_DELETE, CHOICE_YES, HANDOVER_YES})
+NO_CHOICES = frozenset({CHOICE_KEEP, CHOICE_NO, HANDOVER_NO})
 _ABORT = frozenset({"abbrechen", "abbruch", "cancel", "stop", "stopp", "vergiss es", "never mind", "nevermind", "egal"})
 _REMIND_WORDS = ("erinner", "remind")
 # The commands and intent actions that need the reminder book.
