@@ -37,7 +37,7 @@ from bot.core.live import Snapshot
 from bot.core.matching.language import LANGUAGE_WORDS, detect_language, foreign_language, known_words
 from bot.core.matching.matcher import Match
 from bot.core.matching.normalise import fold
-from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
+from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, ReplyKind, UserState
 from bot.core.notices import office_buttons
 from bot.core.office_hours import HoursAsk, hours_answer, hours_follow_up, hours_question, without_hours_words
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
@@ -122,6 +122,10 @@ class Dialogue:
         self.usage: UsageLog = usage or NoUsageLog()
         self.book = book  # None: this deployment has no reminders, and the dialogue says so
         self._office_phrases: tuple[KnowledgeBase, dict[str, tuple[str, ...]]] | None = None
+
+    def snapshot(self) -> Snapshot:
+        """The knowledge the next message is answered from."""
+        return self._knowledge()
 
     def office_phrases(self, kb: KnowledgeBase) -> dict[str, tuple[str, ...]]:
         """How people name each office (" buergerbuero mitte ", " buergerbuero "), folded once per
@@ -365,7 +369,7 @@ class _Turn:
             ask = HoursAsk(explicit=True, shop=False)
         if office_id is None and ask.shop:
             remember_office(self.state, NO_OFFICE, self.d.clock())  # "und das Bürgerbüro?" may follow
-            return [Reply(text("shop_hours", self.lang), language=self.lang)]
+            return [Reply(text("shop_hours", self.lang), language=self.lang, kind=ReplyKind.OUT_OF_SCOPE)]
         if office_id is None and not ask.named_only:
             office_id = self._topic_office()
         office = self.kb.offices.get(office_id) if office_id else None
@@ -376,7 +380,7 @@ class _Turn:
             self.used("answer", (self.s.hours_entry,))  # staff reports count it with the entry on opening hours
         remember_office(self.state, office.id, self.d.clock())
         body = hours_answer(office, self.text, self.d.clock(), self.lang, self.d.is_holiday)
-        return [Reply(body, buttons=office_buttons(office.id, self.kb, self.lang), language=self.lang)]
+        return [Reply(body, buttons=office_buttons(office.id, self.kb, self.lang), language=self.lang, kind=ReplyKind.HOURS)]
 
     def _last_entry(self) -> Entry | None:
         """The topic answered last in this chat, while it is fresh and still valid."""
@@ -569,7 +573,7 @@ class _Turn:
         self.state.pending_choices = ()
         body = text("fallback" if noted else "fallback_unnoted", self.lang)
         phone = self._phone_line()
-        return [Reply(body + ("\n\n" + phone if phone else ""), language=self.lang)]
+        return [Reply(body + ("\n\n" + phone if phone else ""), language=self.lang, kind=ReplyKind.FALLBACK)]
 
     def _listed_off_topic(self) -> bool:
         """Whether the message is (nearly) one of the off-topic questions of the knowledge files."""
