@@ -43,6 +43,7 @@ from bot.core.office_hours import HoursAsk, hours_answer, hours_follow_up, hours
 from bot.core.ports import NoUsageLog, ReminderBook, UnansweredLog, UsageKind, UsageLog, UserStateStore
 from bot.core.reminder_flows import CHOICE_NO, CHOICE_YES, ReminderFlows, ReminderSetup
 from bot.core.schedule import QuietHours
+from bot.core.scope import names_any, scope_text
 from bot.core.texts import language_name, text
 
 log = logging.getLogger(__name__)
@@ -288,6 +289,9 @@ class _Turn:
         flow = self.reminders.resume() or self.reminders.detect()
         if flow is not None:
             return flow
+        outside = self._out_of_scope()
+        if outside is not None:
+            return outside
         hours = self._hours()
         if hours is not None:
             return hours
@@ -381,6 +385,14 @@ class _Turn:
         remember_office(self.state, office.id, self.d.clock())
         body = hours_answer(office, self.text, self.d.clock(), self.lang, self.d.is_holiday)
         return [Reply(body, buttons=office_buttons(office.id, self.kb, self.lang), language=self.lang, kind=ReplyKind.HOURS)]
+
+    def _out_of_scope(self) -> list[Reply] | None:
+        """Another city, a shop, the weather, …: said honestly instead of the nearest entry."""
+        judged = self.kb.scope.judge(self.text)
+        if judged is None or (judged.place is not None and self.d.book is not None and names_any(self.text, self.d.book.districts().values())):
+            return None
+        self.used("out_of_scope", ())
+        return [Reply(scope_text(judged, self.lang), language=self.lang, kind=ReplyKind.OUT_OF_SCOPE)]
 
     def _last_entry(self) -> Entry | None:
         """The topic answered last in this chat, while it is fresh and still valid."""
