@@ -20,16 +20,19 @@ PLACE = "place"
 # Before a place name: "in Köln", "aus Köln", "nach Köln", "for Munich".
 _PREPOSITIONS = ("in", "im", "aus", "nach", "von", "vom", "bei", "fuer", "for", "from", "to", "at")
 _ORIGIN = ("aus", "von", "vom", "from")
-# A move to the city makes the other place where someone comes from: "von Köln hergezogen, muss
-# ich mein Auto ummelden?" is a question for this city.
-_MOVING = re.compile(
+# What ties another place to a question for this city: a move here or away ("von Köln hergezogen,
+# muss ich mein Auto ummelden?", "Job in der Schweiz, muss ich mich hier abmelden?"), a birth there
+# (the certificate comes from there, the bot says so), something bought there and brought home, or
+# the message asking about here as well.
+_TIES = re.compile(
     r"(?<!\S)(zieh\w*|\w*zogen|\w*zieht|umzug\w*|\w*zuzug\w*|zuziehen|mov(e|es|ed|ing)|relocat\w*|neu hier|new here|"
-    r"hergekommen|came here|come here|ankomm\w*|angekommen|arrived)(?!\S)"
+    r"hergekommen|came here|come here|ankomm\w*|angekommen|arrived|austrag\w*|geboren|born|gekauft|bought|nach hause|home|"
+    r"hier|here|hierher|bei euch|bei ihnen)(?!\S)"
 )
 # Words that tie a question about where someone comes from to this city ("ich komme aus Köln und
 # muss mich anmelden", "Kennzeichen aus Köln behalten").
 _ARRIVAL = re.compile(
-    r"(?<!\S)(hier|here|hierher|anmeld\w*|ummeld\w*|umschreib\w*|register\w*|kennzeichen|plates?|behalten|keep|mitnehm\w*|"
+    r"(?<!\S)(kam|came|comes?|komme|kommt|stamm\w*|anmeld\w*|ummeld\w*|umschreib\w*|register\w*|kennzeichen|plates?|behalten|keep|mitnehm\w*|"
     r"bring\w*|umgemeldet|uebertrag\w*|transfer\w*)(?!\S)"
 )
 
@@ -125,7 +128,7 @@ class Scope:
                 place, start = self.after_preposition[after.group(1)], after.start(1)
         if place is None:
             return None
-        if _MOVING.search(folded):
+        if _TIES.search(folded):
             return None
         before = folded[:start].split()[-1:]
         if before and before[0] in _ORIGIN and _ARRIVAL.search(folded):
