@@ -72,7 +72,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-
 class DialogueSettings:
     threshold: float = 0.5
     # "Meinten Sie …?" when the runner-up is within this distance of the best and above threshold.
-    ambiguity_gap: float = 0.08
+    ambiguity_gap: float = 0.05
     # Below the threshold but above this share of it, the fallback suggests the nearest topics.
     suggest_ratio: float = 0.6
     default_language: str = "de"
