@@ -20,6 +20,8 @@ PLACE = "place"
 # Before a place name: "in Köln", "aus Köln", "nach Köln", "for Munich".
 _PREPOSITIONS = ("in", "im", "aus", "nach", "von", "vom", "bei", "fuer", "for", "from", "to", "at")
 _ORIGIN = ("aus", "von", "vom", "from")
+# An office named right before a place is that place's office: "Standesamt Essen", "Bürgeramt Halle".
+_OFFICE_BEFORE = r"\w*amt|\w*stelle|\w*behoerde|rathaus|buergerbuero|stadt|city of"
 # What ties another place to a question for this city: a move here or away ("von Köln hergezogen,
 # muss ich mein Auto ummelden?", "Job in der Schweiz, muss ich mich hier abmelden?"), a birth there
 # (the certificate comes from there, the bot says so), something bought there and brought home, or
@@ -98,7 +100,7 @@ class Scope:
         return cls(
             own, other, after, reasons, matters,
             _own=_phrase_pattern(own), _other=_phrase_pattern(other),
-            _after=_phrase_pattern(after, rf"(?:{prepositions}) "),
+            _after=_phrase_pattern(after, rf"(?:{prepositions}|{_OFFICE_BEFORE}) "),
             _topics=compiled, _matters=_phrase_pattern(matters),
         )
 
