@@ -391,6 +391,8 @@ class _Turn:
         judged = self.kb.scope.judge(self.text)
         if judged is None or (judged.place is not None and self.d.book is not None and names_any(self.text, self.d.book.districts().values())):
             return None
+        if judged.place is None and hours_question(self.text) is not None:
+            return None  # a shop's hours: the hours reply says so and keeps "und das Bürgerbüro?" answerable
         self.used("out_of_scope", ())
         return [Reply(scope_text(judged, self.lang), language=self.lang, kind=ReplyKind.OUT_OF_SCOPE)]
 
