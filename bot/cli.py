@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from bot.core.live import LiveKnowledge
+    from bot.core.matching.evaluation import Labelled
     from bot.reminders.csv_import import Outcome
     from bot.storage.staff import StaffAccounts
 
@@ -149,10 +151,11 @@ def _parser() -> argparse.ArgumentParser:
     _knowledge_arg(ask)
     ask.set_defaults(handler=_cmd_ask)
 
-    ev = sub.add_parser("eval", help="measure the matcher on labelled questions (JSON lines)")
+    ev = sub.add_parser("eval", help="measure what the dialogue replies to labelled questions (JSON lines)")
     ev.add_argument("file", type=Path)
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--threshold", type=float, default=None)
+    ev.add_argument("--matcher", action="store_true", help="score the matcher's best entry alone, without the dialogue")
     _knowledge_arg(ev)
     ev.set_defaults(handler=_cmd_eval)
 
@@ -397,6 +400,7 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.channels.markup import reply_as_plain
+    from bot.core.decision import decision_of
     from bot.core.models import Incoming
     from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
     from bot.storage.stores import Storage
@@ -409,18 +413,20 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     dialogue = build_dialogue(settings, live, Storage(MemoryUserStates(), MemoryUnansweredLog()))
     snap = live.snapshot
     lang = args.lang or snap.matcher.detect(args.question, settings.default_language)
-    result = snap.matcher.match(args.question, lang)
-    best = result.best
-    answered = best is not None and best.score >= settings.matching.threshold
     replies = dialogue.handle(Incoming(channel="cli", chat_id="cli", text=args.question, language_hint=lang))
     answer = "\n\n".join(reply_as_plain(r) for r in replies)
     if args.json:
+        # What the dialogue replied decides `id`, `kind` and `suggested`; the matcher's ranking
+        # is there to explain it.
+        decided = decision_of(replies, snap.knowledge, dialogue.settings.hours_entry)
+        result = snap.matcher.match(args.question, lang)
+        best = result.best
         print(json.dumps({
-            "id": best.entry_id if answered and best else None,
+            **decided.as_dict(),
             "score": round(best.score, 4) if best else 0.0,
-            "language": lang,
+            "language": decided.language,
             "answer": answer,
-            "alternatives": [{"id": m.entry_id, "score": round(m.score, 4)} for m in result.matches[1:4]],
+            "alternatives": [{"id": m.entry_id, "score": round(m.score, 4)} for m in result.matches[:4] if m.entry_id != decided.entry_id][:3],
         }, ensure_ascii=False))
     else:
         print(answer)
@@ -428,8 +434,12 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.core.matching.evaluation import BadLine, predict, read_labelled, score
+    from bot.core.decision import evaluate
+    from bot.core.matching.evaluation import BadLine, read_labelled
+    from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
     from bot.semantic.configured import EncoderUnavailable
+    from bot.storage.stores import Storage
+    from bot.wiring import build_dialogue
 
     try:
         items = read_labelled(args.file.read_text(encoding="utf-8"))
@@ -446,8 +456,31 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if callable(load):  # ms_per_query times the questions, not the lazy encoder's one-off load
         with contextlib.suppress(EncoderUnavailable):
             load()
-    predictions, ms = predict(live.snapshot.matcher, items)
     threshold = args.threshold if args.threshold is not None else settings.matching.threshold
+    if args.matcher:
+        return _print_matcher_eval(args, live, items, threshold)
+    dialogue = build_dialogue(settings, live, Storage(MemoryUserStates(), MemoryUnansweredLog()))
+    dialogue.settings = replace(dialogue.settings, threshold=threshold)
+    report = evaluate(dialogue, items)
+    if args.json:
+        print(json.dumps(report.as_dict()))
+        return EXIT_OK
+    for key, value in report.as_dict().items():
+        print(f"{key:>22}: {value}")
+    if report.misses:
+        print(f"\n{len(report.misses)} misses:")
+        print(f"{'expected':<28} {'replied':<28} {'kind':<12}  question")
+        for miss in report.misses:
+            got = miss.decision.entry_id or ("[" + ", ".join(miss.decision.suggested) + "]" if miss.decision.suggested else None)
+            print(f"{miss.item.expect!s:<28} {got!s:<28} {miss.decision.kind.value:<12}  {miss.item.text[:70]}")
+    return EXIT_OK
+
+
+def _print_matcher_eval(args: argparse.Namespace, live: LiveKnowledge, items: list[Labelled], threshold: float) -> int:
+    """The matcher's own figures (best entry above the threshold), as the CLINC150 protocol scores them."""
+    from bot.core.matching.evaluation import predict, score
+
+    predictions, ms = predict(live.snapshot.matcher, items)
     report = score(predictions, threshold, ms)
     if args.json:
         print(json.dumps(report.as_dict()))

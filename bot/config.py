@@ -43,7 +43,7 @@ class MatchingSettings(BaseModel):
     # answering more off-topic ones: 0.30 answered and rejected more of the Musterstadt question
     # sets than 0.35 (docs/measurements.md).
     threshold: float = Field(0.30, ge=0.0, le=1.0)
-    ambiguity_gap: float = Field(0.08, ge=0.0, le=1.0)
+    ambiguity_gap: float = Field(0.05, ge=0.0, le=1.0)
     # The English sentence encoder's second opinion (bot/semantic): "auto" uses it when its model
     # is installed, "on" refuses to start without it, "off" matches by words alone.
     encoder: Literal["auto", "on", "off"] = "auto"

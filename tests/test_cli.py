@@ -51,6 +51,7 @@ def test_ask_json(tiny_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     obj = json.loads(out)
     assert obj["id"] == "personalausweis"
+    assert obj["kind"] == "answer" and obj["suggested"] == []
     assert obj["language"] == "de"
     assert 0.5 <= obj["score"] <= 1.0
     assert "Antwort zu personalausweis." in obj["answer"]
@@ -61,6 +62,7 @@ def test_ask_json_out_of_scope(tiny_kb: Path, capsys: pytest.CaptureFixture[str]
     code, out, _ = run(capsys, "ask", "--faq-dir", str(tiny_kb), "--lang", "en", "--json", "Who won the match yesterday?")
     obj = json.loads(out)
     assert code == 0 and obj["id"] is None and obj["language"] == "en"
+    assert obj["kind"] == "fallback"
     assert "reliable answer" in obj["answer"]
 
 
@@ -80,9 +82,13 @@ def test_eval_json_and_table(tiny_kb: Path, tmp_path: Path, capsys: pytest.Captu
     assert obj["in_scope_accuracy"] == pytest.approx(2 / 3, abs=1e-3)
     assert obj["oos_recall"] == 1.0
     assert obj["false_rejection_rate"] == 0.0
+    assert obj["suggested_recall"] == 0.0  # the one miss offered no choices
+    assert obj["kinds"] == {"answer": 3, "fallback": 1}
     assert obj["ms_per_query"] > 0
     code, out, _ = run(capsys, "eval", str(data), "--faq-dir", str(tiny_kb))
     assert "1 misses" in out and "Wohnsitz abmelden" in out
+    code, out, _ = run(capsys, "eval", str(data), "--faq-dir", str(tiny_kb), "--matcher", "--json")
+    assert json.loads(out)["in_scope_accuracy"] == pytest.approx(2 / 3, abs=1e-3)
 
 
 def test_eval_reports_bad_line(tiny_kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,8 +7,12 @@ from functools import cache
 import pytest
 
 from bot.config import Settings
+from bot.core.decision import DecisionReport, evaluate
+from bot.core.dialogue import Dialogue, DialogueSettings
+from bot.core.live import LiveKnowledge
 from bot.core.matching.evaluation import Report, predict, read_labelled, score
-from bot.core.models import Kind, LinkKind
+from bot.core.models import Incoming, Kind, LinkKind
+from bot.core.ports import MemoryUnansweredLog, MemoryUserStates
 from bot.core.validation import Checked, check, examples_of, held_out_misses_of
 from bot.semantic.configured import configured_encoder
 from tests.conftest import REPO
@@ -164,3 +168,63 @@ def test_hostile_messages_with_the_sentence_encoder() -> None:
     for text in ["what is " * 15_000, "\x00\xff\ufffd" * 1000, "<script>alert(1)</script> passport?", "🙂🙂🙂", "**bold** [x](http://e.example)", " "]:
         result = checked.matcher.match(text, "en")
         assert all(0.0 <= m.score <= 1.0 for m in result.matches), text[:40]
+
+
+@cache
+def live_default() -> LiveKnowledge:
+    return LiveKnowledge([REPO / "faq", REPO / "intents"])
+
+
+def _dialogue_report(name: str) -> tuple[DecisionReport, str]:
+    live = live_default()
+    dialogue = Dialogue(lambda: live.snapshot, MemoryUserStates(), MemoryUnansweredLog(), DialogueSettings(threshold=Settings().matching.threshold))
+    report = evaluate(dialogue, read_labelled((REPO / "tests/data" / name).read_text(encoding="utf-8")))
+    return report, str(report.as_dict())
+
+
+@pytest.mark.parametrize(("name", "in_scope", "oos", "false_rejection"), [
+    # What the dialogue replies (emergency first, asking back, hours, out of scope), by words alone.
+    # The dev halves were tuned on; the held-out halves were run for their totals only, never
+    # read (tests/data/README.md), so their floors say how new wording fares. A floor a little
+    # under what was measured, against regressions.
+    ("conversation_de_dev.jsonl", 0.95, None, 0.03), ("conversation_de_heldout.jsonl", 0.86, None, 0.12),
+    ("conversation_en_dev.jsonl", 0.89, None, 0.1), ("conversation_en_heldout.jsonl", 0.88, None, 0.09),
+    ("near_misses_dev.jsonl", None, 0.89, None), ("near_misses_heldout.jsonl", None, 0.85, None),
+])
+def test_what_the_dialogue_replies_to_the_conversation_sets(name: str, in_scope: float | None, oos: float | None, false_rejection: float | None) -> None:
+    report, detail = _dialogue_report(name)
+    if in_scope is not None:
+        assert report.in_scope_accuracy >= in_scope, detail
+    if oos is not None:
+        assert report.oos_recall is not None and report.oos_recall >= oos, detail
+    if false_rejection is not None:
+        assert report.false_rejection_rate <= false_rejection, detail
+
+
+@pytest.mark.parametrize("said", [
+    "Personalausweis beantragen in München", "Kfz-Zulassungsstelle Bonn Öffnungszeiten", "Wann hat IKEA am Samstag offen?",
+    "Wie wird das Wetter morgen?", "Tickets für das Heimspiel vom FC Musterstadt", "book a table for two tonight",
+])
+def test_out_of_scope_is_said_honestly(said: str) -> None:
+    live = live_default()
+    dialogue = Dialogue(lambda: live.snapshot, MemoryUserStates(), MemoryUnansweredLog(), DialogueSettings(threshold=Settings().matching.threshold))
+    [reply] = dialogue.handle(_incoming(said))
+    assert reply.kind == "out_of_scope" and reply.entry_id is None, reply.text[:200]
+
+
+@pytest.mark.parametrize(("said", "expect"), [
+    # Confusable entries: the right one wins.
+    ("Ich bin umgezogen, muss ich mein Auto ummelden?", "kfz-adressaenderung"),
+    ("Nach wie vielen Jahren kann ich einen deutschen Pass bekommen?", "einbuergerung"),
+    ("Mein Laden ist zu, wie melde ich das Gewerbe ab?", "gewerbeabmeldung"),
+    ("Wir sind von Hamburg hergezogen, wo melden wir uns an?", "wohnsitz-anmelden"),
+])
+def test_confusable_entries_are_told_apart(said: str, expect: str) -> None:
+    live = live_default()
+    dialogue = Dialogue(lambda: live.snapshot, MemoryUserStates(), MemoryUnansweredLog(), DialogueSettings(threshold=Settings().matching.threshold))
+    replies = dialogue.handle(_incoming(said))
+    assert replies[0].entry_id == expect, replies[0].text[:200]
+
+
+def _incoming(said: str) -> Incoming:
+    return Incoming(channel="test", chat_id="content", text=said)

@@ -40,7 +40,7 @@ from bot.core.live import Snapshot
 from bot.core.matching.language import LANGUAGE_WORDS, detect_language, foreign_language, known_words
 from bot.core.matching.matcher import Match
 from bot.core.matching.normalise import fold
-from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, UserState
+from bot.core.models import Button, Entry, Incoming, Kind, Office, Reply, ReplyKind, UserState
 from bot.core.notices import office_buttons
 from bot.core.office_hours import HoursAsk, hours_answer, hours_follow_up, hours_question, without_hours_words
 from bot.core.ports import (
@@ -57,6 +57,7 @@ from bot.core.ports import (
     UserStateStore,
 )
 from bot.core.schedule import ReminderPolicy
+from bot.core.scope import names_any, scope_text
 from bot.core.texts import language_name, text
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-
 class DialogueSettings:
     threshold: float = 0.5
     # "Meinten Sie …?" when the runner-up is within this distance of the best and above threshold.
-    ambiguity_gap: float = 0.08
+    ambiguity_gap: float = 0.05
     # Below the threshold but above this share of it, the fallback suggests the nearest topics.
     suggest_ratio: float = 0.6
     default_language: str = "de"
@@ -127,6 +128,10 @@ class Dialogue:
         self._office_phrases: tuple[KnowledgeBase, dict[str, tuple[str, ...]]] | None = None
         self.feedback: FeedbackLog = feedback or NoFeedbackLog()
         self.answer_tokens = AnswerTokens()
+
+    def snapshot(self) -> Snapshot:
+        """The knowledge the next message is answered from."""
+        return self._knowledge()
 
     def office_phrases(self, kb: KnowledgeBase) -> dict[str, tuple[str, ...]]:
         """How people name each office (" buergerbuero mitte ", " buergerbuero "), folded once per
@@ -318,6 +323,9 @@ class _Turn:
         flow = self._flow_answer(self.flows.resume(self.lang) or self.flows.detect(self.lang))
         if flow is not None:
             return flow
+        outside = self._out_of_scope()
+        if outside is not None:
+            return outside
         hours = self._hours()
         if hours is not None:
             return hours
@@ -410,7 +418,7 @@ class _Turn:
             ask = HoursAsk(explicit=True, shop=False)
         if office_id is None and ask.shop:
             remember_office(self.state, NO_OFFICE, self.dialogue.clock())  # "und das Bürgerbüro?" may follow
-            return [Reply(text("shop_hours", self.lang), language=self.lang)]
+            return [Reply(text("shop_hours", self.lang), language=self.lang, kind=ReplyKind.OUT_OF_SCOPE)]
         if office_id is None and not ask.named_only:
             office_id = self._topic_office()
         office = self.kb.offices.get(office_id) if office_id else None
@@ -421,7 +429,18 @@ class _Turn:
             self.used("answer", (self.settings.hours_entry,))  # staff reports count it with the entry on opening hours
         remember_office(self.state, office.id, self.dialogue.clock())
         body = hours_answer(office, self.text, self.dialogue.clock(), self.lang, self.dialogue.is_holiday)
-        return [Reply(body, buttons=office_buttons(office.id, self.kb, self.lang), language=self.lang)]
+        return [Reply(body, buttons=office_buttons(office.id, self.kb, self.lang), language=self.lang, kind=ReplyKind.HOURS)]
+
+    def _out_of_scope(self) -> list[Reply] | None:
+        """Another city, a shop, the weather, …: said honestly instead of the nearest entry."""
+        judged = self.kb.scope.judge(self.text)
+        book = self.dialogue.book
+        if judged is None or (judged.place is not None and book is not None and names_any(self.text, book.districts().values())):
+            return None
+        if judged.place is None and hours_question(self.text) is not None:
+            return None  # a shop's hours: the hours reply says so and keeps "und das Bürgerbüro?" answerable
+        self.used("out_of_scope", ())
+        return [Reply(scope_text(judged, self.lang), language=self.lang, kind=ReplyKind.OUT_OF_SCOPE)]
 
     def _last_entry(self) -> Entry | None:
         """The topic answered last in this chat, while it is fresh and still valid."""
@@ -609,7 +628,7 @@ class _Turn:
         self.missed = True
         body = text("fallback" if noted else "fallback_unnoted", self.lang)
         phone = self._phone_line()
-        return [Reply(body + ("\n\n" + phone if phone else ""), language=self.lang)]
+        return [Reply(body + ("\n\n" + phone if phone else ""), language=self.lang, kind=ReplyKind.FALLBACK)]
 
     def _listed_off_topic(self) -> bool:
         """Whether the message is (nearly) one of the off-topic questions of the knowledge files."""

@@ -17,7 +17,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.core.models import WEEKDAYS, Entry, Link, LocalText, Office, Problem, TimeSpan
-from bot.core.schema import LANGUAGE_KEY, EntryModel, LocalModel, OfficeModel, parse_span
+from bot.core.schema import LANGUAGE_KEY, EntryModel, LocalModel, OfficeModel, ScopeModel, parse_span
+from bot.core.scope import Scope
 
 # libyaml when present: the default knowledge parses ten times faster than in pure Python.
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -64,6 +65,8 @@ class KnowledgeBase:
     questions: list[QuestionRef] = field(default_factory=list)
     # Questions no entry should answer (``off_topic:`` files): the matcher learns to score them low.
     off_topic: list[QuestionRef] = field(default_factory=list)
+    # Other places and topics that are not the city's business (``scope:`` files).
+    scope: Scope = field(default_factory=Scope)
 
     def intent(self, action: str) -> Entry | None:
         """The intent entry that stands for ``action`` (the greeting, the help text, the question before deleting)."""
@@ -135,6 +138,7 @@ class _Loader:
         self.synonyms: dict[str, str] = {}
         self.questions: list[QuestionRef] = []
         self.off_topic: list[QuestionRef] = []
+        self.scope = Scope()
 
     def problem(self, path: str, line: int, message: str, severity: str = "error") -> None:
         self.problems.append(Problem(path, line, message, severity))
@@ -173,7 +177,7 @@ class _Loader:
             return
         self._check_nodes(name, node)
         if not isinstance(data, dict) or len(data) != 1:
-            self.problem(name, 1, "expected exactly one top-level key: entries, offices, synonyms or off_topic")
+            self.problem(name, 1, "expected exactly one top-level key: entries, offices, synonyms, off_topic or scope")
             return
         key, body = next(iter(data.items()))
         body_node = _child(node, key)
@@ -185,8 +189,14 @@ class _Loader:
             self._synonyms(name, body, body_node)
         elif key == "off_topic":
             self._off_topic(name, body, body_node)
+        elif key == "scope":
+            model = self._validate(ScopeModel, body, name, body_node)
+            if model is not None:
+                self.scope = self.scope.merged(Scope.of(
+                    model.own_places, model.other_places, model.other_places_after_preposition, model.topics, model.city_matters,
+                ))
         else:
-            self.problem(name, 1, f"unknown top-level key {key!r}: use entries, offices, synonyms or off_topic")
+            self.problem(name, 1, f"unknown top-level key {key!r}: use entries, offices, synonyms, off_topic or scope")
 
     def _read(self, path: Path) -> bytes | None:
         """The file's bytes; None (and a problem) when it is larger than the limit, which is then
@@ -428,6 +438,7 @@ class _Loader:
             languages=self.languages,
             questions=[q for q in self.questions if q.entry_id in known],
             off_topic=self.off_topic,
+            scope=self.scope,
         )
         return LoadResult(kb, self.problems)
 

@@ -13,6 +13,18 @@ class Kind(StrEnum):
     INTENT = "intent"
 
 
+class ReplyKind(StrEnum):
+    """What a reply does, as `ask --json`, `eval` and the tests report it."""
+
+    ANSWER = "answer"  # an entry's full answer
+    FACET = "facet"  # one side of the last topic (costs, documents, …)
+    CHOICES = "choices"  # topics offered to choose from
+    HOURS = "hours"  # an office's opening hours
+    OUT_OF_SCOPE = "out_of_scope"  # not the city's business: says what the bot can and cannot do
+    FALLBACK = "fallback"  # no answer to a real question
+    MESSAGE = "message"  # anything else: a hint, a language switch, a step of a flow
+
+
 class LinkKind(StrEnum):
     FORM = "form"
     INFO = "info"
@@ -163,6 +175,8 @@ class Reply:
     # Set on answers citizens may rate: a short token (bot.core.feedback) naming the entry and
     # language answered. Channels offer 👍/👎 under such a reply and send the token back as a Vote.
     feedback: str | None = None
+    # Set where the text alone does not tell (hours, out of scope, fallback); see bot.core.decision.
+    kind: ReplyKind | None = None
 
 
 # Keys of UserState.extra with this prefix are the conversation's context (last topic, list

@@ -122,6 +122,41 @@ class OfficeModel(_Strict):
         return value
 
 
+class ScopeModel(_Strict):
+    """What the bot is not for (``scope:`` files): places other than the city, and words that mark
+    a question as none of the city's business. Several files add up."""
+
+    # The city itself, its districts and its Land: named in a question, they keep it in scope.
+    own_places: list[str] = []
+    # Other cities, districts and Länder: a question about one of them is not the city's business.
+    other_places: list[str] = []
+    # Place names that are also ordinary words ("Essen", "Siegen"): they count only right after
+    # "in", "aus", "nach", "von", "bei".
+    other_places_after_preposition: list[str] = []
+    # Words marking a question as none of the city's business, by reason (shops, football,
+    # weather, actions); a trailing "*" matches any ending ("wettervorhersage*").
+    topics: dict[str, list[str]] = {}
+    # Words that make such a question the city's business after all: "open a pub" is a licence.
+    city_matters: list[str] = []
+
+    @field_validator("own_places", "other_places", "other_places_after_preposition", "city_matters")
+    @classmethod
+    def _words(cls, value: list[str]) -> list[str]:
+        if any(not str(word).strip() for word in value):
+            raise ValueError("an empty name")
+        return value
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for reason, words in value.items():
+            if not re.match(SLUG, reason):
+                raise ValueError(f"{reason!r} is no reason name (lower case and hyphens)")
+            if any(not str(word).strip() for word in words):
+                raise ValueError(f"{reason}: an empty word")
+        return value
+
+
 def parse_span(span: str) -> tuple[dt.time, dt.time]:
     m = _SPAN.match(span)
     assert m is not None  # validated by OfficeModel

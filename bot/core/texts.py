@@ -72,6 +72,30 @@ TEXTS: dict[str, dict[str, str]] = {
     "hours_closures": {"de": "Geschlossen trotz Öffnungszeit: {days}.", "en": "Closed despite the usual hours: {days}."},
     "reason_closed": {"de": "Schließtag", "en": "closing day"},
     "reason_holiday": {"de": "Feiertag", "en": "public holiday"},
+    "out_of_scope_place": {
+        "de": "Zu {place} kann ich leider nichts sagen: Ich bin der Chatbot der Stadtverwaltung und kenne nur unsere eigenen Leistungen, Ämter und Gebühren. Die gelten anderswo nicht unbedingt. Bitte fragen Sie die Verwaltung vor Ort, zum Beispiel über die Behördennummer 115. Wenn Sie wissen möchten, wie es bei uns geht, fragen Sie mich gern.",
+        "en": "Sorry, I cannot tell you anything about {place}: I am the city administration's chatbot and only know our own services, offices and fees, which may not apply elsewhere. Please ask the local administration there, for example on the public service number 115. If you want to know how it works here, just ask me.",
+    },
+    "out_of_scope_shops": {
+        "de": "Zu Geschäften, Banken, Restaurants und anderen privaten Firmen kann ich leider nichts sagen; ich bin der Chatbot der Stadtverwaltung. Ich helfe Ihnen gern bei städtischen Leistungen, zum Beispiel „Gewerbe anmelden“ oder „Wann hat das Bürgerbüro offen?“.",
+        "en": "Sorry, I cannot help with shops, banks, restaurants or other private businesses; I am the city administration's chatbot. I am glad to help with the city's services, for example “register a business” or “When is the Bürgerbüro open?”.",
+    },
+    "out_of_scope_football": {
+        "de": "Zum Fußball, zu Spielen und Tickets kann ich leider nichts sagen; dafür ist der Verein zuständig. Ich bin der Chatbot der Stadtverwaltung und helfe Ihnen gern bei städtischen Leistungen.",
+        "en": "Sorry, I cannot help with football, matches or tickets; the club itself can. I am the city administration's chatbot and glad to help with the city's services.",
+    },
+    "out_of_scope_weather": {
+        "de": "Das Wetter kann ich Ihnen leider nicht sagen; aktuelle Vorhersagen und Unwetterwarnungen gibt der Deutsche Wetterdienst (dwd.de). Ich bin der Chatbot der Stadtverwaltung und helfe Ihnen gern bei städtischen Leistungen.",
+        "en": "Sorry, I cannot tell you the weather; the German Weather Service (dwd.de) publishes forecasts and storm warnings. I am the city administration's chatbot and glad to help with the city's services.",
+    },
+    "out_of_scope_actions": {
+        "de": "Das kann ich leider nicht für Sie erledigen: Ich kann nichts buchen, bestellen, bezahlen oder anrufen. Ich beantworte Fragen zu den Leistungen der Stadt, nenne Öffnungszeiten und Unterlagen und kann Sie an Termine erinnern.",
+        "en": "Sorry, I cannot do that for you: I cannot book, order, pay or call anyone. I answer questions about the city's services, give opening hours and the documents needed, and can remind you of appointments.",
+    },
+    "out_of_scope": {
+        "de": "Dazu kann ich leider nichts sagen; das ist keine Aufgabe der Stadtverwaltung. Ich helfe Ihnen gern bei städtischen Leistungen, zum Beispiel „Personalausweis beantragen“.",
+        "en": "Sorry, I cannot help with that; it is not a matter for the city administration. I am glad to help with the city's services, for example “apply for an ID card”.",
+    },
     "shop_hours": {
         "de": "Die Öffnungszeiten von Geschäften und Firmen kenne ich leider nicht; ich bin der Chatbot der Stadtverwaltung. Die Zeiten der städtischen Ämter nenne ich Ihnen gern, zum Beispiel „Wann hat das Bürgerbüro offen?“.",
         "en": "Sorry, I do not know the opening hours of shops and businesses; I am the city administration's chatbot. I can tell you the hours of the city's offices, for example “When is the Bürgerbüro open?”.",

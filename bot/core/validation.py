@@ -87,6 +87,12 @@ def check(
         same = asked.get((q.language, fold(q.text)))
         if same is not None:
             problems.append(Problem(q.path, q.line, f"off-topic question {q.text!r} is also an example question of {same.entry_id!r} ({same.path}:{same.line})"))
+    for q in kb.questions:
+        judged = kb.scope.judge(q.text)
+        if judged is not None:
+            # The scope files win over the matcher: citizens asking exactly this would hear "not me".
+            why = judged.place or judged.reason
+            problems.append(Problem(q.path, q.line, f"{q.entry_id} ({q.language}): example question {q.text!r} counts as out of scope ({why}); see the scope file"))
     if any(p.severity == "error" for p in problems):
         return Checked(kb, None, problems)
     matcher = build_matcher(kb, encoder=encoder, cross_lingual=cross_lingual)
