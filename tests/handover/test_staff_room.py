@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,36 @@ def test_delete_my_data_during_a_handover_redacts_the_copies_in_the_staff_room(s
         # The chat is the bot's again.
         await scene.citizen.say(dm, "Perso beantragen")
         await notices_until(scene.citizen, dm, lambda bodies: any("Titel personalausweis" in b for b in bodies))
+        await scene.stop()
+
+    run_scenario(synapse, scenario, timeout=120)
+
+
+def test_a_citizens_message_replayed_after_a_crash_reaches_the_staff_room_once(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    scene = Scene(synapse, tiny_kb, tmp_path)
+    bot_state = tmp_path / "bot" / "state.json"
+
+    async def scenario() -> None:
+        await scene.start()
+        dm = await scene.direct_chat(scene.citizen)
+        root = await opened_case(scene, scene.citizen, dm, "H-00001")
+        await asyncio.sleep(1.5)  # a few empty syncs: the stored token is past the citizen's "ja"
+        before = json.loads(bot_state.read_text(encoding="utf-8"))["next_batch"]
+        await scene.citizen.say(dm, "Es geht um einen Baum an der Straße.")
+        await notices_until(scene.alice, scene.room, lambda bodies: any("Baum an der Straße" in b for b in bodies))
+        await scene.down()
+        # As after a SIGKILL before the sync token was stored: the channel reads the message again.
+        state = json.loads(bot_state.read_text(encoding="utf-8"))
+        assert state["next_batch"] != before
+        bot_state.write_text(json.dumps({**state, "next_batch": before}), encoding="utf-8")
+        await scene.up()
+        await scene.citizen.say(dm, "Er ist umgestürzt.")
+        notices = await notices_until(scene.alice, scene.room, lambda bodies: any("umgestürzt" in b for b in bodies))
+        assert [b for b in thread_of(notices, root) if "Bürger/in" in b] == [
+            "Bürger/in: Es geht um einen Baum an der Straße.", "Bürger/in: Er ist umgestürzt."]
+        with scene.engine.connect() as conn:
+            relayed = conn.execute(select(HandoverMessageRow.chat_message_id).where(HandoverMessageRow.direction == "citizen")).scalars().all()
+        assert len(relayed) == 2 and all(event_id and event_id.startswith("$") for event_id in relayed)
         await scene.stop()
 
     run_scenario(synapse, scenario, timeout=120)
