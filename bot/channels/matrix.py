@@ -104,13 +104,13 @@ class MatrixSettings:
     ignore_users: tuple[str, ...] = field(default_factory=tuple)
 
 
-def incoming_from_text(room_id: str, text: str, profile: str = "default") -> Incoming:
+def incoming_from_text(room_id: str, text: str, profile: str = "default", event_id: str | None = None) -> Incoming:
     """A message the bot answers, as the core sees it: "!link <token>", "!termin 3.12. 10:30" or
     "/help" become commands when the core knows them; everything else is text."""
     command = CHAT_COMMANDS.split(text)
     if command is not None:
-        return Incoming(CHANNEL, room_id, "", profile=profile, command=command[0], argument=command[1])
-    return Incoming(CHANNEL, room_id, text, profile=profile)
+        return Incoming(CHANNEL, room_id, "", profile=profile, command=command[0], argument=command[1], message_id=event_id)
+    return Incoming(CHANNEL, room_id, text, profile=profile, message_id=event_id)
 
 
 def with_command_help(incoming: Incoming, replies: Sequence[Reply]) -> Sequence[Reply]:
@@ -493,7 +493,7 @@ class MatrixChannel:
                 if addressed is None:
                     return
                 text = addressed
-            incoming = self._incoming(room.room_id, text)
+            incoming = self._incoming(room.room_id, text, event.event_id)
         elif not direct:
             return  # a picture shared among people in a group is not meant for the bot
         relation = _answer_relation(event.event_id, event.sender, relates, direct)
@@ -567,8 +567,8 @@ class MatrixChannel:
             return text.strip(" :,")
         return None
 
-    def _incoming(self, room_id: str, text: str) -> Incoming:
-        return incoming_from_text(room_id, text, self.settings.profile)
+    def _incoming(self, room_id: str, text: str, event_id: str | None = None) -> Incoming:
+        return incoming_from_text(room_id, text, self.settings.profile, event_id)
 
     # -- outgoing ----------------------------------------------------------------------------------
     @staticmethod

@@ -324,7 +324,8 @@ class TelegramChannel:
         if message is None or message.text is None or not self._addressed(update, message):
             return
         text = self._strip_mention(message.text, context.bot.username)
-        await self._dispatch(update, Incoming(CHANNEL, str(message.chat_id), text, self._lang(update), self.settings.profile), message)
+        await self._dispatch(update, Incoming(CHANNEL, str(message.chat_id), text, self._lang(update), self.settings.profile,
+                                              message_id=str(message.message_id)), message)
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -336,7 +337,7 @@ class TelegramChannel:
             return  # a command for another bot in the same group
         incoming = Incoming(CHANNEL, str(message.chat_id), "", self._lang(update), self.settings.profile,
                             command=command.lower()[:32],
-                            argument=argument.strip()[:64])
+                            argument=argument.strip()[:64], message_id=str(message.message_id))
         await self._dispatch(update, incoming, message)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

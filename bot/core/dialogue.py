@@ -276,7 +276,7 @@ class _Turn:
         # A person of the team reads the chat: the bot keeps out, except for commands and the answer
         # to a question of its own ("delete everything?").
         if not offered and self.msg.command is None and not self.msg.choice and self.text.strip() and self.dialogue.handover is not None \
-                and self.dialogue.handover.relay(self.msg.chat, self.text):
+                and self.dialogue.handover.relay(self.msg.chat, self.text, self.msg.message_id):
             return []
         if self.msg.command is not None:
             return self._command(self.msg.command)

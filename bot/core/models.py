@@ -137,6 +137,9 @@ class Incoming:
     command: str | None = None  # "start", "help", "menu", "language", … without the channel's prefix
     argument: str = ""  # what followed the command, e.g. a /start deep-link payload
     vote: Vote | None = None  # set when the user rated an answer (👍/👎) rather than writing
+    # The channel's own id of the message (Matrix event id, Telegram message id, web client id),
+    # unique within the chat: a message a channel delivers again after a crash is known by it.
+    message_id: str | None = None
 
     @property
     def chat(self) -> ChatRef:

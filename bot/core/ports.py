@@ -265,8 +265,9 @@ class HandoverDesk(Protocol):
     these few things; the staff side (a Matrix room) runs elsewhere. Like the state store, calls
     must be quick: the desk keeps the open hand-overs in memory and writes only when one changes."""
 
-    def relay(self, chat: ChatRef, said: str) -> bool:
-        """Pass a message to the team when a hand-over is open for the chat; False when none is."""
+    def relay(self, chat: ChatRef, said: str, message_id: str | None = None) -> bool:
+        """Pass a message to the team when a hand-over is open for the chat; False when none is.
+        A message with the ``message_id`` of one relayed already is not passed on again (True)."""
         ...
 
     def follow(self, turn: HandoverTurn, state: UserState) -> Reply | None:

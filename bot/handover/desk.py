@@ -145,16 +145,29 @@ class SqlHandoverDesk:
         return as_utc(self._clock())
 
     # -- the dialogue's side (bot.core.ports.HandoverDesk) -------------------------------------------
-    def relay(self, chat: ChatRef, said: str) -> bool:
+    def relay(self, chat: ChatRef, said: str, message_id: str | None = None) -> bool:
         case_id = self.open_case(chat)
         if case_id is None:
             return False
         now = self.now()
-        with self.engine.begin() as conn:
-            conn.execute(insert(HandoverMessageRow).values(handover_id=case_id, direction=CITIZEN, text=said, at=now, done=False))
-            conn.execute(update(HandoverRow).where(HandoverRow.id == case_id).values(last_activity_at=now))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(HandoverMessageRow).values(handover_id=case_id, direction=CITIZEN, text=said, at=now, done=False,
+                                                               chat_message_id=message_id))
+                conn.execute(update(HandoverRow).where(HandoverRow.id == case_id).values(last_activity_at=now))
+        except IntegrityError:
+            # The channel delivered this message again (a replay after a crash): it is with the team
+            # already, and the bot keeps out of the chat as it did the first time.
+            if message_id is None or not self._relayed(case_id, message_id):
+                raise
+            return True
         self._changed()
         return True
+
+    def _relayed(self, case_id: int, message_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(HandoverMessageRow.id).where(HandoverMessageRow.handover_id == case_id,
+                                                                    HandoverMessageRow.chat_message_id == message_id)).first() is not None
 
     def follow(self, turn: HandoverTurn, state: UserState) -> Reply | None:
         place = self.places.get(turn.chat.profile)

@@ -3,7 +3,9 @@
 The service has its own Matrix login (``[handover.matrix]``) and runs two loops. The sync loop
 reads the staff rooms: a team member's message in a hand-over's thread becomes a row to deliver
 to the citizen (its event id is unique, so a sync replayed after a restart relays nothing twice),
-``!claim``, ``!close`` and ``!faq`` act on the case. The sync token is stored once its batch is
+``!claim``, ``!close`` and ``!faq`` act on the case. When more happened in a staff room since
+the last sync than one timeline holds (the bot was away, the team busy), the events in between
+are fetched page by page before the timeline's own. The sync token is stored once its batch is
 in the database. The work loop posts what the desk queued (new threads, the citizen's messages),
 delivers the team's answers through the channels' ``deliver`` (the reminders' send path), closes
 hand-overs that timed out, redacts the copies of deleted ones and drops expired ones. Each post
@@ -32,6 +34,8 @@ from nio import (
     JoinError,
     LoginResponse,
     MegolmEvent,
+    MessageDirection,
+    RoomMessagesResponse,
     RoomMessageText,
     RoomRedactError,
     RoomSendError,
@@ -61,6 +65,7 @@ log = logging.getLogger(__name__)
 PURGE_SECONDS = 3600.0
 KEY_WAIT_MS = 24 * 3600 * 1000  # how long a staff message waits for its room key
 _GIVE_UP = frozenset({"M_FORBIDDEN", "M_NOT_FOUND"})  # a redaction no retry can mend
+GAP_PAGES = 50  # pages of 100 events fetched to fill one staff room's gap: a day's busy room, not a year's
 WAIT_BUCKETS = (30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 72 * 3600)
 
 
@@ -80,6 +85,7 @@ class StaffRoomSettings:
     drafts_dir: Path = Path("faq-drafts")
     poll_seconds: float = 2.0
     sync_timeout_ms: int = 30_000
+    timeline_limit: int = 100  # events per staff room and sync; more since the last sync are fetched page by page
 
 
 class HandoverMetrics:
@@ -199,7 +205,7 @@ class StaffRoomService:
     # -- reading the staff rooms ------------------------------------------------------------------------
     def _filter(self) -> dict[str, Any]:
         return {
-            "room": {"rooms": list(self.settings.staff_rooms), "timeline": {"limit": 100}, "state": {"lazy_load_members": False},
+            "room": {"rooms": list(self.settings.staff_rooms), "timeline": {"limit": self.settings.timeline_limit}, "state": {"lazy_load_members": False},
                      "ephemeral": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]}},
             "presence": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]},
         }
@@ -221,17 +227,21 @@ class StaffRoomService:
             await self._crypto_housekeeping()
             if since is not None:  # the very first start: what was said before is no one's answer
                 async with self._busy:
-                    await self._read(resp)
+                    await self._read(resp, since)
             first = False
             since = resp.next_batch
             self._state["next_batch"] = since
             self._save_state()
             self.ready.set()
 
-    async def _read(self, resp: SyncResponse) -> None:
+    async def _read(self, resp: SyncResponse, since: str) -> None:
         events: list[tuple[str, Any]] = [*self._keys_came()]
         for room_id, info in resp.rooms.join.items():
             if room_id in self.settings.staff_rooms:
+                if info.timeline.limited and info.timeline.prev_batch:
+                    # More happened since the last sync than one timeline holds (the bot was away, or
+                    # the team busy): the answers in between are fetched, not lost.
+                    events += [(room_id, event) for event in await self._gap(room_id, info.timeline.prev_batch, since)]
                 events += [(room_id, event) for event in info.timeline.events]
         for room_id, event in events:
             if isinstance(event, MegolmEvent):
@@ -241,6 +251,30 @@ class StaffRoomService:
                     await self._on_staff_message(room_id, event)
                 except Exception:  # one odd message must not stop the others; the sync goes on
                     log.exception("hand-over: a staff message could not be handled")
+
+    async def _gap(self, room_id: str, prev_batch: str, since: str) -> list[Any]:
+        """The events of ``room_id`` between the last sync (``since``) and a limited timeline's
+        start, oldest first. Handling one twice is harmless (answers are unique by event id, the
+        bot's notes by transaction id), so a page fetched in part is no harm either."""
+        fetched: list[Any] = []
+        start = prev_batch
+        for _ in range(GAP_PAGES):
+            resp = await self.client.room_messages(room_id, start=start, end=since, direction=MessageDirection.back, limit=100,
+                                                   message_filter={"types": ["m.room.message", "m.room.encrypted"]})
+            if not isinstance(resp, RoomMessagesResponse):
+                log.warning("hand-over: the staff room's missed messages could not be fetched (%s); some answers may not be relayed",
+                            getattr(resp, "status_code", resp))
+                break
+            fetched += resp.chunk
+            if not resp.chunk or not resp.end or resp.end == start:
+                break
+            start = resp.end
+        else:
+            log.warning("hand-over: more than %d staff room messages since the last sync; the oldest were not fetched", GAP_PAGES * 100)
+        for event in fetched:
+            if isinstance(event, MegolmEvent):
+                event.room_id = room_id
+        return fetched[::-1]
 
     def _wait_for_key(self, room_id: str, event: MegolmEvent) -> None:
         """Keep a message whose room key has not come yet in the state file (so a restart does not

@@ -5,6 +5,10 @@ word order and extra words do not split a group ("Wann ist Vollmond?" / "vollmon
 der nächste Vollmond"). Grouping is leader clustering over the distinct folded texts, most asked
 first: each text joins the first group whose leader is similar enough, else leads a new group.
 Unlike connected components it does not chain unrelated questions through one bridging question.
+
+A group whose question a hand-over's draft entry (bot.handover.drafts) already answers links to
+that draft, and the report ends with the drafts waiting for review: the answer is written, it
+only needs a staff member to check it and move it into the knowledge.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.live import Snapshot
 from bot.core.matching.normalise import fold
+from bot.handover.drafts import Draft
 from bot.reports.since import iso
 from bot.storage.database import as_utc
 from bot.storage.tables import UnansweredRow
@@ -50,6 +55,7 @@ class Cluster:
     questions: list[Question]
     examples: list[str]  # distinct texts, the most asked first
     nearest: Nearest | None = None
+    drafts: list[Draft] = field(default_factory=list)  # drafts whose example question is this group's
     languages: Counter[str] = field(init=False)
     channels: Counter[str] = field(init=False)
 
@@ -86,6 +92,7 @@ class Cluster:
             "last_asked": iso(self.last_asked),
             "examples": self.examples,
             "nearest": nearest,
+            "drafts": [str(d.path) for d in self.drafts],
         }
 
 
@@ -131,20 +138,28 @@ def add_nearest(clusters: Sequence[Cluster], snapshot: Snapshot, threshold: floa
             cluster.nearest = Nearest(entry.id, entry.text(cluster.language).title, best.score, best.score >= threshold)
 
 
-def as_json(clusters: Sequence[Cluster], since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
+def add_drafts(clusters: Sequence[Cluster], drafts: Sequence[Draft]) -> None:
+    """Link each group to the drafts one of its questions is an example question of."""
+    for cluster in clusters:
+        cluster.drafts = [d for d in drafts if any(d.matches(text) for text in cluster.examples)]
+
+
+def as_json(clusters: Sequence[Cluster], since: dt.datetime, until: dt.datetime, drafts: Sequence[Draft] = ()) -> dict[str, Any]:
     return {
         "since": iso(since),
         "until": iso(until),
         "questions": sum(c.count for c in clusters),
         "clusters": [c.as_dict() for c in clusters],
+        "drafts_waiting": [{"path": str(d.path), "entries": list(d.entry_ids), "questions": list(d.questions)} for d in drafts],
     }
 
 
-def as_table(clusters: Sequence[Cluster], since: dt.datetime, zone: dt.tzinfo) -> str:
+def as_table(clusters: Sequence[Cluster], since: dt.datetime, zone: dt.tzinfo, drafts: Sequence[Draft] = ()) -> str:
     total = sum(c.count for c in clusters)
     head = f"Unanswered questions since {since.astimezone(zone):%Y-%m-%d %H:%M}: {total} in {len(clusters)} groups"
+    waiting = _drafts_waiting(drafts)
     if not clusters:
-        return head
+        return "\n".join([head, *waiting])
     lines = [head, "", f"{'#':>3} {'count':>5}  {'languages':<12} {'channels':<20} nearest entry (score)"]
     for no, c in enumerate(clusters, 1):
         langs = ", ".join(f"{k} {v}" for k, v in c.languages.most_common())
@@ -154,7 +169,17 @@ def as_table(clusters: Sequence[Cluster], since: dt.datetime, zone: dt.tzinfo) -
             nearest = f"{c.nearest.entry_id} ({c.nearest.score:.2f}{', answered now' if c.nearest.answered_now else ''})"
         lines.append(f"{no:>3} {c.count:>5}  {langs:<12} {channels:<20} {nearest}")
         lines.extend(f"{'':>11}“{_short(text)}”" for text in c.examples)
-    return "\n".join(lines)
+        lines.extend(f"{'':>11}draft waiting for review: {d.path}" for d in c.drafts)
+    return "\n".join([*lines, *waiting])
+
+
+def _drafts_waiting(drafts: Sequence[Draft]) -> list[str]:
+    if not drafts:
+        return []
+    lines = ["", f"Drafts from hand-overs waiting for review ({len(drafts)}; not live until moved into a knowledge folder):"]
+    for d in drafts:
+        lines.append(f"  {d.path}" + (f"  “{_short(d.questions[0], 80)}”" if d.questions else ""))
+    return lines
 
 
 def _short(text: str, width: int = 100) -> str:

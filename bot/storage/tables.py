@@ -289,10 +289,13 @@ class HandoverRow(Base):
 class HandoverMessageRow(Base):
     """One message of a hand-over: the citizen's to the staff room (``event_id`` set once posted
     there), the team's to the chat (``event_id`` the staff room event it came as, unique, so a
-    replayed sync relays nothing twice), or the bot's own to the chat (claimed, closed)."""
+    replayed sync relays nothing twice), or the bot's own to the chat (claimed, closed). A citizen's
+    message carries the channel's id of it (``chat_message_id``), unique within its hand-over, so a
+    message the channel delivers again after a crash is relayed once."""
 
     __tablename__ = "handover_messages"
-    __table_args__ = (Index("ix_handover_messages_pending", "done"),)
+    __table_args__ = (Index("ix_handover_messages_pending", "done"),
+                      Index("uq_handover_messages_chat_message", "handover_id", "chat_message_id", unique=True))
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
     handover_id: Mapped[int] = mapped_column(_BigId, ForeignKey("handovers.id", ondelete="CASCADE"), index=True)
     direction: Mapped[str] = mapped_column(String(8))  # citizen | staff | bot
@@ -300,6 +303,7 @@ class HandoverMessageRow(Base):
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     event_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     sender: Mapped[str | None] = mapped_column(String(255))  # the team member, for staff messages
+    chat_message_id: Mapped[str | None] = mapped_column(String(255))  # the channel's id of a citizen's message
     done: Mapped[bool] = mapped_column(default=False)  # posted to the staff room, or delivered to the chat
 
 

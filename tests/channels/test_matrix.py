@@ -522,3 +522,9 @@ def test_help_lists_the_commands_matrix_has_no_menu_for(text: str, lang: str, fi
 def test_other_messages_stay_text(text: str) -> None:
     incoming = incoming_from_text("!room:example", text)
     assert incoming.command is None and incoming.text == text
+
+
+def test_the_event_id_travels_as_the_message_id() -> None:
+    """A message the sync delivers again after a crash is known by it (bot.handover.desk relays it once)."""
+    assert incoming_from_text("!room:example", "Wo ist mein Ausweis?", event_id="$abc").message_id == "$abc"
+    assert incoming_from_text("!room:example", "!termin 3.12.", event_id="$def").message_id == "$def"

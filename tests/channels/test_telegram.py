@@ -103,6 +103,11 @@ def test_start_payload_reaches_the_core() -> None:
         fake.push_message(5, "/start abc_DEF-123")
         await fake.wait_for(1, chat_id=5)
         assert (seen[0].command, seen[0].argument, seen[0].channel, seen[0].chat_id) == ("start", "abc_DEF-123", "telegram", "5")
+        fake.push_message(5, "Wo ist mein Ausweis?")
+        await fake.wait_for(2, chat_id=5)
+        # The message id is unique within the chat: a replayed update is known by it.
+        ids = [msg.message_id for msg in seen]
+        assert all(ids) and len(set(ids)) == 2 and seen[1].text == "Wo ist mein Ausweis?"
 
     run(scenario, handle)
 

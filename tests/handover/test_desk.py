@@ -157,3 +157,52 @@ def test_the_menu_command_asks_for_a_person(tiny_kb: Path, database: Engine) -> 
     assert "H-00001" in plain(chat.say("ja"))
     with database.connect() as conn:
         assert conn.execute(select(HandoverRow.question)).scalar_one() == ""
+
+
+def test_a_message_the_channel_delivers_again_is_relayed_once(tiny_kb: Path, database: Engine) -> None:
+    desk = desk_for(database)
+    chat = chat_with(tiny_kb, desk)
+    chat.say("Mitarbeiter bitte")
+    chat.say("", choice=HANDOVER_YES)
+    (case,) = desk.unposted_cases()
+    desk.posted_root(case.id, "$root")
+    ref = chat_ref(chat)
+    assert desk.relay(ref, "Es geht um meine Hecke.", "$event-1")
+    (first,) = desk.unposted_messages()
+    desk.posted_message(first.id, "$copy-1")
+    # The channel replays the message after a crash (its sync token was not stored yet).
+    assert desk.relay(ref, "Es geht um meine Hecke.", "$event-1")
+    assert desk.unposted_messages() == []
+    assert desk.relay(ref, "Noch etwas.", "$event-2") and desk.relay(ref, "ohne Kennung") and desk.relay(ref, "ohne Kennung")
+    assert [m.text for m in desk.unposted_messages()] == ["Noch etwas.", "ohne Kennung", "ohne Kennung"]
+    with database.connect() as conn:
+        relayed = conn.execute(select(HandoverMessageRow.chat_message_id).where(HandoverMessageRow.direction == "citizen")
+                               .order_by(HandoverMessageRow.id)).scalars().all()
+    assert relayed == ["$event-1", "$event-2", None, None]
+
+
+def test_the_same_message_id_in_another_hand_over_is_relayed(tiny_kb: Path, database: Engine) -> None:
+    """Message ids are unique within a chat only (a Telegram message id): two chats' hand-overs may share one."""
+    desk = desk_for(database)
+    first, second = chat_with(tiny_kb, desk, chat_id="chat-1"), chat_with(tiny_kb, desk, chat_id="chat-2")
+    for chat in (first, second):
+        chat.say("Mitarbeiter bitte")
+        chat.say("", choice=HANDOVER_YES)
+    for case in desk.unposted_cases():
+        desk.posted_root(case.id, f"$root-{case.id}")
+    assert desk.relay(chat_ref(first), "Frage eins", "17") and desk.relay(chat_ref(second), "Frage zwei", "17")
+    assert sorted(m.text for m in desk.unposted_messages()) == ["Frage eins", "Frage zwei"]
+
+
+def test_the_dialogue_hands_the_channels_message_id_to_the_desk(tiny_kb: Path, database: Engine) -> None:
+    from bot.core.models import Incoming
+
+    desk = desk_for(database)
+    chat = chat_with(tiny_kb, desk)
+    chat.say("Mitarbeiter bitte")
+    chat.say("", choice=HANDOVER_YES)
+    (case,) = desk.unposted_cases()
+    desk.posted_root(case.id, "$root")
+    said = Incoming(chat.channel, chat.chat_id, "Die Hecke ist 3 m hoch.", profile=chat.profile, message_id="$event-9")
+    assert chat.dialogue.handle(said) == [] and chat.dialogue.handle(said) == []
+    assert [m.text for m in desk.unposted_messages()] == ["Die Hecke ist 3 m hoch."]

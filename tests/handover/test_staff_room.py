@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,9 @@ class Scene:
     ``down()`` and ``up()`` restart the process over the same database and stores."""
 
     def __init__(self, server: SynapseServer, kb: Path, tmp: Path, idle: dt.timedelta = dt.timedelta(minutes=30),
-                 telegram: FakeBotApi | None = None, encrypted: bool = False) -> None:
+                 telegram: FakeBotApi | None = None, encrypted: bool = False, timeline_limit: int = 100) -> None:
         self.server, self.kb, self.tmp, self.idle, self.telegram_api, self.encrypted = server, kb, tmp, idle, telegram, encrypted
+        self.timeline_limit = timeline_limit
         self.engine: Engine = make_engine(f"sqlite:///{tmp / 'bot.db'}")
         migrate(self.engine)
         self.bot_name, self.desk_name = unique("bot"), unique("handover")
@@ -88,7 +90,7 @@ class Scene:
         service = StaffRoomService(
             StaffRoomSettings(homeserver=self.server.base_url, user_id=self.server.user_id(self.desk_name), store_dir=self.tmp / "handover",
                               staff_rooms=(self.room,), password=PASSWORD, idle=self.idle, encryption=self.encrypted, drafts_dir=self.tmp / "drafts",
-                              poll_seconds=0.2, sync_timeout_ms=500),
+                              poll_seconds=0.2, sync_timeout_ms=500, timeline_limit=self.timeline_limit),
             desk, {channel.address: channel for channel in channels}, self.metrics)
         await service.start()
         await asyncio.wait_for(service.ready.wait(), 30)
@@ -281,6 +283,58 @@ def test_delete_my_data_during_a_handover_redacts_the_copies_in_the_staff_room(s
         # The chat is the bot's again.
         await scene.citizen.say(dm, "Perso beantragen")
         await notices_until(scene.citizen, dm, lambda bodies: any("Titel personalausweis" in b for b in bodies))
+        await scene.stop()
+
+    run_scenario(synapse, scenario, timeout=120)
+
+
+def test_a_citizens_message_replayed_after_a_crash_reaches_the_staff_room_once(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    scene = Scene(synapse, tiny_kb, tmp_path)
+    bot_state = tmp_path / "bot" / "state.json"
+
+    async def scenario() -> None:
+        await scene.start()
+        dm = await scene.direct_chat(scene.citizen)
+        root = await opened_case(scene, scene.citizen, dm, "H-00001")
+        await asyncio.sleep(1.5)  # a few empty syncs: the stored token is past the citizen's "ja"
+        before = json.loads(bot_state.read_text(encoding="utf-8"))["next_batch"]
+        await scene.citizen.say(dm, "Es geht um einen Baum an der Straße.")
+        await notices_until(scene.alice, scene.room, lambda bodies: any("Baum an der Straße" in b for b in bodies))
+        await scene.down()
+        # As after a SIGKILL before the sync token was stored: the channel reads the message again.
+        state = json.loads(bot_state.read_text(encoding="utf-8"))
+        assert state["next_batch"] != before
+        bot_state.write_text(json.dumps({**state, "next_batch": before}), encoding="utf-8")
+        await scene.up()
+        await scene.citizen.say(dm, "Er ist umgestürzt.")
+        notices = await notices_until(scene.alice, scene.room, lambda bodies: any("umgestürzt" in b for b in bodies))
+        assert [b for b in thread_of(notices, root) if "Bürger/in" in b] == [
+            "Bürger/in: Es geht um einen Baum an der Straße.", "Bürger/in: Er ist umgestürzt."]
+        with scene.engine.connect() as conn:
+            relayed = conn.execute(select(HandoverMessageRow.chat_message_id).where(HandoverMessageRow.direction == "citizen")).scalars().all()
+        assert len(relayed) == 2 and all(event_id and event_id.startswith("$") for event_id in relayed)
+        await scene.stop()
+
+    run_scenario(synapse, scenario, timeout=120)
+
+
+def test_answers_beyond_one_sync_timeline_are_fetched_while_the_bot_was_away(synapse: SynapseServer, tiny_kb: Path, tmp_path: Path) -> None:
+    scene = Scene(synapse, tiny_kb, tmp_path, timeline_limit=2)
+
+    async def scenario() -> None:
+        await scene.start()
+        dm = await scene.direct_chat(scene.citizen)
+        root = await opened_case(scene, scene.citizen, dm, "H-00001")
+        await scene.down()
+        answers = [f"Antwort {n} des Teams." for n in range(1, 8)]  # more than the sync's timeline holds
+        for answer in answers:
+            await in_thread(scene.alice if answers.index(answer) % 2 else scene.bob, scene.room, root, answer)
+        await scene.up()
+        await notices_until(scene.citizen, dm, lambda bodies: any("Antwort 7" in b for b in bodies))
+        await asyncio.sleep(1)
+        seen = [e for r, e in scene.citizen.notices if r == dm]
+        relayed = [b for b in (e.body for e in seen) if "des Teams" in b]
+        assert relayed == [f"Serviceteam: {answer}" for answer in answers]
         await scene.stop()
 
     run_scenario(synapse, scenario, timeout=120)

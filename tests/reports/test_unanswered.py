@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from bot.core.live import LiveKnowledge
-from bot.reports.unanswered import Question, add_nearest, as_json, as_table, cluster_questions, load_unanswered
+from bot.handover.core import draft_entry
+from bot.handover.drafts import waiting_drafts
+from bot.reports.unanswered import Question, add_drafts, add_nearest, as_json, as_table, cluster_questions, load_unanswered
 from bot.storage.unanswered import SqlUnansweredLog
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -77,8 +79,34 @@ def test_json_and_table(tiny_kb: Path) -> None:
     first = obj["clusters"][0]
     assert first["count"] == 4 and first["channels"] == {"telegram": 3, "matrix": 1} and first["languages"] == {"de": 4}
     assert first["first_asked"] == "2026-11-23T09:00:00+00:00" and first["examples"][0] == "Wann ist Vollmond?"
-    assert set(first) == {"count", "languages", "channels", "first_asked", "last_asked", "examples", "nearest"}
+    assert set(first) == {"count", "languages", "channels", "first_asked", "last_asked", "examples", "nearest", "drafts"}
     table = as_table(clusters, since, BERLIN)
     assert table.splitlines()[0] == f"Unanswered questions since 2026-11-16 10:00: {len(ASKED)} in {len(clusters)} groups"
     assert "“Wann ist der nächste Vollmond?”" in table
     assert as_table([], since, BERLIN).endswith(": 0 in 0 groups")
+
+
+def test_a_group_links_to_the_draft_that_answers_it_and_the_drafts_waiting_are_listed(tmp_path: Path) -> None:
+    drafts_dir = tmp_path / "faq-drafts"
+    drafts_dir.mkdir()
+    (drafts_dir / "h-00007.yaml").write_text(draft_entry("H-00007", "de", "Wann ist der nächste Vollmond?", ["Am 4. Dezember."]),
+                                             encoding="utf-8")
+    (drafts_dir / "h-00008.yaml").write_text(draft_entry("H-00008", "en", "Where do I register a boat?", ["At the harbour office."]),
+                                             encoding="utf-8")
+    drafts = waiting_drafts(drafts_dir)
+    clusters = cluster_questions(ASKED)
+    add_drafts(clusters, drafts)
+    linked = {c.examples[0]: [d.path.name for d in c.drafts] for c in clusters}
+    assert linked["Wann ist Vollmond?"] == ["h-00007.yaml"]
+    assert all(names == [] for example, names in linked.items() if example != "Wann ist Vollmond?")
+    since = T0 - dt.timedelta(days=7)
+    obj = as_json(clusters, since, T0, drafts)
+    assert obj["clusters"][0]["drafts"] == [str(drafts_dir / "h-00007.yaml")]
+    assert [d["path"] for d in obj["drafts_waiting"]] == [str(drafts_dir / "h-00007.yaml"), str(drafts_dir / "h-00008.yaml")]
+    assert obj["drafts_waiting"][1]["questions"] == ["Where do I register a boat?"]
+    table = as_table(clusters, since, BERLIN, drafts)
+    assert f"draft waiting for review: {drafts_dir / 'h-00007.yaml'}" in table
+    assert table.splitlines()[-2:] == [f"  {drafts_dir / 'h-00007.yaml'}  “Wann ist der nächste Vollmond?”",
+                                       f"  {drafts_dir / 'h-00008.yaml'}  “Where do I register a boat?”"]
+    assert "Drafts from hand-overs waiting for review (2" in as_table([], since, BERLIN, drafts)
+    assert waiting_drafts(tmp_path / "missing") == []

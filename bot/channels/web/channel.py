@@ -319,7 +319,7 @@ class WebChannel:
             else:
                 try:
                     incoming = (Incoming(CHANNEL, session.session_id, "", session.language, session.profile, vote=vote) if vote is not None
-                                else self._incoming(session, said, choice, command))
+                                else self._incoming(session, said, choice, command, cid))
                     replies = list(await turns.answer(incoming))
                 except Exception:  # the client id is taken: the page must hear something, or it waits forever
                     log.exception("a web chat message could not be handled")
@@ -337,16 +337,16 @@ class WebChannel:
         """The turn of the dialogue of the message's profile (in the pool, see bot.blocking)."""
         return self.handles[incoming.profile](incoming)
 
-    def _incoming(self, session: Session, said: str, choice: object, command: object) -> Incoming:
+    def _incoming(self, session: Session, said: str, choice: object, command: object, client_id: str) -> Incoming:
         chat, hint, profile = session.session_id, session.language, session.profile
         if isinstance(command, str) and command:
-            return Incoming(CHANNEL, chat, "", hint, profile, command=command.lower()[:32])
+            return Incoming(CHANNEL, chat, "", hint, profile, command=command.lower()[:32], message_id=client_id)
         if isinstance(choice, str) and choice:
-            return Incoming(CHANNEL, chat, "", hint, profile, choice=choice)
+            return Incoming(CHANNEL, chat, "", hint, profile, choice=choice, message_id=client_id)
         typed = CHAT_COMMANDS.split(said)
         if typed is not None:
-            return Incoming(CHANNEL, chat, "", hint, profile, command=typed[0], argument=typed[1])
-        return Incoming(CHANNEL, chat, said, hint, profile)
+            return Incoming(CHANNEL, chat, "", hint, profile, command=typed[0], argument=typed[1], message_id=client_id)
+        return Incoming(CHANNEL, chat, said, hint, profile, message_id=client_id)
 
     def _address(self, request: web.Request) -> str:
         if self.settings.forwarded_for:

@@ -39,6 +39,7 @@ from bot.blocking import run_blocking
 from bot.config import Settings
 from bot.core.live import LiveKnowledge
 from bot.core.matching.normalise import fold
+from bot.handover.drafts import Draft, waiting_drafts
 from bot.reports import feedback as feedback_report
 from bot.reports import stale as stale_report
 from bot.reports import unanswered as unanswered_report
@@ -388,18 +389,20 @@ async def _unanswered(request: web.Request) -> web.StreamResponse:
     now = state.clock()
     since = now - delta
 
-    def work() -> list[unanswered_report.Cluster]:
+    def work() -> tuple[list[unanswered_report.Cluster], list[Draft]]:
         clusters = unanswered_report.cluster_questions(unanswered_report.load_unanswered(state.engine, since))
         unanswered_report.add_nearest(clusters, state.live.snapshot, state.settings.matching.threshold)
-        return clusters
+        drafts = waiting_drafts(state.settings.handover.drafts_dir)
+        unanswered_report.add_drafts(clusters, drafts)
+        return clusters, drafts
 
-    clusters = await run_blocking(work)
+    clusters, drafts = await run_blocking(work)
     groups = []
     for cluster in clusters:
         examples = [(text, Counter(q.language for q in cluster.questions if q.text == text).most_common(1)[0][0]) for text in cluster.examples]
         groups.append(_Group(cluster, examples, _suggest_id(cluster.examples[0])))
     return _render(request, "unanswered.html", "unanswered", groups=groups, periods=_PERIODS, period=period, note=note, since=since,
-                   questions=sum(c.count for c in clusters), languages=state.settings.languages)
+                   questions=sum(c.count for c in clusters), languages=state.settings.languages, drafts=drafts)
 
 
 async def _template(request: web.Request) -> web.StreamResponse:

@@ -47,6 +47,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "bad_period": "Unbekannter Zeitraum; gezeigt werden die letzten {default}.",
         "questions_in_groups": "{questions} Fragen in {groups} Gruppen seit {since}.",
         "nothing_unanswered": "Keine unbeantworteten Fragen in diesem Zeitraum.",
+        "draft_waiting": "Entwurf wartet auf Prüfung",
+        "drafts_waiting": "Entwürfe aus Übergaben, die auf Prüfung warten ({count})",
+        "drafts_waiting_hint": "Geschrieben mit !faq im Team-Raum. Sie gelten erst, wenn jemand aus dem Team sie prüft und in einen "
+                               "Wissensordner verschiebt.",
         "group": "Gruppe {no}",
         "count": "Anzahl",
         "languages": "Sprachen",
@@ -151,6 +155,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "bad_period": "Unknown period; showing the {default}.",
         "questions_in_groups": "{questions} questions in {groups} groups since {since}.",
         "nothing_unanswered": "No unanswered questions in this period.",
+        "draft_waiting": "Draft waiting for review",
+        "drafts_waiting": "Drafts from hand-overs waiting for review ({count})",
+        "drafts_waiting_hint": "Written with !faq in the staff room. They count only once someone of the team has checked them and "
+                               "moved them into a knowledge folder.",
         "group": "Group {no}",
         "count": "Count",
         "languages": "Languages",

@@ -160,6 +160,7 @@ def test_limits_per_session_and_size_get_a_polite_reply(make_channel: Callable[.
 
     serve(channel, test)
     assert len(handled) == 3  # neither the long message nor the one over the limit reached the dialogue
+    assert [msg.message_id for msg in handled] == ["q0", "q1", "q2"]  # the page's client id names each message
 
 
 def test_limit_per_address_covers_all_sessions_from_it(make_channel: Callable[..., WebChannel]) -> None:

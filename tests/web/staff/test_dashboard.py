@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html
+from pathlib import Path
 
+import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
@@ -301,3 +303,18 @@ def test_the_dashboard_can_be_turned_off(dashboard: Dashboard) -> None:
     off = on.model_copy(update={"dashboard": on.dashboard.model_copy(update={"enabled": False})})
     assert len(staff_extension(dashboard.engine, on, lambda: dashboard.live, dashboard.clock)) == 1
     assert staff_extension(dashboard.engine, off, lambda: dashboard.live, dashboard.clock) == []
+
+
+def test_the_unanswered_page_shows_the_drafts_waiting_and_the_group_one_answers(dashboard: Dashboard, tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.handover.core import draft_entry
+
+    monkeypatch.chdir(tmp_path)  # the default drafts folder, faq-drafts/, is found from the working directory
+    (tmp_path / "faq-drafts").mkdir()
+    (tmp_path / "faq-drafts" / "h-00003.yaml").write_text(draft_entry("H-00003", "de", "Wann ist Vollmond?", ["Am 4. Dezember."]),
+                                                          encoding="utf-8")
+    browser = dashboard.open()
+    browser.sign_in("viktor")
+    page = browser.get("/staff/unanswered").text
+    assert "<dt>Entwurf wartet auf Prüfung</dt><dd><code>faq-drafts/h-00003.yaml</code></dd>" in page
+    assert "Entwürfe aus Übergaben, die auf Prüfung warten (1)" in page and "<li><code>faq-drafts/h-00003.yaml</code> – „Wann ist Vollmond?“</li>" in page
