@@ -23,7 +23,10 @@ handler that returns the question as the answer: ``channel_ratio`` (its rate ove
 is what the adapter itself costs, apart from the dialogue. ``server_cpu_ms_per_answer`` is the
 server process's CPU time per answer, which other load on this shared machine disturbs less than
 the rates. ``client_cpu_share`` tells whether this process (all sessions' clients)
-was the bottleneck.
+was the bottleneck. ``dialogue_cpu_ms_per_turn`` is the CPU time of the dialogue turn alone (the
+thread's own CPU time around the profile's handle, over all the run's turns): set against the bare
+echo's ``server_cpu_ms_per_answer`` it shows how much of the gap is the answer's real work, which
+no adapter change removes.
 
 Usage: ``python benchmarks/web_throughput.py --json [--sessions 1000] [--questions 3]``.
 """
@@ -41,6 +44,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +62,29 @@ TARGETS = {"ratio": 0.8, "paced_p99_ms": 100.0}
 
 async def serve_buergerbot(data_dir: Path, database_url: str | None) -> None:
     from bot.channels.web import WebChannel, WebSettings
+    from bot.core.models import Incoming, Reply
     from bot.ops.metrics import Metrics
 
     live = harness.musterstadt_knowledge(progress)
     dialogue = harness.production_dialogue(live, data_dir, database_url)
+    handle = Metrics().observe(dialogue.handle, "buerger")
+    turns, cpu_seconds = 0, 0.0
+
+    def timed(message: Incoming) -> Sequence[Reply]:
+        nonlocal turns, cpu_seconds
+        started = time.thread_time()  # this pool thread's own CPU: other threads' work is not counted
+        try:
+            return handle(message)
+        finally:
+            cpu_seconds += time.thread_time() - started
+            turns += 1
+
     lifted = 1_000_000_000
     settings = WebSettings(port=0, messages_per_minute=lifted, ip_messages_per_minute=lifted, new_sessions_per_minute=lifted, max_sessions=100_000)
-    channel = WebChannel(settings, {"buerger": Metrics().observe(dialogue.handle, "buerger")})
+    channel = WebChannel(settings, {"buerger": timed})
     await channel.start()
     await _serving(channel.server.port)
+    print(json.dumps({"dialogue_cpu_ms_per_turn": round(cpu_seconds * 1000 / turns, 3) if turns else None}), flush=True)
 
 
 async def serve_channel_echo() -> None:
@@ -154,6 +172,7 @@ async def measure(name: str, args: argparse.Namespace, questions: list[str], dat
     assert server.stdout is not None and server.stdin is not None
     port = json.loads(await server.stdout.readline())["port"]
     progress(f"{name}: serving on port {port}")
+    closing: dict[str, Any] = {}
     rng = random.Random(args.seed)
     try:
         connector = aiohttp.TCPConnector(limit=0)
@@ -198,6 +217,8 @@ async def measure(name: str, args: argparse.Namespace, questions: list[str], dat
         server.stdin.write(b"stop\n")
         with contextlib.suppress(ConnectionError):
             await server.stdin.drain()
+        with contextlib.suppress(TimeoutError):  # what the server says when it stops (the echoes say nothing)
+            closing = json.loads(await asyncio.wait_for(server.stdout.readline(), 10) or "{}")
         try:
             await asyncio.wait_for(server.wait(), 10)
         except TimeoutError:
@@ -212,6 +233,7 @@ async def measure(name: str, args: argparse.Namespace, questions: list[str], dat
         "server_cpu_share": round(server_share, 2),
         "server_cpu_ms_per_answer": round(server_cpu * 1000 / len(latencies), 3),
         "client_cpu_share": round(client_share, 2),
+        **closing,
     }
     progress(f"{name}: {summary}")
     return summary
@@ -236,6 +258,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "paced_p99_ms": main["paced"]["p99_ms"],
         "channel_echo_answered_per_s": channel["answered_per_s"],
         "channel_ratio": harness.rounded(channel["answered_per_s"] / echo["answered_per_s"], 3) if echo["answered_per_s"] else None,
+        "server_cpu_ms_per_answer": main["server_cpu_ms_per_answer"],
+        "dialogue_cpu_ms_per_turn": main.get("dialogue_cpu_ms_per_turn"),
+        "channel_echo_server_cpu_ms_per_answer": channel["server_cpu_ms_per_answer"],
+        "echo_server_cpu_ms_per_answer": echo["server_cpu_ms_per_answer"],
         "memory_per_session_kb": main["memory_per_session_kb"],
         "sessions": args.sessions,
         "questions_per_session": args.questions,

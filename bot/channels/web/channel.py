@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -99,8 +100,17 @@ class WebSettings:
                    max_sessions=w.max_sessions, session_idle_seconds=w.session_idle_minutes * 60.0, forwarded_for=w.forwarded_for)
 
 
+# Most answers are a knowledge entry's text, the same for every citizen who asks: parsing its
+# Markdown again each time cost about a tenth of a turn's CPU under load. The items built from it
+# are only serialised, never changed, so sharing one rendering between them is safe; a reloaded
+# knowledge base brings other texts, hence other keys (nothing stale is served).
+_RENDERED_REPLIES = 2048
+
+
+@functools.lru_cache(maxsize=_RENDERED_REPLIES)
 def reply_json(reply: Reply) -> dict[str, Any]:
-    """A reply as the widget renders it: blocks of text spans, link buttons, choice buttons."""
+    """A reply as the widget renders it: blocks of text spans, link buttons, choice buttons
+    (shared between the items of equal replies, so never to be changed)."""
     return {
         "blocks": to_blocks(reply.text),
         "buttons": [{"label": b.label, "url": b.url} for b in reply.buttons if b.url],

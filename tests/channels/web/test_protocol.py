@@ -309,3 +309,16 @@ def test_answers_offer_feedback_and_a_vote_is_taken_once_without_being_shown_as_
     assert [(v.entry_id, v.vote, v.channel, v.profile) for v in votes.records] == [
         ("sperrmuell", "down", "web", "buerger"), ("sperrmuell", "note", "web", "buerger")]
     assert votes.records[1].missing == "Wann kommt die Abholung?"
+
+
+def test_equal_replies_are_rendered_once_and_a_changed_text_anew() -> None:
+    from bot.channels.web.channel import reply_json
+
+    answer = Reply("**Mitbringen:**\n- Ausweis", buttons=(Button("Formular", url="https://a.example/form"),), entry_id="perso", feedback="de.perso")
+    first = reply_json(answer)
+    assert reply_json(Reply(answer.text, answer.buttons, entry_id="perso", feedback="de.perso")) is first  # an equal reply: the same rendering
+    edited = reply_json(Reply("**Mitbringen:**\n- Reisepass", answer.buttons, entry_id="perso", feedback="de.perso"))
+    assert edited is not first
+    assert edited["blocks"][1]["items"] == [[{"t": "text", "text": "Reisepass"}]]
+    assert first["blocks"][1]["items"] == [[{"t": "text", "text": "Ausweis"}]]
+    assert reply_json(Reply(answer.text, answer.buttons, entry_id="perso", feedback="en.perso"))["feedback"] == "en.perso"
