@@ -385,6 +385,7 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
     metrics.declare(settings, messages=False)
 
     def load() -> KnowledgeBase:
+        install_catalogues(settings)  # the notices' sentences
         loaded = load_knowledge(settings.knowledge_dirs, settings.languages)
         if not loaded.ok:
             raise RuntimeError("knowledge files have errors; run `buergerbot faq validate`")
