@@ -180,6 +180,11 @@ def active() -> Catalogues:
     return _active
 
 
+def fallback_chain(lang: str) -> tuple[str, ...]:
+    """The languages asked, in order, for a text ``lang`` lacks: the one rule for texts and entries."""
+    return _active.chain(lang)
+
+
 def text(key: str, lang: str, **values: object) -> str:
     """The text ``key`` in ``lang``, or in the first language of its fallback chain that has it."""
     template = _active.lookup(key, lang)

@@ -10,7 +10,8 @@ import pytest
 
 from bot.core import texts
 from bot.core.dialogue import Dialogue, DialogueSettings
-from bot.core.live import LiveKnowledge
+from bot.core.knowledge import load_knowledge
+from bot.core.live import InvalidKnowledge, LiveKnowledge
 from bot.core.ports import MemoryUnansweredLog, MemoryUsageLog, MemoryUserStates
 from bot.core.texts import install, load_catalogues
 from tests.conftest import MONDAY_10, CollectingChannel
@@ -91,7 +92,7 @@ def ukrainian_city(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     install(before)
 
 
-def ukrainian_chat(knowledge: Path, locales: Path) -> CollectingChannel:
+def ukrainian_chat(knowledge: Path, locales: Path, popular: tuple[str, ...] = ("aufenthaltstitel", "wohnsitz-anmelden")) -> CollectingChannel:
     loaded = load_catalogues([locales])
     assert not any(p.severity == "error" for p in loaded.problems)
     install(loaded.catalogues)
@@ -100,7 +101,7 @@ def ukrainian_chat(knowledge: Path, locales: Path) -> CollectingChannel:
         knowledge=lambda: live.snapshot,
         states=MemoryUserStates(),
         unanswered=MemoryUnansweredLog(),
-        settings=DialogueSettings(popular=("aufenthaltstitel", "wohnsitz-anmelden")),
+        settings=DialogueSettings(popular=popular),
         clock=lambda: MONDAY_10,
         usage=MemoryUsageLog(),
     )
@@ -153,11 +154,39 @@ def test_a_message_in_ukrainian_letters_is_answered_in_ukrainian(ukrainian_city:
     assert reply.text.startswith(("Вибачте, я цього не зрозумів.", "На жаль, на це я не маю надійної відповіді.", "Вітаю!"))
 
 
-def test_without_the_knowledge_in_the_new_language_the_loader_refuses_the_entries(tmp_path: Path) -> None:
-    # The knowledge loader wants every configured language in every entry: a language is added
-    # to all entries at once (an entry that falls back to another language is not possible yet).
+HUNDESTEUER_DE_EN = """\
+  - id: hundesteuer
+    kind: faq
+    de:
+      title: Hundesteuer
+      questions: [Hund anmelden Steuer, Hundesteuer zahlen, Steuer für meinen Hund]
+      answer: Ihren Hund melden Sie beim Steueramt an.
+    en:
+      title: Dog tax
+      questions: [dog tax, register my dog, tax for a dog]
+      answer: You register your dog with the tax office.
+"""
+
+
+def test_an_entry_without_the_new_language_is_answered_by_the_chain_with_a_line_saying_so(ukrainian_city: tuple[Path, Path]) -> None:
+    knowledge, locales = ukrainian_city
+    (knowledge / "dog.yaml").write_text("entries:\n" + HUNDESTEUER_DE_EN, encoding="utf-8")
+    with (locales / "uk.yaml").open("a", encoding="utf-8") as catalogue:
+        catalogue.write('answer_in_other_language: "Цієї відповіді українською ще немає; ось вона мовою: {language}."\n')
+    loaded = load_knowledge([knowledge], ("de", "en", "uk"))
+    assert [str(p) for p in loaded.problems] == [f"{knowledge / 'dog.yaml'}:2: warning: entry 'hundesteuer': no 'uk' text yet; answered in another language by the fallback chain"]
+    chat = ukrainian_chat(knowledge, locales, popular=("aufenthaltstitel", "hundesteuer"))
+    [menu] = chat.command("start", language_hint="uk")
+    assert [c.label for c in menu.choices] == ["Продовжити посвідку на проживання", "Dog tax"]
+    [reply] = chat.say(choice=menu.choices[1].payload)
+    assert reply.entry_id == "hundesteuer" and reply.language == "uk"
+    assert reply.text.startswith("Цієї відповіді українською ще немає; ось вона мовою: англійська.\n\n**Dog tax**\n\nYou register your dog")
+
+
+def test_an_entry_without_german_or_english_is_refused(tmp_path: Path) -> None:
+    # German and English end every fallback chain, so every entry has them.
     knowledge = tmp_path / "faq"
     knowledge.mkdir()
-    (knowledge / "entries.yaml").write_text(ENTRIES.replace("    uk:\n      title: Привітання", "    xx:\n      title: Привітання"), encoding="utf-8")
-    with pytest.raises(Exception, match="missing language 'uk'"):
+    (knowledge / "entries.yaml").write_text(ENTRIES.replace("    en:\n      title: Greeting", "    xx:\n      title: Greeting"), encoding="utf-8")
+    with pytest.raises(InvalidKnowledge, match="entry 'begruessung': missing language 'en'"):
         LiveKnowledge([knowledge], ("de", "en", "uk"))
