@@ -15,6 +15,7 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -48,9 +49,6 @@ class Catalogues:
             if found is not None:
                 return found
         return None
-
-    def keys(self) -> set[str]:
-        return {key for texts in self.messages.values() for key in texts}
 
 
 @dataclass
@@ -161,19 +159,25 @@ def install(catalogues: Catalogues) -> Catalogues:
     """Use these catalogues from now on; returns the ones in use before."""
     global _active
     before, _active = _active, catalogues
-    TEXTS.clear()
+    by_key: dict[str, dict[str, str]] = {}
     for lang, texts in catalogues.messages.items():
         for key, value in texts.items():
-            TEXTS.setdefault(key, {})[lang] = value
+            by_key.setdefault(key, {})[lang] = value
+    _replace(TEXTS, by_key)
     for table, keys in ((WEEKDAY_NAMES, WEEKDAY_KEYS), (MONTH_NAMES, MONTH_KEYS)):
-        table.clear()
-        table.update({lang: tuple(texts[k] for k in keys) for lang, texts in catalogues.messages.items() if all(k in texts for k in keys)})
-    LANGUAGE_NAMES_IN.clear()
-    LANGUAGE_NAMES_IN.update({
+        _replace(table, {lang: tuple(texts[k] for k in keys) for lang, texts in catalogues.messages.items() if all(k in texts for k in keys)})
+    _replace(LANGUAGE_NAMES_IN, {
         lang: {key.removeprefix(LANGUAGE_PREFIX): value for key, value in texts.items() if key.startswith(LANGUAGE_PREFIX)}
         for lang, texts in catalogues.messages.items()
     })
     return before
+
+
+def _replace(table: dict[str, Any], new: dict[str, Any]) -> None:
+    """New contents in place, never empty in between: other threads read the tables meanwhile."""
+    table.update(new)
+    for gone in table.keys() - new.keys():
+        del table[gone]
 
 
 def active() -> Catalogues:

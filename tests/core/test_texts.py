@@ -73,6 +73,9 @@ def test_a_city_catalogue_adds_a_language_and_changes_a_shipped_sentence(tmp_pat
     assert text("did_you_mean", "uk") == "Did you mean …?"
     assert language_name("uk", "uk") == "українська"
     assert texts.TEXTS["popular"]["uk"] == "Часто питають:"
+    install(load_catalogues([]).catalogues)
+    assert texts.TEXTS["popular"] == {"de": "Häufig gefragt:", "en": "Frequently asked:"}
+    assert "uk" not in texts.LANGUAGE_NAMES_IN
 
 
 def test_broken_yaml_is_an_error_with_file_and_line_and_the_file_is_left_out(tmp_path: Path) -> None:
