@@ -136,11 +136,9 @@ def team_availability(office: Office | None, now: dt.datetime, is_holiday: Calla
 def back_phrase(back: dt.datetime, now: dt.datetime, lang: str) -> str:
     days = (back.date() - now.date()).days
     clock = back.strftime("%H:%M")
-    if lang == "de":
-        day = "heute" if days == 0 else "morgen" if days == 1 else "am " + weekday_name(back.weekday(), "de")
-        return f"{day} ab {clock} Uhr"
-    day = "today" if days == 0 else "tomorrow" if days == 1 else "on " + weekday_name(back.weekday(), "en")
-    return f"{day} from {clock}"
+    if days in (0, 1):
+        return say("back_today" if days == 0 else "back_tomorrow", lang, time=clock)
+    return say("back_on", lang, day=weekday_name(back.weekday(), lang), time=clock)
 
 
 def offer_reply(lang: str, office: Office | None, office_id: str, now: dt.datetime, is_holiday: Callable[[dt.date], bool],
