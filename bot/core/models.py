@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.core.language_chain import fallback_chain
+
 
 class Kind(StrEnum):
     FAQ = "faq"
@@ -79,8 +81,6 @@ class Entry:
         chain the entry is written in (the knowledge loader wants German and English in every entry)."""
         if lang in self.texts:
             return lang
-        from bot.core.texts import fallback_chain  # here: bot.core.texts reads its Problem from this module
-
         return next((code for code in fallback_chain(lang) if code in self.texts), next(iter(self.texts)))
 
     def is_valid_on(self, day: dt.date) -> bool:

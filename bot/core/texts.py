@@ -5,8 +5,8 @@ A catalogue is one YAML file per language, ``<language>.yaml``, flat ``key: text
 English; a city adds a language, or changes a sentence, with files of the same form in its own
 folders (``[locales] dirs``), read after the shipped ones so that the city's text wins key by key.
 
-One rule for a missing text: the language's fallback chain (by default the language, then
-English, then German; ``[locales] fallbacks``), first catalogue that has the key wins.
+One rule for a missing text: the language's fallback chain (bot/core/language_chain.py), the
+first catalogue along it that has the key wins.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 
 import yaml
 
+from bot.core.language_chain import chain_of, use_fallbacks
 from bot.core.models import Problem
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "locales"
-DEFAULT_FALLBACKS = ("en", "de")  # after the language itself
 REFERENCE_LANGUAGES = ("de", "en")  # the shipped catalogues: every key, and the placeholders a text may use
 WEEKDAY_KEYS = tuple("weekday_" + day for day in "monday tuesday wednesday thursday friday saturday sunday".split())
 MONTH_KEYS = tuple("month_" + month for month in "january february march april may june july august september october november december".split())
@@ -39,9 +39,7 @@ class Catalogues:
     fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def chain(self, lang: str) -> tuple[str, ...]:
-        """The languages asked for a text in ``lang``, in order, each once."""
-        ordered = (lang, *self.fallbacks.get(lang, DEFAULT_FALLBACKS), *DEFAULT_FALLBACKS)
-        return tuple(dict.fromkeys(ordered))
+        return chain_of(lang, self.fallbacks)
 
     def lookup(self, key: str, lang: str) -> str | None:
         for code in self.chain(lang):
@@ -159,6 +157,7 @@ def install(catalogues: Catalogues) -> Catalogues:
     """Use these catalogues from now on; returns the ones in use before."""
     global _active
     before, _active = _active, catalogues
+    use_fallbacks(catalogues.fallbacks)  # the knowledge's entries follow the same chains
     by_key: dict[str, dict[str, str]] = {}
     for lang, texts in catalogues.messages.items():
         for key, value in texts.items():
@@ -182,11 +181,6 @@ def _replace(table: dict[str, Any], new: dict[str, Any]) -> None:
 
 def active() -> Catalogues:
     return _active
-
-
-def fallback_chain(lang: str) -> tuple[str, ...]:
-    """The languages asked, in order, for a text ``lang`` lacks: the one rule for texts and entries."""
-    return _active.chain(lang)
 
 
 def text(key: str, lang: str, **values: object) -> str:
