@@ -209,6 +209,9 @@ def inline(value: str, limit: int = 80) -> str:
 
 def _load_shipped() -> None:
     loaded = load_catalogues([])
+    missing = [lang for lang in REFERENCE_LANGUAGES if lang not in loaded.catalogues.messages]
+    if missing:  # a package built without its data files
+        raise RuntimeError(f"the shipped message catalogues are missing from {SHIPPED_DIR}: {', '.join(missing)}")
     if any(p.severity == "error" for p in loaded.problems):  # a broken package, not a city's file
         raise RuntimeError("the shipped message catalogues are broken: " + "; ".join(map(str, loaded.problems)))
     install(loaded.catalogues)
