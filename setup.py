@@ -24,6 +24,7 @@ setup(
         "bot.demo": ["buergerbot.toml"],
         "bot.storage": ["migrations/env.py", "migrations/*.mako", "migrations/versions/*.py"],
         "bot.channels.web": ["static/*"],
+        "bot.locales": ["*.yaml"],  # the message catalogues (bot/core/texts.py)
         "bot.web.staff": ["templates/*.html", "static/*.css", "static/*.svg"],
         **dict.fromkeys(demo_knowledge, KNOWLEDGE_FILES),
     },

@@ -263,6 +263,7 @@ def _live(args: argparse.Namespace, settings: Settings) -> LiveKnowledge | None:
 
 
 def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.texts import load_catalogues
     from bot.core.validation import check
     from bot.semantic.configured import EncoderUnavailable, configured_encoder, configured_multilingual_encoder
 
@@ -276,6 +277,7 @@ def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     checked = check(
         dirs, settings.languages, held_out=not args.quick, encoder=encoder, limits=settings.knowledge_limits.limits(), cross_lingual=cross_lingual,
     )
+    checked.problems += load_catalogues(settings.locales.dirs, settings.locales.fallbacks).problems
     for p in sorted(checked.problems, key=lambda p: (p.path, p.line)):
         print(p)
     errors = sum(p.severity == "error" for p in checked.problems)

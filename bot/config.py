@@ -321,6 +321,17 @@ class ProfileConfig(BaseModel):
         return checked
 
 
+class LocalesConfig(BaseModel):
+    """The city's message catalogues (bot/core/texts.py): ``<language>.yaml`` files of ``key: text``
+    lines, read after the shipped German and English ones, so that a file adds a language or
+    changes a sentence; `buergerbot faq validate` reports their problems."""
+
+    model_config = ConfigDict(extra="forbid")
+    dirs: list[Path] = [Path("locales")]  # a folder that is not there holds no catalogues
+    # language -> the languages asked, in order, for a text its catalogue lacks; unnamed: en, then de
+    fallbacks: dict[str, list[str]] = {}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BUERGERBOT_", env_nested_delimiter="__", extra="forbid")
 
@@ -330,6 +341,7 @@ class Settings(BaseSettings):
     knowledge_dirs: list[Path] = [Path("faq"), Path("intents")]
     knowledge_limits: KnowledgeLimitsConfig = KnowledgeLimitsConfig()
     languages: list[str] = ["de", "en"]
+    locales: LocalesConfig = LocalesConfig()
     default_language: str = "de"
     data_dir: Path = Path("data")
     database_url: str = "sqlite:///data/buergerbot.db"  # PostgreSQL in production: postgresql://user@host/db

@@ -59,12 +59,25 @@ def matcher_cache(settings: Settings) -> MatcherCache:
     return MatcherCache(settings.data_dir / "cache", settings.matching.model_dump_json())
 
 
+def install_catalogues(settings: Settings) -> None:
+    """The shipped message catalogues and the city's (``[locales]``) for every text the bot says;
+    a broken file is left out and logged (`buergerbot faq validate` lists every problem)."""
+    from bot.core.texts import install, load_catalogues
+
+    loaded = load_catalogues(settings.locales.dirs, settings.locales.fallbacks)
+    for problem in loaded.problems:
+        if problem.severity == "error":
+            log.warning("message catalogue: %s", problem)
+    install(loaded.catalogues)
+
+
 def live_knowledge(settings: Settings, dirs: Sequence[Path] | None = None) -> LiveKnowledge:
-    """The knowledge, its matcher and the configured sentence encoders; raises EncoderUnavailable
-    (bot.semantic.configured) or InvalidKnowledge (bot.core.live)."""
+    """The knowledge, its matcher and the configured sentence encoders, with the message catalogues
+    installed; raises EncoderUnavailable (bot.semantic.configured) or InvalidKnowledge (bot.core.live)."""
     from bot.core.live import LiveKnowledge
     from bot.semantic.configured import configured_encoder, configured_multilingual_encoder
 
+    install_catalogues(settings)
     return LiveKnowledge(
         list(dirs or settings.knowledge_dirs), settings.languages, configured_encoder(settings.matching.encoder, lazy=True),
         settings.knowledge_limits.limits(), configured_multilingual_encoder(settings.matching.multilingual_encoder),
@@ -372,6 +385,7 @@ async def run_worker(settings: Settings, engine: Engine, clock: Callable[[], dt.
     metrics.declare(settings, messages=False)
 
     def load() -> KnowledgeBase:
+        install_catalogues(settings)  # the notices' sentences
         loaded = load_knowledge(settings.knowledge_dirs, settings.languages)
         if not loaded.ok:
             raise RuntimeError("knowledge files have errors; run `buergerbot faq validate`")

@@ -117,6 +117,22 @@ def test_validate_takes_the_configured_knowledge_limits(tiny_kb: Path, monkeypat
     assert [line for line in out.splitlines() if "larger than" in line] == [f"{tiny_kb / 'entries.yaml'}:1: file is larger than 2 KiB ({(tiny_kb / 'entries.yaml').stat().st_size / 1024:.0f} KiB); split it into smaller files"]
 
 
+def test_validate_reports_the_city_message_catalogues(tiny_kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    locales = tmp_path / "locales"
+    locales.mkdir()
+    (locales / "uk.yaml").write_text("popular: 'Часто питають:'\nfallback_phone: 'Телефон {telefon}'\n", encoding="utf-8")
+    monkeypatch.setenv("BUERGERBOT_LOCALES__DIRS", json.dumps([str(locales)]))
+    code, out, _ = run(capsys, "faq", "validate", "--quick", str(tiny_kb))
+    assert code == 0
+    lines = out.splitlines()
+    assert f"{locales / 'uk.yaml'}:2: warning: fallback_phone: the bot does not fill in {{telefon}} here; this text is left out" in lines
+    assert any(line.startswith(f"{locales / 'uk.yaml'}:1: warning: ") and "texts missing, said in en → de instead" in line for line in lines)
+    (locales / "tr.yaml").write_text("popular: [Sık\n", encoding="utf-8")
+    code, out, _ = run(capsys, "faq", "validate", "--quick", str(tiny_kb))
+    assert code == 1 and f"{locales / 'tr.yaml'}:2: YAML syntax" in out
+
+
 def test_broken_knowledge_refuses_to_start(tiny_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tiny_kb / "broken.yaml").write_text("entries: [\n", encoding="utf-8")
     code, _, err = run(capsys, "ask", "--faq-dir", str(tiny_kb), "x")

@@ -140,3 +140,21 @@ def test_the_worker_delivers_through_the_shared_lifecycle_and_takes_no_updates(t
                     pass
 
     asyncio.run(main())
+
+
+def test_the_city_catalogues_are_installed_from_the_settings(tmp_path: Path) -> None:
+    from bot.core import texts
+    from bot.wiring import install_catalogues
+
+    locales = tmp_path / "locales"
+    locales.mkdir()
+    (locales / "uk.yaml").write_text("popular: 'Часто питають:'\n", encoding="utf-8")
+    (locales / "de.yaml").write_text("popular: [kaputt\n", encoding="utf-8")  # left out, logged
+    before = texts.active()
+    try:
+        install_catalogues(Settings(locales={"dirs": [locales], "fallbacks": {"uk": ["de"]}}))  # type: ignore[arg-type]
+        assert texts.text("popular", "uk") == "Часто питають:"
+        assert texts.text("did_you_mean", "uk") == "Meinten Sie …?"
+        assert texts.text("popular", "de") == "Häufig gefragt:"
+    finally:
+        texts.install(before)

@@ -571,11 +571,16 @@ class _Turn:
         if action == "human":
             self.wants_person = True
             return [Reply(entry.text(self.lang).answer + "\n\n" + self._phone_line(), language=self.lang, entry_id=entry.id)]
-        return [Reply(entry.text(self.lang).answer, language=self.lang, entry_id=entry.id)]
+        return [Reply(self._other_language_line(entry) + entry.text(self.lang).answer, language=self.lang, entry_id=entry.id)]
+
+    def _other_language_line(self, entry: Entry) -> str:
+        """For an entry not written in the reply's language: one line in it saying which language follows."""
+        shown = entry.answered_in(self.lang)
+        return "" if shown == self.lang else text("answer_in_other_language", self.lang, language=language_name(shown, self.lang)) + "\n\n"
 
     def _answer(self, entry: Entry) -> Reply:
         local = entry.text(self.lang)
-        parts = [f"**{local.title}**", local.answer]
+        parts = [self._other_language_line(entry) + f"**{local.title}**", local.answer]
         if local.documents:
             parts.append(f"**{text('documents', self.lang)}:**\n" + "\n".join(f"- {d}" for d in local.documents))
         if local.fees:

@@ -115,6 +115,17 @@ def fingerprint(dirs: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
+BASE_LANGUAGES = ("de", "en")  # the shipped message catalogues' languages: where every fallback chain ends
+
+
+def required_languages(languages: Sequence[str]) -> tuple[str, ...]:
+    """The languages every entry must be written in: German and English where configured (the
+    end of every fallback chain), else the first configured one. An entry may lack the others;
+    it is then answered in the first language of the asked one's fallback chain that it has."""
+    base = tuple(lang for lang in languages if lang in BASE_LANGUAGES)
+    return base or tuple(languages[:1])
+
+
 def load_knowledge(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en"), limits: KnowledgeLimits | None = None) -> LoadResult:
     loader = _Loader(tuple(languages), limits or KnowledgeLimits())
     for path in knowledge_files(dirs):
@@ -127,6 +138,7 @@ def load_knowledge(dirs: Sequence[Path], languages: Sequence[str] = ("de", "en")
 class _Loader:
     def __init__(self, languages: tuple[str, ...], limits: KnowledgeLimits) -> None:
         self.languages = languages
+        self.required = required_languages(languages)
         self.limits = limits
         self.entries_seen = 0
         self.modified: dict[str, int] = {}  # file → mtime (ns): of two entries with one id, the newer file is blamed
@@ -291,14 +303,17 @@ class _Loader:
             for qi, q in enumerate(local.questions):
                 self.questions.append(QuestionRef(entry_id, lang, q.strip(), name, _line(_child(q_node, qi))))
         for lang in self.languages:
-            if lang not in raw:
+            if lang not in raw and lang in self.required:
                 self.problem(name, line, f"entry {raw.get('id', '?')!r}: missing language {lang!r}")
-        if model is None or any(lang not in texts for lang in self.languages):
+            elif lang not in raw:
+                self.problem(name, line, f"entry {raw.get('id', '?')!r}: no {lang!r} text yet; answered in another language by the fallback chain",
+                             "warning")
+        if model is None or any(lang not in texts for lang in self.required):
             return None
         if model.office:
             self.office_refs.append((model.office, name, _line(_child(node, "office"))))
         for li, link in enumerate(model.links):
-            for lang in self.languages:
+            for lang in self.required:
                 if lang not in link.label:
                     self.problem(name, _line(_child(_child(node, "links"), li)), f"link label missing language {lang!r}")
         return Entry(

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.core.language_chain import fallback_chain
+
 
 class Kind(StrEnum):
     FAQ = "faq"
@@ -72,7 +74,14 @@ class Entry:
     action: str | None = None
 
     def text(self, lang: str) -> LocalText:
-        return self.texts.get(lang) or next(iter(self.texts.values()))
+        return self.texts[self.answered_in(lang)]
+
+    def answered_in(self, lang: str) -> str:
+        """The language the entry answers ``lang`` in: that one, else the first of its fallback
+        chain the entry is written in (the knowledge loader wants German and English in every entry)."""
+        if lang in self.texts:
+            return lang
+        return next((code for code in fallback_chain(lang) if code in self.texts), next(iter(self.texts)))
 
     def is_valid_on(self, day: dt.date) -> bool:
         if self.valid_from and day < self.valid_from:

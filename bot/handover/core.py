@@ -20,7 +20,7 @@ from bot.core.hours import open_state
 from bot.core.matching.normalise import fold
 from bot.core.models import CONTEXT_PREFIX, Button, Office, Reply, UserState
 from bot.core.ports import HANDOVER_NO, HANDOVER_YES, HandoverTurn
-from bot.core.texts import weekday_name
+from bot.core.texts import text, weekday_name
 
 MISSES = CONTEXT_PREFIX + "handover.misses"  # messages in a row the bot could not answer
 TURNS = CONTEXT_PREFIX + "handover.turns"  # the last few messages and what the bot said, as JSON
@@ -56,115 +56,9 @@ class CloseReason(StrEnum):
     UNANSWERED = "unanswered"  # nobody of the team answered in time
 
 
-_TEXTS: dict[str, dict[str, str]] = {
-    "offer_open": {
-        "de": "Soll sich eine Person aus dem Team {office} Ihre Frage ansehen? Sie antwortet hier im Chat.",
-        "en": "Would you like a person from the {office} team to look at your question? They answer right here in this chat.",
-    },
-    "offer_closed": {
-        "de": "Das Team {office} ist gerade nicht erreichbar; es ist {back} wieder da. Soll ich Ihre Frage bis dahin vormerken? "
-              "Dann antwortet Ihnen eine Person hier im Chat.",
-        "en": "The {office} team is not available right now; they are back {back}. Shall I queue your question for them? "
-              "A person will then answer here in this chat.",
-    },
-    "offer_closed_long": {
-        "de": "Das Team {office} ist in den nächsten Tagen nicht erreichbar. Soll ich Ihre Frage trotzdem vormerken?",
-        "en": "The {office} team is not available in the coming days. Shall I queue your question all the same?",
-    },
-    "consent": {
-        "de": "Weitergegeben werden: Ihre Frage, Ihre letzten Nachrichten hier, die Sprache und der Messenger. Nicht weitergegeben: "
-              "Ihr Name und Ihre Chat-Kennung. Das Gespräch wird {days} Tage nach seinem Ende gelöscht, mit /loeschen sofort.",
-        "en": "Shared with the team: your question, your last messages here, the language and the messenger. Not shared: "
-              "your name and your chat id. The conversation is deleted {days} days after it ends, or at once with /delete.",
-    },
-    "yes_open": {"de": "Ja, mit dem Team verbinden", "en": "Yes, connect me with the team"},
-    "yes_queue": {"de": "Ja, Frage vormerken", "en": "Yes, queue my question"},
-    "no": {"de": "Nein, danke", "en": "No, thanks"},
-    "opened": {
-        "de": "Ihre Frage ist beim Team (Vorgang {number}). Eine Person antwortet hier im Chat; bis dahin können Sie hier ergänzen, "
-              "was wichtig ist.",
-        "en": "Your question is with the team (case {number}). A person will answer here in this chat; until then you can add "
-              "anything that matters here.",
-    },
-    "queued": {
-        "de": "Ihre Frage ist vorgemerkt (Vorgang {number}). Das Team antwortet hier im Chat, sobald es wieder da ist.",
-        "en": "Your question is queued (case {number}). The team will answer here in this chat once they are back.",
-    },
-    "declined": {
-        "de": "In Ordnung, ich gebe nichts weiter. Fragen Sie mich gern etwas anderes.",
-        "en": "All right, nothing is passed on. Feel free to ask me something else.",
-    },
-    "already_open": {
-        "de": "Ihre Frage ist schon beim Team (Vorgang {number}).",
-        "en": "Your question is already with the team (case {number}).",
-    },
-    "offer_gone": {
-        "de": "Dieses Angebot gilt nicht mehr. Schreiben Sie „Mitarbeiter“, wenn Sie mit dem Team sprechen möchten.",
-        "en": "That offer has expired. Write \"agent\" if you would like to talk to the team.",
-    },
-    "staff_says": {"de": "**Serviceteam:** {text}", "en": "**Service team:** {text}"},
-    "claimed": {
-        "de": "Eine Person aus dem Team kümmert sich jetzt um Ihre Frage.",
-        "en": "A person from the team is now looking after your question.",
-    },
-    "closed_staff": {
-        "de": "Das Team hat das Gespräch beendet. Vielen Dank! Ab jetzt antworte wieder ich, der Bürgerbot.",
-        "en": "The team has ended the conversation. Thank you! From now on I, the city's bot, answer again.",
-    },
-    "closed_timeout": {
-        "de": "Da eine Weile keine Nachricht mehr kam, ist das Gespräch mit dem Team beendet. Vielen Dank! "
-              "Ab jetzt antworte wieder ich; wenn Sie das Team erneut brauchen, schreiben Sie „Mitarbeiter“.",
-        "en": "As no message came for a while, the conversation with the team has ended. Thank you! "
-              "From now on I answer again; write \"agent\" if you need the team once more.",
-    },
-    "closed_unanswered": {
-        "de": "Leider konnte sich niemand aus dem Team rechtzeitig melden. Das tut uns leid. Ihre Frage bleibt für das Team notiert; "
-              "ab jetzt antworte wieder ich.",
-        "en": "Unfortunately nobody from the team could get back to you in time; we are sorry. Your question stays noted for the team; "
-              "from now on I answer again.",
-    },
-    "export_intro": {"de": "Ihre Gespräche mit dem Team:", "en": "Your conversations with the team:"},
-    # The staff room's lines, in the team's language.
-    "staff_new": {
-        "de": "Neue Übergabe {number} · Profil {profile} · über {channel} · Sprache {language}{queued}",
-        "en": "New hand-over {number} · profile {profile} · via {channel} · language {language}{queued}",
-    },
-    "staff_queued": {"de": " · außerhalb der Zeiten gestellt", "en": " · asked outside hours"},
-    "staff_question": {"de": "Frage", "en": "Question"},
-    "staff_no_question": {"de": "(noch keine; sie folgt in diesem Thread)", "en": "(none yet; it follows in this thread)"},
-    "staff_turns": {"de": "Zuvor im Chat", "en": "Earlier in the chat"},
-    "staff_citizen": {"de": "Bürger/in", "en": "Citizen"},
-    "staff_bot": {"de": "Bot", "en": "Bot"},
-    "staff_help": {
-        "de": "Antworten Sie in diesem Thread; jede Nachricht geht an die Person. !claim übernimmt, !close beendet, "
-              "!faq (nach dem Ende) schreibt einen Entwurf für die Wissensbasis.",
-        "en": "Answer in this thread; every message goes to the person. !claim takes the case, !close ends it, "
-              "!faq (once closed) writes a draft knowledge entry.",
-    },
-    "staff_claimed": {"de": "{number} übernommen von {who}.", "en": "{number} taken by {who}."},
-    "staff_closed": {"de": "{number} beendet ({reason}).", "en": "{number} closed ({reason})."},
-    "staff_reason_staff": {"de": "von {who}", "en": "by {who}"},
-    "staff_reason_timeout": {"de": "keine Nachricht mehr", "en": "no more messages"},
-    "staff_reason_unanswered": {"de": "niemand hat geantwortet", "en": "nobody answered"},
-    "staff_not_relayed": {
-        "de": "{number} ist beendet; diese Nachricht wurde nicht weitergeleitet.",
-        "en": "{number} is closed; this message was not passed on.",
-    },
-    "staff_faq_open": {"de": "!faq geht erst nach !close.", "en": "!faq works once the case is closed."},
-    "staff_faq_written": {"de": "Entwurf geschrieben: {path}", "en": "Draft written: {path}"},
-    "staff_faq_nothing": {"de": "Kein Entwurf: das Team hat nichts geantwortet.", "en": "No draft: the team did not answer."},
-    "staff_deleted": {
-        "de": "{number}: die Person hat ihre Daten gelöscht; die weitergeleiteten Nachrichten werden entfernt.",
-        "en": "{number}: the person deleted their data; the relayed messages are being removed.",
-    },
-}
-
-
 def say(key: str, lang: str, **values: object) -> str:
-    """One of the hand-over's texts; English where a language has none, German where English has none."""
-    variants = _TEXTS[key]
-    template = variants.get(lang) or variants.get("en") or variants["de"]
-    return template.format(**values)
+    """One of the hand-over's texts (``handover_<key>`` in the message catalogues, bot/locales)."""
+    return text("handover_" + key, lang, **values)
 
 
 # -- when to offer ---------------------------------------------------------------------------------
@@ -242,11 +136,9 @@ def team_availability(office: Office | None, now: dt.datetime, is_holiday: Calla
 def back_phrase(back: dt.datetime, now: dt.datetime, lang: str) -> str:
     days = (back.date() - now.date()).days
     clock = back.strftime("%H:%M")
-    if lang == "de":
-        day = "heute" if days == 0 else "morgen" if days == 1 else "am " + weekday_name(back.weekday(), "de")
-        return f"{day} ab {clock} Uhr"
-    day = "today" if days == 0 else "tomorrow" if days == 1 else "on " + weekday_name(back.weekday(), "en")
-    return f"{day} from {clock}"
+    if days in (0, 1):
+        return say("back_today" if days == 0 else "back_tomorrow", lang, time=clock)
+    return say("back_on", lang, day=weekday_name(back.weekday(), lang), time=clock)
 
 
 def offer_reply(lang: str, office: Office | None, office_id: str, now: dt.datetime, is_holiday: Callable[[dt.date], bool],
