@@ -20,10 +20,13 @@ Each citizen message is answered once:
   with one statement (``SeenUpdates.claim_polled``); just before the first message of an answer is
   sent, the update is marked "sending" (``mark_sending``, concurrent marks share a statement).
   Delivered again after a crash, an update is answered again if nothing of its answer had been
-  sent, and never if it had. The guarantee: every update is answered exactly once, except one
-  whose process died between the "sending" mark and Telegram's confirmation of the message (the
-  duration of one sendMessage call); that one is not answered again and may have reached the
-  citizen or not. Updates of one chat are handled in order, different chats in parallel
+  sent, and never if it had; one the dead process had taken on but not answered falls to the next
+  process once the dead one's ``claim_lease`` has run out (a live second poller keeps its own).
+  The guarantee: every update is answered exactly once, except one whose process died between the
+  "sending" mark and Telegram's confirmation of its answer's messages (the time of the sendMessage
+  calls of one answer, typically one); that one is not answered again and may have reached the
+  citizen in full, in part or not at all. With the database failing, an update is answered
+  unclaimed or unmarked, and a crash then may repeat it. Updates of one chat are handled in order, different chats in parallel
   (``concurrency`` at a time). The price of confirming late: getUpdates returns at most 100 updates
   from the offset on, so an update that takes long (a send hanging up to ``send_timeout``) holds
   up at most the 99 after it.
@@ -192,7 +195,7 @@ class TelegramSettings:
     per_chat_per_second: float = 1.0
     overall_per_second: float = 30.0  # Telegram's limit for one bot; 0 lifts it (benchmarks, local Bot API)
     poll_timeout: float = 10.0
-    claim_lease: float = 60.0  # seconds an update another process took on, and sent nothing for, stays its own
+    claim_lease: float = 30.0  # seconds an update another process took on, and sent nothing for, stays its own
     send_timeout: float = 30.0  # seconds to wait for Telegram's answer to a send; none is resent after it
     language: str = "de"  # the profile's default language: the command menu's for apps in a language the commands lack
 
@@ -640,6 +643,7 @@ class TelegramChannel:
 _BATCH = 100  # the most updates getUpdates returns
 _REFILL = 75  # free places among the next 100 updates before asking for more while updates are in flight
 _BUSY_POLL = 0.25  # seconds between getUpdates calls while updates are in flight and no new one came
+_STUCK_POLL = 2.0  # seconds between getUpdates calls while fewer than _REFILL new updates would fit
 _MAX_BACKOFF = 30.0
 
 
@@ -727,18 +731,28 @@ class _Poller:
                 await self._take(fresh)
 
     async def _wait_for_room(self, brought_new: bool, asked_at: float) -> None:
-        """Before asking again while updates are in flight: until enough of them are finished that
-        getUpdates brings new ones (it returns the unfinished ones again), and not more often than
-        every ``_BUSY_POLL`` when the last call brought nothing new."""
+        """Before asking again while updates are in flight. getUpdates returns the unfinished ones
+        (and those finished after the first unfinished one) again, and reading 100 updates costs
+        more than answering a few: ask when at least ``_REFILL`` new ones fit, but not more often
+        than every ``_BUSY_POLL`` when the last call brought nothing new; when fewer fit (the
+        first unfinished update takes long), every ``_STUCK_POLL``."""
         loop = asyncio.get_running_loop()
         while self._unfinished:
             room = _BATCH - (self._next - self.offset)
             waited = loop.time() - asked_at
-            if room > 0 and ((brought_new and room >= _REFILL) or waited >= _BUSY_POLL):
-                return
+            if room >= _REFILL:
+                if brought_new or waited >= _BUSY_POLL:
+                    return
+                timeout: float | None = _BUSY_POLL - waited
+            elif room > 0:
+                if waited >= _STUCK_POLL:
+                    return
+                timeout = _STUCK_POLL - waited
+            else:
+                timeout = None  # only a finished update makes room
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), None if room <= 0 else _BUSY_POLL - waited)
+                await asyncio.wait_for(self._progress.wait(), timeout)
 
     async def _take(self, updates: Sequence[Update]) -> None:
         ids = [update.update_id for update in updates]
@@ -790,11 +804,13 @@ class _Poller:
 
     def _finished(self, update_id: int, key: Hashable, task: asyncio.Task[None]) -> None:
         if not task.cancelled():
+            # Only the first unfinished update moves the offset, and with it the room to ask for more.
+            if next(iter(self._unfinished), None) == update_id:
+                self._progress.set()
             self._unfinished.pop(update_id, None)
         if self._chat_tails.get(key) is task:
             del self._chat_tails[key]
         self._marked.discard(update_id)
-        self._progress.set()
 
     async def sending(self, update_id: int | None) -> None:
         """Before the first message of the answer to ``update_id`` goes out: marks it "sending"

@@ -153,3 +153,32 @@ def test_an_update_another_process_took_on_is_answered_after_its_lease_and_a_sen
             await reap_tasks()
 
     asyncio.run(main())
+
+
+def test_two_pollers_on_one_token_answer_each_update_once() -> None:
+    """A second process polling the same token (a mistake, logged as Conflict): Telegram hands the
+    unconfirmed updates to both in turn, and the shared claims keep each to one answer."""
+    seen = MemorySeenUpdates()  # the database both processes share
+
+    def slow(incoming: Incoming) -> Sequence[Reply]:
+        time.sleep(0.1)
+        return echo(incoming)
+
+    async def main() -> None:
+        async with FakeBotApi(TOKEN) as fake:
+            one = TelegramChannel(settings(fake), slow, seen)
+            two = TelegramChannel(settings(fake), slow, seen)
+            await one.start()
+            await two.start()
+            for i in range(12):
+                fake.push_message(61 + i % 3, f"Frage {i}")
+            await fake.wait_for(12, timeout=60)
+            await asyncio.sleep(1.0)
+            await two.stop()
+            await one.stop()
+            for chat in (61, 62, 63):
+                # Once each; the order of a chat's answers is each process's own, not across both.
+                assert sorted(m["text"] for m in fake.messages_to(chat)) == sorted(f"Antwort auf Frage {i}" for i in range(12) if 61 + i % 3 == chat)
+            await reap_tasks()
+
+    asyncio.run(main())
