@@ -718,8 +718,11 @@ class _Poller:
             except InvalidToken as exc:
                 log.error("telegram polling stopped: %s", type(exc).__name__, extra={"profile": self._settings.profile})
                 return
-            except TelegramError as exc:
-                self._channel._on_polling_error(exc)
+            except Exception as exc:  # network, Telegram, or an update the library cannot read: polling goes on
+                if isinstance(exc, TelegramError):
+                    self._channel._on_polling_error(exc)
+                else:
+                    log.error("telegram polling failed: %s", type(exc).__name__)
                 backoff = min(_MAX_BACKOFF, max(1.0, backoff * 2))
                 await asyncio.sleep(backoff)
                 continue
