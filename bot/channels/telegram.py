@@ -18,7 +18,7 @@ Each citizen message is answered once:
   every update still queued. Ours confirms an update only once its handling has finished: the
   ``offset`` never passes the oldest unfinished update. A polled batch is claimed in the database
   with one statement (``SeenUpdates.claim_polled``); just before the first message of an answer is
-  sent, the update is marked "sending" (``mark_sending``, concurrent marks share a statement).
+  sent, the update is marked "sending" (``mark_sending``, in the pool call of the turn itself).
   Delivered again after a crash, an update is answered again if nothing of its answer had been
   sent, and never if it had; one the dead process had taken on but not answered falls to the next
   process once the dead one's ``claim_lease`` has run out (a live second poller keeps its own).
@@ -26,10 +26,10 @@ Each citizen message is answered once:
   "sending" mark and Telegram's confirmation of its answer's messages (the time of the sendMessage
   calls of one answer, typically one); that one is not answered again and may have reached the
   citizen in full, in part or not at all. With the database failing, an update is answered
-  unclaimed or unmarked, and a crash then may repeat it. Updates of one chat are handled in order, different chats in parallel
-  (``concurrency`` at a time). The price of confirming late: getUpdates returns at most 100 updates
-  from the offset on, so an update that takes long (a send hanging up to ``send_timeout``) holds
-  up at most the 99 after it.
+  unclaimed or unmarked, and a crash then may repeat it. Updates of one chat are handled in
+  order, different chats in parallel (``concurrency`` at a time). The price of confirming late:
+  getUpdates returns at most 100 updates from the offset on, so while one update takes long (a
+  send hanging up to ``send_timeout``) at most the 99 after it are taken on; newer ones wait.
 * Webhook calls (and a second replica) are claimed by ``update_id`` too (``SeenUpdates.claim``),
   so an update delivered twice is answered once. In webhook mode Telegram counts an update as
   delivered when the call returns, before it is handled: a kill loses what was queued.
@@ -471,7 +471,12 @@ class TelegramChannel:
         # The turn runs in the process's pool (bot.blocking), and the chat's next message waits
         # until these replies are sent, so a chat's answers come in the order of its questions.
         async with self._turns.in_order(chat.id):
-            replies = await self._turns.answer(incoming)
+            update_id = _POLLED.get()
+            if self._poller is not None and update_id is not None:
+                replies = await self._turns.answer(incoming, functools.partial(self._poller.mark_in_pool, update_id))
+                self._poller.marked(update_id, replies)
+            else:
+                replies = await self._turns.answer(incoming)
             await self._send(chat.id, replies, reply_to)
 
     def _supported_chat(self, update: Update) -> bool:
@@ -669,6 +674,8 @@ class _Poller:
         self._marked: set[int] = set()
         self._marking: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._taking = False  # claiming a batch: a claim cut off by stop would leave rows no one releases
+        self._stopping = False
 
     @property
     def offset(self) -> int:
@@ -681,8 +688,10 @@ class _Poller:
     async def stop(self) -> None:
         """Stop asking, finish the updates being handled, leave the others unconfirmed (and
         unclaimed, so the next process answers them at once)."""
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
+            if not self._taking:
+                self._task.cancel()
             await asyncio.wait([self._task])
         waiting = [update_id for update_id in self._unfinished if update_id not in self._handling]
         for update_id in waiting:
@@ -731,7 +740,13 @@ class _Poller:
             brought_new = bool(fresh)
             if fresh:
                 self._next = max(update.update_id for update in fresh) + 1
-                await self._take(fresh)
+                self._taking = True
+                try:
+                    await self._take(fresh)
+                finally:
+                    self._taking = False
+            if self._stopping:
+                return
 
     async def _wait_for_room(self, brought_new: bool, asked_at: float) -> None:
         """Before asking again while updates are in flight. getUpdates returns the unfinished ones
@@ -814,6 +829,20 @@ class _Poller:
         if self._chat_tails.get(key) is task:
             del self._chat_tails[key]
         self._marked.discard(update_id)
+
+    def mark_in_pool(self, update_id: int, replies: Sequence[Reply]) -> None:
+        """In the pool, right after the turn: marks the update "sending" when the turn has replies
+        (saves a second trip through the pool for :meth:`sending`)."""
+        if replies:
+            try:
+                self._seen.mark_sending(self._settings.profile, [update_id])
+            except Exception as exc:  # the answer goes out all the same; a crash now may repeat it
+                log.warning("telegram: marking 1 update as answered failed (%s)", type(exc).__name__)
+
+    def marked(self, update_id: int, replies: Sequence[Reply]) -> None:
+        """On the loop, after :meth:`mark_in_pool`: :meth:`sending` has nothing more to do."""
+        if replies:
+            self._marked.add(update_id)
 
     async def sending(self, update_id: int | None) -> None:
         """Before the first message of the answer to ``update_id`` goes out: marks it "sending"
