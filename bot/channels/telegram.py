@@ -210,6 +210,7 @@ class TelegramChannel:
         self._claims: dict[int, asyncio.Future[bool]] = {}  # update ids waiting for the next claim
         self._claiming: asyncio.Task[None] | None = None
         self._poller: _Poller | None = None
+        self._updates_request = AiohttpRequest(connection_pool_size=1)  # getUpdates' own connection
         self._pressed: OrderedDict[tuple[int, int, str], None] = OrderedDict()  # (chat, message, data) answered
         self._webhook: web.AppRunner | None = None
         self.app = self._build()
@@ -221,7 +222,7 @@ class TelegramChannel:
         bot = ExtBot(
             s.token, **urls, rate_limiter=rate_limiter,
             request=AiohttpRequest(connection_pool_size=64, read_timeout=s.send_timeout),
-            get_updates_request=AiohttpRequest(connection_pool_size=1),
+            get_updates_request=self._updates_request,
         )
         app = Application.builder().bot(bot).concurrent_updates(s.concurrency).build()
         app.add_handler(TypeHandler(Update, self._claim), group=-1)
@@ -650,6 +651,7 @@ _REFILL = 75  # free places among the next 100 updates before asking for more wh
 _BUSY_POLL = 0.25  # seconds between getUpdates calls while updates are in flight and no new one came
 _STUCK_POLL = 2.0  # seconds between getUpdates calls while fewer than _REFILL new updates would fit
 _MAX_BACKOFF = 30.0
+_READ_MARGIN = 10.0  # seconds a long poll may take beyond its timeout before it counts as failed
 
 
 class _Poller:
@@ -717,10 +719,8 @@ class _Poller:
             asked_at = loop.time()
             try:
                 # While updates are in flight Telegram answers at once anyway (they are past the offset).
-                timeout = 0.0 if self._unfinished else self._settings.poll_timeout
-                updates = await self._channel.app.bot.get_updates(
-                    offset=self.offset, limit=_BATCH, timeout=dt.timedelta(seconds=timeout), allowed_updates=Update.ALL_TYPES,
-                )
+                timeout = 0 if self._unfinished else int(self._settings.poll_timeout)
+                fresh = await self._get_updates(timeout)
             except RetryAfter as exc:
                 await asyncio.sleep(_seconds(exc.retry_after))
                 continue
@@ -736,7 +736,6 @@ class _Poller:
                 await asyncio.sleep(backoff)
                 continue
             backoff = 0.0
-            fresh = [update for update in updates if update.update_id >= self._next]
             brought_new = bool(fresh)
             if fresh:
                 self._next = max(update.update_id for update in fresh) + 1
@@ -747,6 +746,18 @@ class _Poller:
                     self._taking = False
             if self._stopping:
                 return
+
+    async def _get_updates(self, timeout: int) -> list[Update]:
+        """getUpdates through the library's request layer (its errors: Conflict, RetryAfter, …),
+        turning into Update objects only the updates not taken on yet: the unfinished ones come
+        again with every call, and reading an update costs about as much as the request."""
+        bot = self._channel.app.bot
+        params = {"offset": self.offset, "limit": _BATCH, "timeout": timeout, "allowed_updates": list(Update.ALL_TYPES)}
+        raw = await self._channel._updates_request.post(f"{bot.base_url}/getUpdates", json_request(params),
+                                                        read_timeout=timeout + _READ_MARGIN)
+        if not isinstance(raw, list):
+            return []
+        return [Update.de_json(data, bot) for data in raw if isinstance(data.get("update_id"), int) and data["update_id"] >= self._next]
 
     async def _wait_for_room(self, brought_new: bool, asked_at: float) -> None:
         """Before asking again while updates are in flight. getUpdates returns the unfinished ones
