@@ -102,15 +102,25 @@ class ChatTurns:
             if queue.users == 0:
                 del self._chats[chat]
 
-    async def answer(self, incoming: Incoming) -> Sequence[Reply]:
-        """The dialogue's replies to ``incoming``, computed in the pool."""
+    async def answer(self, incoming: Incoming, then: Callable[[Sequence[Reply]], None] | None = None) -> Sequence[Reply]:
+        """The dialogue's replies to ``incoming``, computed in the pool; ``then(replies)`` runs right
+        after in the same pool call (blocking work that must precede the sending, without a second
+        trip through the pool)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool or shared_pool(), self._handle, incoming)
+        if then is None:
+            return await loop.run_in_executor(self._pool or shared_pool(), self._handle, incoming)
+        return await loop.run_in_executor(self._pool or shared_pool(), _answer_then, self._handle, incoming, then)
 
     @property
     def chats_waiting(self) -> int:
         """Chats with a turn running or waiting (for tests and stop)."""
         return len(self._chats)
+
+
+def _answer_then(handle: Handle, incoming: Incoming, then: Callable[[Sequence[Reply]], None]) -> Sequence[Reply]:
+    replies = handle(incoming)
+    then(replies)
+    return replies
 
 
 def chat_key(incoming: Incoming) -> tuple[str, str, str]:

@@ -13,14 +13,26 @@ Each citizen message is answered once:
   requests Telegram refused or failed before carrying them out: 429 (after ``retry_after``), a
   5xx answer other than 504, and a connection that failed before the request left. Other refusals
   (4xx) are final; HTML that Telegram cannot parse is sent once more as plain text.
-* Every update is claimed by its ``update_id`` before it is handled (``SeenUpdates``; the
-  database's ``telegram_updates`` table in production, shared by all processes of the bot), so an
-  update delivered again — polling after a crash before the confirmation, a webhook call Telegram
-  retries, the same update at a second replica — is answered once. A polled batch is claimed as a
-  whole when its first update is handled (one statement for up to 100). An update claimed by a
-  process that dies before answering it is not answered; that loses nothing more than polling with
-  python-telegram-bot does anyway, whose updater confirms a batch by asking for the next one, before
-  the batch is handled.
+* Polling is our own getUpdates loop (:class:`_Poller`), not python-telegram-bot's updater, which
+  confirms a whole batch (by asking for the next ``offset``) before handling it, so a kill loses
+  every update still queued. Ours confirms an update only once its handling has finished: the
+  ``offset`` never passes the oldest unfinished update. A polled batch is claimed in the database
+  with one statement (``SeenUpdates.claim_polled``); just before the first message of an answer is
+  sent, the update is marked "sending" (``mark_sending``, in the pool call of the turn itself).
+  Delivered again after a crash, an update is answered again if nothing of its answer had been
+  sent, and never if it had; one the dead process had taken on but not answered falls to the next
+  process once the dead one's ``claim_lease`` has run out (a live second poller keeps its own).
+  The guarantee: every update is answered exactly once, except one whose process died between the
+  "sending" mark and Telegram's confirmation of its answer's messages (the time of the sendMessage
+  calls of one answer, typically one); that one is not answered again and may have reached the
+  citizen in full, in part or not at all. With the database failing, an update is answered
+  unclaimed or unmarked, and a crash then may repeat it. Updates of one chat are handled in
+  order, different chats in parallel (``concurrency`` at a time). The price of confirming late:
+  getUpdates returns at most 100 updates from the offset on, so while one update takes long (a
+  send hanging up to ``send_timeout``) at most the 99 after it are taken on; newer ones wait.
+* Webhook calls (and a second replica) are claimed by ``update_id`` too (``SeenUpdates.claim``),
+  so an update delivered twice is answered once. In webhook mode Telegram counts an update as
+  delivered when the call returns, before it is handled: a kill loses what was queued.
 * A choice button pressed again on the same message stops the button's spinner and sends nothing.
 * An answer the citizen may rate (``Reply.feedback``) gets a 👍/👎 row under it. A press is the
   message's one vote: the row is taken off the message (editMessageReplyMarkup) and a second
@@ -31,12 +43,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
+import functools
 import hmac
 import json
 import logging
+import secrets
+import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,7 +63,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -87,30 +103,82 @@ _PARSE_ERROR = "can't parse entities"
 
 
 class SeenUpdates(Protocol):
-    """Where update ids are claimed (bot.storage.telegram_updates.SqlSeenUpdates in production)."""
+    """Where update ids are claimed (bot.storage.telegram_updates.SqlSeenUpdates in production,
+    whose docstring explains the states of a polled update)."""
 
     def claim(self, profile: str, update_ids: Sequence[int]) -> set[int]:
         """The ids among ``update_ids`` claimed by this call; the others were claimed before."""
         ...
 
+    def claim_polled(self, profile: str, update_ids: Sequence[int], owner: str, lease: dt.timedelta) -> tuple[set[int], set[int]]:
+        """``(answer, busy)``: the ids ``owner`` is to answer now (new ones, and ones another process
+        took on but sent nothing for within ``lease``), and those another process took on within
+        ``lease``; the others are done."""
+        ...
+
+    def mark_sending(self, profile: str, update_ids: Sequence[int]) -> None:
+        """The answers to ``update_ids`` start going out: never answer them again."""
+        ...
+
+    def release(self, profile: str, update_ids: Sequence[int], owner: str) -> None:
+        """Forget ``owner``'s claims of ``update_ids`` that sent nothing: a stopping process did
+        not handle them, the next one is to answer them at once."""
+        ...
+
+
+@dataclass
+class _Claim:
+    sending: bool
+    owner: str | None
+    at: float
+
 
 class MemorySeenUpdates:
     """Claims kept in this process (the newest ``size``): for a bot without a database."""
 
-    def __init__(self, size: int = 100_000) -> None:
+    def __init__(self, size: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
         self._size = size
-        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._clock = clock
+        self._seen: OrderedDict[tuple[str, int], _Claim] = OrderedDict()
 
     def claim(self, profile: str, update_ids: Sequence[int]) -> set[int]:
         fresh = set()
         for update_id in update_ids:
             key = (profile, update_id)
             if key not in self._seen:
-                self._seen[key] = None
+                self._seen[key] = _Claim(sending=True, owner=None, at=self._clock())
                 fresh.add(update_id)
+        self._trim()
+        return fresh
+
+    def claim_polled(self, profile: str, update_ids: Sequence[int], owner: str, lease: dt.timedelta) -> tuple[set[int], set[int]]:
+        now = self._clock()
+        answer, busy = set(), set()
+        for update_id in update_ids:
+            held = self._seen.get((profile, update_id))
+            if held is None or (not held.sending and held.owner != owner and held.at < now - lease.total_seconds()):
+                self._seen[(profile, update_id)] = _Claim(sending=False, owner=owner, at=now)
+                answer.add(update_id)
+            elif not held.sending and held.owner != owner:
+                busy.add(update_id)
+        self._trim()
+        return answer, busy
+
+    def mark_sending(self, profile: str, update_ids: Sequence[int]) -> None:
+        for update_id in update_ids:
+            held = self._seen.get((profile, update_id))
+            if held is not None:
+                held.sending = True
+
+    def release(self, profile: str, update_ids: Sequence[int], owner: str) -> None:
+        for update_id in update_ids:
+            held = self._seen.get((profile, update_id))
+            if held is not None and not held.sending and held.owner == owner:
+                del self._seen[(profile, update_id)]
+
+    def _trim(self) -> None:
         while len(self._seen) > self._size:
             self._seen.popitem(last=False)
-        return fresh
 
 
 @dataclass(frozen=True)
@@ -127,6 +195,7 @@ class TelegramSettings:
     per_chat_per_second: float = 1.0
     overall_per_second: float = 30.0  # Telegram's limit for one bot; 0 lifts it (benchmarks, local Bot API)
     poll_timeout: float = 10.0
+    claim_lease: float = 30.0  # seconds an update another process took on, and sent nothing for, stays its own
     send_timeout: float = 30.0  # seconds to wait for Telegram's answer to a send; none is resent after it
     language: str = "de"  # the profile's default language: the command menu's for apps in a language the commands lack
 
@@ -140,21 +209,20 @@ class TelegramChannel:
         self._seen = seen if seen is not None else MemorySeenUpdates()
         self._claims: dict[int, asyncio.Future[bool]] = {}  # update ids waiting for the next claim
         self._claiming: asyncio.Task[None] | None = None
-        self._fetched_ids: dict[int, None] = {}  # polled, not yet claimed: claimed with the next claim
-        self._verdicts: dict[int, bool] = {}  # claimed ahead of their handling: first time or not
-        self._stopping = False
+        self._poller: _Poller | None = None
+        self._updates_request = AiohttpRequest(connection_pool_size=1)  # getUpdates' own connection
         self._pressed: OrderedDict[tuple[int, int, str], None] = OrderedDict()  # (chat, message, data) answered
         self._webhook: web.AppRunner | None = None
         self.app = self._build()
 
     def _build(self) -> Application:  # type: ignore[type-arg]
         s = self.settings
-        urls = {"base_url": s.base_url, "base_file_url": s.base_url.replace("/bot", "/file/bot")} if s.base_url else {}
+        urls: dict[str, Any] = {"base_url": s.base_url, "base_file_url": s.base_url.replace("/bot", "/file/bot")} if s.base_url else {}
         rate_limiter = FloodLimits(s.token, s.overall_per_second, s.per_chat_per_second)
-        bot = _PollingBot(
-            s.token, **urls, rate_limiter=rate_limiter, fetched=self._fetched,
+        bot = ExtBot(
+            s.token, **urls, rate_limiter=rate_limiter,
             request=AiohttpRequest(connection_pool_size=64, read_timeout=s.send_timeout),
-            get_updates_request=AiohttpRequest(connection_pool_size=1),
+            get_updates_request=self._updates_request,
         )
         app = Application.builder().bot(bot).concurrent_updates(s.concurrency).build()
         app.add_handler(TypeHandler(Update, self._claim), group=-1)
@@ -173,32 +241,31 @@ class TelegramChannel:
         await self._set_commands()
         if s.webhook_url:
             await self._start_webhook()
-        else:
-            await self.app.updater.start_polling(  # type: ignore[union-attr]
-                timeout=dt.timedelta(seconds=s.poll_timeout), allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
-                error_callback=self._on_polling_error,
-            )
         await self.app.start()
+        if not s.webhook_url:
+            # A webhook left set makes getUpdates answer 409: polling means no webhook.
+            with contextlib.suppress(TelegramError):
+                await self.app.bot.delete_webhook(drop_pending_updates=False)
+            self._poller = _Poller(self)
+            self._poller.start()
         log.info("telegram channel started (%s, profile %s)", "webhook" if s.webhook_url else "polling", s.profile)
 
     async def stop(self) -> None:
         """Stop taking updates, let in-flight replies finish, then close."""
-        # What the updater fetches while it stops (to confirm the offset) is not handled: it must
-        # stay unclaimed, to be answered after the restart.
-        self._stopping = True
         if self._webhook is not None:
             await self._webhook.cleanup()
             self._webhook = None
-        if self.app.updater and self.app.updater.running:
-            await self.app.updater.stop()
+        if self._poller is not None:
+            await self._poller.stop()
+            self._poller = None
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
 
     def _on_polling_error(self, exc: TelegramError) -> None:
         if isinstance(exc, Conflict):
-            # Telegram hands each update to one getUpdates call: two pollers take turns, each
-            # missing what the other got, until one of them is stopped.
+            # Telegram hands each update to one getUpdates call: two pollers take turns. Each claims
+            # what it gets, so none is answered twice, but a message waits for the turns.
             log.warning("telegram polling: Conflict (%s). Another process polls with the same bot token "
                         "(a second instance or worker of this bot, or a webhook is set): run one poller per token",
                         exc, extra={"profile": self.settings.profile})
@@ -261,20 +328,13 @@ class TelegramChannel:
     # -- incoming ------------------------------------------------------------------------------
     async def _claim(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """First handler of every update: stops one that was claimed before (see the module docstring)."""
-        first = self._verdicts.pop(update.update_id, None)
-        if first is None:
-            first = await self._first_time(update.update_id)
-        if not first:
+        if _POLLED.get() == update.update_id:
+            return  # claimed by the poller before it was handed over
+        if not await self._first_time(update.update_id):
             update_id = update.update_id
             log.info("telegram update %d was delivered again; answered before, skipped", update_id,
                      extra={"profile": self.settings.profile})
             raise ApplicationHandlerStop
-
-    async def _fetched(self, updates: Sequence[Update]) -> None:
-        """A polled batch: its ids go together into the claim its first update starts, one
-        statement for up to 100 updates instead of a database round trip each."""
-        if not self._stopping:
-            self._fetched_ids.update(dict.fromkeys(u.update_id for u in updates))
 
     async def _first_time(self, update_id: int) -> bool:
         if update_id in self._claims:  # the same update twice at once
@@ -286,30 +346,18 @@ class TelegramChannel:
         return bool(await waiting)
 
     async def _claim_waiting(self) -> None:
-        """Claims in batches: the ids that arrive while one claim is in the database go in the next,
-        with the polled ones not yet claimed; one statement each, in the process's pool
-        (bot.blocking: the database must not stall the event loop)."""
+        """Claims of webhook updates in batches: the ids that arrive while one claim is in the
+        database go in the next; one statement each, in the process's pool (bot.blocking: the
+        database must not stall the event loop)."""
         try:
             while self._claims:
                 batch, self._claims = self._claims, {}
-                # A handler may ask while the claim that holds its update (polled ahead) is still in
-                # the database: that claim's verdict is the answer, a second claim would say "seen".
-                for update_id in [i for i in batch if i in self._verdicts]:
-                    waiting = batch.pop(update_id)
-                    verdict = self._verdicts.pop(update_id)
-                    if not waiting.done():
-                        waiting.set_result(verdict)
-                if not batch:
-                    continue
-                ahead = [i for i in self._fetched_ids if i not in batch]
-                self._fetched_ids = {}
                 try:
-                    fresh = await run_blocking(self._seen.claim, self.settings.profile, [*batch, *ahead])
+                    fresh = await run_blocking(self._seen.claim, self.settings.profile, list(batch))
                 except Exception as exc:  # answered twice is better than not at all
-                    log.warning("telegram: claiming %d updates failed (%s); they are answered unclaimed", len(batch) + len(ahead),
+                    log.warning("telegram: claiming %d updates failed (%s); they are answered unclaimed", len(batch),
                                 type(exc).__name__)
-                    fresh = {*batch, *ahead}
-                self._verdicts.update((i, i in fresh) for i in ahead)
+                    fresh = set(batch)
                 for update_id, waiting in batch.items():
                     if not waiting.done():
                         waiting.set_result(update_id in fresh)
@@ -425,7 +473,12 @@ class TelegramChannel:
         # The turn runs in the process's pool (bot.blocking), and the chat's next message waits
         # until these replies are sent, so a chat's answers come in the order of its questions.
         async with self._turns.in_order(chat.id):
-            replies = await self._turns.answer(incoming)
+            update_id = _POLLED.get()
+            if self._poller is not None and update_id is not None:
+                replies = await self._turns.answer(incoming, functools.partial(self._poller.mark_in_pool, update_id))
+                self._poller.marked(update_id, replies)
+            else:
+                replies = await self._turns.answer(incoming)
             await self._send(chat.id, replies, reply_to)
 
     def _supported_chat(self, update: Update) -> bool:
@@ -493,6 +546,8 @@ class TelegramChannel:
 
     # -- outgoing ------------------------------------------------------------------------------
     async def _send(self, chat_id: int, replies: Sequence[Reply], reply_to: int | None = None) -> None:
+        if replies and self._poller is not None:
+            await self._poller.sending(_POLLED.get())
         for reply in replies:
             for source, html, markup in self._parts(reply):
                 if not await self._send_one(chat_id, source, html, markup, reply_to):
@@ -592,22 +647,245 @@ class TelegramChannel:
         )
 
 
-class _PollingBot(ExtBot[Any]):
-    """The library's bot, telling ``fetched`` about every batch getUpdates brought before the
-    updater queues it."""
+_BATCH = 100  # the most updates getUpdates returns
+_REFILL = 75  # free places among the next 100 updates before asking for more while updates are in flight
+_BUSY_POLL = 0.25  # seconds between getUpdates calls while updates are in flight and no new one came
+_STUCK_POLL = 2.0  # seconds between getUpdates calls while fewer than _REFILL new updates would fit
+_MAX_BACKOFF = 30.0
+_READ_MARGIN = 10.0  # seconds a long poll may take beyond its timeout before it counts as failed
 
-    __slots__ = ("_on_fetched",)
 
-    def __init__(self, *args: Any, fetched: Callable[[Sequence[Update]], Awaitable[None]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._on_fetched = fetched
+class _Poller:
+    """getUpdates in a loop, for :class:`TelegramChannel` (see the module docstring): an update is
+    confirmed once it is handled; each chat's updates in order, ``concurrency`` at a time."""
 
-    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
-        updates = await super().get_updates(*args, **kwargs)
-        if updates:
-            await self._on_fetched(updates)
-        return updates
+    def __init__(self, channel: TelegramChannel) -> None:
+        self._channel = channel
+        self._settings = channel.settings
+        self._seen = channel._seen
+        self._owner = secrets.token_hex(8)  # this process, in the claims
+        self._lease = dt.timedelta(seconds=channel.settings.claim_lease)
+        self._next = 0  # the id after the newest update taken on
+        # Taken on and not finished, in id order: the offset stays at the first. A task cancelled
+        # at stop stays in it, so that its update is not confirmed.
+        self._unfinished: dict[int, asyncio.Task[None]] = {}
+        self._handling: set[int] = set()  # in the application's handlers now
+        self._chat_tails: dict[Hashable, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(max(1, channel.settings.concurrency))
+        self._progress = asyncio.Event()
+        self._marks: dict[int, asyncio.Future[None]] = {}  # waiting for the next "sending" statement
+        self._marked: set[int] = set()
+        self._marking: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._taking = False  # claiming a batch: a claim cut off by stop would leave rows no one releases
+        self._stopping = False
 
+    @property
+    def offset(self) -> int:
+        """What getUpdates gets as ``offset``: everything below it is confirmed."""
+        return next(iter(self._unfinished), self._next)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="telegram-polling")
+
+    async def stop(self) -> None:
+        """Stop asking, finish the updates being handled, leave the others unconfirmed (and
+        unclaimed, so the next process answers them at once)."""
+        self._stopping = True
+        if self._task is not None:
+            if not self._taking:
+                self._task.cancel()
+            await asyncio.wait([self._task])
+        waiting = [update_id for update_id in self._unfinished if update_id not in self._handling]
+        for update_id in waiting:
+            self._unfinished[update_id].cancel()
+        if self._unfinished:
+            await asyncio.wait(list(self._unfinished.values()))
+        if waiting:
+            try:
+                await run_blocking(self._seen.release, self._settings.profile, waiting, self._owner)
+            except Exception as exc:  # they are answered after the claims' lease instead
+                log.warning("telegram: releasing %d unhandled updates failed (%s)", len(waiting), type(exc).__name__)
+        with contextlib.suppress(TelegramError):
+            await self._channel.app.bot.get_updates(offset=self.offset, limit=1, timeout=dt.timedelta(0))
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        backoff = 0.0
+        brought_new = False
+        asked_at = 0.0
+        while True:
+            if self._unfinished:
+                await self._wait_for_room(brought_new, asked_at)
+            asked_at = loop.time()
+            try:
+                # While updates are in flight Telegram answers at once anyway (they are past the offset).
+                timeout = 0 if self._unfinished else int(self._settings.poll_timeout)
+                fresh = await self._get_updates(timeout)
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc.retry_after))
+                continue
+            except InvalidToken as exc:
+                log.error("telegram polling stopped: %s", type(exc).__name__, extra={"profile": self._settings.profile})
+                return
+            except Exception as exc:  # network, Telegram, or an update the library cannot read: polling goes on
+                if isinstance(exc, TelegramError):
+                    self._channel._on_polling_error(exc)
+                else:
+                    log.error("telegram polling failed: %s", type(exc).__name__)
+                backoff = min(_MAX_BACKOFF, max(1.0, backoff * 2))
+                await asyncio.sleep(backoff)
+                continue
+            backoff = 0.0
+            brought_new = bool(fresh)
+            if fresh:
+                self._next = max(update.update_id for update in fresh) + 1
+                self._taking = True
+                try:
+                    await self._take(fresh)
+                finally:
+                    self._taking = False
+            if self._stopping:
+                return
+
+    async def _get_updates(self, timeout: int) -> list[Update]:
+        """getUpdates through the library's request layer (its errors: Conflict, RetryAfter, …),
+        turning into Update objects only the updates not taken on yet: the unfinished ones come
+        again with every call, and reading an update costs about as much as the request."""
+        bot = self._channel.app.bot
+        params = {"offset": self.offset, "limit": _BATCH, "timeout": timeout, "allowed_updates": list(Update.ALL_TYPES)}
+        raw = await self._channel._updates_request.post(f"{bot.base_url}/getUpdates", json_request(params),
+                                                        read_timeout=timeout + _READ_MARGIN)
+        if not isinstance(raw, list):
+            return []
+        return [Update.de_json(data, bot) for data in raw if isinstance(data.get("update_id"), int) and data["update_id"] >= self._next]
+
+    async def _wait_for_room(self, brought_new: bool, asked_at: float) -> None:
+        """Before asking again while updates are in flight. getUpdates returns the unfinished ones
+        (and those finished after the first unfinished one) again, and reading 100 updates costs
+        more than answering a few: ask when at least ``_REFILL`` new ones fit, but not more often
+        than every ``_BUSY_POLL`` when the last call brought nothing new; when fewer fit (the
+        first unfinished update takes long), every ``_STUCK_POLL``."""
+        loop = asyncio.get_running_loop()
+        while self._unfinished:
+            room = _BATCH - (self._next - self.offset)
+            waited = loop.time() - asked_at
+            if room >= _REFILL:
+                if brought_new or waited >= _BUSY_POLL:
+                    return
+                timeout: float | None = _BUSY_POLL - waited
+            elif room > 0:
+                if waited >= _STUCK_POLL:
+                    return
+                timeout = _STUCK_POLL - waited
+            else:
+                timeout = None  # only a finished update makes room
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), timeout)
+
+    async def _take(self, updates: Sequence[Update]) -> None:
+        ids = [update.update_id for update in updates]
+        try:
+            answer, busy = await run_blocking(self._seen.claim_polled, self._settings.profile, ids, self._owner, self._lease)
+        except Exception as exc:  # answered twice is better than not at all
+            log.warning("telegram: claiming %d updates failed (%s); they are answered unclaimed", len(ids), type(exc).__name__)
+            answer, busy = set(ids), set()
+        for update in updates:
+            update_id = update.update_id
+            if update_id not in answer and update_id not in busy:
+                log.info("telegram update %d was delivered again; answered before, skipped", update_id,
+                         extra={"profile": self._settings.profile})
+                continue
+            chat = update.effective_chat
+            key: Hashable = chat.id if chat is not None else ("update", update_id)
+            task = asyncio.create_task(self._handle(update, self._chat_tails.get(key), update_id in busy))
+            self._chat_tails[key] = task
+            self._unfinished[update_id] = task
+            task.add_done_callback(functools.partial(self._finished, update_id, key))
+
+    async def _handle(self, update: Update, previous: asyncio.Task[None] | None, busy: bool) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # only the order matters here, not how it ended
+        if busy and not await self._wait_for_owner(update.update_id):
+            return
+        async with self._slots:
+            self._handling.add(update.update_id)
+            _POLLED.set(update.update_id)  # this task's own context
+            try:
+                await self._channel.app.process_update(update)
+            except Exception as exc:  # the handlers' own errors went to _on_error; this is the library's
+                log.error("telegram update %d could not be handled: %s", update.update_id, type(exc).__name__)
+            finally:
+                self._handling.discard(update.update_id)
+
+    async def _wait_for_owner(self, update_id: int) -> bool:
+        """An update another process took on: whether it falls to this one (the other sent nothing
+        within the lease) or not (the other answered it)."""
+        while True:
+            await asyncio.sleep(min(self._lease.total_seconds(), 5.0))
+            try:
+                answer, busy = await run_blocking(self._seen.claim_polled, self._settings.profile, [update_id], self._owner, self._lease)
+            except Exception as exc:
+                log.warning("telegram: claiming an update failed (%s); it is answered unclaimed", type(exc).__name__)
+                return True
+            if update_id not in busy:
+                return update_id in answer
+
+    def _finished(self, update_id: int, key: Hashable, task: asyncio.Task[None]) -> None:
+        if not task.cancelled():
+            # Only the first unfinished update moves the offset, and with it the room to ask for more.
+            if next(iter(self._unfinished), None) == update_id:
+                self._progress.set()
+            self._unfinished.pop(update_id, None)
+        if self._chat_tails.get(key) is task:
+            del self._chat_tails[key]
+        self._marked.discard(update_id)
+
+    def mark_in_pool(self, update_id: int, replies: Sequence[Reply]) -> None:
+        """In the pool, right after the turn: marks the update "sending" when the turn has replies
+        (saves a second trip through the pool for :meth:`sending`)."""
+        if replies:
+            try:
+                self._seen.mark_sending(self._settings.profile, [update_id])
+            except Exception as exc:  # the answer goes out all the same; a crash now may repeat it
+                log.warning("telegram: marking 1 update as answered failed (%s)", type(exc).__name__)
+
+    def marked(self, update_id: int, replies: Sequence[Reply]) -> None:
+        """On the loop, after :meth:`mark_in_pool`: :meth:`sending` has nothing more to do."""
+        if replies:
+            self._marked.add(update_id)
+
+    async def sending(self, update_id: int | None) -> None:
+        """Before the first message of the answer to ``update_id`` goes out: marks it "sending"
+        (see the module docstring). Marks asked for while one is in the database share the next
+        statement."""
+        if update_id is None or update_id in self._marked:
+            return
+        self._marked.add(update_id)
+        waiting = asyncio.get_running_loop().create_future()
+        self._marks[update_id] = waiting
+        if self._marking is None:
+            self._marking = asyncio.create_task(self._mark_waiting())
+        await waiting
+
+    async def _mark_waiting(self) -> None:
+        try:
+            while self._marks:
+                batch, self._marks = self._marks, {}
+                try:
+                    await run_blocking(self._seen.mark_sending, self._settings.profile, list(batch))
+                except Exception as exc:  # the answer goes out all the same; a crash now may repeat it
+                    log.warning("telegram: marking %d updates as answered failed (%s)", len(batch), type(exc).__name__)
+                for waiting in batch.values():
+                    if not waiting.done():
+                        waiting.set_result(None)
+        finally:
+            self._marking = None
+
+
+_POLLED: contextvars.ContextVar[int | None] = contextvars.ContextVar("polled_update", default=None)
+"""The update the poller is handling in this task (claimed already; its replies mark it "sending")."""
 
 _NO_PREVIEW = {"is_disabled": True}  # form links would otherwise unfold into large cards
 

@@ -36,8 +36,12 @@ def make_engine(url: str, connect_timeout: int = CONNECT_TIMEOUT) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(conn, _record):  # type: ignore[no-untyped-def]
             # WAL lets readers and the one writer work at once; the timeout waits out short locks.
+            # synchronous=NORMAL (SQLite's advice for WAL): a commit survives the process being
+            # killed, only a power cut or OS crash may take back the newest ones; FULL waits for
+            # an fsync at every commit (~4 ms here), which Telegram's per-answer mark pays.
             cur = conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=5000")
             cur.close()
 

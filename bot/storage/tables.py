@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Dialect, Float, ForeignKey, Index, Integer, SmallInteger, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -208,13 +208,17 @@ class UsageEventRow(Base):
 class TelegramUpdateRow(Base):
     """A Telegram update one of the bot's processes has taken on: Telegram delivers an update again
     after a crash before its confirmation, or retries a webhook call, and a second replica may get
-    it. Only ids and a time, kept for a few days (Telegram keeps undelivered updates for 24 hours)."""
+    it. Only ids, a time, how far the answer got and which process took it on, kept for a few days
+    (Telegram keeps undelivered updates for 24 hours). ``state``: 0 taken on, nothing sent yet; 1 its
+    reply is being sent or was sent (bot.storage.telegram_updates)."""
 
     __tablename__ = "telegram_updates"
     __table_args__ = (Index("ix_telegram_updates_seen_at", "seen_at"),)
     profile: Mapped[str] = mapped_column(String(64), primary_key=True)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    state: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    owner: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class StaffAccountRow(Base):

@@ -4,9 +4,9 @@ answered exactly once through hangs, re-delivered updates, repeated button press
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,6 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy import Engine
-from telegram import Update
 
 from bot.channels.telegram import WEBHOOK_MAX_BYTES, MemorySeenUpdates, SeenUpdates, TelegramChannel, TelegramSettings
 from bot.core.models import Button, Incoming, Reply
@@ -129,6 +128,15 @@ def test_updates_are_answered_when_claiming_them_fails(caplog: pytest.LogCapture
         def claim(self, profile: str, update_ids: object) -> set[int]:
             raise ConnectionError("database away")
 
+        def claim_polled(self, profile: str, update_ids: object, owner: str, lease: object) -> tuple[set[int], set[int]]:
+            raise ConnectionError("database away")
+
+        def mark_sending(self, profile: str, update_ids: object) -> None:
+            raise ConnectionError("database away")
+
+        def release(self, profile: str, update_ids: object, owner: str) -> None:
+            raise ConnectionError("database away")
+
     seen: SeenUpdates = Unreachable()
 
     async def main() -> None:
@@ -150,9 +158,9 @@ def test_a_polled_batch_is_claimed_with_one_statement() -> None:
     claims: list[list[int]] = []
 
     class Counted(MemorySeenUpdates):
-        def claim(self, profile: str, update_ids: Sequence[int]) -> set[int]:
+        def claim_polled(self, profile: str, update_ids: Sequence[int], owner: str, lease: dt.timedelta) -> tuple[set[int], set[int]]:
             claims.append(list(update_ids))
-            return super().claim(profile, update_ids)
+            return super().claim_polled(profile, update_ids, owner, lease)
 
     async def main() -> None:
         async with FakeBotApi(TOKEN) as fake:
@@ -163,27 +171,6 @@ def test_a_polled_batch_is_claimed_with_one_statement() -> None:
             await channel.stop()
             await reap_tasks()
             assert claims == [pushed]
-
-    asyncio.run(main())
-
-
-def test_an_update_asked_for_while_its_batch_is_being_claimed_is_first_time() -> None:
-    """A slow claim: the handler of a batch's later update asks while the claim that holds it is
-    still in the database; it takes that claim's verdict instead of claiming (and losing) it again."""
-
-    class Slow(MemorySeenUpdates):
-        def claim(self, profile: str, update_ids: Sequence[int]) -> set[int]:
-            time.sleep(0.3)
-            return super().claim(profile, update_ids)
-
-    async def main() -> None:
-        channel = TelegramChannel(TelegramSettings(token=TOKEN), answer("Antwort"), Slow())
-        await channel._fetched([Update(1), Update(2), Update(3)])
-        first = asyncio.create_task(channel._first_time(1))  # claims 1, with 2 and 3 polled ahead
-        await asyncio.sleep(0.1)
-        second = asyncio.create_task(channel._first_time(2))  # asks while that claim is in the database
-        assert await first and await second
-        assert await channel._first_time(1) is False  # a real repeat is still one
 
     asyncio.run(main())
 
