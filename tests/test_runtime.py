@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import tomllib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -362,11 +363,41 @@ def test_metrics_move_while_the_bot_answers(tiny_kb: Path, tmp_path: Path, monke
 
 def test_sigterm_lets_every_reply_in_flight_finish(tiny_kb: Path, tmp_path: Path) -> None:
     """`buergerbot run` as its own process: SIGTERM while replies wait for the per-chat flood limit.
-    The replies being sent finish; the updates not yet taken on stay unconfirmed at Telegram, for
-    the next start: each update is answered once or still there, none lost."""
+    The replies being sent finish; the updates not yet taken on stay unconfirmed at Telegram, and
+    the next start answers exactly those: every update is answered once, none lost, none twice
+    (an answered update may stay unconfirmed behind an unanswered one; its claim keeps it from
+    being answered again)."""
     chats, per_chat = (987654321, 987654322), 5
 
-    async def main() -> tuple[int, int, list[str], dict[int, int], dict[int, int]]:
+    async def run_until_term(fake: FakeBotApi, config: Path, env: dict[str, str], work: Callable[[], Awaitable[None]]) -> tuple[int, list[str]]:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "--config", str(config), "run",
+                                                    cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE)
+        lines: list[str] = []
+        port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def read_log() -> None:
+            assert proc.stderr is not None
+            async for raw in proc.stderr:
+                lines.append(raw.decode())
+                record = json.loads(raw)
+                if "http_port" in record and not port.done():
+                    port.set_result(record["http_port"])
+
+        reader = asyncio.create_task(read_log())
+        try:
+            http_port = await asyncio.wait_for(asyncio.shield(port), 120)
+            await eventually(lambda: _is(http_port, "/readyz", 200))
+            await work()
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), 120)
+            await reader
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        return code, lines
+
+    async def main() -> tuple[int, int, int, list[str], dict[int, int], dict[int, int], dict[int, int]]:
         async with FakeBotApi(CITIZENS) as fake:
             config = tmp_path / "bot.toml"
             values = {"kb": str(tiny_kb), "db": f"sqlite:///{tmp_path / 'bot.db'}", "data": str(tmp_path / "data"), "api": fake.base_url}
@@ -377,45 +408,36 @@ def test_sigterm_lets_every_reply_in_flight_finish(tiny_kb: Path, tmp_path: Path
                 encoding="utf-8",
             )
             env = {**os.environ, "TOKEN_A": CITIZENS, "BUERGERBOT_LINK_KEYS": "ab" * 32, "PTB_TIMEDELTA": "true"}
-            proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "--config", str(config), "run",
-                                                        cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE)
-            assert proc.stderr is not None
-            lines: list[str] = []
-            port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            answered_before = 0
 
-            async def read_log() -> None:
-                assert proc.stderr is not None
-                async for raw in proc.stderr:
-                    lines.append(raw.decode())
-                    record = json.loads(raw)
-                    if "http_port" in record and not port.done():
-                        port.set_result(record["http_port"])
-
-            reader = asyncio.create_task(read_log())
-            try:
-                http_port = await asyncio.wait_for(asyncio.shield(port), 120)
-                await eventually(lambda: _is(http_port, "/readyz", 200))
+            async def ask_then_term() -> None:
+                nonlocal answered_before
                 for n in range(per_chat):
                     for chat in chats:
                         fake.push_message(chat, "Personalausweis beantragen" if n % 2 else "Sperrmüll anmelden")
                 await fake.wait_for(1)
                 answered_before = len([m for m, _ in fake.sent if m == "sendMessage"])
-                proc.send_signal(signal.SIGTERM)
-                code = await asyncio.wait_for(proc.wait(), 120)
-                await reader
-            finally:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
-            left = {chat: sum(1 for u in fake.pending_updates if u["message"]["chat"]["id"] == chat) for chat in chats}
-            return code, answered_before, lines, {chat: len(fake.messages_to(chat)) for chat in chats}, left
 
-    code, answered_before, lines, replies, left = asyncio.run(main())
+            code, lines = await run_until_term(fake, config, env, ask_then_term)
+            first_run = {chat: len(fake.messages_to(chat)) for chat in chats}
+            left = {chat: sum(1 for u in fake.pending_updates if u["message"]["chat"]["id"] == chat) for chat in chats}
+
+            async def confirmed() -> bool:
+                return not fake.pending_updates
+
+            async def until_confirmed() -> None:
+                await eventually(confirmed, timeout=60)
+
+            second_code, _ = await run_until_term(fake, config, env, until_confirmed)
+            return code, second_code, answered_before, lines, first_run, left, {chat: len(fake.messages_to(chat)) for chat in chats}
+
+    code, second_code, answered_before, lines, first_run, left, replies = asyncio.run(main())
     log = "".join(lines)
-    assert code == 0, log
+    assert code == 0 and second_code == 0, log
     assert answered_before < len(chats) * per_chat  # the signal came while replies were still waiting
-    assert {chat: replies[chat] + left[chat] for chat in chats} == dict.fromkeys(chats, per_chat), (replies, left, log)
-    assert sum(replies.values()) > answered_before  # replies in flight at the signal were finished
+    assert sum(first_run.values()) > answered_before  # replies in flight at the signal were finished
+    assert sum(left.values()) > 0  # updates not taken on were left for the next start, unconfirmed
+    assert replies == dict.fromkeys(chats, per_chat), (first_run, left, replies)  # the next start answered each once
     messages = [json.loads(line)["message"] for line in lines]
     assert "stopping: finishing replies in flight" in messages and messages[-1] == "stopped"
     assert "Personalausweis" not in log and "Sperrm" not in log and "98765432" not in log  # no texts, no chat ids
