@@ -90,7 +90,6 @@ KNOWN_GAPS = {
     "id-card-in-another-city": "context after out of scope: 'und hier in Musterstadt?' does not return to the topic asked about the other city",
     "dog-tax-in-cologne": "context after out of scope: 'ok and in Musterstadt?' does not return to the topic asked about the other city",
     "car-registration-after-moving-here": "disambiguation: a move with a question about the car goes to registering one's own address, not kfz-adressaenderung",
-    "marry-not-german": "follow-ups in the welcome profile: 'which documents do we need' after the marriage answer offers aufenthaltstitel instead of the documents facet",
     "newcomer-story-welcome-center": WORDING_GAP + "a newcomer's story ending in 'where do I register my flat?' goes to wohnungssuche, not wohnsitz-anmelden",
 }
 
@@ -194,37 +193,37 @@ def run_dialogue(dialogue: dict[str, Any]) -> None:
         kind = dialogue_kind(decision, replies)
         where = f"turn {number} ({turn['user']!r}) -> {kind} {decision.as_dict()}: {' | '.join(r.text[:160] for r in replies)!r}"
 
-        assert kind == expect["kind"], where
-        assert decision.language == expect["language"], where
+        assert kind == expect["kind"], f"{where} [kind]"
+        assert decision.language == expect["language"], f"{where} [language]"
         if kind == "confirm":
             action = flow_of(replies)
-            assert action is not None and intent_with_action(kb, action) == expect["entry"], where
+            assert action is not None and intent_with_action(kb, action) == expect["entry"], f"{where} [entry]"
         elif "pick" in expect:
-            assert previous is not None and len(previous.suggested) >= expect["pick"], where
-            assert decision.entry_id == previous.suggested[expect["pick"] - 1], where
+            assert previous is not None and len(previous.suggested) >= expect["pick"], f"{where} [pick]"
+            assert decision.entry_id == previous.suggested[expect["pick"] - 1], f"{where} [pick]"
         else:
             answered = None if kind == "hours" and decision.entry_id == bot.settings.hours_entry else decision.entry_id
-            assert answered == expect["entry"], where
+            assert answered == expect["entry"], f"{where} [entry]"
         if "suggested" in expect:
-            assert set(expect["suggested"]) <= set(decision.suggested), where
+            assert set(expect["suggested"]) <= set(decision.suggested), f"{where} [suggested]"
         if "facet" in expect:
             entry = kb.entries[expect["entry"]]
             heading = f"**{entry.text(decision.language).title}: {text('facet_' + FACETS[expect['facet']], decision.language)}**"
-            assert any(reply.text.startswith(heading) for reply in replies), where
+            assert any(reply.text.startswith(heading) for reply in replies), f"{where} [facet]"
         if "office" in expect:
             mentioned = {office.id for office in kb.offices.values() if any(name in r.text for r in replies for name in office_names(kb, office.id))}
             if expect["office"] is None:
-                assert not mentioned, where
+                assert not mentioned, f"{where} [office]"
             else:
-                assert expect["office"] in mentioned, where
+                assert expect["office"] in mentioned, f"{where} [office]"
         if "state" in expect:
-            assert says(replies, DAY_STATE_TEXTS[expect["state"]]), where
+            assert says(replies, DAY_STATE_TEXTS[expect["state"]]), f"{where} [state]"
             other = "closed" if expect["state"] == "open" else "open"
-            assert not says(replies, DAY_STATE_TEXTS[other]), where
+            assert not says(replies, DAY_STATE_TEXTS[other]), f"{where} [state]"
         if kind == "confirm":
-            assert warns_closed(replies) == (expect.get("warns") == "closed"), where
+            assert warns_closed(replies) == (expect.get("warns") == "closed"), f"{where} [warns]"
         if expect.get("noted") is False:
-            assert len(unanswered.records) == noted_before, where
+            assert len(unanswered.records) == noted_before, f"{where} [noted]"
         previous = decision
 
 
