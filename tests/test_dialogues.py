@@ -86,9 +86,6 @@ KNOWN_GAPS = {
     "reminder-on-a-public-holiday": "reminder plausibility (issue 16 item 7): no warning that the Bürgerbüro is closed on 25 December (public holiday)",
     "reminder-outside-opening-hours": "reminder plausibility (issue 16 item 7): no warning that the Bürgerbüro is closed on Wednesday at 15:00",
     "reminder-refused-office-not-carried-over": "reminder plausibility (issue 16 item 7): the refused request's office (Standesamt) is carried into the next one",
-    "reminder-in-english-in-a-german-chat": "reminders: 'the road traffic office' is not recognised as an office in an English request",
-    "id-card-in-another-city": "context after out of scope: 'und hier in Musterstadt?' does not return to the topic asked about the other city",
-    "dog-tax-in-cologne": "context after out of scope: 'ok and in Musterstadt?' does not return to the topic asked about the other city",
     "car-registration-after-moving-here": "disambiguation: a move with a question about the car goes to registering one's own address, not kfz-adressaenderung",
     "newcomer-story-welcome-center": WORDING_GAP + "a newcomer's story ending in 'where do I register my flat?' goes to wohnungssuche, not wohnsitz-anmelden",
 }
