@@ -17,6 +17,8 @@ TOPIC_AT = CONTEXT_PREFIX + "at"
 OFFICE = CONTEXT_PREFIX + "office"  # the office whose opening hours were asked last
 OFFICE_AT = CONTEXT_PREFIX + "office_at"
 NO_OFFICE = "-"  # hours were asked of no city office (a shop): a follow-up may name one
+ELSEWHERE = CONTEXT_PREFIX + "elsewhere"  # the topic last asked about another place, for "and here?"
+ELSEWHERE_AT = CONTEXT_PREFIX + "elsewhere_at"
 LIST_LANGUAGE = CONTEXT_PREFIX + "list"  # the language of the list a number picks from
 REPLY_LANGUAGE = CONTEXT_PREFIX + "lang"  # the language of the last reply, for a next message that carries none
 
@@ -115,6 +117,16 @@ def remember_topic(state: UserState, entry_id: str, now: dt.datetime) -> None:
 
 def remember_office(state: UserState, office_id: str, now: dt.datetime) -> None:
     state.extra = {**state.extra, OFFICE: office_id, OFFICE_AT: now.isoformat(timespec="seconds")}
+
+
+def remember_elsewhere(state: UserState, entry_id: str, now: dt.datetime) -> None:
+    state.extra = {**state.extra, ELSEWHERE: entry_id, ELSEWHERE_AT: now.isoformat(timespec="seconds")}
+
+
+def topic_elsewhere(state: UserState, now: dt.datetime, minutes: int) -> str | None:
+    """The topic last asked about another place ("Personalausweis in München?"), if that was at
+    most ``minutes`` ago: "und hier?" asks it of the city."""
+    return _fresh(state, ELSEWHERE, ELSEWHERE_AT, now, minutes)
 
 
 def last_topic(state: UserState, now: dt.datetime, minutes: int) -> str | None:

@@ -27,8 +27,10 @@ from bot.core.conversation import (
     last_office,
     last_topic,
     position_word,
+    remember_elsewhere,
     remember_office,
     remember_topic,
+    topic_elsewhere,
     worth_noting,
 )
 from bot.core.facets import ONLINE, WHERE, asked_facet, asked_language, facet_lines, names_no_topic
@@ -69,6 +71,7 @@ LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "fr": "Français", "tr": "T�
 # Control, zero-width and direction-override characters, and lone UTF-16 surrogates (valid in JSON,
 # but no database or encoder takes them).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+_BRACKETS = re.compile(r"\([^)]*\)")
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,9 @@ class Dialogue:
             table: dict[str, tuple[str, ...]] = {}
             for office in kb.offices.values():
                 names = {fold(n) for n in office.names.values()} | {fold(office.id.replace("-", " "))}
+                # A translation explains the name in brackets ("Road Traffic Office (vehicle
+                # registration and driving licences)"); people write the name without them.
+                names |= {fold(_BRACKETS.sub(" ", n)) for n in office.names.values()}
                 phrases = {f" {n} " for n in names if n}
                 # The city's own name starts with the word people use ("Bürgerbüro Mitte",
                 # "Ausländerbehörde und Einbürgerungsstelle"); a translation's first word often is no
@@ -323,9 +329,12 @@ class _Turn:
         flow = self._flow_answer(self.flows.resume(self.lang) or self.flows.detect(self.lang))
         if flow is not None:
             return flow
-        outside = self._out_of_scope()
+        outside = self._out_of_scope(matches)
         if outside is not None:
             return outside
+        here = self._back_here()
+        if here is not None:
+            return here
         hours = self._hours()
         if hours is not None:
             return hours
@@ -431,7 +440,7 @@ class _Turn:
         body = hours_answer(office, self.text, self.dialogue.clock(), self.lang, self.dialogue.is_holiday)
         return [Reply(body, buttons=office_buttons(office.id, self.kb, self.lang), language=self.lang, kind=ReplyKind.HOURS)]
 
-    def _out_of_scope(self) -> list[Reply] | None:
+    def _out_of_scope(self, matches: list[Match]) -> list[Reply] | None:
         """Another city, a shop, the weather, …: said honestly instead of the nearest entry."""
         judged = self.kb.scope.judge(self.text)
         book = self.dialogue.book
@@ -439,8 +448,24 @@ class _Turn:
             return None
         if judged.place is None and hours_question(self.text) is not None:
             return None  # a shop's hours: the hours reply says so and keeps "und das Bürgerbüro?" answerable
+        if judged.place is not None and matches and matches[0].score >= self.settings.threshold and self._entry(matches[0]).kind is not Kind.INTENT:
+            # Not the last topic (a follow-up would state our fees as the other city's), but kept
+            # for "und hier in Musterstadt?".
+            remember_elsewhere(self.state, matches[0].entry_id, self.dialogue.clock())
         self.used("out_of_scope", ())
         return [Reply(scope_text(judged, self.lang), language=self.lang, kind=ReplyKind.OUT_OF_SCOPE)]
+
+    def _back_here(self) -> list[Reply] | None:
+        """"und hier in Musterstadt?" after a question about another place: that question, answered
+        for the city."""
+        if not self.kb.scope.back_here(self.text):
+            return None
+        topic = topic_elsewhere(self.state, self.dialogue.clock(), self.settings.context_minutes)
+        entry = self.kb.entries.get(topic) if topic else None
+        if entry is None or not entry.is_valid_on(self.dialogue.clock().date()):
+            return None
+        self.state.pending_choices = ()
+        return self._respond(entry)
 
     def _last_entry(self) -> Entry | None:
         """The topic answered last in this chat, while it is fresh and still valid."""

@@ -33,7 +33,7 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Words of a follow-up that name nothing ("und", "das", "dafür"); what remains names a topic.
 _FILLER = frozenset(
     "und aber noch auch denn eigentlich das dafuer dafur dazu es ist sind wie was wo wann ich man muss kann bitte mal so ungefaehr "
-    "in etwa eine einen ein der die den dem and but also the it that this for is are what how where when do does i we need can please "
+    "in etwa welche welcher welches eine einen ein der die den dem which and but also the it that this for is are what how where when do does i we need can please "
     "about roughly much long there so to my me with of on at bei mit zum zur fuer mir mich dort da hin then again geht gibt auch "
     "also too have has go gehen get muss muessen per pro year jahr im monat month".split()
 )

@@ -20,6 +20,11 @@ PLACE = "place"
 # Before a place name: "in Köln", "aus Köln", "nach Köln", "for Munich".
 _PREPOSITIONS = ("in", "im", "aus", "nach", "von", "vom", "bei", "fuer", "for", "from", "to", "at")
 _ORIGIN = ("aus", "von", "vom", "from")
+# The words around the city's name when a message only turns back to it after another place.
+_BACK_HERE = frozenset(
+    "und and ok okay oder or aber but hier here bei uns in im what about how wie ist es is it das that dann then so "
+    "auch also too da there denn bitte please der dem".split()
+)
 # An office named right before a place is that place's office: "Standesamt Essen", "Bürgeramt Halle".
 _OFFICE_BEFORE = r"\w*amt|\w*stelle|\w*behoerde|rathaus|buergerbuero|stadt|city of"
 # What ties another place to a question for this city: a move here or away ("von Köln hergezogen,
@@ -145,6 +150,14 @@ class Scope:
         if reason is None or (self._matters is not None and self._matters.search(folded)):
             return None
         return reason
+
+    def back_here(self, said: str) -> bool:
+        """Whether a message only turns back to the city itself ("und hier in Musterstadt?", "ok and
+        in Musterstadt?"): it names an own place and nothing else of its own."""
+        folded = fold(said)
+        if self._own is None or self._own.search(folded) is None:
+            return False
+        return all(word in _BACK_HERE for word in self._own.sub(" ", folded).split())
 
     def judge(self, said: str) -> OutOfScope | None:
         place = self.place_named(said)

@@ -184,3 +184,21 @@ def test_after_shop_hours_an_office_named_alone_gets_its_hours(hours_kb: Path) -
 def test_a_day_alone_without_an_hours_answer_before_is_no_hours_question(hours_kb: Path) -> None:
     [reply] = chat_at(hours_kb).say("und am Sonntag?")
     assert "Öffnungszeiten" not in reply.text
+
+
+def test_an_office_is_named_by_its_translation_without_the_brackets(hours_kb: Path) -> None:
+    path = hours_kb / "offices.yaml"
+    road_traffic = """\
+  - id: strassenverkehrsamt
+    name: {de: "Straßenverkehrsamt", en: "Road Traffic Office (vehicle registration)"}
+    address: "Industriestraße 7, 12345 Musterstadt"
+    phone: "+49 1234 567-1500"
+    hours:
+      mon: ["07:30-12:00"]
+"""
+    path.write_text(path.read_text(encoding="utf-8") + road_traffic, encoding="utf-8")
+    chat = chat_at(hours_kb)
+    kb = chat.dialogue.snapshot().knowledge
+    assert chat.dialogue.office_named(kb, "my appointment at the road traffic office") == "strassenverkehrsamt"
+    assert chat.dialogue.office_named(kb, "an appointment for the vehicle") is None
+    assert "Road Traffic Office" in chat.plain("opening hours of the road traffic office")

@@ -102,3 +102,33 @@ def test_the_dialogue_answers_out_of_scope_without_noting_it(make_chat: object, 
     assert chat.unanswered.records == []  # type: ignore[attr-defined]
     [reply] = chat.say("Personalausweis beantragen in Musterstadt")
     assert reply.entry_id == "personalausweis"
+
+
+@pytest.mark.parametrize(("said", "back"), [
+    ("und hier in Musterstadt?", True),
+    ("ok and in Musterstadt?", True),
+    ("Und bei uns in der Nordstadt?", True),  # a district of the city is the city too
+    ("Hundesteuer in Musterstadt", False),  # names a topic of its own
+    ("und hier?", False),  # names no own place
+])
+def test_a_message_turning_back_to_the_city(said: str, back: bool) -> None:
+    assert SCOPE.back_here(said) is back
+
+
+def test_and_here_answers_the_question_asked_about_another_place(make_chat: object, tiny_kb: Path) -> None:
+    (tiny_kb / "scope.yaml").write_text("scope:\n  own_places: [Musterstadt]\n  other_places: [München]\n", encoding="utf-8")
+    chat: CollectingChannel = make_chat(clock=MONDAY_10)  # type: ignore[operator]
+    [elsewhere] = chat.say("Personalausweis beantragen in München")
+    assert elsewhere.kind == "out_of_scope"
+    # The other city's question is no topic for a follow-up: its costs are not the city's.
+    [costs] = chat.say("Was kostet das?")
+    assert costs.entry_id is None
+    [here] = chat.say("und hier in Musterstadt?")
+    assert here.entry_id == "personalausweis"
+
+
+def test_and_here_without_a_question_elsewhere_is_an_ordinary_message(make_chat: object, tiny_kb: Path) -> None:
+    (tiny_kb / "scope.yaml").write_text("scope:\n  own_places: [Musterstadt]\n  other_places: [München]\n", encoding="utf-8")
+    chat: CollectingChannel = make_chat(clock=MONDAY_10)  # type: ignore[operator]
+    [reply] = chat.say("und hier in Musterstadt?")
+    assert reply.entry_id != "personalausweis"
