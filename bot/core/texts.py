@@ -197,6 +197,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{moment} is more than two years away; I do not set reminders that far ahead. Please check the date.",
     },
     "confirm_appointment": {"de": "Soll ich Sie an diesen Termin erinnern?", "en": "Shall I remind you of this appointment?"},
+    "closed_office_day": {
+        "de": "Achtung, {office}: am {date} geschlossen{reason}. Stimmt der Tag?",
+        "en": "Please note: the {office} is closed on {date}{reason}. Is that the right day?",
+    },
+    "closed_office_hours": {
+        "de": "Achtung, {office}: am {date} um {time} geschlossen, geöffnet ist an dem Tag {spans}. Stimmt die Uhrzeit?",
+        "en": "Please note: the {office} is closed on {date} at {time}; that day it is open {spans}. Is that the right time?",
+    },
+    "closed_weekend": {
+        "de": "Achtung: {date} ist ein Wochenendtag, an dem die Ämter der Stadt in der Regel geschlossen haben. Stimmt der Tag?",
+        "en": "Please note: {date} falls on a weekend, when the city's offices are usually closed. Is that the right day?",
+    },
+    "closed_holiday": {
+        "de": "Achtung: {date} ist ein Feiertag, an dem die Ämter der Stadt geschlossen haben. Stimmt der Tag?",
+        "en": "Please note: {date} is a public holiday, when the city's offices are closed. Is that the right day?",
+    },
+    "reason_weekend": {"de": "Wochenende", "en": "weekend"},
+    "yes_save_anyway": {"de": "Ja, trotzdem speichern", "en": "Yes, save it anyway"},
+    "no_other_date": {"de": "Nein, anderen Termin nennen", "en": "No, I will give another date"},
     "subject_line": {"de": "Anliegen: {subject}", "en": "About: {subject}"},
     "leads_line": {"de": "Ich erinnere Sie {leads}.", "en": "I will remind you {leads}."},
     "no_leads": {
