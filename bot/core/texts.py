@@ -198,19 +198,19 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "confirm_appointment": {"de": "Soll ich Sie an diesen Termin erinnern?", "en": "Shall I remind you of this appointment?"},
     "closed_office_day": {
-        "de": "Achtung, {office}: am {date} geschlossen{reason}. Stimmt der Tag?",
+        "de": "Achtung, {office}: am {date}, geschlossen{reason}. Stimmt der Tag?",
         "en": "Please note: the {office} is closed on {date}{reason}. Is that the right day?",
     },
     "closed_office_hours": {
-        "de": "Achtung, {office}: am {date} um {time} geschlossen, geöffnet ist an dem Tag {spans}. Stimmt die Uhrzeit?",
+        "de": "Achtung, {office}: am {date}, um {time} geschlossen, geöffnet ist an dem Tag {spans}. Stimmt die Uhrzeit?",
         "en": "Please note: the {office} is closed on {date} at {time}; that day it is open {spans}. Is that the right time?",
     },
     "closed_weekend": {
-        "de": "Achtung: {date} ist ein Wochenendtag, an dem die Ämter der Stadt in der Regel geschlossen haben. Stimmt der Tag?",
+        "de": "Achtung: {date}, ist ein Wochenendtag, an dem die Ämter der Stadt in der Regel geschlossen haben. Stimmt der Tag?",
         "en": "Please note: {date} falls on a weekend, when the city's offices are usually closed. Is that the right day?",
     },
     "closed_holiday": {
-        "de": "Achtung: {date} ist ein Feiertag, an dem die Ämter der Stadt geschlossen haben. Stimmt der Tag?",
+        "de": "Achtung: {date}, ist ein Feiertag, an dem die Ämter der Stadt geschlossen haben. Stimmt der Tag?",
         "en": "Please note: {date} is a public holiday, when the city's offices are closed. Is that the right day?",
     },
     "reason_weekend": {"de": "Wochenende", "en": "weekend"},
