@@ -81,11 +81,6 @@ KNOWN_GAPS = {
     "english-list-answered-with-digit": WORDING_GAP + "'I moved' offers only kfz-adressaenderung, not registering or changing one's own address",
     "choice-das-zweite": WORDING_GAP + "'umzug' answers wohnsitz-ummelden outright instead of asking between moving here and moving within the city",
     "choice-by-title": WORDING_GAP + "'bin umgezogen' answers wohnsitz-ummelden outright instead of asking between moving here and moving within the city",
-    "reminder-on-a-sunday": "reminder plausibility (issue 16 item 7): no warning that the Bürgerbüro is closed on Sunday",
-    "reminder-on-christmas-eve": "reminder plausibility (issue 16 item 7): no warning that the Standesamt is closed on 24 December (closing day)",
-    "reminder-on-a-public-holiday": "reminder plausibility (issue 16 item 7): no warning that the Bürgerbüro is closed on 25 December (public holiday)",
-    "reminder-outside-opening-hours": "reminder plausibility (issue 16 item 7): no warning that the Bürgerbüro is closed on Wednesday at 15:00",
-    "reminder-refused-office-not-carried-over": "reminder plausibility (issue 16 item 7): the refused request's office (Standesamt) is carried into the next one",
     "car-registration-after-moving-here": "disambiguation: a move with a question about the car goes to registering one's own address, not kfz-adressaenderung",
     "newcomer-story-welcome-center": WORDING_GAP + "a newcomer's story ending in 'where do I register my flat?' goes to wohnungssuche, not wohnsitz-anmelden",
 }

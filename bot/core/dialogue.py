@@ -238,7 +238,7 @@ class _Turn:
         return FlowSetup(
             book=self.dialogue.book, kb=self.kb, now=now if now.tzinfo else now.astimezone(),
             office_named=lambda said: self.dialogue.office_named(self.kb, said), states=self.dialogue.states, unanswered=self.dialogue.unanswered,
-            policy=self.settings.reminders,
+            policy=self.settings.reminders, is_holiday=self.dialogue.is_holiday,
         )
 
     def _flow_answer(self, replies: list[Reply] | None) -> list[Reply] | None:

@@ -40,6 +40,32 @@ def closure(office: Office, day: dt.date, is_holiday: HolidayCheck = no_holidays
     return "holiday" if is_holiday(day) else None
 
 
+@dataclass(frozen=True)
+class ClosedAt:
+    """Why a moment falls outside an office's hours."""
+
+    reason: str  # "closed" (a closing day of offices.yaml), "holiday", "weekend", "day" (no hours that weekday), "hours"
+    spans: tuple[TimeSpan, ...] = ()  # the day's hours when the moment is only outside them ("hours")
+
+
+def closed_at(office: Office | None, at: dt.datetime, is_holiday: HolidayCheck = no_holidays) -> ClosedAt | None:
+    """Why ``at`` (local wall-clock time) is outside the office's hours; None when it is open then.
+    Without an office only what closes every office counts: a public holiday or the weekend."""
+    day = at.date()
+    if office is not None and day in office.closed:
+        return ClosedAt("closed")
+    if is_holiday(day):
+        return ClosedAt("holiday")
+    if office is None:
+        return ClosedAt("weekend") if day.weekday() >= 5 else None
+    spans = office.hours.get(day.weekday(), ())
+    if not spans:
+        return ClosedAt("weekend" if day.weekday() >= 5 else "day")
+    if any(span.start <= at.time() < span.end for span in spans):
+        return None
+    return ClosedAt("hours", spans)
+
+
 def open_state(office: Office, now: dt.datetime, is_holiday: HolidayCheck = no_holidays) -> OpenState:
     """``now`` is local wall-clock time of the city."""
     for span in spans_on(office, now.date(), is_holiday):

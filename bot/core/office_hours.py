@@ -122,7 +122,7 @@ def weekly_table(office: Office, lang: str) -> str:
     for weekday in range(7):
         groups.setdefault(office.hours.get(weekday, ()), []).append(weekday)
     rows = sorted(groups.items(), key=lambda item: (not item[0], item[1][0]))
-    return "\n".join(f"{_day_names(days, lang)}: {_spans(spans, lang) if spans else text('hours_closed', lang)}" for spans, days in rows)
+    return "\n".join(f"{_day_names(days, lang)}: {format_spans(spans, lang) if spans else text('hours_closed', lang)}" for spans, days in rows)
 
 
 def _day_line(office: Office, day: dt.date, time: dt.time | None, now: dt.datetime, lang: str, is_holiday: HolidayCheck) -> str:
@@ -133,9 +133,9 @@ def _day_line(office: Office, day: dt.date, time: dt.time | None, now: dt.dateti
         at = next((span for span in spans if span.start <= time < span.end), None)
         if at is not None:
             return text("hours_at_open", lang, office=name, date=date, time=format_time(time, lang), until=_clock(at.end, lang))
-        return text("hours_at_closed", lang, office=name, date=date, time=format_time(time, lang), spans=_spans(spans, lang))
+        return text("hours_at_closed", lang, office=name, date=date, time=format_time(time, lang), spans=format_spans(spans, lang))
     if spans:
-        return text("hours_day_open", lang, office=name, date=date, spans=_spans(spans, lang))
+        return text("hours_day_open", lang, office=name, date=date, spans=format_spans(spans, lang))
     reason = closure(office, day, is_holiday)
     line = text("hours_day_closed", lang, office=name, date=date)
     if reason:
@@ -147,7 +147,8 @@ def _day_line(office: Office, day: dt.date, time: dt.time | None, now: dt.dateti
     return line
 
 
-def _spans(spans: tuple[TimeSpan, ...], lang: str) -> str:
+def format_spans(spans: tuple[TimeSpan, ...], lang: str) -> str:
+    """"08:00–12:00, 13:30–17:30 Uhr"."""
     joined = ", ".join(f"{_clock(s.start, lang, unit=False)}–{_clock(s.end, lang, unit=False)}" for s in spans)
     return f"{joined} Uhr" if lang == "de" else joined
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from bot.core.hours import open_state
+import pytest
+
+from bot.core.hours import ClosedAt, closed_at, open_state
 from bot.core.models import Office, TimeSpan
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -38,3 +40,31 @@ def test_closed_day_and_holidays_are_skipped() -> None:
 def test_never_open() -> None:
     office = Office(id="x", names={"de": "X"}, address="", phone="", hours={})
     assert open_state(office, dt.datetime(2026, 1, 1, 10)).opens_at is None
+
+
+HOLIDAY_MONDAY = dt.date(2026, 12, 7)
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (dt.datetime(2026, 11, 23, 9, 0), None),  # Monday morning: open
+        (dt.datetime(2026, 11, 23, 12, 30), ClosedAt("hours", OFFICE.hours[0])),  # the lunch break
+        (dt.datetime(2026, 11, 23, 16, 0), ClosedAt("hours", OFFICE.hours[0])),  # closing time is closed
+        (dt.datetime(2026, 11, 24, 10, 0), ClosedAt("day")),  # a Tuesday without hours
+        (dt.datetime(2026, 11, 26, 10, 0), ClosedAt("closed")),  # the closing day of the file
+        (dt.datetime(2026, 11, 29, 10, 0), ClosedAt("weekend")),
+        (dt.datetime(2026, 12, 7, 10, 0), ClosedAt("holiday")),
+    ],
+)
+def test_why_an_office_is_closed_at_a_moment(at: dt.datetime, expected: ClosedAt | None) -> None:
+    assert closed_at(OFFICE, at.replace(tzinfo=BERLIN), is_holiday=lambda day: day == HOLIDAY_MONDAY) == expected
+
+
+def test_without_an_office_only_weekends_and_holidays_close() -> None:
+    def holiday(day: dt.date) -> bool:
+        return day == HOLIDAY_MONDAY
+
+    assert closed_at(None, dt.datetime(2026, 11, 24, 22, 0, tzinfo=BERLIN), holiday) is None  # any hour of a working day
+    assert closed_at(None, dt.datetime(2026, 11, 28, 10, 0, tzinfo=BERLIN), holiday) == ClosedAt("weekend")
+    assert closed_at(None, dt.datetime(2026, 12, 7, 10, 0, tzinfo=BERLIN), holiday) == ClosedAt("holiday")

@@ -8,11 +8,13 @@ import re
 from dataclasses import dataclass
 
 from bot.core.flows.base import EDGE_PUNCTUATION, Flow, FlowSetup
+from bot.core.hours import closed_at
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching.normalise import fold
 from bot.core.models import Button, Reply
 from bot.core.notices import place_line
-from bot.core.texts import MONTH_NAMES, WEEKDAY_NAMES, inline, text
+from bot.core.office_hours import format_spans
+from bot.core.texts import MONTH_NAMES, WEEKDAY_NAMES, inline, text, weekday_name
 from bot.core.when import When, describe_offsets, format_date, format_moment, format_time, parse_when
 
 CHOICE_YES = "rem:yes"
@@ -88,8 +90,9 @@ class AppointmentFlow(Flow):
         return [self.reply("\n\n".join(parts))]
 
     def decline(self) -> list[Reply]:
-        office, subject = self.state.get("office"), self.state.get("subject") or ""
-        self._remember(Draft(None, None, office, subject), "date")
+        # The office and the matter of a refused appointment may be what was wrong about it: the
+        # date and time asked for next start a new appointment, not the refused one re-dated.
+        self._remember(Draft(), "date")
         return [self.reply(text("not_saved", self.lang))]
 
     def _merged(self, when: When) -> Draft:
@@ -117,12 +120,34 @@ class AppointmentFlow(Flow):
             return [self.reply(problem)]
         self._remember(draft, "confirm")
         self.state.offer((CHOICE_YES, CHOICE_NO))
-        parts = [text("confirm_appointment", lang), describe_appointment(at, draft.office, draft.subject, self.setup.kb, lang)]
+        warning = self._closed_warning(at, draft.office)
+        parts = [warning or text("confirm_appointment", lang), describe_appointment(at, draft.office, draft.subject, self.setup.kb, lang)]
         leads = promised_reminders(self.setup, draft.office, at, lang)
         if leads:
             parts.append(leads)
-        choices = (Button(text("yes_save", lang), payload=CHOICE_YES), Button(text("no_wrong", lang), payload=CHOICE_NO))
+        yes, no = ("yes_save_anyway", "no_other_date") if warning else ("yes_save", "no_wrong")
+        choices = (Button(text(yes, lang), payload=CHOICE_YES), Button(text(no, lang), payload=CHOICE_NO))
         return [Reply("\n\n".join(parts), choices=choices, language=lang)]
+
+    def _closed_warning(self, at: dt.datetime, office_id: str | None) -> str | None:
+        """Why the office (or, with none named, every office) is closed at ``at``; None when it is
+        open then or the office is unknown. A reminder for a day nobody can be served is most
+        likely a typo in the date or the time."""
+        office = self.setup.kb.offices.get(office_id) if office_id else None
+        if office_id and office is None:
+            return None
+        closed = closed_at(office, at, self.setup.is_holiday)
+        if closed is None:
+            return None
+        lang = self.lang
+        date = day_and_date(at.date(), lang)
+        if office is None:
+            return text("closed_holiday" if closed.reason == "holiday" else "closed_weekend", lang, date=date)
+        name = office.name(lang)
+        if closed.reason == "hours":
+            return text("closed_office_hours", lang, office=name, date=date, time=format_time(at.time(), lang), spans=format_spans(closed.spans, lang))
+        reason = "" if closed.reason == "day" else f" ({text('reason_' + closed.reason, lang)})"
+        return text("closed_office_day", lang, office=name, date=date, reason=reason)
 
     def _refuse(self, at: dt.datetime) -> str | None:
         moment = format_moment(at, self.lang, year=True)
@@ -153,6 +178,13 @@ def describe_appointment(at: dt.datetime, office: str | None, subject: str, kb: 
     if subject:
         lines.append(text("subject_line", lang, subject=inline(subject)))
     return "\n".join(lines)
+
+
+def day_and_date(day: dt.date, lang: str) -> str:
+    """de "Sonntag, 6.12.", en "Sunday, 6 Dec": the weekday in full, since a wrong weekday is what the warning is about."""
+    if lang == "de":
+        return f"{weekday_name(day.weekday(), lang)}, {day.day}.{day.month}."
+    return f"{weekday_name(day.weekday(), lang)}, {day.day} {MONTH_NAMES['en'][day.month - 1][:3]}"
 
 
 def promised_reminders(setup: FlowSetup, office: str | None, at: dt.datetime, lang: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.core.flows.state import FlowState
+from bot.core.hours import HolidayCheck, no_holidays
 from bot.core.knowledge import KnowledgeBase
 from bot.core.models import ChatRef, Incoming, Reply
 from bot.core.ports import ReminderBook, UnansweredLog, UserStateStore
@@ -25,6 +26,7 @@ class FlowSetup:
     states: UserStateStore  # the data export shows, and deleting removes, what every bot keeps about the chat
     unanswered: UnansweredLog  # the chat's questions noted for staff: the person's data too
     policy: ReminderPolicy = field(default_factory=ReminderPolicy)  # what the saved appointment's reminders will be
+    is_holiday: HolidayCheck = no_holidays  # the city's public holidays, for the warning that an office is closed then
 
 
 class Flow:

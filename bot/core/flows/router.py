@@ -128,7 +128,7 @@ class Flows:
         reference = asked_about_case(self.said, padded)
         if reference is not None:
             return self._without_book() or self.case_status.follow(reference, lenient=True)
-        if not any(f" {word}" in padded for word in _REMIND_WORDS):
+        if not _mentions_reminder(padded):
             return None
         if mentions_waste(padded):
             return self._without_book() or self.waste_collection.start(self.said)
@@ -144,8 +144,13 @@ class Flows:
         if step is None or self.setup.book is None:
             return None
         self._state.begin(lang)
-        self._state.answer_in_flow_language()
         said = " ".join(fold(self.said).split())
+        if step in appointment.STEPS and _mentions_reminder(f" {said} "):
+            # "Erinnere mich an meinen Termin am Montag" is a new request, not the answer to the
+            # last one: it is routed as if nothing were pending, so it keeps nothing of the last
+            # one (its office least of all) and runs in its own language.
+            return None
+        self._state.answer_in_flow_language()
         if said in _ABORT:
             self._state.clear()
             return self._say("flow_cancelled")
@@ -185,3 +190,7 @@ class Flows:
     def _say(self, key: str) -> list[Reply]:
         return [Reply(text(key, self.language), language=self.language)]
 
+
+def _mentions_reminder(padded: str) -> bool:
+    """Whether a folded message, padded with spaces, asks to be reminded."""
+    return any(f" {word}" in padded for word in _REMIND_WORDS)
