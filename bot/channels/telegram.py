@@ -809,15 +809,16 @@ class _Poller:
             await asyncio.wait([previous])  # only the order matters here, not how it ended
         if busy and not await self._wait_for_owner(update.update_id):
             return
+        update_id = update.update_id
         async with self._slots:
-            self._handling.add(update.update_id)
-            _POLLED.set(update.update_id)  # this task's own context
+            self._handling.add(update_id)
+            _POLLED.set(update_id)  # this task's own context
             try:
                 await self._channel.app.process_update(update)
             except Exception as exc:  # the handlers' own errors went to _on_error; this is the library's
-                log.error("telegram update %d could not be handled: %s", update.update_id, type(exc).__name__)
+                log.error("telegram update %d could not be handled: %s", update_id, type(exc).__name__)
             finally:
-                self._handling.discard(update.update_id)
+                self._handling.discard(update_id)
 
     async def _wait_for_owner(self, update_id: int) -> bool:
         """An update another process took on: whether it falls to this one (the other sent nothing
