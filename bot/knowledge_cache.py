@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 FORMAT = 1  # of the files written here
 KEEP_MATCHERS = 3  # stored matchers kept (a running bot, `ask` with another --faq-dir, a reload in between)
 _META = "meta.json"  # the array holding the JSON part of a file (UTF-8 bytes)
-# The sources whose change changes what a build gives.
-_BUILD_SOURCES = ("core/matching", "core/knowledge.py", "core/validation.py", "core/models.py", "semantic", "knowledge_cache.py")
+# The sources whose change may change what a build gives: all of the core, since validation (kept
+# with the build) reads the scope, the texts and the models besides the matcher.
+_BUILD_SOURCES = ("core", "semantic", "knowledge_cache.py")
 _ENCODER_SOURCES = ("semantic",)  # the encoder's vectors depend on the model (its fingerprint) and these alone
 
 
