@@ -14,7 +14,7 @@ The threshold rule (``THRESHOLD_RULE``): the highest threshold that answers 95 %
 questions (``evaluation.threshold_at_false_rejection``), the usual operating point of
 out-of-distribution detection. Every method gets the same rule, and each result also carries
 ``at_balanced_threshold``: the figures at the threshold that maximises ``evaluation.balanced`` on
-val, the rule of sessions 1-6. That rule weighs val's 100 off-topic questions as much as its 3,000
+val, a second operating point for comparison. That rule weighs val's 100 off-topic questions as much as its 3,000
 in-scope ones, and their share rejected stood still over a wide range of thresholds.
 
 With the sentence encoder installed (the ``semantic`` extra and the model package, see the

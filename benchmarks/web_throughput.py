@@ -28,7 +28,7 @@ thread's own CPU time around the profile's handle, over all the run's turns): se
 echo's ``server_cpu_ms_per_answer`` it shows how much of the gap is the answer's real work, which
 no adapter change removes.
 
-Usage: ``python benchmarks/web_throughput.py --json [--sessions 1000] [--questions 3]``.
+Usage: ``python benchmarks/web_throughput.py --json`` (``--help`` lists the load options).
 """
 
 from __future__ import annotations
